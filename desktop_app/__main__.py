@@ -1,0 +1,54 @@
+"""Entry point: ``python -m desktop_app`` / ``lunglens``.
+
+* ``classify [--json] [--model DIR] PATH...`` — the command-line classifier (no window);
+* ``--self-test`` — verify the installation headlessly, exit 0 or 1;
+* ``[FILES...]`` — open the main window, optionally with images.
+
+Only the module needed for the chosen mode is imported, so the CLI never loads Qt and
+nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from desktop_app import DISCLAIMER, __version__
+
+__all__ = ["main"]
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lunglens",
+        description="LungLens: offline decision support for chest X-rays. "
+        "Sub-command: 'classify' (run 'lunglens classify --help').",
+        epilog=DISCLAIMER,
+    )
+    parser.add_argument("files", nargs="*", help="images or folders to open")
+    parser.add_argument("--self-test", action="store_true",
+                        help="verify the bundled model and classify a generated image, then exit")
+    parser.add_argument("--version", action="version", version=f"LungLens {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch to the CLI, the self-test or the GUI; return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "classify":
+        from desktop_app.core.classify_cli import run_classify
+
+        return run_classify(args[1:])
+    options = _gui_parser().parse_args(args)
+    if options.self_test:
+        from desktop_app.core.self_test import run_self_test
+
+        return run_self_test()
+    from desktop_app.ui.application import run_gui
+
+    return run_gui(options.files)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

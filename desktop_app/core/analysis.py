@@ -1,0 +1,276 @@
+"""The classify path: files in, one :class:`ImageResult` per file out.
+
+load (core loader) -> cheap OOD checks -> preprocess (the card's spec) -> batched LiteRT
+inference -> feature-space OOD check -> decision at the card's operating point.
+
+Shared by the CLI, the GUI workers and the self-test, so all three answer identically.
+Decoding runs in a small thread pool (Pillow and numpy release the GIL) while the calling
+thread runs inference, which keeps a folder close to the speed of bare decoding.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop_app.core.decision import Decision, decide
+from desktop_app.core.errors import ImageLoadError
+from desktop_app.core.image_loading import LoadedImage, load_image, sniff_format
+from desktop_app.core.inference import TfliteModel
+from desktop_app.core.model_bundle import ModelBundle
+from desktop_app.core.ood import ImageStatistics, OodGate, OodVerdict, image_statistics
+from desktop_app.core.preprocessing import PreprocessedImage, preprocess
+
+__all__ = [
+    "Analyzer",
+    "ExpandedInputs",
+    "ImageResult",
+    "expand_inputs",
+]
+
+ProgressCallback = Callable[[int, int], None]
+CancelCallback = Callable[[], bool]
+
+
+@dataclass(frozen=True)
+class ExpandedInputs:
+    """Files to classify after expanding folders.
+
+    Attributes:
+        files: Files to classify, in order (explicit files always included).
+        skipped: Files inside folders that are clearly not images (by content), not classified.
+    """
+
+    files: list[Path]
+    skipped: list[Path] = field(default_factory=list)
+
+
+def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> ExpandedInputs:
+    """Expand folders recursively (sorted, hidden entries skipped); keep files as given.
+
+    A file named explicitly is always returned so that it gets an answer (an error if it is
+    not an image); inside folders, files whose content is not an image are skipped and listed.
+    """
+    files: list[Path] = []
+    skipped: list[Path] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(names):
+                    if name.startswith("."):
+                        continue
+                    child = Path(root) / name
+                    if sniff_format(child) is None:
+                        skipped.append(child)
+                    elif child not in seen:
+                        seen.add(child)
+                        files.append(child)
+        elif path not in seen:
+            seen.add(path)
+            files.append(path)
+    return ExpandedInputs(files, skipped)
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """Everything LungLens says about one input file.
+
+    Attributes:
+        path: The file.
+        model_id: The model that produced the result.
+        error: Why the file could not be read (then everything below is empty).
+        probabilities: Calibrated probabilities per class.
+        decision: The decision at the operating point (``None`` if OOD or error).
+        ood: The out-of-distribution verdict.
+        loaded: The loaded image (kept only when asked, e.g. for the GUI's current image).
+        prepared: The preprocessed model input and its geometry.
+        cams: ``(h, w, classes)`` class activation maps.
+        stats: Cheap image statistics used by the gate.
+    """
+
+    path: Path
+    model_id: str
+    error: str | None = None
+    probabilities: dict[str, float] | None = None
+    decision: Decision | None = None
+    ood: OodVerdict | None = None
+    loaded: LoadedImage | None = None
+    prepared: PreprocessedImage | None = None
+    cams: np.ndarray | None = None
+    stats: ImageStatistics | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the image was read and analysed."""
+        return self.error is None
+
+    @property
+    def out_of_distribution(self) -> bool:
+        """True when the gate refused to label the image."""
+        return bool(self.ood and self.ood.out_of_distribution)
+
+    @property
+    def label(self) -> str | None:
+        """The label, or ``None`` for errors and out-of-distribution inputs."""
+        if not self.ok or self.out_of_distribution or self.decision is None:
+            return None
+        return self.decision.label
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's JSON-lines record (a contract other tools depend on)."""
+        if not self.ok:
+            return {"path": str(self.path), "ok": False, "error": self.error}
+        return {
+            "path": str(self.path),
+            "ok": True,
+            "label": self.label,
+            "probabilities": dict(self.probabilities or {}),
+            "out_of_distribution": self.out_of_distribution,
+            "ood_reason": self.ood.reason if self.ood else None,
+            "model": self.model_id,
+        }
+
+
+@dataclass
+class _Prepared:
+    path: Path
+    error: str | None = None
+    loaded: LoadedImage | None = None
+    prepared: PreprocessedImage | None = None
+    stats: ImageStatistics | None = None
+    verdict: OodVerdict | None = None
+
+
+class Analyzer:
+    """Runs the classify path with one model. Not thread-safe: one per worker thread."""
+
+    def __init__(self, bundle: ModelBundle, *, num_threads: int | None = None) -> None:
+        self.bundle = bundle
+        self.card = bundle.card
+        self.model = TfliteModel(bundle, num_threads=num_threads)
+        self.gate = OodGate(self.card.ood)
+
+    @property
+    def model_id(self) -> str:
+        """Id of the model in use."""
+        return self.card.model_id
+
+    def _prepare(self, path: Path) -> _Prepared:
+        try:
+            loaded = load_image(path)
+        except ImageLoadError as error:
+            return _Prepared(path, error=error.reason)
+        stats = image_statistics(loaded.pixels, loaded.colourfulness)
+        prepared = preprocess(loaded.pixels, self.card.preprocessing)
+        verdict = self.gate.check_image(stats)
+        if not verdict.out_of_distribution:
+            verdict = self.gate.check_appearance(prepared.array)
+        return _Prepared(path, None, loaded, prepared, stats, verdict)
+
+    def analyse(
+        self,
+        paths: Sequence[Path],
+        *,
+        batch_size: int = 16,
+        keep_loaded: bool = False,
+        progress: ProgressCallback | None = None,
+        cancelled: CancelCallback | None = None,
+        workers: int = 2,
+    ) -> Iterator[ImageResult]:
+        """Classify files, yielding results in input order as batches finish.
+
+        Args:
+            paths: Files (use :func:`expand_inputs` for folders).
+            batch_size: Images per LiteRT call.
+            keep_loaded: Keep the full-resolution pixels in each result (memory heavy: only
+                for single images or the GUI's current selection).
+            progress: Called with (done, total) after each batch.
+            cancelled: Polled before each image is queued; when it returns True, no more
+                results are produced (those already finished are yielded).
+            workers: Decoding threads.
+
+        Yields:
+            One result per path, in order, until done or cancelled.
+        """
+        total = len(paths)
+        done = 0
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
+            pending = []
+            queue = iter(paths)
+            window = max(batch_size * 2, workers * 2)
+
+            def refill() -> None:
+                while len(pending) < window:
+                    if cancelled is not None and cancelled():
+                        return
+                    path = next(queue, None)
+                    if path is None:
+                        return
+                    pending.append(pool.submit(self._prepare, Path(path)))
+
+            refill()
+            while pending:
+                take = pending[:batch_size]
+                del pending[:batch_size]
+                refill()
+                batch = [future.result() for future in take]
+                yield from self._finish(batch, keep_loaded)
+                done += len(batch)
+                if progress is not None:
+                    progress(done, total)
+                if cancelled is not None and cancelled():
+                    for future in pending:
+                        future.cancel()
+                    return
+
+    def analyse_one(self, path: Path, *, keep_loaded: bool = True) -> ImageResult:
+        """Classify a single file (keeping its pixels for display by default)."""
+        return next(iter(self.analyse([path], batch_size=1, keep_loaded=keep_loaded, workers=1)))
+
+    def _finish(self, batch: list[_Prepared], keep_loaded: bool) -> list[ImageResult]:
+        readable = [item for item in batch if item.error is None]
+        outputs = None
+        if readable:
+            arrays = np.stack([item.prepared.array for item in readable])[..., None]
+            outputs = self.model.run(arrays)
+            feature_verdicts = self.gate.check_features(outputs.features)
+        results: list[ImageResult] = []
+        position = 0
+        for item in batch:
+            if item.error is not None:
+                results.append(ImageResult(item.path, self.model_id, error=item.error))
+                continue
+            probs = outputs.probabilities[position]
+            feature_verdict = feature_verdicts[position]
+            verdict = item.verdict if item.verdict.out_of_distribution else feature_verdict
+            if verdict.distance is None:
+                verdict = OodVerdict(verdict.out_of_distribution, verdict.reason,
+                                     feature_verdict.distance)
+            probabilities = {
+                name: float(p) for name, p in zip(self.card.classes, probs, strict=True)
+            }
+            decision = None if verdict.out_of_distribution else decide(
+                probs, self.card.classes, self.card.decision
+            )
+            results.append(ImageResult(
+                path=item.path,
+                model_id=self.model_id,
+                probabilities=probabilities,
+                decision=decision,
+                ood=verdict,
+                loaded=item.loaded if keep_loaded else None,
+                prepared=item.prepared,
+                cams=outputs.cams[position],
+                stats=item.stats,
+            ))
+            position += 1
+        return results

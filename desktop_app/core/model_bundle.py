@@ -1,0 +1,122 @@
+"""A model bundle: a folder with ``model.tflite``, ``model.keras`` and ``model_card.json``.
+
+Loading a bundle verifies it: every file listed in the card exists and has the recorded
+sha256, so a truncated copy, a half-finished install or a swapped file is refused with a
+message instead of producing wrong probabilities.
+
+The exported LiteRT model has one signature, ``serving_default``, with input ``image``
+(``(batch, size, size, 1)`` float32 in 0..1, the output of
+:func:`desktop_app.core.preprocessing.preprocess`) and outputs:
+
+* ``logits``   ``(batch, classes)`` — before temperature scaling;
+* ``features`` ``(batch, dim)`` — the pooled penultimate features (out-of-distribution gate);
+* ``cam``      ``(batch, h, w, classes)`` — class activation maps from the last feature map and
+  the linear head, so the app needs no TensorFlow to draw a heat map.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop_app.core.decision import validate_decision_spec
+from desktop_app.core.errors import ModelBundleError
+from desktop_app.core.model_card import CARD_FILE, KERAS_FILE, TFLITE_FILE, ModelCard
+from desktop_app.core.ood import validate_ood_spec
+
+__all__ = [
+    "INPUT_NAME",
+    "OUTPUT_CAM",
+    "OUTPUT_FEATURES",
+    "OUTPUT_LOGITS",
+    "SIGNATURE",
+    "ModelBundle",
+    "load_bundle",
+    "sha256_file",
+]
+
+SIGNATURE = "serving_default"
+INPUT_NAME = "image"
+OUTPUT_LOGITS = "logits"
+OUTPUT_FEATURES = "features"
+OUTPUT_CAM = "cam"
+
+
+def sha256_file(path: Path | str, chunk_size: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file, read in chunks (model files can be large)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class ModelBundle:
+    """A verified model bundle.
+
+    Attributes:
+        path: The bundle folder.
+        card: Its validated model card.
+    """
+
+    path: Path
+    card: ModelCard
+
+    @property
+    def tflite_path(self) -> Path:
+        """The LiteRT model used for inference."""
+        return self.path / TFLITE_FILE
+
+    @property
+    def keras_path(self) -> Path:
+        """The Keras model used for fine-tuning (may be absent in a classify-only bundle)."""
+        return self.path / KERAS_FILE
+
+    @property
+    def model_id(self) -> str:
+        """The card's model id."""
+        return self.card.model_id
+
+
+def load_bundle(path: Path | str, *, verify_hashes: bool = True) -> ModelBundle:
+    """Read and verify a model bundle folder.
+
+    Args:
+        path: The bundle folder.
+        verify_hashes: Check each file's sha256 against the card. Only turn this off for a
+            bundle that was verified moments ago (e.g. right after installing it).
+
+    Returns:
+        The verified bundle.
+
+    Raises:
+        ModelBundleError: If the folder, the card, or a file is missing, invalid or altered.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ModelBundleError(folder, "model folder does not exist or is not a folder")
+    card = ModelCard.read(folder / CARD_FILE)
+    if TFLITE_FILE not in card.files:
+        raise ModelBundleError(folder, f"model card does not list {TFLITE_FILE!r} in 'files'")
+    try:
+        validate_decision_spec(card.decision, card.classes)
+        validate_ood_spec(card.ood)
+    except ValueError as error:
+        raise ModelBundleError(folder / CARD_FILE, f"model card is invalid: {error}") from error
+    for name, expected in card.files.items():
+        file_path = folder / name
+        if Path(name).name != name:
+            raise ModelBundleError(folder, f"model card lists a file outside the bundle: {name!r}")
+        if not file_path.is_file():
+            raise ModelBundleError(file_path, f"model file {name!r} listed in the card is missing")
+        if verify_hashes:
+            actual = sha256_file(file_path)
+            if actual != expected:
+                raise ModelBundleError(
+                    file_path,
+                    f"sha256 of {name!r} is {actual[:16]}..., the card records {expected[:16]}...: "
+                    "the file is corrupted or was replaced",
+                )
+    return ModelBundle(path=folder, card=card)

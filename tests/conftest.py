@@ -1,0 +1,57 @@
+"""Shared fixtures: isolated user data, Qt offscreen, real-data lookup, a tiny model bundle."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Qt must not look for a display in tests (set before any Qt import).
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CXR_DATA_ENV = "LUNGLENS_CXR_DATA"
+
+
+def find_cxr_data() -> Path | None:
+    """The real chest X-ray folder: ``$LUNGLENS_CXR_DATA`` or ``../shared/datasets/cxr``."""
+    candidates = [os.environ.get(CXR_DATA_ENV), REPO_ROOT.parent / "shared" / "datasets" / "cxr"]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "metadata.csv").is_file():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture
+def cxr_data_dir() -> Path:
+    """Path of the real dataset; skips the test with the reason when it is absent."""
+    found = find_cxr_data()
+    if found is None:
+        pytest.skip(
+            f"real chest X-rays not found: set {CXR_DATA_ENV} or place the dataset at "
+            f"{REPO_ROOT.parent / 'shared' / 'datasets' / 'cxr'}"
+        )
+    return found
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_data(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point LungLens' per-user data folder at a temporary one for every test."""
+    folder = tmp_path_factory.mktemp("user-data")
+    monkeypatch.setenv("LUNGLENS_DATA_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real, verified model bundle with a tiny untrained CNN (input 32 px).
+
+    Built once per session with TensorFlow (about 10 s); the tests that use it exercise the
+    real LiteRT classify path, not a mock.
+    """
+    from tests.tiny_model import build_tiny_bundle
+
+    return build_tiny_bundle(tmp_path_factory.mktemp("tiny-bundle") / "model")

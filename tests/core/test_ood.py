@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from desktop_app.core.ood import ImageStatistics, OodGate, fit_ood_spec, image_statistics
+
+CLASSES = ["Normal", "Pneumonia", "COVID-19"]
+
+
+def fitted_gate(seed: int = 0) -> tuple[OodGate, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = np.arange(600) % 3
+    centres = np.array([[0.0] * 8, [3.0] + [0.0] * 7, [0.0, 3.0] + [0.0] * 6])
+    features = centres[labels] + rng.normal(0, 1, (600, 8))
+    stats = [ImageStatistics(0.0, 1.2, 0.05, 230) for _ in range(600)]
+    spec = fit_ood_spec(features, labels, CLASSES, stats, distance_quantile=0.99)
+    return OodGate(spec), features
+
+
+def test_threshold_flags_about_the_chosen_fraction_of_reference_images() -> None:
+    gate, features = fitted_gate()
+    flagged = np.mean([v.out_of_distribution for v in gate.check_features(features)])
+    assert 0.005 <= flagged <= 0.02
+
+
+def test_far_features_are_flagged_with_a_reason() -> None:
+    gate, _ = fitted_gate()
+    verdict = gate.check_features(np.full((1, 8), 12.0))[0]
+    assert verdict.out_of_distribution
+    assert "unlike the chest X-rays" in verdict.reason
+    assert verdict.distance > gate.distance_threshold
+
+
+def test_non_finite_features_are_flagged() -> None:
+    gate, _ = fitted_gate()
+    assert gate.check_features(np.full((1, 8), np.nan))[0].out_of_distribution
+
+
+@pytest.mark.parametrize(
+    ("stats", "fragment"),
+    [
+        (ImageStatistics(40.0, 1.2, 0.05, 230), "colour image"),
+        (ImageStatistics(0.0, 3.5, 0.05, 230), "aspect ratio"),
+        (ImageStatistics(0.0, 1.2, 0.05, 5), "grey levels"),
+        (ImageStatistics(0.0, 1.2, 0.8, 230), "flat value"),
+    ],
+)
+def test_image_checks(stats: ImageStatistics, fragment: str) -> None:
+    gate, _ = fitted_gate()
+    verdict = gate.check_image(stats)
+    assert verdict.out_of_distribution
+    assert fragment in verdict.reason
+
+
+def test_image_checks_pass_a_radiograph_like_image() -> None:
+    from desktop_app.core.synthetic import synthetic_radiograph
+
+    gate, _ = fitted_gate()
+    stats = image_statistics(synthetic_radiograph().astype(np.float32) / 255, 0.0)
+    assert not gate.check_image(stats).out_of_distribution
+
+
+def test_image_statistics_of_a_flat_chart() -> None:
+    chart = np.ones((200, 300), np.float32)
+    chart[50:60, 20:280] = 0.0
+    stats = image_statistics(chart, 0.0)
+    assert stats.gray_levels == 2
+    assert stats.uniform_fraction > 0.9
+    assert stats.aspect == pytest.approx(1.5)
+
+
+def test_fit_refuses_too_few_rows_and_missing_class() -> None:
+    with pytest.raises(ValueError, match="at least 10"):
+        fit_ood_spec(np.zeros((3, 4)), np.zeros(3), CLASSES, [])
+    with pytest.raises(ValueError, match="COVID-19"):
+        fit_ood_spec(np.random.default_rng(0).random((20, 4)), np.arange(20) % 2, CLASSES, [])
+
+
+def test_appearance_check_separates_radiograph_layout_from_other_images() -> None:
+    from desktop_app.core.ood import thumbnail_vector
+    from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
+    from desktop_app.core.synthetic import synthetic_radiograph
+
+    spec = PreprocessingSpec(input_size=64)
+
+    def prepared(pixels: np.ndarray) -> np.ndarray:
+        return preprocess(pixels.astype(np.float32) / 255.0, spec).array
+
+    reference = [prepared(synthetic_radiograph(seed=s)) for s in range(60)]
+    rng = np.random.default_rng(0)
+    features = rng.normal(0, 1, (60, 4))
+    labels = np.arange(60) % 3
+    stats = [ImageStatistics(0.0, 1.2, 0.05, 230)] * 60
+    spec_ood = fit_ood_spec(features, labels, CLASSES, stats,
+                            thumbnails=np.stack([thumbnail_vector(r) for r in reference]),
+                            appearance_quantile=1.0)
+    gate = OodGate(spec_ood)
+    assert not gate.check_appearance(prepared(synthetic_radiograph(seed=99))).out_of_distribution
+    # A transposed film (lungs stacked vertically) and a centred bright disc are not frontal
+    # chest layouts.
+    transposed = gate.check_appearance(prepared(synthetic_radiograph(seed=5).T))
+    assert transposed.out_of_distribution
+    assert "layout" in transposed.reason
+    yy, xx = np.mgrid[0:256, 0:256]
+    disc = ((np.hypot(yy - 128, xx - 128) < 80) * 200 + 20).astype(np.uint8)
+    assert gate.check_appearance(prepared(disc)).out_of_distribution

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from desktop_app.core.preprocessing import PreprocessingSpec, preprocess, preprocess_batch, to_uint8
+
+
+def gradient(height: int, width: int) -> np.ndarray:
+    return np.tile(np.linspace(0.2, 0.6, width, dtype=np.float32), (height, 1))
+
+
+def test_pad_keeps_aspect_and_centres_content() -> None:
+    spec = PreprocessingSpec(input_size=64)
+    result = preprocess(gradient(100, 200), spec)
+    assert result.array.shape == (64, 64)
+    assert result.array.dtype == np.float32
+    assert result.content_box == (0, 16, 64, 48)
+    left, top, right, bottom = result.content_box
+    assert np.all(result.array[:top] == spec.pad_value)
+    assert np.all(result.array[bottom:] == spec.pad_value)
+    # percentile windowing stretches the 0.2..0.6 ramp to the full 0..1 range
+    content = result.array[top:bottom, left:right]
+    assert content.min() == pytest.approx(0.0, abs=1e-6)
+    assert content.max() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_crop_and_stretch_geometry() -> None:
+    crop = preprocess(gradient(100, 200), PreprocessingSpec(input_size=50, resize="crop"))
+    assert crop.source_box == (50, 0, 150, 100)
+    assert crop.content_box == (0, 0, 50, 50)
+    stretch = preprocess(gradient(100, 200), PreprocessingSpec(input_size=50, resize="stretch"))
+    assert stretch.source_box == (0, 0, 200, 100)
+
+
+def test_global_scale_and_offset_do_not_change_the_input() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.random((120, 90)).astype(np.float32)
+    spec = PreprocessingSpec(input_size=48)
+    a = preprocess(image, spec).array
+    b = preprocess(image * 0.25 + 0.5, spec).array
+    c = preprocess((image * 4095).astype(np.uint16), spec).array
+    assert np.abs(a - b).max() < 1e-4
+    assert np.abs(a - c).max() < 2e-3
+
+
+def test_flat_image_stays_flat() -> None:
+    out = preprocess(np.full((80, 80), 0.7, np.float32), PreprocessingSpec(input_size=32)).array
+    assert np.all(out == out[0, 0])
+
+
+def test_batch_matches_single() -> None:
+    spec = PreprocessingSpec(input_size=32)
+    images = [gradient(70, 90), gradient(90, 70)]
+    batch = preprocess_batch(images, spec)
+    assert batch.shape == (2, 32, 32, 1)
+    assert np.array_equal(batch[1, :, :, 0], preprocess(images[1], spec).array)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("input_size", 8), ("resize", "squash"), ("intensity", "zscore"),
+     ("low_percentile", 99.9), ("pad_value", 2.0), ("interpolation", "nearest-ish")],
+)
+def test_invalid_spec_values_are_refused_with_the_value(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=repr(value).strip("'")):
+        PreprocessingSpec(**{field: value})
+
+
+def test_spec_round_trip_and_unknown_field() -> None:
+    spec = PreprocessingSpec(input_size=96, resize="crop")
+    assert PreprocessingSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ValueError, match="unknown preprocessing field"):
+        PreprocessingSpec.from_dict({**spec.to_dict(), "gamma": 2.2})
+
+
+def test_non_2d_input_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"\(4, 4, 3\)"):
+        preprocess(np.zeros((4, 4, 3)), PreprocessingSpec(input_size=16))
+
+
+def test_to_uint8_rounds_and_clips() -> None:
+    assert to_uint8(np.array([-1.0, 0.0, 0.5, 1.0, 2.0])).tolist() == [0, 0, 128, 255, 255]

@@ -1,0 +1,102 @@
+"""Builds a tiny but complete model bundle for core and UI tests (TensorFlow, ~10 s).
+
+The bundle follows the export contract of :mod:`desktop_app.core.model_bundle` exactly
+(signature ``serving_default``, input ``image``, outputs ``logits``/``features``/``cam``), and
+its card passes the same validation as a trained model's, so tests exercise the real LiteRT
+classify path. The CNN is untrained apart from a few steps on synthetic radiographs: tests
+check behaviour (consistency, gating, plumbing), never accuracy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from desktop_app import __version__
+from desktop_app.core.model_bundle import sha256_file
+from desktop_app.core.model_card import KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE, ModelCard
+from desktop_app.core.ood import fit_ood_spec, image_statistics, thumbnail_vector
+from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
+from desktop_app.core.synthetic import synthetic_radiograph
+
+CLASSES = ["Normal", "Pneumonia", "COVID-19"]
+
+
+def build_tiny_bundle(out: Path, input_size: int = 32, seed: int = 0) -> Path:
+    """Write a bundle folder at ``out`` and return it."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    spec = PreprocessingSpec(input_size=input_size)
+    inputs = keras.Input(spec.input_shape, name="image")
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
+    fmap = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="last_conv")(x)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(fmap)
+    logits = keras.layers.Dense(len(CLASSES), name="head")(pooled)
+    model = keras.Model(inputs, logits)
+
+    # Synthetic "radiographs" with a class-dependent blob so the model has something to fit.
+    pixels = [synthetic_radiograph(seed=i) for i in range(24)]
+    labels = np.arange(24) % 3
+    batch = np.stack([preprocess(p, spec).array for p in pixels])[..., None]
+    model.compile(optimizer="adam",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(batch, labels, epochs=2, batch_size=8, verbose=0)
+
+    feature_model = keras.Model(inputs, [logits, pooled, fmap])
+    weights = model.get_layer("head").get_weights()[0]
+
+    def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
+        out_logits, features, feature_map = feature_model(image, training=False)
+        cam = tf.einsum("bhwd,dc->bhwc", feature_map, tf.constant(weights))
+        return {"logits": out_logits, "features": features, "cam": cam}
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as saved:
+        archive = keras.export.ExportArchive()
+        archive.track(feature_model)
+        archive.add_endpoint(
+            "serving_default", serve,
+            input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="image")],
+        )
+        archive.write_out(saved, verbose=False)
+        (out / TFLITE_FILE).write_bytes(tf.lite.TFLiteConverter.from_saved_model(saved).convert())
+    model.save(out / KERAS_FILE)
+
+    _, features, _ = feature_model.predict(batch, verbose=0)
+    stats = [image_statistics(p.astype(np.float32) / 255.0, 0.0) for p in pixels]
+    thumbnails = np.stack([thumbnail_vector(item[..., 0]) for item in batch])
+    ood = fit_ood_spec(features, labels, CLASSES, stats, thumbnails=thumbnails,
+                       distance_quantile=1.0, appearance_quantile=1.0)
+    # 24 generated images are no real reference; widen the limits so that generated
+    # radiographs pass while colour photos, charts and noise are still refused.
+    ood["distance_threshold"] = float(ood["distance_threshold"] * 3.0)
+    ood["appearance"]["distance_threshold"] *= 3.0
+    card = ModelCard(
+        schema_version=SCHEMA_VERSION,
+        model_id=f"tiny-test-model-{seed}",
+        version="0.0.0",
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        software_version=__version__,
+        task="3class",
+        classes=CLASSES,
+        architecture="tiny-test",
+        preprocessing=spec,
+        temperature=1.5,
+        decision={"priority": ["COVID-19", "Pneumonia"],
+                  "thresholds": {"COVID-19": 0.5, "Pneumonia": 0.5}, "min_confidence": 0.5,
+                  "operating_point": {}},
+        ood=ood,
+        metrics={"note": "untrained test model: no metrics"},
+        training_data={"description": "24 generated images"},
+        training_config={"epochs": 2},
+        files={name: sha256_file(out / name) for name in (TFLITE_FILE, KERAS_FILE)},
+        intended_use="tests only",
+        limitations=["untrained"],
+    )
+    card.write(out / "model_card.json")
+    return out
