@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from desktop_app.core.analysis import Analyzer, expand_inputs
+from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.synthetic import synthetic_radiograph
+
+
+@pytest.fixture(scope="module")
+def analyzer(tiny_bundle: Path) -> Analyzer:
+    return Analyzer(load_bundle(tiny_bundle))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    for index in range(10):
+        Image.fromarray(synthetic_radiograph(seed=index)).save(tmp_path / f"img_{index:02d}.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    (tmp_path / ".hidden.png").write_bytes(b"whatever")
+    (tmp_path / "readme.txt").write_text("hello")
+    return tmp_path
+
+
+def test_expand_inputs_finds_images_by_content_and_skips_the_rest(folder: Path) -> None:
+    expanded = expand_inputs([folder])
+    names = [p.name for p in expanded.files]
+    assert names == ["broken.png"] + [f"img_{i:02d}.png" for i in range(10)]
+    assert [p.name for p in expanded.skipped] == ["readme.txt"]
+
+
+def test_results_come_in_input_order_with_errors_in_place(
+    analyzer: Analyzer, folder: Path
+) -> None:
+    files = expand_inputs([folder]).files
+    progress: list[tuple[int, int]] = []
+    results = list(analyzer.analyse(files, batch_size=4,
+                                    progress=lambda d, t: progress.append((d, t))))
+    assert [r.path for r in results] == files
+    assert not results[0].ok
+    assert "broken.png" not in results[0].error  # the reason, the path is separate
+    assert results[0].to_json()["ok"] is False
+    assert all(r.ok for r in results[1:])
+    assert progress[-1] == (11, 11)
+    assert [d for d, _ in progress] == sorted(d for d, _ in progress)
+    good = results[1]
+    assert good.loaded is None  # folders don't keep full-resolution pixels
+    assert good.prepared.array.shape == (32, 32)
+    assert good.cams.shape[-1] == 3
+
+
+def test_cancel_stops_after_the_current_batch(analyzer: Analyzer, folder: Path) -> None:
+    files = expand_inputs([folder]).files
+    seen: list[int] = []
+    results = list(analyzer.analyse(
+        files, batch_size=2, workers=1,
+        progress=lambda d, _t: seen.append(d), cancelled=lambda: bool(seen),
+    ))
+    assert 1 <= len(results) < len(files)
+    assert [r.path for r in results] == files[: len(results)]
+
+
+def test_analyse_one_keeps_the_pixels_for_display(analyzer: Analyzer, folder: Path) -> None:
+    result = analyzer.analyse_one(folder / "img_03.png")
+    assert result.loaded is not None
+    assert result.loaded.pixels.shape == (384, 320)
+    assert sum(result.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert result.decision is not None
+    assert result.label == result.decision.label
+
+
+def test_greyscale_text_document_is_refused_before_labelling(
+    analyzer: Analyzer, tmp_path: Path
+) -> None:
+    page = np.full((400, 300), 255, np.uint8)
+    page[40:360:20, 30:270] = 0  # lines of "text"
+    Image.fromarray(page).save(tmp_path / "page.png")
+    result = analyzer.analyse_one(tmp_path / "page.png")
+    assert result.ok
+    assert result.out_of_distribution
+    assert result.label is None
+    assert result.to_json()["label"] is None
