@@ -27,6 +27,9 @@ def _gui_parser() -> argparse.ArgumentParser:
         epilog=DISCLAIMER,
     )
     parser.add_argument("files", nargs="*", help="images or folders to open")
+    parser.add_argument("--model", metavar="DIR", default=None,
+                        help="use this model bundle folder instead of the installed model "
+                        "(also: environment variable LUNGLENS_MODEL_DIR)")
     parser.add_argument("--self-test", action="store_true",
                         help="verify the bundled model and classify a generated image, then exit")
     parser.add_argument("--version", action="version", version=f"LungLens {__version__}")
@@ -47,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_self_test()
     from desktop_app.ui.application import run_gui
 
-    return run_gui(options.files)
+    return run_gui(options.files, model_dir=options.model)
 
 
 if __name__ == "__main__":

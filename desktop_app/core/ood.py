@@ -11,6 +11,17 @@ every input twice before showing a label:
    chest film has a stable layout (two dark lung fields either side of a bright mediastinum);
    photos, CT slices, other body parts and lateral views do not. It does not depend on what
    the classifier happened to learn, so it keeps working when a clinic retrains.
+   Two companions (optional card sections, fitted the same way) catch what a 16x16
+   average cannot see: **global statistics** (brightness, contrast, dark and bright fractions,
+   sharpness, histogram entropy, the bright-centre / dark-sides profile, left-right symmetry)
+   scored with a full-covariance Mahalanobis distance, so that one extreme value (the
+   sharpness of pixel noise, the entropy of a two-level chart) stands out instead of being
+   averaged away among hundreds of dimensions; and a **texture** model (histogram plus 8x8
+   maps of gradient and fine-detail energy) for photos of textured surfaces, noise and
+   modalities with speckle. A one-number **orientation** check (the bright mediastinum must
+   run top to bottom) refuses films turned by 90°, which otherwise look like radiographs in
+   every statistic. Measured on a labelled set of non-chest-X-rays in
+   ``docs/ood_evaluation.md`` (``benchmarks/ood_eval.py``).
 3. **Feature-space distance**: the class-conditional Mahalanobis distance (shared covariance,
    Lee et al., NeurIPS 2018) of the model's pooled penultimate features to the training
    X-rays. The threshold is a high quantile of the distances of the training X-rays, so a
@@ -30,18 +41,34 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "GLOBAL_NAMES",
     "THUMBNAIL_SIZE",
     "ImageStatistics",
     "OodGate",
     "OodVerdict",
     "fit_ood_spec",
+    "global_vector",
     "image_statistics",
+    "orientation_score",
+    "texture_vector",
     "thumbnail_vector",
     "validate_ood_spec",
 ]
 
 THUMBNAIL_SIZE = 16
 _MIN_APPEARANCE_VARIANCE = 1e-4
+_TEXTURE_BLOCKS = 8
+_HISTOGRAM_BINS = 16
+_ENERGY_FLOOR = 1e-3  # keeps the log of a perfectly flat block finite
+_TEXTURE_LENGTH = _HISTOGRAM_BINS + 2 * _TEXTURE_BLOCKS * _TEXTURE_BLOCKS
+#: Names of the :func:`global_vector` entries, in order (recorded in the card for reference).
+GLOBAL_NAMES: tuple[str, ...] = (
+    "mean", "std", "dark_fraction", "bright_fraction", "log_gradient", "log_detail",
+    "gradient_spread", "entropy", "centre_minus_sides", "middle_minus_top_and_bottom",
+    "left_right_symmetry", "top_bottom_symmetry", "top_minus_bottom",
+)
+_CENTRE_COLUMN = GLOBAL_NAMES.index("centre_minus_sides")
+_CENTRE_ROW = GLOBAL_NAMES.index("middle_minus_top_and_bottom")
 
 _REQUIRED_KEYS = (
     "method",
@@ -117,6 +144,140 @@ def thumbnail_vector(prepared: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.nda
     return trimmed.reshape(size, block, size, block).mean(axis=(1, 3)).ravel()
 
 
+def _block_means(values: np.ndarray, size: int) -> np.ndarray:
+    side = min(values.shape) - min(values.shape) % size
+    block = side // size
+    return values[:side, :side].reshape(size, block, size, block).mean(axis=(1, 3))
+
+
+@dataclass(frozen=True)
+class _Maps:
+    """Per-image intermediates shared by :func:`texture_vector` and :func:`global_vector`."""
+
+    image: np.ndarray
+    gradient: np.ndarray  # |d/dy| + |d/dx|
+    detail: np.ndarray  # distance to the 3x3 box mean
+    histogram: np.ndarray  # 32 bins over 0..1, fractions
+
+
+def _maps(prepared: np.ndarray) -> _Maps:
+    """Compute the shared intermediates once (the gate runs per image in the decode threads)."""
+    image = np.asarray(prepared, dtype=np.float32)
+    gradient = np.zeros_like(image)
+    gradient[:-1, :-1] = (np.abs(np.diff(image, axis=0))[:, :-1]
+                          + np.abs(np.diff(image, axis=1))[:-1, :])
+    padded = np.pad(image, 1, mode="edge")
+    height, width = image.shape
+    rows = padded[0:height] + padded[1:height + 1] + padded[2:height + 2]  # separable 3x3 box
+    box = rows[:, 0:width] + rows[:, 1:width + 1] + rows[:, 2:width + 2]
+    detail = np.abs(image - box / 9.0)
+    bins = np.clip((image * 32.0).astype(np.int64), 0, 31)  # == np.histogram(range=(0, 1))
+    histogram = np.bincount(bins.ravel(), minlength=32) / image.size
+    return _Maps(image, gradient, detail, histogram)
+
+
+def _texture_from(maps: _Maps) -> np.ndarray:
+    return np.concatenate([
+        maps.histogram.reshape(_HISTOGRAM_BINS, -1).sum(axis=1),
+        np.log(_block_means(maps.gradient, _TEXTURE_BLOCKS) + _ENERGY_FLOOR).ravel(),
+        np.log(_block_means(maps.detail, _TEXTURE_BLOCKS) + _ENERGY_FLOOR).ravel(),
+    ]).astype(np.float64)
+
+
+def texture_vector(prepared: np.ndarray) -> np.ndarray:
+    """Intensity histogram and 8x8 maps of log gradient and log fine-detail energy.
+
+    A radiograph is smooth with edges at bone and organ borders; noise, gravel, grass and
+    speckle are busy everywhere, charts and documents are flat with sharp strokes. The
+    histogram (after the preprocessing's percentile windowing) separates two-level drawings
+    and evenly spread noise from the broad, skewed histogram of a film.
+
+    Args:
+        prepared: The model input (``PreprocessedImage.array``), values 0..1.
+
+    Returns:
+        float64 vector of ``16 + 64 + 64`` values.
+    """
+    return _texture_from(_maps(prepared))
+
+
+def orientation_score(globals_: np.ndarray) -> np.ndarray:
+    """How much a film looks upright: the column profile's mediastinum minus the row profile's.
+
+    Positive for a frontal chest film (bright centre column between dark lungs, no bright
+    centre row); negative when the film is turned by 90° or the image has no such layout. It
+    is a one-sided, one-number check because the global distance, for all its dimensions,
+    lets a sideways film through when everything else about it is a radiograph.
+
+    Args:
+        globals_: :func:`global_vector` rows ``(n, len(GLOBAL_NAMES))`` or one row.
+
+    Returns:
+        One score per row.
+    """
+    rows = np.atleast_2d(np.asarray(globals_, dtype=np.float64))
+    return rows[:, _CENTRE_COLUMN] - rows[:, _CENTRE_ROW]
+
+
+def global_vector(prepared: np.ndarray) -> np.ndarray:
+    """A few whole-image statistics (named in :data:`GLOBAL_NAMES`).
+
+    Low-dimensional on purpose: in a 256-dimensional distance one extreme value is averaged
+    away; here the sharpness of pixel noise, the entropy of a chart or the missing bright
+    mediastinum between dark lungs each move the distance on their own.
+
+    Args:
+        prepared: The model input (``PreprocessedImage.array``), values 0..1.
+
+    Returns:
+        float64 vector of ``len(GLOBAL_NAMES)`` values.
+    """
+    return _global_from(_maps(prepared))
+
+
+def _global_from(maps: _Maps) -> np.ndarray:
+    image = maps.image
+    height, width = image.shape
+    gradient, detail = maps.gradient, maps.detail
+    block_gradient = np.log(_block_means(gradient, _TEXTURE_BLOCKS) + _ENERGY_FLOOR)
+    counts = maps.histogram
+    nonzero = counts[counts > 0]
+    inner_rows = slice(int(0.2 * height), int(0.8 * height))
+    inner_cols = slice(int(0.2 * width), int(0.8 * width))
+
+    def column_band(low: float, high: float) -> float:
+        return float(image[inner_rows, int(low * width):int(high * width)].mean())
+
+    def row_band(low: float, high: float) -> float:
+        return float(image[int(low * height):int(high * height), inner_cols].mean())
+
+    thumb = thumbnail_vector(image).reshape(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+
+    def symmetry(mirrored: np.ndarray) -> float:
+        spread = thumb.std() * mirrored.std()
+        if spread <= 1e-9:
+            return 1.0
+        return float(((thumb - thumb.mean()) * (mirrored - mirrored.mean())).mean() / spread)
+
+    # The bright mediastinum between dark lungs runs top to bottom in a frontal film: the
+    # column profile shows it, the row profile must not (a film turned by 90° swaps them).
+    return np.array([
+        float(image.mean()),
+        float(image.std()),
+        float((image < 0.02).mean()),
+        float((image > 0.98).mean()),
+        float(np.log(gradient.mean(dtype=np.float64) + _ENERGY_FLOOR)),
+        float(np.log(detail.mean(dtype=np.float64) + _ENERGY_FLOOR)),
+        float(block_gradient.std()),
+        float(-(nonzero * np.log(nonzero)).sum()),
+        column_band(0.4, 0.6) - 0.5 * (column_band(0.15, 0.35) + column_band(0.65, 0.85)),
+        row_band(0.4, 0.6) - 0.5 * (row_band(0.15, 0.35) + row_band(0.65, 0.85)),
+        symmetry(thumb[:, ::-1]),
+        symmetry(thumb[::-1, :]),
+        float(image[: height // 2].mean() - image[height // 2:].mean()),
+    ])
+
+
 @dataclass(frozen=True)
 class OodVerdict:
     """Outcome of the gate for one image.
@@ -155,6 +316,17 @@ def validate_ood_spec(spec: Mapping[str, Any]) -> None:
         )
     if not float(spec["distance_threshold"]) > 0:
         raise ValueError(f"ood distance_threshold must be > 0: {spec['distance_threshold']!r}")
+    # The optional appearance companions must match this version's vectors: a card from a
+    # version with other statistics would otherwise compare unrelated numbers.
+    expected = {"appearance": THUMBNAIL_SIZE * THUMBNAIL_SIZE,
+                "texture": _TEXTURE_LENGTH, "global": len(GLOBAL_NAMES)}
+    for name, length in expected.items():
+        section = spec.get(name)
+        if section and len(section.get("mean", ())) != length:
+            raise ValueError(
+                f"ood {name} statistics have {len(section.get('mean', ()))} dimensions, this "
+                f"LungLens version computes {length}; re-fit the card's ood section"
+            )
 
 
 class OodGate:
@@ -179,6 +351,46 @@ class OodGate:
                 float(appearance["residual_variance"]),
                 float(appearance["distance_threshold"]),
             )
+        # Optional companions of the layout check (cards written before them lack them).
+        self._texture = _PpcaModel.from_spec(spec.get("texture"))
+        self._global = _PpcaModel.from_spec(spec.get("global"))
+        orientation = spec.get("orientation")
+        self._min_orientation = float(orientation["min_score"]) if orientation else None
+
+    def texture_distance(self, vectors: np.ndarray) -> np.ndarray:
+        """Distance of :func:`texture_vector` rows to the training X-rays (zeros if unfitted)."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+        return self._texture.distance(vectors) if self._texture else np.zeros(len(vectors))
+
+    def global_distance(self, vectors: np.ndarray) -> np.ndarray:
+        """Distance of :func:`global_vector` rows to the training X-rays (zeros if unfitted)."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float64))
+        return self._global.distance(vectors) if self._global else np.zeros(len(vectors))
+
+    def appearance_distances(self, prepared: np.ndarray) -> dict[str, tuple[float, float]]:
+        """Each fitted pre-model check's ``(distance, limit)`` for one preprocessed image.
+
+        Keys: ``"layout"``, ``"orientation"``, ``"global"``, ``"texture"`` (those the card
+        has); a check fires when its distance exceeds its limit. For ``"orientation"`` the
+        pair is ``(-score, -min_score)`` of :func:`orientation_score`. Used by the evaluation
+        to report which check fired; :meth:`check_appearance` applies them.
+        """
+        out: dict[str, tuple[float, float]] = {}
+        maps = _maps(prepared) if (self._global or self._texture
+                                   or self._min_orientation is not None) else None
+        vector = _global_from(maps) if maps is not None else None
+        if self._appearance is not None:
+            out["layout"] = (float(self.appearance_distance(thumbnail_vector(prepared))[0]),
+                             self._appearance[4])
+        if self._min_orientation is not None and vector is not None:
+            out["orientation"] = (-float(orientation_score(vector)[0]), -self._min_orientation)
+        if self._global is not None and vector is not None:
+            out["global"] = (float(self._global.distance(vector[None])[0]),
+                             self._global.threshold)
+        if self._texture is not None:
+            out["texture"] = (float(self._texture.distance(_texture_from(maps)[None])[0]),
+                              self._texture.threshold)
+        return out
 
     def appearance_distance(self, thumbnails: np.ndarray) -> np.ndarray:
         """Probabilistic-PCA Mahalanobis distance of thumbnails to the training X-rays.
@@ -192,18 +404,28 @@ class OodGate:
         return _ppca_distance(*self._appearance[:4], thumbnails)
 
     def check_appearance(self, prepared: np.ndarray) -> OodVerdict:
-        """The layout check on the preprocessed image (before the model)."""
-        if self._appearance is None:
-            return OodVerdict(False, None)
-        distance = float(self.appearance_distance(thumbnail_vector(prepared))[0])
-        limit = self._appearance[4]
-        if not np.isfinite(distance) or distance > limit:
-            return OodVerdict(
-                True,
-                f"the image layout does not look like a frontal chest X-ray (appearance "
-                f"distance {distance:.2f}, limit {limit:.2f}); lateral view, other body part, "
-                "CT/MR slice or not a radiograph?",
-            )
+        """The appearance checks on the preprocessed image (before the model).
+
+        Layout first (its reason is the most telling), then orientation, global statistics
+        and texture.
+        """
+        reasons = {
+            "layout": "the image layout does not look like a frontal chest X-ray (appearance "
+                      "distance {d:.2f}, limit {t:.2f}); lateral view, other body part, "
+                      "CT/MR slice or not a radiograph?",
+            "orientation": "the film looks turned sideways or is not a frontal chest X-ray: "
+                           "the bright mediastinum between the lungs should run top to bottom "
+                           "(orientation score {nd:.2f}, at least {nt:.2f})",
+            "global": "brightness, contrast and sharpness are unlike a chest X-ray (global "
+                      "distance {d:.2f}, limit {t:.2f}); photo, noise, drawing or another "
+                      "kind of image?",
+            "texture": "the image texture is unlike a chest X-ray (texture distance {d:.2f}, "
+                       "limit {t:.2f}); photo, noise, ultrasound or another kind of image?",
+        }
+        for name, (distance, limit) in self.appearance_distances(prepared).items():
+            if not np.isfinite(distance) or distance > limit:
+                return OodVerdict(True, reasons[name].format(d=distance, t=limit,
+                                                             nd=-distance, nt=-limit))
         return OodVerdict(False, None)
 
     def check_image(self, stats: ImageStatistics) -> OodVerdict:
@@ -266,8 +488,13 @@ def fit_ood_spec(
     stats: Sequence[ImageStatistics],
     *,
     thumbnails: np.ndarray | None = None,
+    texture_vectors: np.ndarray | None = None,
+    global_vectors: np.ndarray | None = None,
     distance_quantile: float = 0.99,
     appearance_quantile: float = 0.995,
+    texture_quantile: float = 0.999,
+    global_quantile: float = 0.999,
+    orientation_quantile: float = 0.001,
     appearance_components: int = 24,
     shrinkage: float = 0.05,
     max_colourfulness: float = 12.0,
@@ -281,9 +508,17 @@ def fit_ood_spec(
         classes: Class names (index order).
         stats: :class:`ImageStatistics` of the same images.
         thumbnails: ``(n, 256)`` :func:`thumbnail_vector` rows of the same images; enables
-            the appearance check.
+            the appearance (layout) check.
+        texture_vectors: :func:`texture_vector` rows of the same images; enables the
+            texture check.
+        global_vectors: :func:`global_vector` rows of the same images; enables the
+            global-statistics check.
         distance_quantile: Quantile of the reference distances used as threshold.
         appearance_quantile: Same, for the appearance distance.
+        texture_quantile: Same, for the texture distance.
+        global_quantile: Same, for the global-statistics distance.
+        orientation_quantile: Lower quantile of the reference :func:`orientation_score`
+            used as its minimum (needs ``global_vectors``).
         appearance_components: Principal components kept for the appearance model.
         shrinkage: Ledoit–Wolf-style shrinkage towards a scaled identity; keeps the
             precision matrix stable with few images per dimension.
@@ -344,7 +579,81 @@ def fit_ood_spec(
         spec["appearance"] = _fit_appearance(
             np.asarray(thumbnails, dtype=np.float64), appearance_components, appearance_quantile
         )
+    if texture_vectors is not None:
+        spec["texture"] = _PpcaModel.fit(np.asarray(texture_vectors, dtype=np.float64),
+                                         components=24, quantile=texture_quantile)
+        spec["texture"]["vector"] = "texture_vector: 16-bin histogram, 8x8 log gradient, " \
+                                    "8x8 log detail"
+    if global_vectors is not None:
+        spec["global"] = _PpcaModel.fit(np.asarray(global_vectors, dtype=np.float64),
+                                        components=len(GLOBAL_NAMES), quantile=global_quantile)
+        spec["global"]["names"] = list(GLOBAL_NAMES)
+        spec["orientation"] = {"min_score": float(np.quantile(
+            orientation_score(np.asarray(global_vectors)), orientation_quantile))}
     return spec
+
+
+@dataclass(frozen=True)
+class _PpcaModel:
+    """A standardised probabilistic-PCA Gaussian of reference vectors, with its threshold.
+
+    Each dimension is z-scored first (the texture and global vectors mix histogram fractions,
+    log energies and correlations), then scored like the layout model. With as many
+    components as dimensions it is a full-covariance Mahalanobis distance.
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    components: np.ndarray
+    variances: np.ndarray
+    residual_variance: float
+    threshold: float
+
+    @classmethod
+    def from_spec(cls, section: Mapping[str, Any] | None) -> _PpcaModel | None:
+        if not section:
+            return None
+        return cls(
+            np.asarray(section["mean"], dtype=np.float64),
+            np.asarray(section["scale"], dtype=np.float64),
+            np.atleast_2d(np.asarray(section["components"], dtype=np.float64)),
+            np.asarray(section["variances"], dtype=np.float64),
+            float(section["residual_variance"]),
+            float(section["distance_threshold"]),
+        )
+
+    @staticmethod
+    def fit(vectors: np.ndarray, *, components: int, quantile: float) -> dict[str, Any]:
+        """Fit on reference rows; threshold = ``quantile`` of their own distances."""
+        if vectors.ndim != 2 or len(vectors) < 10:
+            raise ValueError(f"need at least 10 reference vectors; got shape {vectors.shape}")
+        mean = vectors.mean(axis=0)
+        scale = vectors.std(axis=0)
+        # A constant dimension (e.g. an always-empty histogram bin) carries no evidence.
+        scale = np.where(scale > 1e-6, scale, 1.0)
+        z = (vectors - mean) / scale
+        _, singular, vt = np.linalg.svd(z, full_matrices=False)
+        eigen = singular**2 / max(1, len(z) - 1)
+        k = int(min(components, len(eigen)))
+        tail = eigen[k:]
+        # z-scored dimensions have unit variance; 1 % of it floors the discarded directions.
+        residual = float(max(tail.mean() if tail.size else eigen[-1], 1e-2))
+        variances = np.maximum(eigen[:k], residual)
+        model = _PpcaModel(mean, scale, vt[:k], variances, residual, 1.0)
+        distances = model.distance(vectors)
+        return {
+            "mean": [float(v) for v in mean],
+            "scale": [float(v) for v in scale],
+            "components": [[float(v) for v in row] for row in vt[:k]],
+            "variances": [float(v) for v in variances],
+            "residual_variance": residual,
+            "distance_threshold": float(np.quantile(distances, quantile)),
+        }
+
+    def distance(self, vectors: np.ndarray) -> np.ndarray:
+        z = (vectors - self.mean) / self.scale
+        return _ppca_distance(np.zeros_like(self.mean), self.components, self.variances,
+                              self.residual_variance, z)
 
 
 def _fit_appearance(thumbnails: np.ndarray, components: int, quantile: float) -> dict[str, Any]:

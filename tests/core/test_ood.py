@@ -105,3 +105,99 @@ def test_appearance_check_separates_radiograph_layout_from_other_images() -> Non
     yy, xx = np.mgrid[0:256, 0:256]
     disc = ((np.hypot(yy - 128, xx - 128) < 80) * 200 + 20).astype(np.uint8)
     assert gate.check_appearance(prepared(disc)).out_of_distribution
+
+
+def _prepared_radiographs(count: int, size: int = 64) -> list[np.ndarray]:
+    from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
+    from desktop_app.core.synthetic import synthetic_radiograph
+
+    spec = PreprocessingSpec(input_size=size)
+    return [preprocess(synthetic_radiograph(seed=s).astype(np.float32) / 255.0, spec).array
+            for s in range(count)]
+
+
+def _gate_with_texture_and_global(count: int = 60) -> tuple[OodGate, dict]:
+    from desktop_app.core.ood import global_vector, texture_vector, thumbnail_vector
+
+    reference = _prepared_radiographs(count)
+    rng = np.random.default_rng(0)
+    spec = fit_ood_spec(
+        rng.normal(0, 1, (count, 4)), np.arange(count) % 3, CLASSES,
+        [ImageStatistics(0.0, 1.2, 0.05, 230)] * count,
+        thumbnails=np.stack([thumbnail_vector(r) for r in reference]),
+        texture_vectors=np.stack([texture_vector(r) for r in reference]),
+        global_vectors=np.stack([global_vector(r) for r in reference]),
+        appearance_quantile=1.0, texture_quantile=1.0, global_quantile=1.0,
+        orientation_quantile=0.0,
+    )
+    # 60 generated images are a thin reference in 144 dimensions: leave room for a new one.
+    for section in ("texture", "global"):
+        spec[section]["distance_threshold"] *= 1.5
+    return OodGate(spec), spec
+
+
+def test_texture_and_global_vectors_are_finite_and_sized() -> None:
+    from desktop_app.core.ood import GLOBAL_NAMES, global_vector, texture_vector
+
+    flat = np.zeros((64, 64), np.float32)  # a perfectly flat image must not give NaN/inf
+    for image in (*_prepared_radiographs(1), flat):
+        assert texture_vector(image).shape == (16 + 64 + 64,)
+        assert global_vector(image).shape == (len(GLOBAL_NAMES),)
+        assert np.isfinite(texture_vector(image)).all()
+        assert np.isfinite(global_vector(image)).all()
+
+
+def test_orientation_score_is_positive_upright_and_negative_sideways() -> None:
+    from desktop_app.core.ood import global_vector, orientation_score
+
+    upright = _prepared_radiographs(1)[0]
+    assert orientation_score(global_vector(upright))[0] > 0
+    assert orientation_score(global_vector(np.rot90(upright)))[0] < 0
+
+
+def test_texture_global_and_orientation_checks_flag_what_layout_alone_misses() -> None:
+    gate, spec = _gate_with_texture_and_global()
+    assert {"texture", "global", "orientation"} <= set(spec)
+    held_out = _prepared_radiographs(70)[65]
+    assert not gate.check_appearance(held_out).out_of_distribution
+    names = set(gate.appearance_distances(held_out))
+    assert names == {"layout", "orientation", "global", "texture"}
+
+    noise = np.random.default_rng(1).random((64, 64)).astype(np.float32)
+    verdict = gate.check_appearance(noise)
+    assert verdict.out_of_distribution
+    fired = {n for n, (d, t) in gate.appearance_distances(noise).items() if d > t}
+    assert fired & {"global", "texture"}, fired
+
+    sideways = gate.appearance_distances(np.rot90(held_out).copy())
+    distance, limit = sideways["orientation"]
+    assert distance > limit
+    assert gate.check_appearance(np.rot90(held_out).copy()).out_of_distribution
+
+
+def test_cards_without_the_new_sections_still_work() -> None:
+    _, spec = _gate_with_texture_and_global()
+    old = {k: v for k, v in spec.items() if k not in ("texture", "global", "orientation")}
+    old_gate = OodGate(old)
+    image = _prepared_radiographs(1)[0]
+    assert set(old_gate.appearance_distances(image)) == {"layout"}
+    assert old_gate.texture_distance(np.zeros((2, 144))).tolist() == [0.0, 0.0]
+    assert old_gate.global_distance(np.zeros((3, 13))).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_new_sections_refuse_too_few_reference_images() -> None:
+    from desktop_app.core.ood import global_vector
+
+    rows = np.stack([global_vector(r) for r in _prepared_radiographs(5)])
+    with pytest.raises(ValueError, match="at least 10 reference vectors"):
+        fit_ood_spec(np.random.default_rng(0).random((30, 4)), np.arange(30) % 3, CLASSES,
+                     [ImageStatistics(0.0, 1.2, 0.05, 230)] * 30, global_vectors=rows)
+
+
+def test_a_card_with_statistics_of_another_length_is_refused() -> None:
+    from desktop_app.core.ood import validate_ood_spec
+
+    _, spec = _gate_with_texture_and_global()
+    spec["global"]["mean"] = spec["global"]["mean"][:11]
+    with pytest.raises(ValueError, match="global statistics have 11 dimensions"):
+        validate_ood_spec(spec)

@@ -1,0 +1,1 @@
+"""Scripts that print tables of measured figures (importable by the tests)."""

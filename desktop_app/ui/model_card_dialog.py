@@ -1,0 +1,258 @@
+"""The model card dialog: what the model is, what it was trained on, how well it does.
+
+Rendered as HTML from :class:`ModelCard` so it can be read, selected and copied. The card's
+``metrics`` and ``training_data`` sections are written by the training code and may grow; they
+are rendered generically (nested tables), with the figures clinicians ask for first —
+per-class sensitivity/specificity/AUROC, per-source results, calibration and the
+pediatric/adult shortcut audit — pulled to the top. Large numeric arrays (the
+out-of-distribution statistics) are summarised, never dumped.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from PySide6 import QtGui, QtWidgets
+
+from desktop_app import DISCLAIMER
+from desktop_app.ui.card_metrics import (
+    calibration_summary,
+    class_metrics,
+    format_metric,
+    split_section,
+)
+
+if TYPE_CHECKING:
+    from desktop_app.core.model_card import ModelCard
+
+__all__ = ["ModelCardDialog", "model_card_html"]
+
+_SHORTCUT_WORDS = ("pediatric", "paediatric", "child", "shortcut", "adult")
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return _esc(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _render(value: Any, depth: int = 0) -> str:
+    """Nested tables for dicts, lists of scalars inline; big numeric lists summarised."""
+    if _is_scalar(value):
+        return "—" if value is None else _scalar(value)
+    if isinstance(value, Mapping):
+        if not value:
+            return "—"
+        rows = "".join(
+            f"<tr><th align='left' valign='top'>{_esc(k)}</th><td>{_render(v, depth + 1)}</td></tr>"
+            for k, v in value.items()
+        )
+        return f"<table cellspacing='0' cellpadding='3' border='0'>{rows}</table>"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "—"
+        if all(_is_scalar(v) for v in value):
+            if len(value) > 12 and all(isinstance(v, int | float) for v in value):
+                return f"[{len(value)} numbers]"
+            return ", ".join(_scalar(v) for v in value)
+        if depth > 2:
+            return f"[{len(value)} items]"
+        return "<br>".join(_render(v, depth + 1) for v in value[:50])
+    return _esc(value)
+
+
+def _grid(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + f"<th align='left'>{row[0]}</th>"
+        + "".join(f"<td align='right'>{cell}</td>" for cell in row[1:]) + "</tr>"
+        for row in rows
+    )
+    return (f"<table class='grid' cellspacing='0' cellpadding='4' border='1'>"
+            f"<tr>{head}</tr>{body}</table>")
+
+
+def _pct(value: Any) -> str:
+    text = format_metric(value)
+    return "<i>not reported</i>" if text == "not reported" else text
+
+
+def _num(value: Any) -> str:
+    text = format_metric(value, percent=False)
+    return "<i>—</i>" if text == "not reported" else text
+
+
+def _per_class_section(card: ModelCard) -> str:
+    rows = []
+    where = ""
+    for name in card.classes:
+        measured = class_metrics(card, name)
+        where = where or measured.where
+        rows.append([_esc(name), _pct(measured.sensitivity), _pct(measured.specificity),
+                     _num(measured.auroc)])
+    if not where:
+        return "<p><i>Per-class metrics: not reported.</i></p>"
+    return (f"<p>Measured on the {_esc(where)}.</p>"
+            + _grid(["class", "sensitivity", "specificity", "AUROC"], rows))
+
+
+def _per_source_section(card: ModelCard) -> str:
+    split, sources = split_section(card, "per_source")
+    if not isinstance(sources, Mapping) or not sources:
+        return "<p><i>not reported</i></p>"
+    header = ["source", "images", "accuracy", "macro AUROC",
+              *(f"sensitivity {c}" for c in card.classes)]
+    rows = []
+    for source, values in sources.items():
+        if not isinstance(values, Mapping):
+            rows.append([_esc(source), _render(values)])
+            continue
+        per_class = values.get("per_class") if isinstance(values.get("per_class"), Mapping) else {}
+        rows.append([
+            _esc(source), _esc(values.get("n", "—")), _pct(values.get("accuracy")),
+            _num(values.get("macro_auroc")),
+            *(_pct((per_class.get(c) or {}).get("sensitivity")) for c in card.classes),
+        ])
+    note = f"<p>On the {_esc(split)} set. Small sources give unstable figures.</p>" if split \
+        else ""
+    return note + _grid(header, rows)
+
+
+def _shortcut_section(card: ModelCard) -> str:
+    split, audit = split_section(card, "shortcut_audit")
+    parts = []
+    if isinstance(audit, Mapping):
+        masked = audit.get("overall") if isinstance(audit.get("overall"), Mapping) else {}
+        normal = card.metric(split, "overall") if split else card.metric("overall")
+        normal = normal if isinstance(normal, Mapping) else {}
+        if audit.get("mask"):
+            parts.append(f"<p>Audit: the lung fields are masked ({_esc(audit['mask'])}) and the "
+                         "model is evaluated again. A model that still finds a class without "
+                         "the lungs relies on something else (age, hospital, text, "
+                         "post-processing).</p>")
+        rows = [["accuracy", _pct(normal.get("accuracy")), _pct(masked.get("accuracy"))]]
+        masked_classes = masked.get("per_class") if isinstance(masked.get("per_class"),
+                                                               Mapping) else {}
+        normal_classes = normal.get("per_class") if isinstance(normal.get("per_class"),
+                                                               Mapping) else {}
+        for name in card.classes:
+            rows.append([f"sensitivity {_esc(name)}",
+                         _pct((normal_classes.get(name) or {}).get("sensitivity")),
+                         _pct((masked_classes.get(name) or {}).get("sensitivity"))])
+        parts.append(_grid(["", "whole image", "lungs masked"], rows))
+    elif audit is not None:
+        parts.append(_render(audit))
+    _, pediatric = split_section(card, "pediatric")
+    if pediatric is not None:
+        parts.append("<p><b>Pediatric subset</b></p>" + _render(pediatric))
+    return "".join(parts)
+
+
+def _ood_summary(ood: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in ood.items() if _is_scalar(v)}
+
+
+def model_card_html(card: ModelCard) -> str:
+    """The whole card as an HTML document."""
+    shortcut_limits = [t for t in card.limitations
+                       if any(word in t.lower() for word in _SHORTCUT_WORDS)]
+    other_limits = [t for t in card.limitations if t not in shortcut_limits]
+    shortcut_html = _shortcut_section(card)
+
+    parts = [
+        "<style>h2{margin-top:14px;} th{background:#eceff1;} "
+        "table.grid{border-collapse:collapse;} .warn{background:#fff8e1;padding:6px;}</style>",
+        f"<h1>{_esc(card.model_id)}</h1>",
+        _render({
+            "version": card.version, "created": card.created, "architecture": card.architecture,
+            "task": card.task, "classes": card.classes,
+            "trained with LungLens": card.software_version,
+        }),
+        "<h2>Intended use</h2>",
+        f"<p>{_esc(card.intended_use)}</p>",
+        f"<p><i>{_esc(DISCLAIMER)}</i></p>",
+        "<h2>Limitations</h2>",
+    ]
+    if shortcut_limits or shortcut_html:
+        parts.append("<div class='warn'><b>Pediatric / adult shortcut.</b> "
+                     + "".join(f"<p>{_esc(t)}</p>" for t in shortcut_limits) + "</div>"
+                     + shortcut_html)
+    else:
+        parts.append(
+            "<p class='warn'><b>Pediatric / adult shortcut:</b> this card reports no audit. "
+            "Public pneumonia images are mostly pediatric and COVID-19 images mostly adult, so "
+            "a model can learn age instead of disease; treat results on children with care.</p>"
+        )
+    if other_limits:
+        parts.append("<ul>" + "".join(f"<li>{_esc(t)}</li>" for t in other_limits) + "</ul>")
+    parts += [
+        "<h2>Performance per class</h2>",
+        _per_class_section(card),
+        "<h2>Performance per source</h2>",
+        _per_source_section(card),
+        "<h2>Calibration</h2>",
+        _render(calibration_summary(card)),
+        "<h2>Operating point</h2>",
+        _render(card.decision),
+        "<h2>Training data</h2>",
+        _render(card.training_data),
+        "<h2>All reported metrics</h2>",
+        _render(card.metrics),
+        "<h2>Preprocessing</h2>",
+        _render(card.preprocessing.to_dict()),
+        "<h2>Out-of-distribution gate</h2>",
+        _render(_ood_summary(card.ood)),
+        "<h2>Training configuration</h2>",
+        _render(card.training_config),
+        "<h2>Files (SHA-256)</h2>",
+        "<table cellpadding='3'>" + "".join(
+            f"<tr><th align='left'>{_esc(n)}</th><td><code>{_esc(h)}</code></td></tr>"
+            for n, h in card.files.items()
+        ) + "</table>",
+    ]
+    return "".join(parts)
+
+
+class ModelCardDialog(QtWidgets.QDialog):
+    """Shows a model card; resizable, text selectable, with "Copy" for reports."""
+
+    def __init__(self, card: ModelCard, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.card = card
+        self.setWindowTitle(f"Model card — {card.model_id}")
+        self.setMinimumSize(560, 420)
+        self.resize(760, 680)
+        self.browser = QtWidgets.QTextBrowser(self)
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setAccessibleName("Model card")
+        self.browser.setHtml(model_card_html(card))
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close, self)
+        self.copy_button = buttons.addButton(
+            "Copy as Text", QtWidgets.QDialogButtonBox.ButtonRole.ActionRole
+        )
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self.browser, 1)
+        layout.addWidget(buttons)
+
+        buttons.rejected.connect(self.reject)
+        self.copy_button.clicked.connect(self._on_copy_button_clicked)
+
+    def text(self) -> str:
+        """Plain-text content (for tests and the clipboard)."""
+        return self.browser.toPlainText()
+
+    def _on_copy_button_clicked(self) -> None:
+        QtGui.QGuiApplication.clipboard().setText(self.text())
+

@@ -1,0 +1,315 @@
+"""The result panel: what the model says about the shown image, and how far to trust it.
+
+Shows a bar per class with the calibrated percentage, the decision at the model's operating
+point, an *uncertain* state when no class is confidently ahead, a banner (and no label) for
+inputs the out-of-distribution gate refused, the model's measured sensitivity/specificity for
+the shown class, the decision-support disclaimer and a link to the model card.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtWidgets
+
+from desktop_app import DISCLAIMER
+from desktop_app.ui.card_metrics import class_metrics, format_metric
+
+if TYPE_CHECKING:
+    from desktop_app.core.analysis import ImageResult
+    from desktop_app.core.model_card import ModelCard
+
+__all__ = ["ResultPanel", "format_metric"]
+
+_OOD_STYLE = (
+    "QFrame#oodBanner { background: #fff3e0; border: 1px solid #e65100; border-radius: 4px; }"
+    "QFrame#oodBanner QLabel { color: #5d2a00; }"
+)
+_ERROR_STYLE = (
+    "QFrame#oodBanner { background: #ffebee; border: 1px solid #c62828; border-radius: 4px; }"
+    "QFrame#oodBanner QLabel { color: #5f1010; }"
+)
+_BAR_STYLE = (
+    "QProgressBar { border: 1px solid palette(mid); border-radius: 3px; text-align: center;"
+    " min-height: 18px; }"
+    "QProgressBar::chunk { background-color: %s; border-radius: 2px; }"
+)
+_CHOSEN_COLOUR = "#1e88e5"
+_OTHER_COLOUR = "#90a4ae"
+
+
+class ResultPanel(QtWidgets.QScrollArea):
+    """Read-only summary of one image's result.
+
+    Signals:
+        model_card_requested(): The user clicked the model-card link.
+    """
+
+    model_card_requested = QtCore.Signal()
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(280)
+        self.setAccessibleName("Result")
+        self._card: ModelCard | None = None
+        self._result: ImageResult | None = None
+        self._shown_class: str | None = None
+        self._bars: dict[str, QtWidgets.QProgressBar] = {}
+
+        body = QtWidgets.QWidget(self)
+        layout = QtWidgets.QVBoxLayout(body)
+        layout.setContentsMargins(12, 10, 12, 10)
+        layout.setSpacing(8)
+
+        self.file_label = QtWidgets.QLabel("No image selected", body)
+        self.file_label.setWordWrap(True)
+        self.file_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.file_label.font()
+        font.setBold(True)
+        self.file_label.setFont(font)
+        self.file_label.setAccessibleName("File name")
+        layout.addWidget(self.file_label)
+
+        self.ood_banner = QtWidgets.QFrame(body)
+        self.ood_banner.setObjectName("oodBanner")
+        self.ood_banner.setStyleSheet(_OOD_STYLE)
+        banner_layout = QtWidgets.QVBoxLayout(self.ood_banner)
+        banner_layout.setContentsMargins(10, 8, 10, 8)
+        self.ood_title = QtWidgets.QLabel(self.ood_banner)
+        title_font = self.ood_title.font()
+        title_font.setBold(True)
+        self.ood_title.setFont(title_font)
+        self.ood_title.setWordWrap(True)
+        self.ood_reason = QtWidgets.QLabel(self.ood_banner)
+        self.ood_reason.setWordWrap(True)
+        self.ood_reason.setAccessibleName("Reason the image was not labelled")
+        banner_layout.addWidget(self.ood_title)
+        banner_layout.addWidget(self.ood_reason)
+        self.ood_banner.hide()
+        layout.addWidget(self.ood_banner)
+
+        self.decision_label = QtWidgets.QLabel(body)
+        decision_font = self.decision_label.font()
+        decision_font.setPointSizeF(decision_font.pointSizeF() * 1.6)
+        decision_font.setBold(True)
+        self.decision_label.setFont(decision_font)
+        self.decision_label.setWordWrap(True)
+        self.decision_label.setAccessibleName("Decision")
+        layout.addWidget(self.decision_label)
+
+        self.uncertain_label = QtWidgets.QLabel("UNCERTAIN — no class is confidently ahead", body)
+        self.uncertain_label.setStyleSheet(
+            "background: #fff8e1; color: #6d4c00; border: 1px solid #ffb300;"
+            " border-radius: 3px; padding: 3px 6px; font-weight: bold;"
+        )
+        self.uncertain_label.setWordWrap(True)
+        self.uncertain_label.setAccessibleName("Uncertain result")
+        self.uncertain_label.hide()
+        layout.addWidget(self.uncertain_label)
+
+        self.reason_label = QtWidgets.QLabel(body)
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setAccessibleName("Reason for the decision")
+        layout.addWidget(self.reason_label)
+
+        self.bars_box = QtWidgets.QGroupBox("Calibrated probabilities", body)
+        self._bars_layout = QtWidgets.QFormLayout(self.bars_box)
+        self._bars_layout.setFieldGrowthPolicy(
+            QtWidgets.QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow
+        )
+        layout.addWidget(self.bars_box)
+
+        self.metrics_box = QtWidgets.QGroupBox("Measured performance", body)
+        metrics_layout = QtWidgets.QVBoxLayout(self.metrics_box)
+        self.metrics_label = QtWidgets.QLabel(self.metrics_box)
+        self.metrics_label.setWordWrap(True)
+        self.metrics_label.setAccessibleName("Measured sensitivity and specificity")
+        metrics_layout.addWidget(self.metrics_label)
+        layout.addWidget(self.metrics_box)
+
+        self.model_label = QtWidgets.QLabel(body)
+        self.model_label.setWordWrap(True)
+        self.model_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.model_label.setOpenExternalLinks(False)
+        self.model_label.setAccessibleName("Model")
+        layout.addWidget(self.model_label)
+
+        layout.addStretch(1)
+        self.disclaimer_label = QtWidgets.QLabel(DISCLAIMER, body)
+        self.disclaimer_label.setWordWrap(True)
+        self.disclaimer_label.setStyleSheet(
+            "background: palette(alternate-base); border-left: 3px solid #1e88e5;"
+            " padding: 6px; font-size: 11px;"
+        )
+        self.disclaimer_label.setAccessibleName("Disclaimer")
+        layout.addWidget(self.disclaimer_label)
+        self.setWidget(body)
+        self._refresh()
+
+        self.model_label.linkActivated.connect(self._on_model_label_link_activated)
+
+    # -- public API ----------------------------------------------------------------------------
+
+    @property
+    def result(self) -> ImageResult | None:
+        """The result shown."""
+        return self._result
+
+    def set_model_card(self, card: ModelCard | None) -> None:
+        """Use this model's classes and metrics."""
+        self._card = card
+        for name in list(self._bars):
+            bar = self._bars.pop(name)
+            self._bars_layout.removeRow(bar)
+        for name in card.classes if card else []:
+            bar = QtWidgets.QProgressBar(self.bars_box)
+            bar.setRange(0, 1000)
+            bar.setAccessibleName(f"Probability of {name}")
+            bar.setStyleSheet(_BAR_STYLE % _OTHER_COLOUR)
+            self._bars_layout.addRow(name, bar)
+            self._bars[name] = bar
+        self._refresh()
+
+    def set_result(self, result: ImageResult | None) -> None:
+        """Show a result (``None`` clears the panel)."""
+        self._result = result
+        self._refresh()
+
+    def set_message(self, title: str, text: str = "") -> None:
+        """Show a status message instead of a result (e.g. "Analysing…")."""
+        self._result = None
+        self._refresh()
+        self.file_label.setText(_breakable(title))
+        self.reason_label.setText(text)
+
+    def set_shown_class(self, name: str | None) -> None:
+        """The class whose measured performance is shown (follows the heat-map class)."""
+        self._shown_class = name
+        self._refresh_metrics()
+
+    def bar_value(self, name: str) -> float:
+        """Probability shown for ``name`` (0..1), for tests and accessibility checks."""
+        return self._bars[name].value() / 1000.0
+
+    # -- rendering -----------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        result = self._result
+        card = self._card
+        self.ood_banner.hide()
+        self.uncertain_label.hide()
+        self.decision_label.clear()
+        self.reason_label.clear()
+        if card is None:
+            self.model_label.setText("<i>Model not loaded yet.</i>")
+        else:
+            self.model_label.setText(
+                f"Model <b>{_escape(_breakable(card.model_id))}</b> — "
+                "<a href='card'>model card: training data, metrics, limitations…</a>"
+            )
+        if result is None:
+            self.file_label.setText("No image selected")
+            self.bars_box.setVisible(bool(self._bars))
+            self._set_bars(None, None)
+            self._refresh_metrics()
+            return
+        self.file_label.setText(_breakable(result.path.name))
+        self.file_label.setToolTip(str(result.path))
+        if not result.ok:
+            self.ood_banner.setStyleSheet(_ERROR_STYLE)
+            self.ood_title.setText("This file could not be read")
+            self.ood_reason.setText(result.error or "")
+            self.ood_banner.show()
+            self.bars_box.hide()
+            self._refresh_metrics()
+            return
+        if result.out_of_distribution:
+            self.ood_banner.setStyleSheet(_OOD_STYLE)
+            self.ood_title.setText(
+                "Not labelled: this image does not look like the frontal chest X-rays the "
+                "model was trained on"
+            )
+            reason = result.ood.reason if result.ood else None
+            self.ood_reason.setText(
+                f"Reason: {reason or 'outside the training distribution'}.\n"
+                "The model's output would not be meaningful, so no label or probabilities "
+                "are shown."
+            )
+            self.ood_banner.show()
+            self.bars_box.hide()
+            self._refresh_metrics()
+            return
+        self.bars_box.show()
+        decision = result.decision
+        if decision is not None:
+            self.decision_label.setText(decision.label)
+            self.reason_label.setText(decision.reason)
+            self.uncertain_label.setVisible(decision.uncertain)
+            colour = "#8d6e00" if decision.uncertain else "palette(text)"
+            self.decision_label.setStyleSheet(f"color: {colour};")
+        self._set_bars(result.probabilities, decision.label if decision else None)
+        self._refresh_metrics()
+
+    def _set_bars(self, probabilities: dict[str, float] | None, chosen: str | None) -> None:
+        for name, bar in self._bars.items():
+            value = None if probabilities is None else probabilities.get(name)
+            if value is None:
+                bar.setValue(0)
+                bar.setFormat("—")
+                bar.setAccessibleDescription("no result")
+                continue
+            bar.setValue(round(value * 1000))
+            bar.setFormat(f"{value:.1%}")
+            bar.setAccessibleDescription(f"{name}: {value:.1%}")
+            bar.setStyleSheet(_BAR_STYLE % (_CHOSEN_COLOUR if name == chosen else _OTHER_COLOUR))
+
+    def _refresh_metrics(self) -> None:
+        card = self._card
+        name = self._shown_class
+        result = self._result
+        refused = result is not None and (not result.ok or result.out_of_distribution)
+        if card is None or refused:
+            # No label was given, so the performance of a label would only distract.
+            self.metrics_box.hide()
+            return
+        self.metrics_box.show()
+        if name is None or name not in card.classes:
+            name = card.classes[-1]
+        measured = class_metrics(card, name)
+        self.metrics_box.setTitle(f"Measured performance — {name}")
+        if not measured.reported:
+            self.metrics_label.setText(
+                "Sensitivity: not reported\nSpecificity: not reported\nAUROC: not reported\n"
+                "(this model card reports no per-class figures)"
+            )
+            return
+        self.metrics_label.setText(
+            f"Sensitivity: {format_metric(measured.sensitivity)}\n"
+            f"Specificity: {format_metric(measured.specificity)}\n"
+            f"AUROC: {format_metric(measured.auroc, percent=False)}\n"
+            f"(measured on the {measured.where}; per-source figures and limitations are in "
+            "the model card)"
+        )
+
+    def _on_model_label_link_activated(self, _link: str) -> None:
+        self.model_card_requested.emit()
+
+
+def _breakable(text: str) -> str:
+    """Let long file names (DICOM UIDs, PACS exports) wrap instead of widening the panel."""
+    out = []
+    run = 0
+    for char in text:
+        out.append(char)
+        run = 0 if char.isspace() else run + 1
+        if char in "_-." or run >= 24:
+            out.append("\u200b")  # zero-width space: a line-break opportunity
+            run = 0
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,365 @@
+"""Qt adapters that run the core's long work off the UI thread.
+
+The work itself is plain Python in :mod:`desktop_app.core` (a function or a generator taking
+``progress``/``cancelled`` callbacks, as in Orange3's ``concurrent`` helpers); this module only
+wraps it in a :class:`QtCore.QRunnable` paired with a separate signals ``QObject`` (a
+``QRunnable`` is not a ``QObject`` — the superqt pattern). Results come back to the UI thread
+through queued signals; workers never touch widgets, and cancelling is cooperative (a
+``threading.Event`` polled by the core between images), never ``terminate()``.
+
+Every thread that classifies keeps its own :class:`Analyzer` (LiteRT interpreters are not
+thread-safe), cached per thread so a second batch does not reload the model. The classify
+path (LiteRT, Pillow, pydicom) is imported inside the workers, never at module level, so the
+main window appears before any of it is loaded.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6 import QtCore
+
+from desktop_app.core.errors import LungLensError
+
+if TYPE_CHECKING:
+    from desktop_app.core.analysis import Analyzer, ExpandedInputs, ImageResult
+    from desktop_app.core.model_bundle import ModelBundle
+    from desktop_app.core.model_store import ActiveModel
+
+__all__ = [
+    "MODEL_DIR_ENV",
+    "THUMBNAIL_SIZE",
+    "BatchAnalysisWorker",
+    "BatchItem",
+    "FunctionWorker",
+    "ImageLoader",
+    "TaskWorker",
+    "analyzer_for",
+    "expand_paths",
+    "load_active_model",
+    "make_thumbnail",
+]
+
+# Overrides the model store for this run (also `--model DIR`): handy for testing a bundle.
+MODEL_DIR_ENV = "LUNGLENS_MODEL_DIR"
+THUMBNAIL_SIZE = 48
+
+_thread_state = threading.local()
+
+
+def load_active_model(override: Path | str | None = None) -> ActiveModel:
+    """Load the model to use: ``override`` (or ``$LUNGLENS_MODEL_DIR``) or the store's active one.
+
+    Raises:
+        ModelBundleError: If the model cannot be used (the message says why).
+    """
+    # The classify path is imported here, in the worker, so the window can appear first.
+    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.model_store import ActiveModel, ModelStore
+
+    folder = override or os.environ.get(MODEL_DIR_ENV) or None
+    if folder:
+        return ActiveModel("override", load_bundle(Path(folder)))
+    store = ModelStore()
+    store.cleanup_staging()
+    return store.active()
+
+
+def analyzer_for(bundle: ModelBundle) -> Analyzer:
+    """This thread's :class:`Analyzer` for ``bundle`` (created once per thread and model)."""
+    from desktop_app.core.analysis import Analyzer
+
+    cached: Analyzer | None = getattr(_thread_state, "analyzer", None)
+    if cached is None or cached.bundle is not bundle:
+        # Two threads at most classify at once (batch + current image); one LiteRT thread each
+        # keeps the UI thread a core on a two-core clinic PC.
+        cached = Analyzer(bundle, num_threads=max(1, (os.cpu_count() or 2) // 2))
+        _thread_state.analyzer = cached
+    return cached
+
+
+def expand_paths(paths: Sequence[str | Path]) -> ExpandedInputs:
+    """Expand folders to image files (run off the UI thread: it reads every file's header)."""
+    from desktop_app.core.analysis import expand_inputs
+
+    return expand_inputs(paths)
+
+
+def make_thumbnail(result: ImageResult, size: int = THUMBNAIL_SIZE) -> np.ndarray | None:
+    """A small 8-bit grayscale thumbnail of what the model saw (content only, no padding)."""
+    if result.prepared is None:
+        return None
+    from PIL import Image
+
+    from desktop_app.core.preprocessing import to_uint8
+
+    left, top, right, bottom = result.prepared.content_box
+    content = to_uint8(result.prepared.array[top:bottom, left:right])
+    image = Image.fromarray(content)
+    image.thumbnail((size, size), Image.Resampling.BILINEAR)
+    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, LungLensError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+class _FunctionSignals(QtCore.QObject):
+    """Signals of :class:`FunctionWorker`.
+
+    Signals:
+        succeeded(object): The function's return value.
+        failed(str): A message describing the exception it raised.
+    """
+
+    succeeded = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+
+
+class FunctionWorker(QtCore.QRunnable):
+    """Run ``function(*args)`` in a thread pool and report its result by signal."""
+
+    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
+        super().__init__()
+        self.signals = _FunctionSignals()
+        self._function = function
+        self._args = args
+
+    def run(self) -> None:
+        """Call the function; never let an exception escape into Qt's thread."""
+        try:
+            value = self._function(*self._args)
+        except Exception as error:
+            traceback.print_exc()
+            self.signals.failed.emit(_describe(error))
+            return
+        self.signals.succeeded.emit(value)
+
+
+class _TaskSignals(QtCore.QObject):
+    """Signals of :class:`TaskWorker`.
+
+    Signals:
+        progress_changed(int, int): Steps done, total steps.
+        succeeded(object): The function's return value.
+        failed(str): A message describing the exception it raised.
+    """
+
+    progress_changed = QtCore.Signal(int, int)
+    succeeded = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+
+
+class TaskWorker(QtCore.QRunnable):
+    """Run ``function(*args, progress=..., cancelled=...)`` with progress and cooperative cancel.
+
+    Progress is only emitted when the value changes, so a fast loop does not flood the UI
+    thread with queued signals (as Orange3 does).
+    """
+
+    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
+        super().__init__()
+        self.signals = _TaskSignals()
+        self._function = function
+        self._args = args
+        self._cancel = threading.Event()
+        self._last_progress: tuple[int, int] | None = None
+
+    def cancel(self) -> None:
+        """Ask the task to stop at its next check."""
+        self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        """True once :meth:`cancel` was called."""
+        return self._cancel.is_set()
+
+    def _progress(self, done: int, total: int) -> None:
+        if (done, total) != self._last_progress:
+            self._last_progress = (done, total)
+            self.signals.progress_changed.emit(done, total)
+
+    def run(self) -> None:
+        """Call the function; report its value or its error."""
+        try:
+            value = self._function(*self._args, progress=self._progress,
+                                   cancelled=self._cancel.is_set)
+        except Exception as error:
+            traceback.print_exc()
+            self.signals.failed.emit(_describe(error))
+            return
+        self.signals.succeeded.emit(value)
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One classified image as the batch table keeps it (no pixels: 500 rows stay small).
+
+    Attributes:
+        key: The table row's key.
+        result: The result with ``loaded``, ``prepared`` and ``cams`` removed.
+        thumbnail: uint8 grayscale thumbnail, or ``None`` for unreadable files.
+        full: The complete result, only when the batch was asked to keep pixels.
+    """
+
+    key: int
+    result: ImageResult
+    thumbnail: np.ndarray | None
+    full: ImageResult | None = None
+
+
+class _BatchSignals(QtCore.QObject):
+    """Signals of :class:`BatchAnalysisWorker`.
+
+    Signals:
+        item_finished(object): A :class:`BatchItem`, in input order.
+        progress_changed(int, int): Images done, images in the batch.
+        batch_finished(bool): The batch ended; True if it was cancelled.
+        batch_failed(str): The model could not run at all (every row stays unanswered).
+    """
+
+    item_finished = QtCore.Signal(object)
+    progress_changed = QtCore.Signal(int, int)
+    batch_finished = QtCore.Signal(bool)
+    batch_failed = QtCore.Signal(str)
+
+
+class BatchAnalysisWorker(QtCore.QRunnable):
+    """Classify a list of files with :meth:`Analyzer.analyse`, one signal per image."""
+
+    def __init__(
+        self,
+        bundle: ModelBundle,
+        items: Sequence[tuple[int, Path]],
+        *,
+        keep_loaded: bool = False,
+        batch_size: int = 8,
+        decode_workers: int = 2,
+    ) -> None:
+        super().__init__()
+        self.signals = _BatchSignals()
+        self._bundle = bundle
+        self._items = list(items)
+        self._keep_loaded = keep_loaded
+        self._batch_size = batch_size
+        self._decode_workers = decode_workers
+        self._cancel = threading.Event()
+
+    @property
+    def keys(self) -> list[int]:
+        """Row keys in this batch, in order."""
+        return [key for key, _ in self._items]
+
+    def cancel(self) -> None:
+        """Ask the batch to stop after the images already being decoded."""
+        self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        """True once :meth:`cancel` was called."""
+        return self._cancel.is_set()
+
+    def run(self) -> None:
+        """Classify; emit results as they come; always emit ``batch_finished`` or ``failed``."""
+        try:
+            analyzer = analyzer_for(self._bundle)
+            paths = [path for _, path in self._items]
+            results = analyzer.analyse(
+                paths,
+                batch_size=self._batch_size,
+                keep_loaded=self._keep_loaded,
+                progress=self.signals.progress_changed.emit,
+                cancelled=self._cancel.is_set,
+                workers=self._decode_workers,
+            )
+            for (key, _), result in zip(self._items, results, strict=False):
+                thumbnail = make_thumbnail(result)
+                light = replace(result, loaded=None, prepared=None, cams=None)
+                full = result if self._keep_loaded and result.ok else None
+                self.signals.item_finished.emit(BatchItem(key, light, thumbnail, full))
+        except Exception as error:
+            traceback.print_exc()
+            self.signals.batch_failed.emit(_describe(error))
+            return
+        self.signals.batch_finished.emit(self._cancel.is_set())
+
+
+class ImageLoader(QtCore.QObject):
+    """Loads the selected image at full resolution, latest request only.
+
+    Keyboard navigation through a worklist fires a request per row; only the newest one
+    matters, so while one image is being analysed further requests replace each other and
+    just the last is run afterwards.
+
+    Signals:
+        image_loaded(int, object): Row key and the full :class:`ImageResult` (pixels kept).
+        image_failed(int, str): Row key and why it could not be analysed.
+    """
+
+    image_loaded = QtCore.Signal(int, object)
+    image_failed = QtCore.Signal(int, str)
+
+    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pool = QtCore.QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._pool.setExpiryTimeout(-1)  # keep the thread (and its cached Analyzer) alive
+        self._bundle: ModelBundle | None = None
+        self._busy = False
+        self._pending: tuple[int, Path] | None = None
+        self._current_key = -1
+
+    def set_bundle(self, bundle: ModelBundle | None) -> None:
+        """Use this model from now on."""
+        self._bundle = bundle
+
+    @property
+    def busy(self) -> bool:
+        """True while an image is being analysed."""
+        return self._busy
+
+    def request(self, key: int, path: Path) -> None:
+        """Analyse ``path`` for row ``key`` (replacing any request not yet started)."""
+        self._pending = (key, Path(path))
+        if not self._busy:
+            self._start_next()
+
+    def wait(self, msecs: int = 5000) -> bool:
+        """Wait for the running request (used when the window closes)."""
+        self._pending = None
+        return self._pool.waitForDone(msecs)
+
+    def _start_next(self) -> None:
+        if self._pending is None or self._bundle is None:
+            return
+        key, path = self._pending
+        self._pending = None
+        self._busy = True
+        self._current_key = key
+        # Bound methods of this QObject (not lambdas) so Qt queues the calls to the UI thread.
+        worker = FunctionWorker(_analyse_one, self._bundle, key, path)
+        worker.signals.succeeded.connect(self._on_worker_succeeded)
+        worker.signals.failed.connect(self._on_worker_failed)
+        self._pool.start(worker)
+
+    def _on_worker_succeeded(self, value: tuple[int, ImageResult]) -> None:
+        self._busy = False
+        key, result = value
+        self.image_loaded.emit(key, result)
+        self._start_next()
+
+    def _on_worker_failed(self, message: str) -> None:
+        self._busy = False
+        self.image_failed.emit(self._current_key, message)
+        self._start_next()
+
+
+def _analyse_one(bundle: ModelBundle, key: int, path: Path) -> tuple[int, ImageResult]:
+    return key, analyzer_for(bundle).analyse_one(path, keep_loaded=True)

@@ -1,0 +1,71 @@
+"""Evaluate an exported bundle through LiteRT - exactly what the app runs.
+
+The wizard uses this to compare a newly trained model with the installed one on the same
+split: the split is rebuilt with the seed and validation fraction recorded in the card, and
+images are preprocessed with the card's spec.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["evaluate_bundle"]
+
+
+def evaluate_bundle(
+    bundle_dir: Path | str,
+    data: Path | str,
+    *,
+    subset: str = "test",
+    bootstrap_rounds: int = 1000,
+    cache_dir: Path | str | None = None,
+) -> dict[str, Any]:
+    """Metrics of a bundle on one subset of a dataset.
+
+    Args:
+        bundle_dir: The bundle folder.
+        data: Dataset folder or CSV (any layout :func:`read_dataset` accepts).
+        subset: ``"test"``, ``"val"``, ``"train"`` or ``"all"``.
+        bootstrap_rounds: Bootstrap resamples for AUROC CIs.
+        cache_dir: Preprocessed-image cache (default: the user cache).
+
+    Returns:
+        The metrics of :func:`model_training.evaluation.evaluate` plus ``model_id``,
+        ``subset`` and ``skipped`` (unreadable files).
+
+    Raises:
+        ValueError: If the subset is empty or unknown, quoting it.
+    """
+    from desktop_app.core.inference import TfliteModel
+    from desktop_app.core.model_bundle import load_bundle
+    from model_training.data_pipeline import load_preprocessed
+    from model_training.datasets import read_dataset
+    from model_training.evaluation import evaluate
+    from model_training.splits import assign_subsets
+
+    if subset not in ("test", "val", "train", "all"):
+        raise ValueError(f"subset must be test, val, train or all. Received: {subset!r}")
+    bundle = load_bundle(bundle_dir)
+    card = bundle.card
+    config = card.training_config
+    table = read_dataset(data, task=card.task)
+    table = assign_subsets(table, val_fraction=float(config.get("val_fraction", 0.15)),
+                           test_fraction=float(config.get("test_fraction", 0.2)),
+                           seed=int(config.get("seed", 2026)))
+    if subset != "all":
+        table = table[table["subset"] == subset].reset_index(drop=True)
+    if table.empty:
+        raise ValueError(f"the {subset!r} subset of {str(data)!r} is empty")
+    images = load_preprocessed(table["path"].tolist(), card.preprocessing, cache_dir=cache_dir)
+    keep = [i for i in range(len(table)) if i not in images.errors]
+    labels = table["label"].cat.codes.to_numpy()[keep]
+    result = evaluate(TfliteModel(bundle), images.arrays[keep], labels, card.classes,
+                      sources=table["source"].iloc[keep].tolist(),
+                      temperature=card.temperature, decision=card.decision,
+                      bootstrap_rounds=bootstrap_rounds)
+    metrics = result.metrics
+    metrics["model_id"] = card.model_id
+    metrics["subset"] = subset
+    metrics["skipped"] = {table.at[i, "path"]: reason for i, reason in images.errors.items()}
+    return metrics

@@ -1,0 +1,217 @@
+"""Command line: ``python -m model_training {check,train,evaluate,export} ...``.
+
+Exit codes: 0 success, 1 failure (bad data, fatal dataset finding, failed export,
+cancelled), 2 usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Bar:
+    """A one-line text progress bar on stderr, redrawn at most 4 times a second."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def draw(self, label: str, done: int, total: int, suffix: str = "", force: bool = False
+             ) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < 0.25 and done < total:
+            return
+        self._last = now
+        width = 30
+        filled = int(width * done / max(1, total))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+                         f"{suffix}\x1b[K")
+        if done >= total and force:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _parser() -> argparse.ArgumentParser:
+    from model_training.config import ARCHITECTURES, AUGMENT_PRESETS, TASKS
+
+    parser = argparse.ArgumentParser(prog="python -m model_training",
+                                     description="Train, check, evaluate and export LungLens "
+                                                 "models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="check a dataset before training")
+    check.add_argument("--data", required=True, help="dataset folder or CoronaHack-style CSV")
+    check.add_argument("--task", choices=TASKS, default="3class")
+    check.add_argument("--json", help="also write the report as JSON to this file")
+
+    train = sub.add_parser("train", help="train, calibrate, evaluate and export a model")
+    train.add_argument("--data", required=True)
+    train.add_argument("--out", required=True, help="bundle folder to write")
+    train.add_argument("--arch", choices=ARCHITECTURES, default="compact")
+    train.add_argument("--epochs", type=int, default=30)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--augment", choices=AUGMENT_PRESETS, default="default")
+    train.add_argument("--task", choices=TASKS, default="3class")
+    train.add_argument("--seed", type=int, default=2026)
+    train.add_argument("--input-size", type=int, default=224)
+    train.add_argument("--width", type=float, default=1.0, help="compact channel multiplier")
+    train.add_argument("--learning-rate", type=float, default=2e-3)
+    train.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw")
+    train.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
+    train.add_argument("--label-smoothing", type=float, default=0.05)
+    train.add_argument("--patience", type=int, default=8, help="early-stopping patience (0 off)")
+    train.add_argument("--stop-at-val-loss", type=float, default=None,
+                       help="seed-style stop when val_loss falls below this")
+    train.add_argument("--class-weighting", choices=("balanced", "class-source", "none"),
+                       default="balanced")
+    train.add_argument("--strategy", choices=("mirrored", "multi-worker"), default=None)
+    train.add_argument("--cache-dir", default=None, help="preprocessed-image cache folder")
+    train.add_argument("--run-dir", default=None,
+                       help="where the trained model is saved before export (default OUT/run)")
+    train.add_argument("--report-dir", default=None, help="report folder (default OUT/report)")
+
+    evaluate = sub.add_parser("evaluate", help="evaluate an exported bundle (LiteRT)")
+    evaluate.add_argument("--model", required=True, help="bundle folder")
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--subset", choices=("test", "val", "train", "all"), default="test")
+    evaluate.add_argument("--json", help="write the metrics to this file")
+
+    export = sub.add_parser("export", help="re-export a saved training run (no retraining)")
+    export.add_argument("--run", required=True, help="run folder written by 'train'")
+    export.add_argument("--out", required=True)
+    export.add_argument("--report-dir", default=None)
+    return parser
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from model_training.dataset_check import check_dataset
+    from model_training.datasets import TASK_CLASSES, read_dataset
+
+    table = read_dataset(args.data, task=args.task)
+    bar = _Bar()
+    report = check_dataset(table, list(TASK_CLASSES[args.task]),
+                           progress=lambda d, t: bar.draw("decoding", d, t, force=d == t))
+    print(report.format())
+    if args.json:
+        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n",
+                                   encoding="utf-8")
+    return EXIT_FAILURE if report.fatal else EXIT_OK
+
+
+def _describe(data: str) -> str:
+    return (f"Chest X-rays read from {Path(data).name!r} in CoronaHack's label scheme "
+            "(COVID-19 = Label_2 COVID-19; Pneumonia = other 'Pnemonia'; Normal), split by "
+            "patient.")
+
+
+def _finish(result: Any, out: str, report_dir: str | None, data: str) -> int:
+    from model_training.export import ExportError
+    from model_training.finalize import finalize
+
+    try:
+        report = finalize(result, out, report_dir=report_dir, dataset_description=_describe(data),
+                          log=lambda line: print(line, file=sys.stderr))
+    except ExportError as error:
+        print(f"export failed: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    test = report["metrics"].get("test")
+    if test:
+        overall = test["overall"]
+        print(f"test accuracy {overall['accuracy']:.4f}, macro AUROC "
+              f"{overall['macro_auroc']:.4f}, ECE {overall['ece']:.4f} "
+              f"(uncalibrated {test['uncalibrated']['ece']:.4f})")
+    print(f"bundle written to {out}")
+    return EXIT_OK
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from model_training.config import TrainingConfig
+    from model_training.datasets import read_dataset
+    from model_training.run_folder import save_run
+    from model_training.training import TrainingCancelled, TrainingProgress, train
+
+    config = TrainingConfig(
+        task=args.task, arch=args.arch, input_size=args.input_size, width=args.width,
+        epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, seed=args.seed,
+        optimizer=args.optimizer, learning_rate=args.learning_rate, schedule=args.schedule,
+        label_smoothing=args.label_smoothing, patience=args.patience,
+        stop_at_val_loss=args.stop_at_val_loss, cache_dir=args.cache_dir,
+        class_weighting=args.class_weighting,
+        strategy=args.strategy,
+    )
+    table = read_dataset(args.data, task=config.task)
+    bar = _Bar()
+
+    def progress(p: TrainingProgress) -> None:
+        if p.phase == "preprocessing":
+            bar.draw("preprocessing", p.batch, p.batches, force=p.batch == p.batches)
+            return
+        eta = f"eta {p.eta_seconds / 60:.1f} min" if p.eta_seconds is not None else ""
+        shown = {k: v for k, v in p.metrics.items() if k in
+                 ("loss", "accuracy", "auroc", "val_loss", "val_accuracy", "val_auroc")}
+        metrics = " ".join(f"{k} {v:.4f}" for k, v in shown.items())
+        end = p.batch == p.batches and "val_loss" in p.metrics
+        bar.draw(f"epoch {p.epoch}/{p.epochs}", p.batch, p.batches, f"{metrics} {eta}",
+                 force=end)
+
+    try:
+        result = train(config, table, progress=progress)
+    except TrainingCancelled as error:
+        print(f"\n{error}", file=sys.stderr)
+        return EXIT_FAILURE
+    run_dir = Path(args.run_dir) if args.run_dir else Path(args.out) / "run"
+    save_run(result, run_dir)
+    print(f"best epoch {result.best_epoch} ({config.monitor} {result.best_value:.4f}); "
+          f"run saved to {run_dir}", file=sys.stderr)
+    return _finish(result, args.out, args.report_dir, args.data)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from model_training.run_folder import load_run
+
+    result = load_run(args.run)
+    return _finish(result, args.out, args.report_dir, str(result.table["path"].iloc[0]))
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from model_training.bundle_evaluation import evaluate_bundle
+
+    metrics = evaluate_bundle(args.model, args.data, subset=args.subset)
+    if args.json:
+        Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    overall = metrics["overall"]
+    print(f"{metrics['n']} images ({args.subset}): accuracy {overall['accuracy']:.4f}, "
+          f"macro AUROC {overall['macro_auroc']}, ECE {overall['ece']:.4f}")
+    for name, entry in overall["per_class"].items():
+        print(f"  {name}: n {entry['n']}, sensitivity {entry['sensitivity']}, "
+              f"specificity {entry['specificity']}, AUROC {entry['auroc']}")
+    for source, entry in metrics.get("per_source", {}).items():
+        print(f"  source {source}: n {entry['n']}, accuracy {entry['accuracy']:.4f}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    from desktop_app.core.errors import LungLensError
+
+    handlers = {"check": _cmd_check, "train": _cmd_train, "evaluate": _cmd_evaluate,
+                "export": _cmd_export}
+    try:
+        return handlers[args.command](args)
+    except (FileNotFoundError, ValueError, LungLensError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILURE

@@ -1,0 +1,140 @@
+"""Typed training configuration, saved as JSON next to the model (TF model garden style).
+
+A model is only reproducible when every knob that shaped it is written down; the config is
+stored in the run folder and in the model card's ``training_config`` section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ARCHITECTURES", "AUGMENT_PRESETS", "TASKS", "TrainingConfig"]
+
+TASKS: tuple[str, ...] = ("3class", "covid-vs-normal")
+ARCHITECTURES: tuple[str, ...] = ("compact", "seed-2020")
+AUGMENT_PRESETS: tuple[str, ...] = ("default", "seed-2020", "none")
+MONITORS: tuple[str, ...] = ("val_auroc", "val_loss", "val_accuracy")
+
+
+@dataclass
+class TrainingConfig:
+    """Everything that determines a training run.
+
+    Attributes:
+        task: ``"3class"`` (Normal / Pneumonia / COVID-19) or ``"covid-vs-normal"`` (the
+            seed's binary task; pneumonia rows are dropped).
+        arch: ``"compact"`` (default, CAM-capable, < 1 M parameters) or ``"seed-2020"``.
+        input_size: Side of the square model input (recorded in the card's preprocessing).
+        width: Channel multiplier of the ``compact`` architecture.
+        epochs: Maximum number of epochs.
+        batch_size: Images per batch.
+        augment: Augmentation preset (``default``, ``seed-2020`` or ``none``).
+        seed: Seed for splits, weights, shuffling and augmentation.
+        optimizer: ``"adamw"`` or ``"adam"`` (the seed used Adam).
+        learning_rate: Peak learning rate.
+        weight_decay: AdamW decoupled weight decay.
+        schedule: ``"cosine"`` (linear warm-up then cosine decay) or ``"constant"``.
+        warmup_epochs: Epochs of linear warm-up (``cosine`` only).
+        label_smoothing: Label smoothing of the cross-entropy; small values help calibration.
+        dropout: Dropout before the linear head (``compact``).
+        class_weighting: ``"balanced"`` (inverse class frequency sample weights),
+            ``"class-source"`` (balanced classes, and within each class the sources weighted
+            towards equal shares, square-root damped and capped at 5x; see
+            :func:`model_training.training.sample_weights`) or ``"none"``.
+        monitor: Validation metric for the best checkpoint and early stopping.
+        patience: Epochs without improvement before early stopping (0 disables it).
+        stop_at_val_loss: Seed-style stop when ``val_loss`` falls below this value (None: off).
+        val_fraction: Fraction of TRAIN patients carved out for validation.
+        test_fraction: Fraction of patients held out for testing when the data has no
+            ``Dataset_type`` split.
+        cache_dir: Folder for the preprocessed-image cache (None: the user cache folder).
+        strategy: ``None`` (one device), ``"mirrored"`` or ``"multi-worker"``.
+    """
+
+    task: str = "3class"
+    arch: str = "compact"
+    input_size: int = 224
+    width: float = 1.0
+    epochs: int = 30
+    batch_size: int = 32
+    augment: str = "default"
+    seed: int = 2026
+    optimizer: str = "adamw"
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_epochs: int = 1
+    label_smoothing: float = 0.05
+    dropout: float = 0.2
+    class_weighting: str = "balanced"
+    monitor: str = "val_auroc"
+    patience: int = 8
+    stop_at_val_loss: float | None = None
+    val_fraction: float = 0.15
+    test_fraction: float = 0.2
+    cache_dir: str | None = None
+    strategy: str | None = None
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, Any, tuple[Any, ...]]] = [
+            ("task", self.task, TASKS),
+            ("arch", self.arch, ARCHITECTURES),
+            ("augment", self.augment, AUGMENT_PRESETS),
+            ("monitor", self.monitor, MONITORS),
+            ("optimizer", self.optimizer, ("adamw", "adam")),
+            ("schedule", self.schedule, ("cosine", "constant")),
+            ("class_weighting", self.class_weighting, ("balanced", "class-source", "none")),
+            ("strategy", self.strategy, (None, "mirrored", "multi-worker")),
+        ]
+        for name, value, allowed in checks:
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}. Received: {name}={value!r}")
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer. Received: {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(
+                f"batch_size must be a positive integer. Received: {self.batch_size!r}"
+            )
+        if not isinstance(self.input_size, int) or not 16 <= self.input_size <= 1024:
+            raise ValueError(
+                f"input_size must be an integer from 16 to 1024. Received: {self.input_size!r}"
+            )
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5). Received: {self.val_fraction!r}")
+        if not 0.0 <= self.label_smoothing < 0.5:
+            raise ValueError(
+                f"label_smoothing must be in [0, 0.5). Received: {self.label_smoothing!r}"
+            )
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0. Received: {self.learning_rate!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready form (stored in the model card's ``training_config``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingConfig:
+        """Build a config from :meth:`to_dict` output.
+
+        Raises:
+            ValueError: If a key is unknown or a value invalid; the message names it.
+        """
+        known = {item.name for item in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown training config field(s) {unknown}; known: {sorted(known)}")
+        return cls(**dict(data))
+
+    def save(self, path: Path | str) -> None:
+        """Write the config as indented JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path | str) -> TrainingConfig:
+        """Read a config written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

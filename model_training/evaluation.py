@@ -1,0 +1,290 @@
+"""``evaluate()``: the same metrics for a Keras model (during training) or an exported bundle.
+
+Besides the overall figures it reports what this data needs reported (see the dataset
+README's shortcut caveat):
+
+* **per source** (kermany, ieee8023, actualmed, figure1): COVID-19 images are all adult and
+  from other hospitals than the pediatric Kermany images, so an overall score mixes
+  "found the disease" with "recognised the hospital";
+* **pediatric Normal vs Pneumonia** (Kermany rows only), the one comparison inside a source;
+* a **shortcut audit**: the same metrics with the lung fields masked out (two fixed ellipses
+  on the preprocessed image replaced by the image mean). A model that still scores high
+  without seeing the lungs is using something else - age, scanner, labels, borders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_training.calibration import decision_predictions
+from model_training.metrics import (
+    auroc,
+    confusion_matrix,
+    sensitivity_specificity,
+    softmax,
+    summary,
+)
+
+__all__ = [
+    "LUNG_MASK_DESCRIPTION",
+    "EvaluationResult",
+    "ModelOutputs",
+    "evaluate",
+    "lung_mask",
+    "mask_lungs",
+    "predict",
+]
+
+LUNG_MASK_DESCRIPTION = (
+    "two fixed ellipses over the lung fields of the preprocessed image (centres at "
+    "x=0.31/0.69, y=0.47 of the side; semi-axes 0.17 x 0.30 of the side), replaced by the "
+    "image mean"
+)
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """Raw model outputs for a set of images.
+
+    Attributes:
+        logits: ``(n, classes)`` before temperature scaling.
+        features: ``(n, dim)`` pooled penultimate features.
+    """
+
+    logits: np.ndarray
+    features: np.ndarray
+
+
+@dataclass
+class EvaluationResult:
+    """Metrics plus the arrays the report's figures are drawn from.
+
+    Attributes:
+        metrics: JSON-ready metrics (see :func:`evaluate`).
+        logits: Test logits.
+        labels: True class indices.
+        masked_logits: Logits of the lung-masked images (shortcut audit), or None.
+    """
+
+    metrics: dict[str, Any]
+    logits: np.ndarray
+    labels: np.ndarray
+    masked_logits: np.ndarray | None = None
+
+
+def predict(model: Any, images: np.ndarray, *, batch_size: int = 64) -> ModelOutputs:
+    """Run a Keras model, a ``TfliteModel``, a ``ModelBundle`` or a bundle folder.
+
+    Args:
+        model: ``keras.Model`` (with a ``pooled`` layer), ``desktop_app.core.inference
+            .TfliteModel``, ``desktop_app.core.model_bundle.ModelBundle`` or a path.
+        images: ``(n, s, s)`` or ``(n, s, s, 1)`` float32 preprocessed images.
+        batch_size: Images per call.
+
+    Returns:
+        Logits and pooled features.
+    """
+    from desktop_app.core.inference import TfliteModel
+    from desktop_app.core.model_bundle import ModelBundle, load_bundle
+
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    if isinstance(model, str | Path):
+        model = load_bundle(model)
+    if isinstance(model, ModelBundle):
+        model = TfliteModel(model)
+    if isinstance(model, TfliteModel):
+        logits, features = [], []
+        for start in range(0, len(images), batch_size):
+            out = model.run(images[start:start + batch_size])
+            logits.append(out.logits)
+            features.append(out.features)
+        return ModelOutputs(np.concatenate(logits), np.concatenate(features))
+    import keras
+
+    both = keras.Model(model.inputs, [model.outputs[0], model.get_layer("pooled").output])
+    logits, features = both.predict(images, batch_size=batch_size, verbose=0)
+    return ModelOutputs(np.asarray(logits), np.asarray(features))
+
+
+def lung_mask(size: int) -> np.ndarray:
+    """Boolean ``(size, size)`` mask of two ellipses over the lung fields (see module docs)."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) / max(1, size - 1)
+    mask = np.zeros((size, size), dtype=bool)
+    for cx in (0.31, 0.69):
+        mask |= ((xx - cx) / 0.17) ** 2 + ((yy - 0.47) / 0.30) ** 2 <= 1.0
+    return mask
+
+
+def mask_lungs(images: np.ndarray) -> np.ndarray:
+    """Copy of ``images`` with the lung ellipses replaced by each image's mean."""
+    images = np.array(images, dtype=np.float32, copy=True)
+    squeeze = images.ndim == 4
+    view = images[..., 0] if squeeze else images
+    mask = lung_mask(view.shape[1])
+    means = view.reshape(len(view), -1).mean(axis=1)
+    view[:, mask] = means[:, None]
+    return images
+
+
+def _group_metrics(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    temperature: float,
+    decision: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Compact metrics for a subgroup (per source, masked)."""
+    probabilities = softmax(logits, temperature)
+    predicted = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(labels, predicted, len(classes))
+    result: dict[str, Any] = {
+        "n": len(labels),
+        "accuracy": float((predicted == labels).mean()) if len(labels) else None,
+        "per_class": {},
+        "confusion_matrix": matrix.tolist(),
+    }
+    aurocs = []
+    for index, name in enumerate(classes):
+        count = int((labels == index).sum())
+        sens, _ = sensitivity_specificity(matrix, index)
+        value = auroc(labels == index, probabilities[:, index])
+        if np.isfinite(value):
+            aurocs.append(value)
+        result["per_class"][name] = {
+            "n": count,
+            "sensitivity": float(sens) if count else None,
+            "auroc": float(value) if np.isfinite(value) else None,
+        }
+    result["macro_auroc"] = float(np.mean(aurocs)) if aurocs else None
+    if decision is not None:
+        chosen, _ = decision_predictions(probabilities, classes, decision)
+        result["operating_point_accuracy"] = float((chosen == labels).mean()) if len(labels) \
+            else None
+    return result
+
+
+def evaluate(
+    model: Any,
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    *,
+    sources: Sequence[str] | None = None,
+    temperature: float = 1.0,
+    decision: dict[str, Any] | None = None,
+    shortcut_audit: bool = True,
+    bootstrap_rounds: int = 1000,
+    seed: int = 0,
+    outputs: ModelOutputs | None = None,
+) -> EvaluationResult:
+    """Score a model on preprocessed images.
+
+    Args:
+        model: Anything :func:`predict` accepts (ignored when ``outputs`` is given).
+        images: ``(n, s, s)`` preprocessed images.
+        labels: ``(n,)`` class indices.
+        classes: Class names.
+        sources: Source name per image (``kermany``...), for per-source and pediatric rows.
+        temperature: Calibration temperature; metrics are reported both uncalibrated (T=1)
+            and at this temperature.
+        decision: The card's decision section; adds operating-point metrics.
+        shortcut_audit: Also score the lung-masked images.
+        bootstrap_rounds: Bootstrap resamples for the AUROC confidence intervals.
+        seed: Bootstrap seed.
+        outputs: Precomputed outputs for ``images`` (skips one prediction pass).
+
+    Returns:
+        Metrics (``overall``, ``uncalibrated``, ``operating_point``, ``per_source``,
+        ``pediatric``, ``shortcut_audit``) and the arrays behind them.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    outputs = outputs or predict(model, images)
+    logits = outputs.logits
+    overall = summary(logits, labels, classes, temperature=temperature,
+                      bootstrap_rounds=bootstrap_rounds, seed=seed)
+    raw = summary(logits, labels, classes, temperature=1.0, bootstrap_rounds=0)
+    metrics: dict[str, Any] = {
+        "n": len(labels),
+        "classes": list(classes),
+        "overall": overall,
+        "uncalibrated": {"ece": raw["ece"], "nll": raw["nll"]},
+    }
+    probabilities = softmax(logits, temperature)
+    if decision is not None:
+        chosen, uncertain = decision_predictions(probabilities, classes, decision)
+        matrix = confusion_matrix(labels, chosen, len(classes))
+        metrics["operating_point"] = {
+            "accuracy": float((chosen == labels).mean()),
+            "uncertain_fraction": float(uncertain.mean()),
+            "confusion_matrix": matrix.tolist(),
+            "per_class": {
+                name: dict(zip(("sensitivity", "specificity"),
+                               sensitivity_specificity(matrix, i), strict=True))
+                for i, name in enumerate(classes)
+            },
+        }
+    masked_logits = None
+    if shortcut_audit:
+        masked_logits = predict(model, mask_lungs(images)).logits
+        metrics["shortcut_audit"] = {
+            "mask": LUNG_MASK_DESCRIPTION,
+            "overall": _group_metrics(masked_logits, labels, classes, temperature, decision),
+        }
+    if sources is not None:
+        sources_arr = np.asarray([str(s) for s in sources])
+        metrics["per_source"] = {}
+        if shortcut_audit:
+            metrics["shortcut_audit"]["per_source"] = {}
+        for source in sorted(set(sources_arr.tolist())):
+            rows = sources_arr == source
+            metrics["per_source"][source] = _group_metrics(
+                logits[rows], labels[rows], classes, temperature, decision)
+            if masked_logits is not None:
+                metrics["shortcut_audit"]["per_source"][source] = _group_metrics(
+                    masked_logits[rows], labels[rows], classes, temperature, decision)
+        if "Normal" in classes and "Pneumonia" in classes:
+            metrics["pediatric"] = _pediatric(logits, labels, classes, sources_arr, temperature)
+            if masked_logits is not None:
+                metrics["shortcut_audit"]["pediatric"] = _pediatric(
+                    masked_logits, labels, classes, sources_arr, temperature)
+    return EvaluationResult(metrics=metrics, logits=logits, labels=labels,
+                            masked_logits=masked_logits)
+
+
+def _pediatric(
+    logits: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    sources: np.ndarray,
+    temperature: float,
+) -> dict[str, Any]:
+    """Normal vs Pneumonia on Kermany (pediatric) rows.
+
+    ``accuracy`` counts a COVID-19 prediction as an error (the app's 3-class answer);
+    ``accuracy_two_class`` compares only the Normal and Pneumonia outputs (the Kermany
+    benchmark's binary question).
+    """
+    normal, pneumonia = list(classes).index("Normal"), list(classes).index("Pneumonia")
+    rows = (sources == "kermany") & np.isin(labels, [normal, pneumonia])
+    if not rows.any():
+        return {"n": 0, "accuracy": None, "accuracy_two_class": None}
+    probabilities = softmax(logits[rows], temperature)
+    truth = labels[rows]
+    three = probabilities.argmax(axis=1)
+    two = np.where(probabilities[:, pneumonia] > probabilities[:, normal], pneumonia, normal)
+    return {
+        "n": int(rows.sum()),
+        "accuracy": float((three == truth).mean()),
+        "accuracy_two_class": float((two == truth).mean()),
+        "pneumonia_auroc_two_class": auroc(truth == pneumonia,
+                                           probabilities[:, pneumonia]
+                                           / (probabilities[:, pneumonia]
+                                              + probabilities[:, normal])),
+    }

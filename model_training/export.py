@@ -1,0 +1,177 @@
+"""Write and verify a model bundle: ``model.tflite``, ``model.keras``, ``model_card.json``.
+
+The LiteRT model has the signature :mod:`desktop_app.core.model_bundle` documents:
+``serving_default(image) -> {logits, features, cam}``. It is built with
+``keras.export.ExportArchive`` around a functional sub-model and converted from the saved
+model; the plainer routes (``from_concrete_functions``, ``tf.saved_model.save`` of a
+``tf.Module``) produced NaN outputs with this TensorFlow version. Every export is verified:
+the written bundle is loaded through the app's own :func:`load_bundle` and
+:class:`TfliteModel`, and its probabilities must match Keras within :data:`TOLERANCE`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop_app.core.model_bundle import (
+    INPUT_NAME,
+    OUTPUT_CAM,
+    OUTPUT_FEATURES,
+    OUTPUT_LOGITS,
+    SIGNATURE,
+    sha256_file,
+)
+from desktop_app.core.model_card import CARD_FILE, KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE
+
+__all__ = ["TOLERANCE", "ExportError", "convert_to_tflite", "export_bundle", "training_data_hash"]
+
+TOLERANCE = 1e-4
+
+
+class ExportError(RuntimeError):
+    """The exported LiteRT model disagrees with Keras, or the bundle does not load."""
+
+
+def convert_to_tflite(model: Any, input_size: int, *, cam: bool = True) -> bytes:
+    """Convert a Keras model (with ``head``, ``pooled``, ``last_feature_map``) to LiteRT bytes.
+
+    Args:
+        model: The trained Keras model; its output is the logits.
+        input_size: Side of the square input.
+        cam: Compute CAMs as ``last_feature_map · head weights``; when False (architectures
+            without global pooling before the head, e.g. ``seed-2020``) ``cam`` is all zeros
+            of shape ``(batch, h, w, classes)``.
+
+    Returns:
+        The ``.tflite`` flatbuffer.
+    """
+    import keras
+    import tensorflow as tf
+
+    fmap_layer = model.get_layer("last_feature_map")
+    feature_model = keras.Model(
+        model.inputs,
+        [model.outputs[0], model.get_layer("pooled").output, fmap_layer.output],
+    )
+    weights, _ = model.get_layer("head").get_weights()
+    depth = int(fmap_layer.output.shape[-1])
+    cam_weights = np.asarray(weights, dtype=np.float32) if cam else \
+        np.zeros((depth, weights.shape[-1]), dtype=np.float32)
+    if cam_weights.shape[0] != depth:
+        raise ValueError(
+            f"head input width {cam_weights.shape[0]} does not match the feature map depth "
+            f"{depth}; pass cam=False for this architecture"
+        )
+
+    def serve(image: Any) -> dict[str, Any]:
+        logits, features, fmap = feature_model(image, training=False)
+        cam_map = tf.einsum("bhwd,dc->bhwc", fmap, tf.constant(cam_weights))
+        return {OUTPUT_LOGITS: logits, OUTPUT_FEATURES: features, OUTPUT_CAM: cam_map}
+
+    archive = keras.export.ExportArchive()
+    archive.track(feature_model)
+    archive.add_endpoint(
+        SIGNATURE, serve,
+        input_signature=[tf.TensorSpec([None, input_size, input_size, 1], tf.float32,
+                                       name=INPUT_NAME)],
+    )
+    with tempfile.TemporaryDirectory(prefix="lunglens_export_") as folder:
+        archive.write_out(folder, verbose=False)
+        return tf.lite.TFLiteConverter.from_saved_model(folder).convert()
+
+
+def _save_without_optimizer(model: Any, path: Path) -> None:
+    """Save the architecture and weights only.
+
+    The optimizer's moment estimates would triple the file (AdamW keeps two per weight) and
+    are useless for fine-tuning on new data, which starts a fresh optimizer anyway.
+    """
+    import keras
+
+    # clone_model() keeps the compiled optimizer in this Keras version; from_config() does not.
+    fresh = keras.Model.from_config(model.get_config())
+    fresh.set_weights(model.get_weights())
+    fresh.save(path)
+
+
+def training_data_hash(entries: list[tuple[str, str]]) -> str:
+    """sha256 over the sorted ``(file name, content sha1)`` pairs of the training data."""
+    digest = hashlib.sha256()
+    for name, content in sorted(entries):
+        digest.update(f"{name}\t{content}\n".encode())
+    return digest.hexdigest()
+
+
+def export_bundle(
+    model: Any,
+    out_dir: Path | str,
+    card_fields: Mapping[str, Any],
+    *,
+    verify_images: np.ndarray,
+    cam: bool = True,
+) -> Path:
+    """Write ``model.keras``, ``model.tflite`` and ``model_card.json`` and verify them.
+
+    Args:
+        model: The trained Keras model.
+        out_dir: Bundle folder (created; existing model files are replaced).
+        card_fields: Every card field except ``schema_version`` and ``files``.
+        verify_images: ``(n, s, s)`` preprocessed images run through both Keras and LiteRT.
+        cam: See :func:`convert_to_tflite`.
+
+    Returns:
+        The bundle folder.
+
+    Raises:
+        ExportError: If LiteRT and Keras probabilities differ by more than
+            :data:`TOLERANCE`, or the bundle fails :func:`load_bundle`.
+    """
+    from desktop_app.core.errors import ModelBundleError
+    from desktop_app.core.inference import TfliteModel
+    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.model_card import ModelCard
+    from model_training.metrics import softmax
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = card_fields["preprocessing"]
+    size = int(spec["input_size"] if isinstance(spec, Mapping) else spec.input_size)
+    staging = Path(tempfile.mkdtemp(prefix="lunglens_bundle_", dir=out.parent))
+    try:
+        _save_without_optimizer(model, staging / KERAS_FILE)
+        (staging / TFLITE_FILE).write_bytes(convert_to_tflite(model, size, cam=cam))
+        data = dict(card_fields)
+        data["schema_version"] = SCHEMA_VERSION
+        if not isinstance(data["preprocessing"], Mapping):
+            data["preprocessing"] = data["preprocessing"].to_dict()
+        data["files"] = {name: sha256_file(staging / name) for name in (TFLITE_FILE, KERAS_FILE)}
+        card = ModelCard.from_dict(data)
+        card.write(staging / CARD_FILE)
+        try:
+            bundle = load_bundle(staging)
+            runner = TfliteModel(bundle)
+        except ModelBundleError as error:
+            raise ExportError(f"the exported bundle does not load: {error}") from error
+        batch = np.asarray(verify_images, dtype=np.float32)
+        if batch.ndim == 3:
+            batch = batch[..., None]
+        lite = runner.run(batch)
+        reference = softmax(np.asarray(model(batch, training=False)), card.temperature)
+        difference = float(np.max(np.abs(lite.probabilities - reference)))
+        if not difference <= TOLERANCE:
+            raise ExportError(
+                f"LiteRT probabilities differ from Keras by {difference:.3g} "
+                f"(> {TOLERANCE:g}) on {len(batch)} image(s)"
+            )
+        for name in (TFLITE_FILE, KERAS_FILE, CARD_FILE):
+            shutil.move(str(staging / name), str(out / name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out

@@ -1,0 +1,207 @@
+"""From a trained model to a verified bundle.
+
+Calibrate, choose the operating point, fit the OOD gate, evaluate on test, write the card,
+export and report.
+
+Kept apart from :func:`model_training.training.train` so that a long training run is never
+lost to a failure in a later step: the CLI saves the trained model first, and this step can
+be re-run on it (``python -m model_training export``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_training.training import TrainingResult
+
+__all__ = ["INTENDED_USE", "LIMITATIONS", "finalize"]
+
+INTENDED_USE = (
+    "Research and teaching aid: a second look at frontal (PA/AP) chest X-rays of the kinds in "
+    "its training data, sorting them into Normal / Pneumonia / COVID-19 with a calibrated "
+    "probability, a heat map and an out-of-distribution warning. Not a medical device and not "
+    "for diagnosis: every result must be read by a qualified clinician together with the "
+    "patient's history, examination and tests (COVID-19 is diagnosed by PCR, not by X-ray)."
+)
+
+LIMITATIONS = [
+    "Shortcut risk: nearly all Normal and non-COVID Pneumonia training images are pediatric "
+    "(Kermany, children aged 1-5, one hospital in Guangzhou) while all COVID-19 images are "
+    "from adults at other hospitals, so the model can separate COVID-19 partly by age, "
+    "scanner and post-processing rather than lung findings; test figures overstate real-world "
+    "COVID-19 performance. See the per-source and lung-masked (shortcut audit) metrics.",
+    "Adult Normal (about 30 images) and adult non-COVID pneumonia (about 70) are scarce in the "
+    "training data: accuracy on adult non-COVID patients is poorly measured and likely lower.",
+    "COVID-19 training images come largely from publications and websites (cropped, annotated, "
+    "re-compressed), not from clinical PACS exports.",
+    "Frontal views only; lateral views, CT, other body parts and photographs are flagged as "
+    "out of distribution only as well as the feature-distance gate can tell.",
+    "Trained on about 2,000 images from four public sources; performance on other "
+    "populations, scanners, ages and disease prevalences is unknown.",
+    "The test set shares sources (hospitals, scanners) with the training set; it measures "
+    "in-distribution performance, not generalisation to a new site.",
+]
+
+
+def _compact_floats(value: Any) -> Any:
+    """Round floats to 7 significant digits (float32 precision) to keep the card small.
+
+    The OOD section holds a D x D precision matrix; full float64 reprs double the card's size
+    for digits the float32 features cannot use.
+    """
+    if isinstance(value, float):
+        return float(f"{value:.7g}")
+    if isinstance(value, list):
+        return [_compact_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _compact_floats(v) for k, v in value.items()}
+    return value
+
+
+def _model_id(result: TrainingResult, created: dt.datetime, digest: str) -> str:
+    return f"lunglens-{result.config.arch}-{created:%Y%m%d}-{digest[:6]}"
+
+
+def _counts(table: Any) -> dict[str, Any]:
+    counts: dict[str, Any] = {}
+    for subset in ("train", "val", "test"):
+        rows = table[table["subset"] == subset]
+        counts[subset] = {
+            "images": len(rows),
+            "patients": int(rows["patient_id"].nunique()),
+            "per_class": {str(k): int(v) for k, v in
+                          rows["label"].astype(str).value_counts().sort_index().items()},
+            "per_source": {str(k): int(v) for k, v in
+                           rows["source"].astype(str).value_counts().sort_index().items()},
+        }
+    return counts
+
+
+def finalize(
+    result: TrainingResult,
+    out_dir: Path | str,
+    *,
+    report_dir: Path | str | None = None,
+    dataset_description: str = "",
+    bootstrap_rounds: int = 1000,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Calibrate, evaluate, fit OOD, export the bundle to ``out_dir`` and write the report.
+
+    Args:
+        result: Output of :func:`model_training.training.train`.
+        out_dir: Bundle folder.
+        report_dir: Where the JSON report and PNG figures go (None: ``out_dir/report``).
+        dataset_description: One paragraph for the card's ``training_data.description``.
+        bootstrap_rounds: Bootstrap resamples for the AUROC confidence intervals.
+        log: Receives one line per step.
+
+    Returns:
+        The report (also written as ``report.json``).
+    """
+    import desktop_app
+    from desktop_app.core.ood import fit_ood_spec, thumbnail_vector
+    from model_training.architectures import has_cam
+    from model_training.augmentation import get_preset
+    from model_training.calibration import choose_decision, fit_temperature
+    from model_training.evaluation import evaluate, predict
+    from model_training.export import export_bundle, training_data_hash
+    from model_training.metrics import softmax
+    from model_training.report import write_report
+
+    say = log or (lambda _line: None)
+    labels = result.labels()
+    images = result.images.arrays
+    masks = {name: result.subset_mask(name) for name in ("train", "val", "test")}
+    classes = result.classes
+
+    say("predicting the validation split")
+    val_out = predict(result.model, images[masks["val"]])
+    temperature = fit_temperature(val_out.logits, labels[masks["val"]])
+    val_probs = softmax(val_out.logits, temperature)
+    decision = choose_decision(val_probs, labels[masks["val"]], classes)
+    say(f"temperature {temperature:.3f}; thresholds {decision['thresholds']}")
+    val_eval = evaluate(result.model, images[masks["val"]], labels[masks["val"]], classes,
+                        sources=result.table.loc[masks["val"], "source"].tolist(),
+                        temperature=temperature, decision=decision, shortcut_audit=False,
+                        bootstrap_rounds=0, outputs=val_out)
+
+    say("fitting the out-of-distribution gate on the training images")
+    train_out = predict(result.model, images[masks["train"]])
+    stats = [s for s, keep in zip(result.images.stats, masks["train"], strict=True) if keep]
+    thumbnails = np.stack([thumbnail_vector(a) for a in images[masks["train"]]])
+    ood = fit_ood_spec(train_out.features, labels[masks["train"]], classes, stats,
+                       thumbnails=thumbnails)
+    ood = _compact_floats(ood)
+
+    metrics: dict[str, Any] = {"validation": val_eval.metrics}
+    test_eval = None
+    if masks["test"].any():
+        say("evaluating the test split (and the lung-masked shortcut audit)")
+        test_eval = evaluate(result.model, images[masks["test"]], labels[masks["test"]],
+                             classes, sources=result.table.loc[masks["test"], "source"].tolist(),
+                             temperature=temperature, decision=decision,
+                             bootstrap_rounds=bootstrap_rounds, seed=result.config.seed)
+        metrics["test"] = test_eval.metrics
+    metrics["training"] = {
+        "best_epoch": result.best_epoch,
+        "monitor": result.config.monitor,
+        "best_value": result.best_value,
+        "epochs_run": len(result.epoch_seconds),
+        "seconds_per_epoch_mean": float(np.mean(result.epoch_seconds)),
+        "seconds_per_epoch_median": float(np.median(result.epoch_seconds)),
+        "parameters": int(result.model.count_params()),
+    }
+
+    table = result.table
+    train_rows = table[masks["train"] | masks["val"]]
+    file_sha = np.asarray(result.images.file_sha1)
+    entries = [(Path(p).name, file_sha[i]) for i, p in zip(train_rows.index, train_rows["path"],
+                                                           strict=True)]
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    data_hash = training_data_hash(entries)
+    training_config = result.config.to_dict()
+    training_config["augmentation"] = get_preset(result.config.augment).to_dict()
+    training_config["dropped_files"] = result.dropped
+    card_fields = {
+        "model_id": _model_id(result, created, data_hash),
+        "version": f"{created:%Y.%m.%d}",
+        "created": created.isoformat(),
+        "software_version": desktop_app.__version__,
+        "task": result.config.task,
+        "classes": list(classes),
+        "architecture": result.config.arch,
+        "preprocessing": result.spec.to_dict(),
+        "temperature": float(temperature),
+        "decision": decision,
+        "ood": ood,
+        "metrics": metrics,
+        "training_data": {
+            "description": dataset_description or "Chest X-rays in CoronaHack's label scheme.",
+            "sources": sorted(table["source"].astype(str).unique().tolist()),
+            "counts": _counts(table),
+            "sha256": data_hash,
+            "sha256_of": "sorted (file name, sha1 of file content) of the train + validation "
+                         "images",
+            "split": "by patient; TRAIN/TEST as given by Dataset_type; validation = "
+                     f"{result.config.val_fraction:.0%} of TRAIN patients, stratified by class "
+                     "and source",
+        },
+        "training_config": training_config,
+        "intended_use": INTENDED_USE,
+        "limitations": LIMITATIONS,
+    }
+    say(f"exporting the bundle to {out_dir}")
+    verify = images[masks["val"]][:32]
+    export_bundle(result.model, out_dir, card_fields, verify_images=verify,
+                  cam=has_cam(result.config.arch))
+    report_path = Path(report_dir) if report_dir is not None else Path(out_dir) / "report"
+    say(f"writing the report to {report_path}")
+    report = write_report(report_path, card_fields=card_fields, history=result.history,
+                          test=test_eval, classes=classes, temperature=temperature)
+    return report

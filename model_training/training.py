@@ -1,0 +1,420 @@
+"""``train()``: one function from a dataset table to a trained Keras model.
+
+It is an ordinary function with ``progress`` and ``cancelled`` callbacks (Orange3's
+``run(data, state)`` pattern) so the wizard can run it in a worker thread, show progress and
+stop it within one batch; the CLI runs the same function with a text progress bar.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from desktop_app.core.preprocessing import PreprocessingSpec
+from model_training.config import TrainingConfig
+from model_training.data_pipeline import PreprocessedSet, PreprocessingCancelled, load_preprocessed
+from model_training.datasets import TASK_CLASSES
+
+__all__ = [
+    "TrainingCancelled",
+    "TrainingProgress",
+    "TrainingResult",
+    "class_weights",
+    "resolve_strategy",
+    "sample_weights",
+    "train",
+]
+
+_PROGRESS_INTERVAL_S = 0.5
+
+
+class _SkipValidation(Exception):  # noqa: N818 - control flow, not an error
+    """Raised after a cancel so Keras does not run the epoch's validation pass first."""
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    """One progress report.
+
+    Attributes:
+        phase: ``"preprocessing"`` or ``"training"``.
+        epoch: 1-based current epoch (0 while preprocessing).
+        epochs: Planned epochs.
+        batch: 1-based batch within the epoch (images done while preprocessing).
+        batches: Batches per epoch (images in total while preprocessing).
+        metrics: Latest metrics (``loss``, ``accuracy``, ``auroc``, ``val_*`` at epoch end).
+        eta_seconds: Estimated seconds left for the phase (None until known).
+    """
+
+    phase: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    eta_seconds: float | None = None
+
+
+class TrainingCancelled(Exception):  # noqa: N818 - the name the wizard expects
+    """Raised by :func:`train` when ``cancelled()`` returned True.
+
+    Attributes:
+        epochs_completed: Full epochs finished before the cancel.
+        history: Per-epoch metrics up to the cancel.
+        batches_run: Training batches run in total (the cancel takes effect after the batch
+            during which it was requested).
+    """
+
+    def __init__(self, epochs_completed: int, history: dict[str, list[float]],
+                 batches_run: int = 0) -> None:
+        self.epochs_completed = epochs_completed
+        self.history = history
+        self.batches_run = batches_run
+        super().__init__(f"training was cancelled after {epochs_completed} complete epoch(s)")
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        model: The trained ``keras.Model`` (best-checkpoint weights restored).
+        config: The configuration used.
+        classes: Class names in output order.
+        spec: The preprocessing spec the model was trained with.
+        table: The dataset table with its ``subset`` column (train / val / test).
+        images: Preprocessed arrays of ``table`` rows (same order).
+        history: Per-epoch metrics (``loss``, ``accuracy``, ``auroc``, ``val_*``, ``lr``).
+        best_epoch: 1-based epoch whose weights were kept.
+        best_value: Its value of ``config.monitor``.
+        epoch_seconds: Wall time of each epoch.
+        dropped: ``{path: reason}`` of rows dropped because the loader refused the file.
+    """
+
+    model: Any
+    config: TrainingConfig
+    classes: list[str]
+    spec: PreprocessingSpec
+    table: pd.DataFrame
+    images: PreprocessedSet
+    history: dict[str, list[float]]
+    best_epoch: int
+    best_value: float
+    epoch_seconds: list[float]
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    def subset_mask(self, subset: str) -> np.ndarray:
+        """Boolean row mask of ``subset`` (``train``, ``val`` or ``test``)."""
+        return (self.table["subset"] == subset).to_numpy()
+
+    def labels(self) -> np.ndarray:
+        """Class index per row."""
+        return self.table["label"].cat.codes.to_numpy().astype(np.int64)
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Balanced weights ``n / (k * count_c)`` per class (0 for absent classes)."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    weights = np.zeros(num_classes)
+    present = counts > 0
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return weights
+
+
+def sample_weights(
+    labels: np.ndarray, sources: np.ndarray, num_classes: int, mode: str, *, cap: float = 5.0
+) -> np.ndarray | None:
+    """Per-image loss weights.
+
+    ``"balanced"`` gives every class the same total weight. ``"class-source"`` also raises the
+    weight of rare sources within a class by ``sqrt(n_class / (n_sources * n_group))``
+    (capped at ``cap``): on this data nearly all Normal/Pneumonia images are pediatric
+    (Kermany) and all COVID-19 images adult, and a few dozen adult non-COVID images are all
+    that tells the network "adult" does not mean "COVID-19". Without it the first model sent
+    every adult pneumonia of the test set to COVID-19. The weights are normalised to mean 1.
+
+    Returns:
+        The weights, or None for ``"none"``.
+    """
+    if mode == "none":
+        return None
+    weights = class_weights(labels, num_classes)[labels]
+    if mode == "class-source":
+        factor = np.ones(len(labels))
+        for index in range(num_classes):
+            in_class = labels == index
+            groups = sources[in_class]
+            names, counts = np.unique(groups, return_counts=True)
+            for name, count in zip(names, counts, strict=True):
+                value = np.sqrt(in_class.sum() / (len(names) * count))
+                factor[in_class & (sources == name)] = min(cap, value)
+        weights = weights * factor
+    return weights / weights.mean()
+
+
+def resolve_strategy(strategy: Any) -> Any:
+    """Turn ``None``/``"mirrored"``/``"multi-worker"``/a strategy object into a strategy.
+
+    Raises:
+        ValueError: For an unknown name, quoting it.
+    """
+    import tensorflow as tf
+
+    if strategy is None:
+        return tf.distribute.get_strategy()
+    if isinstance(strategy, str):
+        if strategy == "mirrored":
+            return tf.distribute.MirroredStrategy()
+        if strategy == "multi-worker":
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        raise ValueError(
+            f"strategy must be 'mirrored', 'multi-worker' or None. Received: {strategy!r}"
+        )
+    return strategy
+
+
+def _make_callbacks(
+    config: TrainingConfig,
+    batches: int,
+    progress: Callable[[TrainingProgress], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> tuple[Any, Any]:
+    """Build the progress/cancel callback and the best-checkpoint callback."""
+    import keras
+
+    class ProgressAndCancel(keras.callbacks.Callback):
+        """Reports progress (throttled) and stops within one batch when cancelled."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.cancelled = False
+            self.epoch = 0
+            self.epoch_start = 0.0
+            self.epoch_seconds: list[float] = []
+            self.last_report = 0.0
+            self.train_start = 0.0
+            self.batches_run = 0
+
+        def _eta(self, batch: int) -> float | None:
+            done = len(self.epoch_seconds) * batches + batch
+            if done == 0:
+                return None
+            elapsed = time.perf_counter() - self.train_start
+            return elapsed / done * (config.epochs * batches - done)
+
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+            self.train_start = time.perf_counter()
+
+        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.epoch = epoch + 1
+            self.epoch_start = time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+            self.batches_run += 1
+            if cancelled is not None and cancelled():
+                self.cancelled = True
+                self.model.stop_training = True
+                return
+            now = time.perf_counter()
+            if progress is not None and now - self.last_report >= _PROGRESS_INTERVAL_S:
+                self.last_report = now
+                metrics = {k: float(v) for k, v in (logs or {}).items()}
+                progress(TrainingProgress("training", self.epoch, config.epochs, batch + 1,
+                                          batches, metrics, self._eta(batch + 1)))
+
+        def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+            if self.cancelled:
+                # Keras still evaluates after stop_training; on a slow machine that is
+                # seconds the user waits for nothing.
+                raise _SkipValidation
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            self.epoch_seconds.append(time.perf_counter() - self.epoch_start)
+            if logs is not None:
+                logs["lr"] = float(keras.ops.convert_to_numpy(
+                    self.model.optimizer.learning_rate))
+                logs["epoch_seconds"] = self.epoch_seconds[-1]
+            if progress is not None:
+                metrics = {k: float(v) for k, v in (logs or {}).items()}
+                progress(TrainingProgress("training", self.epoch, config.epochs, batches,
+                                          batches, metrics, self._eta(0)))
+            if config.stop_at_val_loss is not None and logs and \
+                    logs.get("val_loss", np.inf) < config.stop_at_val_loss:
+                # The seed's rule: stop as soon as the validation loss is low enough.
+                self.model.stop_training = True
+
+    class BestWeights(keras.callbacks.Callback):
+        """Keeps the best weights by ``config.monitor`` in memory; early stopping."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.mode_max = config.monitor != "val_loss"
+            self.best = -np.inf if self.mode_max else np.inf
+            self.best_epoch = 0
+            self.best_weights: list[Any] | None = None
+            self.wait = 0
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            value = float((logs or {}).get(config.monitor, np.nan))
+            better = value > self.best if self.mode_max else value < self.best
+            if np.isfinite(value) and (better or self.best_weights is None):
+                self.best, self.best_epoch, self.wait = value, epoch + 1, 0
+                self.best_weights = self.model.get_weights()
+            else:
+                self.wait += 1
+                if config.patience and self.wait >= config.patience:
+                    self.model.stop_training = True
+
+    return ProgressAndCancel(), BestWeights()
+
+
+def train(
+    config: TrainingConfig,
+    dataset_table: pd.DataFrame,
+    *,
+    progress: Callable[[TrainingProgress], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    strategy: Any = None,
+    spec: PreprocessingSpec | None = None,
+) -> TrainingResult:
+    """Train a model on the ``train`` subset, selecting the best epoch on ``val``.
+
+    Args:
+        config: The configuration.
+        dataset_table: A table from :func:`model_training.datasets.read_dataset`; a
+            ``subset`` column is added by :func:`model_training.splits.assign_subsets` when
+            absent (patient-level, seeded).
+        progress: Receives a :class:`TrainingProgress` per preprocessed image batch, at most
+            every 0.5 s per training batch, and at each epoch end.
+        cancelled: Polled before every image while preprocessing and after every batch while
+            training; returning True stops within one batch.
+        strategy: ``tf.distribute`` strategy, or ``"mirrored"``/``"multi-worker"``;
+            default ``config.strategy`` (one device when None).
+        spec: Preprocessing spec; default ``PreprocessingSpec(input_size=config.input_size)``.
+
+    Returns:
+        The trained model and everything needed to evaluate and export it.
+
+    Raises:
+        TrainingCancelled: If ``cancelled()`` returned True.
+        ValueError: If a subset lacks a class or the table is empty, naming it.
+    """
+    import keras
+
+    from model_training.architectures import build_model
+    from model_training.augmentation import get_preset
+    from model_training.data_pipeline import make_dataset
+    from model_training.splits import assign_subsets
+
+    classes = list(TASK_CLASSES[config.task])
+    spec = spec or PreprocessingSpec(input_size=config.input_size)
+    if spec.input_size != config.input_size:
+        raise ValueError(
+            f"spec.input_size {spec.input_size!r} differs from config.input_size "
+            f"{config.input_size!r}"
+        )
+    table = dataset_table[dataset_table["label"].astype(str).isin(classes)].copy()
+    table["label"] = pd.Categorical(table["label"].astype(str), categories=classes)
+    if "subset" not in table.columns:
+        table = assign_subsets(table, val_fraction=config.val_fraction,
+                               test_fraction=config.test_fraction, seed=config.seed)
+    table = table.reset_index(drop=True)
+
+    def report_images(done: int, total: int) -> None:
+        if progress is not None and (done == total or done % 32 == 0):
+            progress(TrainingProgress("preprocessing", 0, config.epochs, done, total))
+
+    try:
+        images = load_preprocessed(
+            table["path"].tolist(), spec, cache_dir=config.cache_dir,
+            progress=report_images, cancelled=cancelled,
+        )
+    except PreprocessingCancelled:
+        raise TrainingCancelled(0, {}) from None
+    dropped = {table.at[i, "path"]: reason for i, reason in images.errors.items()}
+    if dropped:
+        keep = np.ones(len(table), dtype=bool)
+        keep[list(images.errors)] = False
+        table = table.loc[keep].reset_index(drop=True)
+        images = PreprocessedSet(
+            arrays=images.arrays[keep],
+            pixel_sha1=[h for h, k in zip(images.pixel_sha1, keep, strict=True) if k],
+            file_sha1=[h for h, k in zip(images.file_sha1, keep, strict=True) if k],
+            stats=[s for s, k in zip(images.stats, keep, strict=True) if k],
+        )
+    labels = table["label"].cat.codes.to_numpy().astype(np.int64)
+    train_mask = (table["subset"] == "train").to_numpy()
+    val_mask = (table["subset"] == "val").to_numpy()
+    for name, mask in (("train", train_mask), ("val", val_mask)):
+        present = set(labels[mask].tolist())
+        missing = [c for i, c in enumerate(classes) if i not in present]
+        if missing:
+            raise ValueError(f"the {name} subset has no images of class(es) {missing}")
+
+    keras.utils.set_random_seed(config.seed)
+    weights = sample_weights(labels[train_mask],
+                             table.loc[train_mask, "source"].astype(str).to_numpy(),
+                             len(classes), config.class_weighting)
+    train_ds = make_dataset(
+        images.arrays[train_mask], labels[train_mask], len(classes),
+        batch_size=config.batch_size, shuffle=True, augment=get_preset(config.augment),
+        sample_weights=weights, seed=config.seed,
+    )
+    val_ds = make_dataset(images.arrays[val_mask], labels[val_mask], len(classes),
+                          batch_size=config.batch_size)
+    batches = int(np.ceil(train_mask.sum() / config.batch_size))
+
+    with resolve_strategy(strategy if strategy is not None else config.strategy).scope():
+        model = build_model(config.arch, config.input_size, len(classes),
+                            width=config.width, dropout=config.dropout)
+        total_steps = batches * config.epochs
+        if config.schedule == "cosine":
+            warmup = min(batches * config.warmup_epochs, total_steps - 1)
+            learning_rate: Any = keras.optimizers.schedules.CosineDecay(
+                initial_learning_rate=config.learning_rate * 0.1,
+                decay_steps=max(1, total_steps - warmup),
+                warmup_target=config.learning_rate, warmup_steps=warmup, alpha=0.01,
+            )
+        else:
+            learning_rate = config.learning_rate
+        if config.optimizer == "adamw":
+            optimizer = keras.optimizers.AdamW(learning_rate=learning_rate,
+                                               weight_decay=config.weight_decay)
+        else:
+            optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.CategoricalCrossentropy(
+                from_logits=True, label_smoothing=config.label_smoothing),
+            metrics=[
+                keras.metrics.CategoricalAccuracy(name="accuracy"),
+                keras.metrics.AUC(multi_label=True, num_labels=len(classes),
+                                  from_logits=True, name="auroc"),
+            ],
+        )
+    reporter, best = _make_callbacks(config, batches, progress, cancelled)
+    try:
+        fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                        callbacks=[reporter, best], shuffle=False, verbose=0)
+    except _SkipValidation:
+        fit = None
+    raw_history = fit.history if fit is not None else \
+        getattr(getattr(model, "history", None), "history", {})
+    history = {k: [float(v) for v in values] for k, values in raw_history.items()}
+    if reporter.cancelled:
+        completed = len(reporter.epoch_seconds)
+        if fit is not None:
+            completed -= 1  # the interrupted epoch still reached on_epoch_end
+        raise TrainingCancelled(max(0, completed), history, reporter.batches_run)
+    if best.best_weights is not None:
+        model.set_weights(best.best_weights)
+    return TrainingResult(
+        model=model, config=config, classes=classes, spec=spec, table=table, images=images,
+        history=history, best_epoch=best.best_epoch, best_value=float(best.best),
+        epoch_seconds=list(reporter.epoch_seconds), dropped=dropped,
+    )

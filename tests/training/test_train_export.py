@@ -1,0 +1,123 @@
+"""One-epoch training on 24 synthetic images at 32 px, export round trip, cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_training.config import TrainingConfig
+from model_training.datasets import read_dataset
+from model_training.training import TrainingCancelled, TrainingProgress, TrainingResult, train
+
+
+def _config(cache: Path, **overrides: object) -> TrainingConfig:
+    values: dict[str, object] = {
+        "input_size": 32, "epochs": 1, "batch_size": 4, "width": 0.25,
+        "cache_dir": str(cache), "seed": 0,
+    }
+    values.update(overrides)
+    return TrainingConfig(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainingResult, Path]:
+    from tests.training.conftest import write_metadata_dataset
+
+    folder = write_metadata_dataset(tmp_path_factory.mktemp("data") / "tiny")
+    cache = tmp_path_factory.mktemp("cache")
+    reports: list[TrainingProgress] = []
+    result = train(_config(cache), read_dataset(folder), progress=reports.append)
+    phases = {r.phase for r in reports}
+    assert phases == {"preprocessing", "training"}
+    assert any(r.epoch == 1 and "val_loss" in r.metrics for r in reports)
+    return result, folder
+
+
+def test_training_result(trained: tuple[TrainingResult, Path]) -> None:
+    result, _ = trained
+    assert result.classes == ["Normal", "Pneumonia", "COVID-19"]
+    assert set(result.table["subset"]) == {"train", "val", "test"}
+    assert result.best_epoch == 1
+    assert {"loss", "val_loss", "accuracy", "val_auroc"} <= set(result.history)
+    assert result.images.arrays.shape == (24, 32, 32)
+
+
+def test_export_round_trip(trained: tuple[TrainingResult, Path], tmp_path: Path) -> None:
+    from desktop_app.core.inference import TfliteModel
+    from desktop_app.core.model_bundle import load_bundle
+    from model_training.bundle_evaluation import evaluate_bundle
+    from model_training.finalize import finalize
+    from model_training.metrics import softmax
+
+    result, folder = trained
+    report = finalize(result, tmp_path / "bundle", bootstrap_rounds=20)
+    bundle = load_bundle(tmp_path / "bundle")
+    card = bundle.card
+    assert card.preprocessing.input_size == 32
+    assert set(card.files) == {"model.tflite", "model.keras"}
+    assert "test" in card.metrics
+    assert "shortcut_audit" in card.metrics["test"]
+    assert card.training_data["counts"]["train"]["images"] > 0
+    images = result.images.arrays[:8, ..., None]
+    lite = TfliteModel(bundle).run(images)
+    keras_probs = softmax(np.asarray(result.model(images, training=False)), card.temperature)
+    assert np.max(np.abs(lite.probabilities - keras_probs)) <= 1e-4
+    assert lite.cams.shape[0] == 8
+    assert lite.cams.shape[-1] == 3
+    assert lite.features.shape[0] == 8
+    for name in ("training_curves.png", "roc.png", "reliability.png", "report.json"):
+        assert (tmp_path / "bundle" / "report" / name).is_file()
+    assert report["figures"]["roc"] == "roc.png"
+    # The LiteRT evaluation path on the same split.
+    metrics = evaluate_bundle(tmp_path / "bundle", folder, bootstrap_rounds=10,
+                              cache_dir=result.config.cache_dir)
+    assert metrics["n"] == int(result.subset_mask("test").sum())
+    assert metrics["overall"]["accuracy"] == pytest.approx(
+        card.metrics["test"]["overall"]["accuracy"])
+
+
+def test_cancel_takes_effect_within_one_batch(tiny_dataset: Path, tmp_path: Path) -> None:
+    state = {"training": False}
+
+    def progress(report: TrainingProgress) -> None:
+        state["training"] = state["training"] or report.phase == "training"
+
+    def cancelled() -> bool:
+        # Cancel as soon as training has begun (the first poll after the first batch).
+        return state["training"] or state.get("preprocessed", False)
+
+    def on_progress(report: TrainingProgress) -> None:
+        progress(report)
+        if report.phase == "preprocessing" and report.batch == report.batches:
+            state["preprocessed"] = True
+
+    with pytest.raises(TrainingCancelled) as caught:
+        train(_config(tmp_path, epochs=5), read_dataset(tiny_dataset), progress=on_progress,
+              cancelled=cancelled)
+    assert caught.value.batches_run == 1
+    assert caught.value.epochs_completed == 0
+
+
+def test_cancel_during_preprocessing(tiny_dataset: Path, tmp_path: Path) -> None:
+    with pytest.raises(TrainingCancelled):
+        train(_config(tmp_path), read_dataset(tiny_dataset), cancelled=lambda: True)
+
+
+def test_seed_architecture_exports_zero_cam(tmp_path: Path) -> None:
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    from model_training.architectures import build_model
+    from model_training.export import convert_to_tflite
+
+    model = build_model("seed-2020", 64, 3)
+    assert model.get_layer("head").activation is keras.activations.linear
+    (tmp_path / "m.tflite").write_bytes(convert_to_tflite(model, 64, cam=False))
+    runner = Interpreter(model_path=str(tmp_path / "m.tflite")).get_signature_runner()
+    out = runner(image=np.random.default_rng(0).random((2, 64, 64, 1), dtype=np.float32))
+    assert out["cam"].shape[0] == 2
+    assert out["cam"].shape[-1] == 3
+    assert not out["cam"].any()
+    assert out["features"].shape == (2, 1024)
