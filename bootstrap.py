@@ -57,7 +57,9 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
-    python = _setup("dev")
+    # One environment for everything (app, tests, PyInstaller build test): switching between
+    # extras would reinstall on every alternate command.
+    python = _setup("dev,build")
     env = dict(os.environ)
     if command == "app":
         return subprocess.call([python, "-m", "desktop_app", *rest], cwd=ROOT, env=env)
