@@ -53,7 +53,6 @@ from desktop_app.core.model_card import CARD_FILE, ModelCard
 from desktop_app.core.ood import (
     ImageStatistics,
     OodGate,
-    fit_ood_spec,
     global_vector,
     image_statistics,
     orientation_score,
@@ -199,60 +198,22 @@ def refit_spec(
     train_labels: np.ndarray,
     val: Measurements,
     classes: Sequence[str],
-    *,
-    distance_quantile: float = 0.999,
-    appearance_quantile: float = 0.9975,
-    texture_quantile: float = 0.999,
-    global_quantile: float = 0.999,
-    orientation_quantile: float = 0.001,
-    **fit_options: Any,
+    **options: Any,
 ) -> dict[str, Any]:
-    """Fit on ``train``, set the thresholds on validation (see the module docstring).
+    """Fit on ``train``, set the thresholds on validation (the training code's protocol).
 
     Returns:
-        The new ``ood`` card section, with a ``fit`` record of how it was made.
+        The new ``ood`` card section (see :func:`model_training.ood_fitting.fit_gate`).
     """
+    from model_training.ood_fitting import GateReference, fit_gate
+
     if train.features is None or val.features is None:
         raise ValueError("refit_spec needs model features for train and validation images")
-    spec = fit_ood_spec(train.features, train_labels, classes, train.stats,
-                        thumbnails=train.thumbnails, texture_vectors=train.textures,
-                        global_vectors=train.globals_, distance_quantile=distance_quantile,
-                        appearance_quantile=appearance_quantile,
-                        texture_quantile=texture_quantile, global_quantile=global_quantile,
-                        orientation_quantile=orientation_quantile, **fit_options)
-    gate = OodGate(spec)
-    val_distances = gate.distances(val.features)
-    spec["distance_threshold"] = float(np.quantile(val_distances, distance_quantile))
-    spec["distance_quantiles"] = {
-        str(q): float(v) for q, v in zip(
-            (0.5, 0.9, 0.95, 0.99, 0.995, 0.999),
-            np.quantile(val_distances, (0.5, 0.9, 0.95, 0.99, 0.995, 0.999)), strict=True)
-    }
-    # The pre-model checks do not depend on the network: train and validation images are
-    # exchangeable for them, so their thresholds use both (more images, steadier quantile).
-    both = (np.concatenate([train.thumbnails, val.thumbnails]),
-            np.concatenate([train.textures, val.textures]),
-            np.concatenate([train.globals_, val.globals_]))
-    spec["appearance"]["distance_threshold"] = float(
-        np.quantile(gate.appearance_distance(both[0]), appearance_quantile))
-    spec["texture"]["distance_threshold"] = float(
-        np.quantile(gate.texture_distance(both[1]), texture_quantile))
-    spec["global"]["distance_threshold"] = float(
-        np.quantile(gate.global_distance(both[2]), global_quantile))
-    spec["orientation"]["min_score"] = float(
-        np.quantile(orientation_score(both[2]), orientation_quantile))
-    spec["fit"] = {
-        "script": "benchmarks/refit_ood.py",
-        "reference_images": {"train": len(train.paths), "val": len(val.paths)},
-        "distance_threshold": f"quantile {distance_quantile} of validation feature distances",
-        "appearance_threshold": f"quantile {appearance_quantile} of train+val appearance "
-                                "distances",
-        "texture_threshold": f"quantile {texture_quantile} of train+val texture distances",
-        "global_threshold": f"quantile {global_quantile} of train+val global distances",
-        "orientation_minimum": f"quantile {orientation_quantile} of train+val orientation "
-                               "scores",
-    }
-    return spec
+
+    def reference(m: Measurements) -> GateReference:
+        return GateReference(m.features, m.stats, m.thumbnails, m.textures, m.globals_)
+
+    return fit_gate(reference(train), train_labels, reference(val), classes, **options)
 
 
 def refit_bundle_ood(

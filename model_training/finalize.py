@@ -105,13 +105,13 @@ def finalize(
         The report (also written as ``report.json``).
     """
     import desktop_app
-    from desktop_app.core.ood import fit_ood_spec, thumbnail_vector
     from model_training.architectures import has_cam
     from model_training.augmentation import get_preset
     from model_training.calibration import choose_decision, fit_temperature
     from model_training.evaluation import evaluate, predict
     from model_training.export import export_bundle, training_data_hash
     from model_training.metrics import softmax
+    from model_training.ood_fitting import GateReference, fit_gate
     from model_training.report import write_report
 
     say = log or (lambda _line: None)
@@ -131,12 +131,17 @@ def finalize(
                         temperature=temperature, decision=decision, shortcut_audit=False,
                         bootstrap_rounds=0, outputs=val_out)
 
-    say("fitting the out-of-distribution gate on the training images")
+    say("fitting the out-of-distribution gate (train; feature threshold on validation)")
     train_out = predict(result.model, images[masks["train"]])
-    stats = [s for s, keep in zip(result.images.stats, masks["train"], strict=True) if keep]
-    thumbnails = np.stack([thumbnail_vector(a) for a in images[masks["train"]]])
-    ood = fit_ood_spec(train_out.features, labels[masks["train"]], classes, stats,
-                       thumbnails=thumbnails)
+
+    def reference(subset: str, features: np.ndarray) -> GateReference:
+        stats = [s for s, keep in zip(result.images.stats, masks[subset], strict=True) if keep]
+        return GateReference.from_images(features, stats, images[masks[subset]])
+
+    # One protocol for every bundle (model_training.ood_fitting), the one that
+    # docs/ood_evaluation.md measured: fitted on train, feature threshold set on validation.
+    ood = fit_gate(reference("train", train_out.features), labels[masks["train"]],
+                   reference("val", val_out.features), classes)
     ood = _compact_floats(ood)
 
     metrics: dict[str, Any] = {"validation": val_eval.metrics}

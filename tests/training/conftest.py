@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CXR_DATA_ENV = "LUNGLENS_CXR_DATA"
 CLASS_ROWS = {
     # class -> (Label, Label_2_Virus_category, Label_1_Virus_category)
     "Normal": ("Normal", "", ""),
@@ -20,14 +17,9 @@ CLASS_ROWS = {
 
 
 @pytest.fixture
-def cxr_data() -> Path:
-    """The real dataset (``$LUNGLENS_CXR_DATA`` or ``../shared/datasets/cxr``), else skip."""
-    candidates = [os.environ.get(CXR_DATA_ENV), REPO_ROOT.parent / "shared" / "datasets" / "cxr"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "metadata.csv").is_file():
-            return Path(candidate)
-    pytest.skip(f"real chest X-rays not found: set {CXR_DATA_ENV} or place them at "
-                f"{REPO_ROOT.parent / 'shared' / 'datasets' / 'cxr'}")
+def cxr_data(cxr_data_dir: Path) -> Path:
+    """The real dataset; the lookup and the skip live in ``tests/conftest.py``."""
+    return cxr_data_dir
 
 
 def synthetic_image(label: str, seed: int, size: tuple[int, int] = (72, 80)) -> np.ndarray:
