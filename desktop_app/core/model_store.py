@@ -123,6 +123,10 @@ class ModelStore:
 
     # -- queries -----------------------------------------------------------------------------
 
+    def previous(self) -> str | None:
+        """Key of the model :meth:`rollback` would switch to, if any."""
+        return self._state()["previous"]
+
     def entries(self) -> list[ModelEntry]:
         """Every model: the bundled one first, then installed ones by name."""
         active = self._state()["active"]
@@ -255,7 +259,7 @@ class ModelStore:
         Raises:
             ModelStoreError: If there is no usable previous model.
         """
-        previous = self._state()["previous"]
+        previous = self.previous()
         if not previous:
             raise ModelStoreError("there is no previous model to go back to")
         self.activate(previous)

@@ -154,7 +154,11 @@ class ModelsDialog(QtWidgets.QDialog):
         self.delete_button.setEnabled(entry is not None and not entry.bundled)
         self.delete_button.setToolTip("The bundled model cannot be deleted" if entry is not None
                                       and entry.bundled else "")
-        self.rollback_button.setToolTip("Switch back to the model used before the last switch")
+        previous = self.store.previous()
+        self.rollback_button.setEnabled(previous is not None)
+        self.rollback_button.setToolTip(
+            f"Switch back to {previous!r}, the model used before the last switch" if previous
+            else "There is no previous model to go back to")
         self._show_details(entry)
 
     def _show_details(self, entry: ModelEntry | None) -> None:

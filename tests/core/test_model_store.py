@@ -28,6 +28,7 @@ def test_install_switch_rollback_delete(store: ModelStore, tiny_bundle: Path) ->
     assert store.active().key == "clinic-v1"
     store.install(tiny_bundle, "clinic v2")
     assert store.active().key == "clinic-v2"
+    assert store.previous() == "clinic-v1"
     assert store.rollback() == "clinic-v1"
     assert store.active().key == "clinic-v1"
     store.activate(BUNDLED_ID)

@@ -94,6 +94,8 @@ def test_damaged_model_is_shown_and_cannot_be_used(qtbot, store: ModelStore) -> 
 def test_rollback_without_previous_says_why(qtbot, tiny_bundle: Path) -> None:
     dialog = ModelsDialog(store=ModelStore(bundled=tiny_bundle))
     qtbot.addWidget(dialog)
+    assert not dialog.rollback_button.isEnabled()
+    assert "no previous model" in dialog.rollback_button.toolTip()
     assert not dialog.rollback()
     assert "no previous model" in dialog.status.text()
 
