@@ -74,6 +74,9 @@ def _parser() -> argparse.ArgumentParser:
                        default="balanced")
     train.add_argument("--strategy", choices=("mirrored", "multi-worker"), default=None)
     train.add_argument("--cache-dir", default=None, help="preprocessed-image cache folder")
+    train.add_argument("--initial-model", default=None, metavar="PATH",
+                       help="fine-tune: start from this model.keras or bundle folder (same "
+                            "architecture, width, input size and task)")
     train.add_argument("--run-dir", default=None,
                        help="where the trained model is saved before export (default OUT/run)")
     train.add_argument("--report-dir", default=None, help="report folder (default OUT/report)")
@@ -149,7 +152,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing, patience=args.patience,
         stop_at_val_loss=args.stop_at_val_loss, cache_dir=args.cache_dir,
         class_weighting=args.class_weighting,
-        strategy=args.strategy,
+        strategy=args.strategy, initial_model=args.initial_model,
     )
     table = read_dataset(args.data, task=config.task)
     bar = _Bar()

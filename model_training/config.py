@@ -54,6 +54,9 @@ class TrainingConfig:
             ``Dataset_type`` split.
         cache_dir: Folder for the preprocessed-image cache (None: the user cache folder).
         strategy: ``None`` (one device), ``"mirrored"`` or ``"multi-worker"``.
+        initial_model: Fine-tune: start from the weights of this ``model.keras`` (or a bundle
+            folder holding one) instead of random ones. Architecture, width, input size and
+            classes must match it.
     """
 
     task: str = "3class"
@@ -79,6 +82,7 @@ class TrainingConfig:
     test_fraction: float = 0.2
     cache_dir: str | None = None
     strategy: str | None = None
+    initial_model: str | None = None
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Any, tuple[Any, ...]]] = [

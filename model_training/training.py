@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -273,6 +274,41 @@ def _make_callbacks(
     return ProgressAndCancel(), BestWeights()
 
 
+def load_initial_weights(model: Any, source: str | Path) -> None:
+    """Copy the weights of a saved model into ``model`` (fine-tuning).
+
+    Args:
+        model: A freshly built model of the intended architecture.
+        source: A ``model.keras`` file or a bundle folder containing one.
+
+    Raises:
+        ValueError: If the file is missing or its layers do not match ``model``'s (another
+            architecture, width, input size or number of classes), naming both shapes.
+    """
+    import keras
+
+    path = Path(source)
+    if path.is_dir():
+        path = path / "model.keras"
+    if not path.is_file():
+        raise ValueError(f"initial model {str(path)!r} does not exist")
+    try:
+        saved = keras.models.load_model(path, compile=False)
+    except (OSError, ValueError, TypeError) as error:
+        raise ValueError(f"initial model {str(path)!r} cannot be loaded: {error}") from error
+    wanted = [tuple(w.shape) for w in model.get_weights()]
+    found = [tuple(w.shape) for w in saved.get_weights()]
+    if wanted != found:
+        raise ValueError(
+            f"initial model {str(path)!r} does not match the chosen settings: it has "
+            f"{len(found)} weight tensors (input {saved.input_shape}, output "
+            f"{saved.output_shape}), the new model {len(wanted)} (input {model.input_shape}, "
+            f"output {model.output_shape}); use the same architecture, width, input size and "
+            "task"
+        )
+    model.set_weights(saved.get_weights())
+
+
 def train(
     config: TrainingConfig,
     dataset_table: pd.DataFrame,
@@ -372,6 +408,8 @@ def train(
     with resolve_strategy(strategy if strategy is not None else config.strategy).scope():
         model = build_model(config.arch, config.input_size, len(classes),
                             width=config.width, dropout=config.dropout)
+        if config.initial_model:
+            load_initial_weights(model, config.initial_model)
         total_steps = batches * config.epochs
         if config.schedule == "cosine":
             warmup = min(batches * config.warmup_epochs, total_steps - 1)

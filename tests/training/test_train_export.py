@@ -121,3 +121,38 @@ def test_seed_architecture_exports_zero_cam(tmp_path: Path) -> None:
     assert out["cam"].shape[-1] == 3
     assert not out["cam"].any()
     assert out["features"].shape == (2, 1024)
+
+
+def test_fine_tuning_starts_from_the_saved_weights(
+    trained: tuple[TrainingResult, Path], tmp_path: Path
+) -> None:
+    from model_training.architectures import build_model
+    from model_training.training import load_initial_weights
+
+    result, folder = trained
+    saved = tmp_path / "model.keras"
+    result.model.save(saved)
+    fresh = build_model("compact", 32, 3, width=0.25)
+    load_initial_weights(fresh, tmp_path)  # a bundle-like folder holding model.keras
+    for got, want in zip(fresh.get_weights(), result.model.get_weights(), strict=True):
+        assert np.array_equal(got, want)
+    # And through train(): one more epoch from those weights.
+    tuned = train(_config(Path(result.config.cache_dir), initial_model=str(saved)),
+                  read_dataset(folder))
+    assert tuned.config.initial_model == str(saved)
+    assert tuned.best_epoch == 1
+
+
+def test_fine_tuning_refuses_a_model_of_other_shape(
+    trained: tuple[TrainingResult, Path], tmp_path: Path
+) -> None:
+    from model_training.architectures import build_model
+    from model_training.training import load_initial_weights
+
+    result, _ = trained
+    result.model.save(tmp_path / "model.keras")
+    wider = build_model("compact", 32, 3, width=0.5)
+    with pytest.raises(ValueError, match="does not match the chosen settings"):
+        load_initial_weights(wider, tmp_path / "model.keras")
+    with pytest.raises(ValueError, match="does not exist"):
+        load_initial_weights(wider, tmp_path / "missing.keras")

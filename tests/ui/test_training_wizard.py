@@ -97,8 +97,9 @@ def _to_training(qtbot, wizard: TrainingWizard, data: Path, *, acknowledge: bool
     wizard.next()
     assert wizard.currentId() == Pages.SETTINGS
     settings = wizard.settings_page
+    # The test store's bundled model is a tiny card without training settings.
     assert not settings.fine_tune_check.isEnabled()
-    assert "train()" in settings.fine_tune_check.toolTip()
+    assert "does not record" in settings.fine_tune_check.toolTip()
     with qtbot.waitSignal(wizard.training_page.training_started, timeout=5_000):
         wizard.next()
     assert wizard.currentId() == Pages.TRAINING
@@ -159,6 +160,22 @@ def test_wizard_trains_and_installs(qtbot, store: ModelStore, tmp_path: Path) ->
     active = ModelStore(bundled=store.bundled_path).active()
     assert active.key == "clinic-test"
     assert {e.key for e in store.entries()} == {BUNDLED_ID, "clinic-test"}
+
+    # The installed model can be fine-tuned: Settings offers it and keeps its architecture.
+    again = _wizard(qtbot, store, measure_speed=False)
+    again.data_page.set_source(data)
+    qtbot.waitUntil(again.data_page.isComplete, timeout=15_000)
+    with qtbot.waitSignal(again.check_page.check_finished, timeout=30_000):
+        again.next()
+    again.check_page.acknowledge.setChecked(True)
+    again.next()
+    settings = again.settings_page
+    assert settings.fine_tune_check.isEnabled(), settings.fine_tune_check.toolTip()
+    settings.fine_tune_check.setChecked(True)
+    config = settings.config()
+    assert config.initial_model == str(store.active().bundle.keras_path)
+    assert (config.arch, config.input_size, config.width) == ("compact", 32, 0.25)
+    assert not settings.arch_combo.isEnabled()
     store.rollback()
     assert store.active().key == BUNDLED_ID  # the previous model stayed available
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
+from desktop_app.core.errors import LungLensError
 from desktop_app.ui.training_tasks import (
     SpeedMeasurement,
     estimate_training_seconds,
@@ -19,14 +20,10 @@ from desktop_app.ui.training_tasks import (
 from desktop_app.ui.training_worker import BackgroundTask
 from desktop_app.ui.wizard_pages.common import WizardContext, set_status, status_label
 
-__all__ = ["FINE_TUNE_UNSUPPORTED", "SettingsPage", "format_duration"]
+__all__ = ["SettingsPage", "format_duration"]
 
-#: Why "start from the current model" is disabled: model_training.training.train() builds a
-#: fresh model and has no parameter for initial weights; faking it in the UI would be wrong.
-FINE_TUNE_UNSUPPORTED = (
-    "Not available yet: the training code always starts from new weights (train() has no "
-    "option to start from the current model's model.keras)."
-)
+#: The settings a fine-tuned model must share with the model it starts from.
+_FINE_TUNE_KEYS = ("arch", "task", "input_size", "width")
 _ARCHITECTURES = (
     ("compact", "Compact CNN (recommended: fast, heat maps)"),
     ("seed-2020", "2020 seed network (for comparison; no heat maps)"),
@@ -122,8 +119,8 @@ class SettingsPage(QtWidgets.QWizardPage):
         self.fine_tune_check = QtWidgets.QCheckBox("Start from the &current model")
         self.fine_tune_check.setAccessibleName("Start from the current model (fine-tune)")
         self.fine_tune_check.setEnabled(False)
-        self.fine_tune_check.setToolTip(FINE_TUNE_UNSUPPORTED)
-        self.fine_tune_check.setAccessibleDescription(FINE_TUNE_UNSUPPORTED)
+        # (model.keras path, the card's training settings) of the active model, when usable.
+        self._fine_tune_source: tuple[str, dict[str, Any]] | None = None
         self.seed_spin = _spin(0, 2**31 - 1, self._defaults.seed, "Random seed")
         self.seed_spin.setToolTip("Same data, settings and seed give the same split and model.")
 
@@ -181,6 +178,7 @@ class SettingsPage(QtWidgets.QWizardPage):
             widget.valueChanged.connect(self._on_setting_changed)
         self.width_spin.valueChanged.connect(self._on_setting_changed)
         self.advanced.toggled.connect(self._on_setting_changed)
+        self.fine_tune_check.toggled.connect(self._on_fine_tune_check_toggled)
         self._remeasure.timeout.connect(self._on_remeasure_timeout)
         self.measure_button.clicked.connect(self._on_measure_button_clicked)
 
@@ -193,20 +191,63 @@ class SettingsPage(QtWidgets.QWizardPage):
             ValueError: From ``TrainingConfig`` validation, naming the bad value.
         """
         advanced = self.advanced.isChecked()
-        return dataclasses.replace(
-            self._defaults,
-            task=self.task_combo.currentData(),
-            arch=self.arch_combo.currentData(),
-            input_size=self.input_spin.value() if advanced else self._defaults.input_size,
-            width=self.width_spin.value() if advanced else self._defaults.width,
-            epochs=self.epochs_spin.value(),
-            batch_size=self.batch_spin.value(),
-            augment=self.augment_combo.currentData(),
-            seed=self.seed_spin.value(),
-        )
+        fine_tune = {}
+        if self.fine_tune_check.isChecked() and self._fine_tune_source is not None:
+            keras_path, settings = self._fine_tune_source
+            fine_tune = {**settings, "initial_model": keras_path}
+        values = {
+            "task": self.task_combo.currentData(),
+            "arch": self.arch_combo.currentData(),
+            "input_size": self.input_spin.value() if advanced else self._defaults.input_size,
+            "width": self.width_spin.value() if advanced else self._defaults.width,
+            "epochs": self.epochs_spin.value(),
+            "batch_size": self.batch_spin.value(),
+            "augment": self.augment_combo.currentData(),
+            "seed": self.seed_spin.value(),
+        }
+        # Fine-tuning keeps the starting model's architecture, task, input size and width.
+        return dataclasses.replace(self._defaults, **{**values, **fine_tune})
+
+    def _find_fine_tune_source(self) -> None:
+        """Offer fine-tuning when the active model has a ``model.keras`` and its settings."""
+        self._fine_tune_source = None
+        reason = "The active model cannot be fine-tuned"
+        try:
+            bundle = self._context.store.active().bundle
+        except LungLensError as error:
+            reason += f": {error}"
+        else:
+            settings = {key: bundle.card.training_config.get(key) for key in _FINE_TUNE_KEYS}
+            if not bundle.keras_path.is_file():
+                reason += f": {bundle.model_id!r} ships without model.keras"
+            elif None in settings.values():
+                missing = sorted(key for key, value in settings.items() if value is None)
+                reason += f": its card does not record {missing}"
+            else:
+                self._fine_tune_source = (str(bundle.keras_path), settings)
+                reason = (f"Continue training {bundle.model_id!r} on these images; its "
+                          f"architecture ({settings['arch']}), task ({settings['task']}), "
+                          f"input size ({settings['input_size']} px) and width are kept.")
+        self.fine_tune_check.setEnabled(self._fine_tune_source is not None)
+        if self._fine_tune_source is None:
+            self.fine_tune_check.setChecked(False)
+        self.fine_tune_check.setToolTip(reason)
+        self.fine_tune_check.setAccessibleDescription(reason)
+
+    def _on_fine_tune_check_toggled(self, checked: bool) -> None:
+        if checked and self._fine_tune_source is not None:
+            settings = self._fine_tune_source[1]
+            self.arch_combo.setCurrentIndex(max(0, self.arch_combo.findData(settings["arch"])))
+            self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(settings["task"])))
+            self.input_spin.setValue(int(settings["input_size"]))
+            self.width_spin.setValue(float(settings["width"]))
+        for widget in (self.arch_combo, self.task_combo, self.advanced):
+            widget.setEnabled(not checked)
+        self._on_setting_changed()
 
     def initializePage(self) -> None:
         """Suggest the task the data supports and measure the speed."""
+        self._find_fine_tune_source()
         summary = self._context.summary
         if summary is not None:
             suggested = summary.suggested_task()
