@@ -636,12 +636,7 @@ def _finite_to_unit(file: Path, values: np.ndarray) -> np.ndarray:
         np.clip(out, low, high, out=out)
     if low >= 0.0 and high <= 1.0:
         return out
-    if high > low:
-        out -= low
-        out /= high - low
-    else:
-        out[...] = 0.0
-    return out
+    return _min_max(out)
 
 
 # --------------------------------------------------------------------------- DICOM
