@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from desktop_app.core.decision import decide
 from model_training.metrics import (
     confusion_matrix,
     negative_log_likelihood,
@@ -119,20 +120,15 @@ def threshold_for_sensitivity(
 
 def decision_predictions(probabilities: np.ndarray, classes: Sequence[str],
                          decision: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised :func:`desktop_app.core.decision.decide`: labels and uncertain flags."""
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    predicted = probabilities.argmax(axis=1)
-    decided = np.zeros(len(probabilities), dtype=bool)
-    chosen = predicted.copy()
-    for name in decision["priority"]:
-        if name not in decision["thresholds"]:
-            continue
-        index = list(classes).index(name)
-        hit = ~decided & (probabilities[:, index] >= float(decision["thresholds"][name]))
-        chosen[hit] = index
-        decided |= hit
-    confidence = probabilities[np.arange(len(chosen)), chosen]
-    return chosen, confidence < float(decision["min_confidence"])
+    """Labels and uncertain flags from the app's own rule, one row at a time.
+
+    Calls :func:`desktop_app.core.decision.decide` rather than a vectorised copy of it, so the
+    metrics in the card are those of the decision the app actually shows.
+    """
+    index = {name: position for position, name in enumerate(classes)}
+    decisions = [decide(row, classes, decision) for row in np.asarray(probabilities)]
+    chosen = np.array([index[d.label] for d in decisions], dtype=np.int64)
+    return chosen, np.array([d.uncertain for d in decisions], dtype=bool)
 
 
 def choose_decision(
