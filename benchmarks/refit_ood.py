@@ -8,25 +8,10 @@ the *trained* model on the *real* training X-rays. This script recomputes them w
 TensorFlow (LiteRT only, the model's ``features`` output) and rewrites ``model_card.json``; the
 card is not hashed, the model files are, so the bundle stays valid.
 
-Protocol (no tuning on the TEST split, nor on the held-out half of the OOD evaluation set):
-
-* Subsets are the training code's own: :func:`model_training.splits.assign_subsets` with the
-  card's ``training_config`` seed and validation fraction (patient level).
-* Means, covariance, the appearance model and the image-check limits are fitted on ``train``.
-* The feature-distance threshold is a quantile of the **validation** distances: training
-  images are in-sample for the network and for the means, so their distances are optimistic
-  and a threshold set on them flags too many unseen X-rays.
-* The pre-model thresholds (layout, texture, global, orientation: independent of the
-  network) are quantiles of train + validation.
-* The TEST split is never read here.
-
-Default quantiles (0.999 features, 0.9975 layout, 0.999 texture and global, 0.001
-orientation) add up to a designed false-flag budget of about 0.7 % of training-like X-rays,
-leaving room under the 2 % target for unseen films that differ from the training ones. They
-were chosen on train/validation (the first model's validation X-rays were flagged at 2.1 %
-with 0.995 for features and layout) and on the development half of the OOD set, which stayed
-fully flagged; the TEST figure of that earlier setting had been seen (docs/ood_evaluation.md
-says so).
+The fit itself is :func:`model_training.ood_fitting.fit_gate`, the same function every export
+uses (fitted on the training code's own ``train`` subset, the feature threshold set on
+``val``; its docstring gives the protocol and the quantiles). This script only measures the
+images without TensorFlow and rewrites the card; the TEST split is never read here.
 """
 
 from __future__ import annotations
