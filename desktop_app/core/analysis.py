@@ -154,8 +154,19 @@ class Analyzer:
     """Runs the classify path with one model. Not thread-safe: one per worker thread."""
 
     def __init__(self, bundle: ModelBundle, *, num_threads: int | None = None) -> None:
+        """Load the bundle's LiteRT model and OOD gate.
+
+        Args:
+            bundle: A verified model bundle.
+            num_threads: LiteRT threads. The default is half the CPUs (at least one, at most
+                four): the other half decodes the next files in :meth:`analyse`. On two cores
+                a second inference thread only spins against the decoders; measured with
+                ``benchmarks/classify_speed.py`` it made folders slower, not faster.
+        """
         self.bundle = bundle
         self.card = bundle.card
+        if num_threads is None:
+            num_threads = max(1, min(4, (os.cpu_count() or 2) // 2))
         self.model = TfliteModel(bundle, num_threads=num_threads)
         self.gate = OodGate(self.card.ood)
 

@@ -78,9 +78,9 @@ def analyzer_for(bundle: ModelBundle) -> Analyzer:
 
     cached: Analyzer | None = getattr(_thread_state, "analyzer", None)
     if cached is None or cached.bundle is not bundle:
-        # Two threads at most classify at once (batch + current image); one LiteRT thread each
-        # keeps the UI thread a core on a two-core clinic PC.
-        cached = Analyzer(bundle, num_threads=max(1, (os.cpu_count() or 2) // 2))
+        # Two threads at most classify at once (batch + current image); the Analyzer's default
+        # of half the CPUs for LiteRT keeps the UI thread a core on a two-core clinic PC.
+        cached = Analyzer(bundle)
         _thread_state.analyzer = cached
     return cached
 
