@@ -31,11 +31,9 @@ import numpy as np
 from desktop_app.core.ood import (
     ImageStatistics,
     OodGate,
+    appearance_vectors,
     fit_ood_spec,
-    global_vector,
     orientation_score,
-    texture_vector,
-    thumbnail_vector,
 )
 
 __all__ = ["GateReference", "fit_gate"]
@@ -69,12 +67,14 @@ class GateReference:
         arrays = np.asarray(images)
         if arrays.ndim == 4:
             arrays = arrays[..., 0]
+        thumbnails, textures, globals_ = zip(*(appearance_vectors(a) for a in arrays),
+                                             strict=True)
         return cls(
             features=np.asarray(features, dtype=np.float64),
             stats=list(stats),
-            thumbnails=np.stack([thumbnail_vector(a) for a in arrays]),
-            textures=np.stack([texture_vector(a) for a in arrays]),
-            globals_=np.stack([global_vector(a) for a in arrays]),
+            thumbnails=np.stack(thumbnails),
+            textures=np.stack(textures),
+            globals_=np.stack(globals_),
         )
 
 

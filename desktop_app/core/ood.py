@@ -46,6 +46,7 @@ __all__ = [
     "ImageStatistics",
     "OodGate",
     "OodVerdict",
+    "appearance_vectors",
     "fit_ood_spec",
     "global_vector",
     "image_statistics",
@@ -222,6 +223,16 @@ def texture_vector(prepared: np.ndarray) -> np.ndarray:
         float64 vector of ``16 + 64 + 64`` values.
     """
     return _texture_from(_maps(prepared))
+
+
+def appearance_vectors(prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`thumbnail_vector`, :func:`texture_vector` and :func:`global_vector` at once.
+
+    The texture and global vectors share their gradient and detail maps; fitting the gate on
+    a few thousand training images computes them once instead of twice.
+    """
+    maps = _maps(prepared)
+    return thumbnail_vector(maps.image), _texture_from(maps), _global_from(maps)
 
 
 def orientation_score(globals_: np.ndarray) -> np.ndarray:

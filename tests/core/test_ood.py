@@ -220,3 +220,18 @@ def test_a_card_with_statistics_of_another_length_is_refused() -> None:
     spec["global"]["mean"] = spec["global"]["mean"][:11]
     with pytest.raises(ValueError, match="global statistics have 11 dimensions"):
         validate_ood_spec(spec)
+
+
+def test_appearance_vectors_equal_the_three_separate_vectors() -> None:
+    from desktop_app.core.ood import (
+        appearance_vectors,
+        global_vector,
+        texture_vector,
+        thumbnail_vector,
+    )
+
+    image = np.random.default_rng(5).random((64, 64), dtype=np.float32)
+    thumbnail, texture, global_ = appearance_vectors(image)
+    np.testing.assert_array_equal(thumbnail, thumbnail_vector(image))
+    np.testing.assert_array_equal(texture, texture_vector(image))
+    np.testing.assert_array_equal(global_, global_vector(image))
