@@ -40,7 +40,7 @@ class _Bar:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from model_training.config import ARCHITECTURES, AUGMENT_PRESETS, TASKS
+    from model_training.config import ARCHITECTURES, AUGMENT_PRESETS, QUANTIZATIONS, TASKS
 
     parser = argparse.ArgumentParser(prog="python -m model_training",
                                      description="Train, check, evaluate and export LungLens "
@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--initial-model", default=None, metavar="PATH",
                        help="fine-tune: start from this model.keras or bundle folder (same "
                             "architecture, width, input size and task)")
+    train.add_argument("--quantization", choices=QUANTIZATIONS, default="int8",
+                       help="LiteRT model the app runs: int8 (default; calibrated and "
+                            "evaluated as int8) or none (float32)")
     train.add_argument("--run-dir", default=None,
                        help="where the trained model is saved before export (default OUT/run)")
     train.add_argument("--report-dir", default=None, help="report folder (default OUT/report)")
@@ -91,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--run", required=True, help="run folder written by 'train'")
     export.add_argument("--out", required=True)
     export.add_argument("--report-dir", default=None)
+    export.add_argument("--quantization", choices=QUANTIZATIONS, default=None,
+                        help="override the run's setting (default: as trained)")
     return parser
 
 
@@ -153,6 +158,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         stop_at_val_loss=args.stop_at_val_loss, cache_dir=args.cache_dir,
         class_weighting=args.class_weighting,
         strategy=args.strategy, initial_model=args.initial_model,
+        quantization=args.quantization,
     )
     table = read_dataset(args.data, task=config.task)
     bar = _Bar()
@@ -185,6 +191,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from model_training.run_folder import load_run
 
     result = load_run(args.run)
+    if args.quantization is not None:
+        result.config.quantization = args.quantization
     return _finish(result, args.out, args.report_dir, str(result.table["path"].iloc[0]))
 
 

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ARCHITECTURES", "AUGMENT_PRESETS", "TASKS", "TrainingConfig"]
+__all__ = ["ARCHITECTURES", "AUGMENT_PRESETS", "QUANTIZATIONS", "TASKS", "TrainingConfig"]
 
 TASKS: tuple[str, ...] = ("3class", "covid-vs-normal")
 ARCHITECTURES: tuple[str, ...] = ("compact", "seed-2020")
 AUGMENT_PRESETS: tuple[str, ...] = ("default", "seed-2020", "none")
 MONITORS: tuple[str, ...] = ("val_auroc", "val_loss", "val_accuracy")
+QUANTIZATIONS: tuple[str, ...] = ("int8", "none")
 
 
 @dataclass
@@ -57,6 +58,11 @@ class TrainingConfig:
         initial_model: Fine-tune: start from the weights of this ``model.keras`` (or a bundle
             folder holding one) instead of random ones. Architecture, width, input size and
             classes must match it.
+        quantization: ``"int8"`` (default): the exported LiteRT model has int8 weights and
+            activations (post-training, ranges from training images), float input and
+            outputs; about a quarter faster and a third of the size, and calibration, the
+            operating point, the OOD gate and every card metric are computed on that int8
+            model, i.e. on what the app runs. ``"none"``: float32, equal to Keras to 1e-4.
     """
 
     task: str = "3class"
@@ -83,6 +89,7 @@ class TrainingConfig:
     cache_dir: str | None = None
     strategy: str | None = None
     initial_model: str | None = None
+    quantization: str = "int8"
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Any, tuple[Any, ...]]] = [
@@ -94,6 +101,7 @@ class TrainingConfig:
             ("schedule", self.schedule, ("cosine", "constant")),
             ("class_weighting", self.class_weighting, ("balanced", "class-source", "none")),
             ("strategy", self.strategy, (None, "mirrored", "multi-worker")),
+            ("quantization", self.quantization, QUANTIZATIONS),
         ]
         for name, value, allowed in checks:
             if value not in allowed:

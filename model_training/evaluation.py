@@ -78,11 +78,13 @@ class EvaluationResult:
 
 
 def predict(model: Any, images: np.ndarray, *, batch_size: int = 64) -> ModelOutputs:
-    """Run a Keras model, a ``TfliteModel``, a ``ModelBundle`` or a bundle folder.
+    """Run a Keras model, LiteRT bytes, a ``TfliteModel``, a ``ModelBundle`` or a bundle folder.
 
     Args:
-        model: ``keras.Model`` (with a ``pooled`` layer), ``desktop_app.core.inference
-            .TfliteModel``, ``desktop_app.core.model_bundle.ModelBundle`` or a path.
+        model: ``keras.Model`` (with a ``pooled`` layer), a ``.tflite`` flatbuffer
+            (``bytes``, see :func:`model_training.export.run_tflite`),
+            ``desktop_app.core.inference.TfliteModel``,
+            ``desktop_app.core.model_bundle.ModelBundle`` or a path.
         images: ``(n, s, s)`` or ``(n, s, s, 1)`` float32 preprocessed images.
         batch_size: Images per call.
 
@@ -95,6 +97,11 @@ def predict(model: Any, images: np.ndarray, *, batch_size: int = 64) -> ModelOut
     images = np.asarray(images, dtype=np.float32)
     if images.ndim == 3:
         images = images[..., None]
+    if isinstance(model, bytes):
+        from model_training.export import run_tflite
+
+        out = run_tflite(model, images, batch_size=batch_size)
+        return ModelOutputs(out["logits"], out["features"])
     if isinstance(model, str | Path):
         model = load_bundle(model)
     if isinstance(model, ModelBundle):

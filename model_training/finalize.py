@@ -63,8 +63,45 @@ def _compact_floats(value: Any) -> Any:
     return value
 
 
-def _model_id(result: TrainingResult, created: dt.datetime, digest: str) -> str:
-    return f"lunglens-{result.config.arch}-{created:%Y%m%d}-{digest[:6]}"
+def _export_agreement(
+    model: Any, deployed: Any, images: np.ndarray, temperature: float, quantization: str
+) -> dict[str, Any]:
+    """How far the LiteRT model the app runs is from the Keras model, on validation images.
+
+    Recorded in the card so that a fine-tuning user (who starts from ``model.keras``) and a
+    reviewer can see what quantization changed.
+    """
+    from model_training.evaluation import predict
+    from model_training.metrics import softmax
+
+    if quantization == "none":
+        # The float32 flatbuffer is checked against Keras (to 1e-4) by export_bundle.
+        return {"quantization": "none"}
+    if len(images) == 0:
+        return {"quantization": quantization, "images": 0}
+    reference = softmax(predict(model, images).logits, temperature)
+    lite = softmax(deployed.logits, temperature)
+    return {
+        "quantization": quantization,
+        "images": len(images),
+        "max_abs_probability_difference": float(np.max(np.abs(lite - reference))),
+        "argmax_agreement": float(np.mean(lite.argmax(axis=1) == reference.argmax(axis=1))),
+    }
+
+
+def _model_id(result: TrainingResult, created: dt.datetime) -> str:
+    """``lunglens-<arch>-<date>-<6 hex of the weights and quantization>``.
+
+    Unique per model: a re-export of the same training run with another quantization, or a
+    second model trained the same day on the same data, gets its own id (settings, exports
+    and the model store refer to models by id).
+    """
+    import hashlib
+
+    digest = hashlib.sha256(result.config.quantization.encode())
+    for weights in result.model.get_weights():
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return f"lunglens-{result.config.arch}-{created:%Y%m%d}-{digest.hexdigest()[:6]}"
 
 
 def _counts(table: Any) -> dict[str, Any]:
@@ -109,7 +146,13 @@ def finalize(
     from model_training.augmentation import get_preset
     from model_training.calibration import choose_decision, fit_temperature
     from model_training.evaluation import evaluate, predict
-    from model_training.export import export_bundle, training_data_hash
+    from model_training.export import (
+        QUANTIZED_TOLERANCE,
+        TOLERANCE,
+        convert_to_tflite,
+        export_bundle,
+        training_data_hash,
+    )
     from model_training.metrics import softmax
     from model_training.ood_fitting import GateReference, fit_gate
     from model_training.report import write_report
@@ -119,20 +162,34 @@ def finalize(
     images = result.images.arrays
     masks = {name: result.subset_mask(name) for name in ("train", "val", "test")}
     classes = result.classes
+    cam = has_cam(result.config.arch)
+
+    # The model every figure below is measured on is the one the app will run: with int8
+    # quantization that is the LiteRT flatbuffer, not the Keras model.
+    tflite: bytes | None = None
+    deployed: Any = result.model
+    if result.config.quantization == "int8":
+        say("quantizing to int8 (ranges from up to 300 training images)")
+        rng = np.random.default_rng(result.config.seed)
+        train_indices = np.flatnonzero(masks["train"])
+        chosen = np.sort(rng.choice(train_indices, min(300, len(train_indices)), replace=False))
+        tflite = convert_to_tflite(result.model, result.spec.input_size, cam=cam,
+                                   representative=images[chosen])
+        deployed = tflite
 
     say("predicting the validation split")
-    val_out = predict(result.model, images[masks["val"]])
+    val_out = predict(deployed, images[masks["val"]])
     temperature = fit_temperature(val_out.logits, labels[masks["val"]])
     val_probs = softmax(val_out.logits, temperature)
     decision = choose_decision(val_probs, labels[masks["val"]], classes)
     say(f"temperature {temperature:.3f}; thresholds {decision['thresholds']}")
-    val_eval = evaluate(result.model, images[masks["val"]], labels[masks["val"]], classes,
+    val_eval = evaluate(deployed, images[masks["val"]], labels[masks["val"]], classes,
                         sources=result.table.loc[masks["val"], "source"].tolist(),
                         temperature=temperature, decision=decision, shortcut_audit=False,
                         bootstrap_rounds=0, outputs=val_out)
 
     say("fitting the out-of-distribution gate (train; feature threshold on validation)")
-    train_out = predict(result.model, images[masks["train"]])
+    train_out = predict(deployed, images[masks["train"]])
 
     def reference(subset: str, features: np.ndarray) -> GateReference:
         stats = [s for s, keep in zip(result.images.stats, masks[subset], strict=True) if keep]
@@ -148,11 +205,13 @@ def finalize(
     test_eval = None
     if masks["test"].any():
         say("evaluating the test split (and the lung-masked shortcut audit)")
-        test_eval = evaluate(result.model, images[masks["test"]], labels[masks["test"]],
+        test_eval = evaluate(deployed, images[masks["test"]], labels[masks["test"]],
                              classes, sources=result.table.loc[masks["test"], "source"].tolist(),
                              temperature=temperature, decision=decision,
                              bootstrap_rounds=bootstrap_rounds, seed=result.config.seed)
         metrics["test"] = test_eval.metrics
+    metrics["export"] = _export_agreement(result.model, val_out, images[masks["val"]],
+                                          temperature, result.config.quantization)
     metrics["training"] = {
         "best_epoch": result.best_epoch,
         "monitor": result.config.monitor,
@@ -174,7 +233,7 @@ def finalize(
     training_config["augmentation"] = get_preset(result.config.augment).to_dict()
     training_config["dropped_files"] = result.dropped
     card_fields = {
-        "model_id": _model_id(result, created, data_hash),
+        "model_id": _model_id(result, created),
         "version": f"{created:%Y.%m.%d}",
         "created": created.isoformat(),
         "software_version": desktop_app.__version__,
@@ -203,8 +262,9 @@ def finalize(
     }
     say(f"exporting the bundle to {out_dir}")
     verify = images[masks["val"]][:32]
-    export_bundle(result.model, out_dir, card_fields, verify_images=verify,
-                  cam=has_cam(result.config.arch))
+    export_bundle(result.model, out_dir, card_fields, verify_images=verify, cam=cam,
+                  tflite=tflite,
+                  tolerance=QUANTIZED_TOLERANCE if tflite is not None else TOLERANCE)
     report_path = Path(report_dir) if report_dir is not None else Path(out_dir) / "report"
     say(f"writing the report to {report_path}")
     report = write_report(report_path, card_fields=card_fields, history=result.history,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,8 @@ def test_export_round_trip(trained: tuple[TrainingResult, Path], tmp_path: Path)
     from model_training.metrics import softmax
 
     result, folder = trained
+    result = dataclasses.replace(
+        result, config=dataclasses.replace(result.config, quantization="none"))
     report = finalize(result, tmp_path / "bundle", bootstrap_rounds=20)
     bundle = load_bundle(tmp_path / "bundle")
     card = bundle.card
@@ -76,6 +79,51 @@ def test_export_round_trip(trained: tuple[TrainingResult, Path], tmp_path: Path)
     assert metrics["n"] == int(result.subset_mask("test").sum())
     assert metrics["overall"]["accuracy"] == pytest.approx(
         card.metrics["test"]["overall"]["accuracy"])
+
+
+def test_int8_export_is_measured_as_int8(
+    trained: tuple[TrainingResult, Path], tmp_path: Path
+) -> None:
+    """The default int8 bundle: smaller, close to Keras, and its card describes the int8 model."""
+    from desktop_app.core.inference import TfliteModel
+    from desktop_app.core.model_bundle import load_bundle
+    from model_training.bundle_evaluation import evaluate_bundle
+    from model_training.export import QUANTIZED_TOLERANCE, convert_to_tflite
+    from model_training.finalize import finalize
+    from model_training.metrics import softmax
+
+    result, folder = trained
+    assert result.config.quantization == "int8"
+    finalize(result, tmp_path / "bundle", bootstrap_rounds=10)
+    bundle = load_bundle(tmp_path / "bundle")
+    float_size = len(convert_to_tflite(result.model, 32))
+    assert bundle.tflite_path.stat().st_size < float_size
+    export = bundle.card.metrics["export"]
+    assert export["quantization"] == "int8"
+    assert 0.0 <= export["max_abs_probability_difference"] <= QUANTIZED_TOLERANCE
+    assert 0.0 <= export["argmax_agreement"] <= 1.0
+    images = result.images.arrays[:8, ..., None]
+    lite = TfliteModel(bundle).run(images)
+    keras_probs = softmax(np.asarray(result.model(images, training=False)),
+                          bundle.card.temperature)
+    assert np.max(np.abs(lite.probabilities - keras_probs)) <= QUANTIZED_TOLERANCE
+    # The card's test metrics are those of the model the app runs: evaluating the bundle
+    # through LiteRT reproduces them.
+    metrics = evaluate_bundle(tmp_path / "bundle", folder, bootstrap_rounds=10,
+                              cache_dir=result.config.cache_dir)
+    assert metrics["overall"]["accuracy"] == pytest.approx(
+        bundle.card.metrics["test"]["overall"]["accuracy"])
+    assert metrics["overall"]["nll"] == pytest.approx(
+        bundle.card.metrics["test"]["overall"]["nll"], rel=1e-4)
+
+
+def test_int8_conversion_needs_images() -> None:
+    from model_training.architectures import build_model
+    from model_training.export import convert_to_tflite
+
+    with pytest.raises(ValueError, match="representative"):
+        convert_to_tflite(build_model("compact", 32, 3, width=0.25), 32,
+                          representative=np.zeros((0, 32, 32), np.float32))
 
 
 def test_cancel_takes_effect_within_one_batch(tiny_dataset: Path, tmp_path: Path) -> None:
