@@ -21,6 +21,7 @@ __all__ = [
     "roc_curve",
     "sensitivity_specificity",
     "softmax",
+    "specificity_at_sensitivity",
     "summary",
 ]
 
@@ -80,6 +81,31 @@ def roc_curve(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.
     tps = np.concatenate([[0], np.cumsum(positive[order])])
     fps = np.concatenate([[0], np.cumsum(~positive[order])])
     return fps / max(1, fps[-1]), tps / max(1, tps[-1])
+
+
+def specificity_at_sensitivity(
+    positive: np.ndarray, scores: np.ndarray, target: float = 0.95
+) -> float:
+    """Best specificity of the rule ``score >= t`` over thresholds reaching ``target`` sensitivity.
+
+    The issue's COVID-19 target ("sensitivity >= 95 % at specificity >= 98 %") is a property
+    of the ROC curve, independent of the operating point the app uses; only thresholds that
+    exist in the data count (ties move together). NaN with one class.
+    """
+    positive = np.asarray(positive, dtype=bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    thresholds = np.unique(scores)  # ascending
+    # For each threshold: positives / negatives scoring at least it.
+    pos_at_least = n_pos - np.searchsorted(np.sort(scores[positive]), thresholds, side="left")
+    neg_at_least = n_neg - np.searchsorted(np.sort(scores[~positive]), thresholds, side="left")
+    sensitivity = pos_at_least / n_pos
+    specificity = 1.0 - neg_at_least / n_neg
+    reaching = sensitivity >= target - 1e-12
+    return float(specificity[reaching].max())
 
 
 def bootstrap_auroc_ci(
@@ -185,6 +211,8 @@ def summary(
             "sensitivity": _nan_to_none(sens),
             "specificity": _nan_to_none(spec),
             "auroc": _nan_to_none(value),
+            "specificity_at_95_sensitivity": _nan_to_none(
+                specificity_at_sensitivity(positive, probabilities[:, index], 0.95)),
         }
         if bootstrap_rounds and np.isfinite(value):
             low, high = bootstrap_auroc_ci(positive, probabilities[:, index],

@@ -110,3 +110,18 @@ def test_lung_mask_replaces_lungs_with_mean() -> None:
     masked = mask_lungs(images)
     assert np.allclose(masked[0][mask], images[0].mean())
     assert np.array_equal(masked[0][~mask], images[0][~mask])
+
+
+def test_specificity_at_sensitivity_uses_real_thresholds() -> None:
+    from model_training.metrics import specificity_at_sensitivity
+
+    positive = np.array([1, 1, 1, 1, 0, 0, 0, 0], dtype=bool)
+    scores = np.array([0.9, 0.8, 0.7, 0.2, 0.6, 0.3, 0.1, 0.05])
+    # 100 % sensitivity needs t <= 0.2: negatives 0.6 and 0.3 are then positive -> 0.5.
+    assert specificity_at_sensitivity(positive, scores, 1.0) == 0.5
+    # 75 % sensitivity: t = 0.7 keeps every negative out.
+    assert specificity_at_sensitivity(positive, scores, 0.75) == 1.0
+    # Ties move together: a negative tied with the weakest positive counts as positive.
+    tied = np.array([0.9, 0.8, 0.7, 0.3, 0.6, 0.3, 0.1, 0.05])
+    assert specificity_at_sensitivity(positive, tied, 1.0) == 0.5
+    assert np.isnan(specificity_at_sensitivity(np.ones(3, bool), np.ones(3)))
