@@ -257,8 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                   "appearance_ms", "inference_ms",
                                                   "features_ms"))
         + f" ms (sum {speed['core_total_ms']:.2f}) | |",
-        f"| (a) lower bound of the ratio on any number of cores: core-time sum / floor core "
-        f"time | {speed['core_bound']:.2f}x | |",
+        f"| (a) lower bound of the ratio when both use every core fully: core-time sum / floor "
+        f"core time | {speed['core_bound']:.2f}x | |",
         f"| (a) analyse time / floor time | {speed['ratio']:.2f}x | ≤ "
         f"{THROUGHPUT_TARGET_RATIO:.0f}x {'(met)' if speed['ratio'] <= 2 else '(MISSED)'} |",
         f"| (b) `python -m desktop_app classify --json --model DIR one.png`, start to exit "

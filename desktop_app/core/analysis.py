@@ -175,7 +175,7 @@ class Analyzer:
         """Id of the model in use."""
         return self.card.model_id
 
-    def _prepare(self, path: Path) -> _Prepared:
+    def _prepare(self, path: Path, keep_loaded: bool) -> _Prepared:
         try:
             loaded = load_image(path)
         except ImageLoadError as error:
@@ -185,7 +185,9 @@ class Analyzer:
         verdict = self.gate.check_image(stats)
         if not verdict.out_of_distribution:
             verdict = self.gate.check_appearance(prepared.array)
-        return _Prepared(path, None, loaded, prepared, stats, verdict)
+        # Up to two batches wait in the pipeline: holding their full-resolution pixels
+        # (12 MB for a 2000 px film, 36 MB for a 3000 px DICOM) would cost hundreds of MB.
+        return _Prepared(path, None, loaded if keep_loaded else None, prepared, stats, verdict)
 
     def analyse(
         self,
@@ -226,7 +228,7 @@ class Analyzer:
                     path = next(queue, None)
                     if path is None:
                         return
-                    pending.append(pool.submit(self._prepare, Path(path)))
+                    pending.append(pool.submit(self._prepare, Path(path), keep_loaded))
 
             refill()
             while pending:
@@ -278,7 +280,7 @@ class Analyzer:
                 probabilities=probabilities,
                 decision=decision,
                 ood=verdict,
-                loaded=item.loaded if keep_loaded else None,
+                loaded=item.loaded,
                 prepared=item.prepared,
                 cams=outputs.cams[position],
                 stats=item.stats,
