@@ -164,6 +164,21 @@ def _ood_summary(ood: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in ood.items() if _is_scalar(v)}
 
 
+def _inference_model(card: ModelCard) -> str:
+    """What the app runs: float32, or int8 with how far it is from the trained Keras model."""
+    export = card.metric("export")
+    if not isinstance(export, Mapping) or export.get("quantization") in (None, "none"):
+        return "LiteRT, float32 (equal to the trained Keras model within 1e-4)"
+    text = f"LiteRT, {export['quantization']} (quantized after training"
+    difference = export.get("max_abs_probability_difference")
+    agreement = export.get("argmax_agreement")
+    if isinstance(difference, int | float) and isinstance(agreement, int | float):
+        text += (f"; on {export.get('images', '?')} validation images its probabilities differ "
+                 f"from the Keras model's by at most {difference:.3f} and the top class agrees "
+                 f"on {agreement:.1%}")
+    return text + "); every figure on this card is measured on this model"
+
+
 def model_card_html(card: ModelCard) -> str:
     """The whole card as an HTML document."""
     shortcut_limits = [t for t in card.limitations
@@ -179,6 +194,7 @@ def model_card_html(card: ModelCard) -> str:
             "version": card.version, "created": card.created, "architecture": card.architecture,
             "task": card.task, "classes": card.classes,
             "trained with LungLens": card.software_version,
+            "model the app runs": _inference_model(card),
         }),
         "<h2>Intended use</h2>",
         f"<p>{_esc(card.intended_use)}</p>",

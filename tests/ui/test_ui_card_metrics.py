@@ -92,3 +92,23 @@ def test_dialog_shows_per_source_shortcut_audit_and_calibration(qtbot, split_car
                      "Pediatric subset", "Shortcut risk", "expected calibration error",
                      "97.0%", "not reported"):
         assert expected in text, expected
+
+
+def test_dialog_says_which_model_the_app_runs(qtbot, split_card_bundle, tmp_path: Path) -> None:
+    dialog = ModelCardDialog(load_bundle(split_card_bundle).card)
+    qtbot.addWidget(dialog)
+    assert "LiteRT, float32" in dialog.text()
+
+    folder = tmp_path / "int8-card"
+    shutil.copytree(split_card_bundle, folder)
+    card = json.loads((folder / "model_card.json").read_text(encoding="utf-8"))
+    card["metrics"]["export"] = {"quantization": "int8", "images": 380,
+                                 "max_abs_probability_difference": 0.089,
+                                 "argmax_agreement": 0.992}
+    (folder / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
+    dialog = ModelCardDialog(load_bundle(folder).card)
+    qtbot.addWidget(dialog)
+    text = dialog.text()
+    assert "LiteRT, int8" in text
+    assert "at most 0.089" in text
+    assert "99.2%" in text
