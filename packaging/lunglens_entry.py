@@ -6,11 +6,12 @@ and hands over to :func:`desktop_app.__main__.main` unchanged: the GUI, ``classi
 
 One addition, only in a full build (where :func:`training_available` is true): ``--self-test``
 also proves that the *training* stack survived freezing: it imports ``model_training``, loads
-the bundled ``model.keras``, trains it for one step on generated radiographs and converts it
-to LiteRT. That catches what the LiteRT self-test cannot see: a TensorFlow shared library, a
-lazily imported Keras module, ``h5py`` or the MLIR converter missing from the bundle. It lives
-here, not in the core self-test, because from source the question "did the bundle keep
-TensorFlow?" does not arise.
+the bundled ``model.keras``, trains it for one step on generated radiographs, converts it to
+int8 LiteRT the way the wizard does, and runs the result. That catches what the LiteRT
+self-test cannot see: a TensorFlow shared library, a lazily imported Keras module, ``h5py``,
+the MLIR converter or the int8 calibrator missing from the bundle. It lives here, not in the
+core self-test, because from source the question "did the bundle keep TensorFlow?" does not
+arise.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ def _training_self_test() -> int:
     """
     start = time.perf_counter()
     try:
-        import tempfile
-        from pathlib import Path
 
         import keras
         import numpy as np
@@ -41,6 +40,8 @@ def _training_self_test() -> int:
         from desktop_app.core.model_bundle import load_bundle
         from desktop_app.core.preprocessing import preprocess
         from desktop_app.core.synthetic import synthetic_radiograph
+        from model_training.architectures import has_cam
+        from model_training.export import convert_to_tflite, run_tflite
 
         bundle = load_bundle(bundled_model_dir())
         model = keras.saving.load_model(bundle.keras_path, compile=False)
@@ -55,18 +56,20 @@ def _training_self_test() -> int:
             model.compile(optimizer="adam",
                           loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
             model.fit(batch, np.array([0, 1]), epochs=1, batch_size=2, verbose=0)
-        with tempfile.TemporaryDirectory(prefix="lunglens-self-test-") as folder:
-            saved = Path(folder) / "saved_model"
-            model.export(saved, format="tf_saved_model", verbose=False)
-            flatbuffer = tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert()
-        if len(flatbuffer) < 1000:
-            raise ValueError(f"LiteRT conversion produced only {len(flatbuffer)} bytes")
+        # The wizard's own export path: serving signature, int8 calibration on these images,
+        # then the flatbuffer run in LiteRT.
+        flatbuffer = convert_to_tflite(model, spec.input_size,
+                                       cam=has_cam(bundle.card.architecture),
+                                       representative=batch)
+        lite = run_tflite(flatbuffer, batch)
+        if not np.all(np.isfinite(lite["logits"])):
+            raise ValueError(f"int8 LiteRT model returned non-finite values: {lite['logits']}")
     except Exception as error:
         print(f"TRAINING SELF-TEST FAILED: {type(error).__name__}: {error}")
         return 1
     print(f"TRAINING SELF-TEST PASSED in {time.perf_counter() - start:.2f} s "
           f"(TensorFlow {tf.__version__}, Keras {keras.__version__}: load, train step, "
-          "LiteRT export)")
+          "int8 LiteRT export and run)")
     return 0
 
 
