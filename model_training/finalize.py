@@ -64,7 +64,8 @@ def _compact_floats(value: Any) -> Any:
 
 
 def _export_agreement(
-    model: Any, deployed: Any, images: np.ndarray, temperature: float, quantization: str
+    model: Any, deployed_outputs: Any, images: np.ndarray, temperature: float,
+    quantization: str,
 ) -> dict[str, Any]:
     """How far the LiteRT model the app runs is from the Keras model, on validation images.
 
@@ -80,7 +81,7 @@ def _export_agreement(
     if len(images) == 0:
         return {"quantization": quantization, "images": 0}
     reference = softmax(predict(model, images).logits, temperature)
-    lite = softmax(deployed.logits, temperature)
+    lite = softmax(deployed_outputs.logits, temperature)
     return {
         "quantization": quantization,
         "images": len(images),
