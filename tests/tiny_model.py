@@ -3,8 +3,11 @@
 The bundle follows the export contract of :mod:`desktop_app.core.model_bundle` exactly
 (signature ``serving_default``, input ``image``, outputs ``logits``/``features``/``cam``), and
 its card passes the same validation as a trained model's, so tests exercise the real LiteRT
-classify path. The CNN is untrained apart from a few steps on synthetic radiographs: tests
-check behaviour (consistency, gating, plumbing), never accuracy.
+classify path. Its layers carry the names every LiteRT export relies on
+(:mod:`model_training.architectures`: ``last_feature_map``, ``pooled``, ``head``), so the
+frozen build's training self-test can convert it like a trained model. The CNN is untrained
+apart from a few steps on synthetic radiographs: tests check behaviour (consistency, gating,
+plumbing), never accuracy.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ def build_tiny_bundle(out: Path, input_size: int = 32, seed: int = 0) -> Path:
     spec = PreprocessingSpec(input_size=input_size)
     inputs = keras.Input(spec.input_shape, name="image")
     x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
-    fmap = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="last_conv")(x)
-    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(fmap)
+    fmap = keras.layers.Conv2D(16, 3, padding="same", activation="relu",
+                               name="last_feature_map")(x)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pooled")(fmap)
     logits = keras.layers.Dense(len(CLASSES), name="head")(pooled)
     model = keras.Model(inputs, logits)
 
