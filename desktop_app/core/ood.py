@@ -172,6 +172,7 @@ class _Maps:
     histogram: np.ndarray  # 32 bins over 0..1, fractions
     block_gradient: np.ndarray  # 8x8 block means of ``gradient``
     block_detail: np.ndarray  # 8x8 block means of ``detail``
+    thumbnail: np.ndarray  # :func:`thumbnail_vector` of ``image``
 
 
 def _maps(prepared: np.ndarray) -> _Maps:
@@ -197,7 +198,8 @@ def _maps(prepared: np.ndarray) -> _Maps:
     np.clip(scaled, 0.0, 31.0, out=scaled)
     histogram = np.bincount(scaled.astype(np.uint8).ravel(), minlength=32) / image.size
     return _Maps(image, gradient, detail, histogram,
-                 _block_means(gradient, _TEXTURE_BLOCKS), _block_means(detail, _TEXTURE_BLOCKS))
+                 _block_means(gradient, _TEXTURE_BLOCKS), _block_means(detail, _TEXTURE_BLOCKS),
+                 thumbnail_vector(image))
 
 
 def _texture_from(maps: _Maps) -> np.ndarray:
@@ -232,7 +234,7 @@ def appearance_vectors(prepared: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     a few thousand training images computes them once instead of twice.
     """
     maps = _maps(prepared)
-    return thumbnail_vector(maps.image), _texture_from(maps), _global_from(maps)
+    return maps.thumbnail, _texture_from(maps), _global_from(maps)
 
 
 def orientation_score(globals_: np.ndarray) -> np.ndarray:
@@ -293,7 +295,7 @@ def _global_from(maps: _Maps) -> np.ndarray:
     def row_band(low: float, high: float) -> float:
         return float(rows[int(low * height):int(high * height)].mean())
 
-    thumb = thumbnail_vector(image).reshape(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+    thumb = maps.thumbnail.reshape(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
 
     def symmetry(mirrored: np.ndarray) -> float:
         spread = thumb.std() * mirrored.std()
@@ -425,8 +427,8 @@ class OodGate:
                                    or self._min_orientation is not None) else None
         vector = _global_from(maps) if maps is not None else None
         if self._appearance is not None:
-            out["layout"] = (float(self.appearance_distance(thumbnail_vector(prepared))[0]),
-                             self._appearance[4])
+            thumbnail = maps.thumbnail if maps is not None else thumbnail_vector(prepared)
+            out["layout"] = (float(self.appearance_distance(thumbnail)[0]), self._appearance[4])
         if self._min_orientation is not None and vector is not None:
             out["orientation"] = (-float(orientation_score(vector)[0]), -self._min_orientation)
         if self._global is not None and vector is not None:
