@@ -53,8 +53,7 @@ def test_export_round_trip(trained: tuple[TrainingResult, Path], tmp_path: Path)
     from model_training.metrics import softmax
 
     result, folder = trained
-    result = dataclasses.replace(
-        result, config=dataclasses.replace(result.config, quantization="none"))
+    assert result.config.quantization == "none"
     report = finalize(result, tmp_path / "bundle", bootstrap_rounds=20)
     bundle = load_bundle(tmp_path / "bundle")
     card = bundle.card
@@ -84,7 +83,7 @@ def test_export_round_trip(trained: tuple[TrainingResult, Path], tmp_path: Path)
 def test_int8_export_is_measured_as_int8(
     trained: tuple[TrainingResult, Path], tmp_path: Path
 ) -> None:
-    """The default int8 bundle: smaller, close to Keras, and its card describes the int8 model."""
+    """An int8 bundle: smaller, close to Keras, and its card describes the int8 model."""
     from desktop_app.core.inference import TfliteModel
     from desktop_app.core.model_bundle import load_bundle
     from model_training.bundle_evaluation import evaluate_bundle
@@ -93,7 +92,8 @@ def test_int8_export_is_measured_as_int8(
     from model_training.metrics import softmax
 
     result, folder = trained
-    assert result.config.quantization == "int8"
+    result = dataclasses.replace(
+        result, config=dataclasses.replace(result.config, quantization="int8"))
     finalize(result, tmp_path / "bundle", bootstrap_rounds=10)
     bundle = load_bundle(tmp_path / "bundle")
     float_size = len(convert_to_tflite(result.model, 32))
