@@ -23,4 +23,4 @@ PYTHON="${PYTHON:-.venv/bin/python}"
     --epochs 20 --batch-size 32 --augment default \
     --optimizer adamw --learning-rate 2e-3 --schedule cosine --label-smoothing 0.05 \
     --class-weighting balanced --patience 8 --task 3class --seed 2026 \
-    --quantization int8
+    --quantization none
