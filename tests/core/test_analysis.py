@@ -84,3 +84,28 @@ def test_greyscale_text_document_is_refused_before_labelling(
     assert result.out_of_distribution
     assert result.label is None
     assert result.to_json()["label"] is None
+
+
+def test_queued_images_do_not_hold_full_resolution_pixels(
+    analyzer: Analyzer, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to two batches wait in the pipeline; only their model inputs may be kept.
+
+    A folder of 3,000 px DICOMs would otherwise hold ~36 MB per queued image.
+    """
+    queued = []
+    prepare = Analyzer._prepare
+
+    def spy(self: Analyzer, path: Path, keep_loaded: bool):  # type: ignore[no-untyped-def]
+        item = prepare(self, path, keep_loaded)
+        queued.append(item)
+        return item
+
+    monkeypatch.setattr(Analyzer, "_prepare", spy)
+    files = expand_inputs([folder]).files
+    list(analyzer.analyse(files, batch_size=4))
+    readable = [item for item in queued if item.error is None]
+    assert len(readable) == 10
+    assert all(item.loaded is None and item.prepared is not None for item in readable)
+    kept = analyzer.analyse_one(files[1])
+    assert kept.loaded is not None
