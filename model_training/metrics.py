@@ -54,12 +54,18 @@ def sensitivity_specificity(matrix: np.ndarray, index: int) -> tuple[float, floa
     return float(sensitivity), float(specificity)
 
 
+def _binary(
+    positive: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """``(positive as bool, scores as float64, #positives, #negatives)`` for ROC figures."""
+    positive = np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    return positive, np.asarray(scores, dtype=np.float64), n_pos, len(positive) - n_pos
+
+
 def auroc(positive: np.ndarray, scores: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney U with tie correction); NaN with one class."""
-    positive = np.asarray(positive, dtype=bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
+    positive, scores, n_pos, n_neg = _binary(positive, scores)
     if n_pos == 0 or n_neg == 0:
         return float("nan")
     order = np.argsort(scores, kind="mergesort")
@@ -92,10 +98,7 @@ def specificity_at_sensitivity(
     of the ROC curve, independent of the operating point the app uses; only thresholds that
     exist in the data count (ties move together). NaN with one class.
     """
-    positive = np.asarray(positive, dtype=bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
+    positive, scores, n_pos, n_neg = _binary(positive, scores)
     if n_pos == 0 or n_neg == 0:
         return float("nan")
     thresholds = np.unique(scores)  # ascending
