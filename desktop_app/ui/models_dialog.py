@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtWidgets
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.model_bundle import load_bundle
 from desktop_app.core.model_store import ModelEntry, ModelStore
+from desktop_app.ui.modeless import show_reloading_on
 
 __all__ = ["ModelsDialog", "metrics_summary", "open_model_manager"]
 
@@ -253,9 +254,5 @@ class ModelsDialog(QtWidgets.QDialog):
 def open_model_manager(main_window: QtWidgets.QWidget) -> ModelsDialog:
     """Training › Models… (hook called by the main window); reloads its model on a switch."""
     dialog = ModelsDialog(main_window)
-    dialog.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
-    reload_model = getattr(main_window, "reload_model", None)
-    if callable(reload_model):
-        dialog.active_model_changed.connect(lambda _key: reload_model())
-    dialog.show()
+    show_reloading_on(dialog, dialog.active_model_changed, main_window)
     return dialog

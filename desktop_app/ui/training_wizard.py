@@ -20,6 +20,7 @@ from typing import Any
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app.core.model_store import ModelStore
+from desktop_app.ui.modeless import show_reloading_on
 from desktop_app.ui.wizard_pages.check_page import CheckPage
 from desktop_app.ui.wizard_pages.common import Pages, WizardContext
 from desktop_app.ui.wizard_pages.data_page import DataPage
@@ -168,9 +169,5 @@ def open_training_wizard(main_window: QtWidgets.QWidget) -> TrainingWizard:
     main window reloads the active model through its own loader (``reload_model``).
     """
     wizard = TrainingWizard(main_window)
-    wizard.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
-    reload_model = getattr(main_window, "reload_model", None)
-    if callable(reload_model):
-        wizard.model_installed.connect(lambda _entry: reload_model())
-    wizard.show()
+    show_reloading_on(wizard, wizard.model_installed, main_window)
     return wizard
