@@ -32,13 +32,15 @@ def evaluate_bundle(
 
     Returns:
         The metrics of :func:`model_training.evaluation.evaluate` plus ``model_id``,
-        ``subset`` and ``skipped`` (unreadable files).
+        ``subset``, ``rows_fingerprint`` (of the evaluated rows, comparable with the card's
+        ``metrics.test.rows_fingerprint``) and ``skipped`` (unreadable files).
 
     Raises:
         ValueError: If the subset is empty or unknown, quoting it.
     """
     from desktop_app.core.inference import TfliteModel
     from desktop_app.core.model_bundle import load_bundle
+    from model_training.data_fingerprint import rows_fingerprint
     from model_training.data_pipeline import load_preprocessed
     from model_training.datasets import read_dataset
     from model_training.evaluation import evaluate
@@ -60,11 +62,15 @@ def evaluate_bundle(
     images = load_preprocessed(table["path"].tolist(), card.preprocessing, cache_dir=cache_dir)
     keep = [i for i in range(len(table)) if i not in images.errors]
     labels = table["label"].cat.codes.to_numpy()[keep]
+    rows = table.iloc[keep]
     result = evaluate(TfliteModel(bundle), images.arrays[keep], labels, card.classes,
-                      sources=table["source"].iloc[keep].tolist(),
+                      sources=rows["source"].astype(str).tolist(),
+                      age_groups=rows["age_group"].astype(str).tolist(),
+                      patients=rows["patient_id"].astype(str).tolist(),
                       temperature=card.temperature, decision=card.decision,
                       bootstrap_rounds=bootstrap_rounds)
     metrics = result.metrics
+    metrics["rows_fingerprint"] = rows_fingerprint(rows, [images.file_sha1[i] for i in keep])
     metrics["model_id"] = card.model_id
     metrics["subset"] = subset
     metrics["skipped"] = {table.at[i, "path"]: reason for i, reason in images.errors.items()}

@@ -1,4 +1,4 @@
-"""Command line: ``python -m model_training {check,train,evaluate,export} ...``.
+"""Command line: ``python -m model_training {check,train,loso,loso-report,evaluate,export}``.
 
 Exit codes: 0 success, 1 failure (bad data, fatal dataset finding, failed export,
 cancelled), 2 usage error (argparse).
@@ -39,8 +39,46 @@ class _Bar:
         sys.stderr.flush()
 
 
+def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The data and training settings shared by ``train`` and ``loso``."""
+    from model_training.config import (
+        ARCHITECTURES,
+        AUGMENT_PRESETS,
+        CLASS_WEIGHTINGS,
+        QUANTIZATIONS,
+        TASKS,
+    )
+
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--arch", choices=ARCHITECTURES, default="compact")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--augment", choices=AUGMENT_PRESETS, default="default")
+    parser.add_argument("--task", choices=TASKS, default="3class")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--width", type=float, default=1.0, help="compact channel multiplier")
+    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    parser.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw")
+    parser.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
+    parser.add_argument("--label-smoothing", type=float, default=0.05)
+    parser.add_argument("--patience", type=int, default=8, help="early-stopping patience (0 off)")
+    parser.add_argument("--stop-at-val-loss", type=float, default=None,
+                        help="seed-style stop when val_loss falls below this")
+    parser.add_argument("--class-weighting", choices=CLASS_WEIGHTINGS,
+                        default="balanced")
+    parser.add_argument("--strategy", choices=("mirrored", "multi-worker"), default=None)
+    parser.add_argument("--cache-dir", default=None, help="preprocessed-image cache folder")
+    parser.add_argument("--initial-model", default=None, metavar="PATH",
+                        help="fine-tune: start from this model.keras or bundle folder (same "
+                             "architecture, width, input size and task)")
+    parser.add_argument("--quantization", choices=QUANTIZATIONS, default="none",
+                        help="LiteRT model the app runs: none (default; float32, equal to "
+                             "Keras within 1e-4) or int8 (calibrated and evaluated as int8)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    from model_training.config import ARCHITECTURES, AUGMENT_PRESETS, QUANTIZATIONS, TASKS
+    from model_training.config import QUANTIZATIONS, TASKS
 
     parser = argparse.ArgumentParser(prog="python -m model_training",
                                      description="Train, check, evaluate and export LungLens "
@@ -53,36 +91,27 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--json", help="also write the report as JSON to this file")
 
     train = sub.add_parser("train", help="train, calibrate, evaluate and export a model")
-    train.add_argument("--data", required=True)
     train.add_argument("--out", required=True, help="bundle folder to write")
-    train.add_argument("--arch", choices=ARCHITECTURES, default="compact")
-    train.add_argument("--epochs", type=int, default=30)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--augment", choices=AUGMENT_PRESETS, default="default")
-    train.add_argument("--task", choices=TASKS, default="3class")
-    train.add_argument("--seed", type=int, default=2026)
-    train.add_argument("--input-size", type=int, default=224)
-    train.add_argument("--width", type=float, default=1.0, help="compact channel multiplier")
-    train.add_argument("--learning-rate", type=float, default=2e-3)
-    train.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw")
-    train.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
-    train.add_argument("--label-smoothing", type=float, default=0.05)
-    train.add_argument("--patience", type=int, default=8, help="early-stopping patience (0 off)")
-    train.add_argument("--stop-at-val-loss", type=float, default=None,
-                       help="seed-style stop when val_loss falls below this")
-    train.add_argument("--class-weighting", choices=("balanced", "class-source", "none"),
-                       default="balanced")
-    train.add_argument("--strategy", choices=("mirrored", "multi-worker"), default=None)
-    train.add_argument("--cache-dir", default=None, help="preprocessed-image cache folder")
-    train.add_argument("--initial-model", default=None, metavar="PATH",
-                       help="fine-tune: start from this model.keras or bundle folder (same "
-                            "architecture, width, input size and task)")
-    train.add_argument("--quantization", choices=QUANTIZATIONS, default="none",
-                       help="LiteRT model the app runs: none (default; float32, equal to "
-                            "Keras within 1e-4) or int8 (calibrated and evaluated as int8)")
+    _add_training_arguments(train)
     train.add_argument("--run-dir", default=None,
                        help="where the trained model is saved before export (default OUT/run)")
     train.add_argument("--report-dir", default=None, help="report folder (default OUT/report)")
+
+    loso = sub.add_parser(
+        "loso", help="leave-one-source-out: train without one source, test on that source")
+    loso.add_argument("--holdout-source", required=True,
+                      help="source left out of training and validation and tested on")
+    loso.add_argument("--out", required=True,
+                      help="folder for the run, its bundle, report and holdout.json")
+    _add_training_arguments(loso)
+
+    loso_report = sub.add_parser(
+        "loso-report", help="tabulate leave-one-source-out runs (and record them in a card)")
+    loso_report.add_argument("runs", nargs="+", help="folders written by 'loso'")
+    loso_report.add_argument("--card", default=None,
+                             help="model_card.json to record the study in "
+                                  "(metrics.leave_one_source_out)")
+    loso_report.add_argument("--json", default=None, help="also write the table as JSON")
 
     evaluate = sub.add_parser("evaluate", help="evaluate an exported bundle (LiteRT)")
     evaluate.add_argument("--model", required=True, help="bundle folder")
@@ -118,6 +147,21 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return EXIT_FAILURE if report.fatal else EXIT_OK
 
 
+def _dataset_root(paths: list[str]) -> str:
+    """The dataset folder a saved run's images came from (for the card's description).
+
+    A run folder stores image paths, not the ``--data`` argument: their common folder is the
+    images folder, and the dataset is its parent when that holds the metadata CSV.
+    """
+    import os
+
+    common = Path(os.path.commonpath([str(Path(p).parent) for p in paths]))
+    if common.name == "images" and any((common.parent / name).is_file() for name in
+                                       ("metadata.csv", "Chest_xray_Corona_Metadata.csv")):
+        return str(common.parent)
+    return str(common)
+
+
 def _describe(data: str) -> str:
     return (f"Chest X-rays read from {Path(data).name!r} in CoronaHack's label scheme "
             "(COVID-19 = Label_2 COVID-19; Pneumonia = other 'Pnemonia'; Normal), split by "
@@ -140,17 +184,19 @@ def _finish(result: Any, out: str, report_dir: str | None, data: str) -> int:
         print(f"test accuracy {overall['accuracy']:.4f}, macro AUROC "
               f"{overall['macro_auroc']:.4f}, ECE {overall['ece']:.4f} "
               f"(uncalibrated {test['uncalibrated']['ece']:.4f})")
+        if "populations" in test:
+            from model_training.population_metrics import format_populations
+
+            for line in format_populations(test["populations"]):
+                print(line)
     print(f"bundle written to {out}")
     return EXIT_OK
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def _config_from_args(args: argparse.Namespace) -> Any:
     from model_training.config import TrainingConfig
-    from model_training.datasets import read_dataset
-    from model_training.run_folder import save_run
-    from model_training.training import TrainingCancelled, TrainingProgress, train
 
-    config = TrainingConfig(
+    return TrainingConfig(
         task=args.task, arch=args.arch, input_size=args.input_size, width=args.width,
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, seed=args.seed,
         optimizer=args.optimizer, learning_rate=args.learning_rate, schedule=args.schedule,
@@ -160,7 +206,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
         strategy=args.strategy, initial_model=args.initial_model,
         quantization=args.quantization,
     )
-    table = read_dataset(args.data, task=config.task)
+
+
+def _train_with_bar(config: Any, table: Any) -> Any:
+    """Run ``train`` with a text progress bar; None when cancelled (Ctrl+C is not a cancel)."""
+    from model_training.training import TrainingCancelled, TrainingProgress, train
+
     bar = _Bar()
 
     def progress(p: TrainingProgress) -> None:
@@ -176,9 +227,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
                  force=end)
 
     try:
-        result = train(config, table, progress=progress)
+        return train(config, table, progress=progress)
     except TrainingCancelled as error:
         print(f"\n{error}", file=sys.stderr)
+        return None
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from model_training.datasets import read_dataset
+    from model_training.run_folder import save_run
+
+    config = _config_from_args(args)
+    table = read_dataset(args.data, task=config.task)
+    result = _train_with_bar(config, table)
+    if result is None:
         return EXIT_FAILURE
     run_dir = Path(args.run_dir) if args.run_dir else Path(args.out) / "run"
     save_run(result, run_dir)
@@ -187,17 +249,73 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return _finish(result, args.out, args.report_dir, args.data)
 
 
+def _cmd_loso(args: argparse.Namespace) -> int:
+    from model_training.datasets import read_dataset
+    from model_training.export import ExportError
+    from model_training.finalize import finalize
+    from model_training.population_metrics import format_populations
+    from model_training.run_folder import save_run
+    from model_training.source_holdout import holdout_summary, holdout_table
+
+    config = _config_from_args(args)
+    table = holdout_table(read_dataset(args.data, task=config.task), args.holdout_source,
+                          val_fraction=config.val_fraction, seed=config.seed)
+    out = Path(args.out)
+    result = _train_with_bar(config, table)
+    if result is None:
+        return EXIT_FAILURE
+    save_run(result, out / "run")
+    try:
+        report = finalize(result, out / "bundle", report_dir=out / "report",
+                          dataset_description=_describe(args.data)
+                          + f" Leave-one-source-out: source {args.holdout_source!r} held out.",
+                          log=lambda line: print(line, file=sys.stderr))
+    except ExportError as error:
+        print(f"export failed: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    summary = holdout_summary(args.holdout_source, report["metrics"]["test"], result.table)
+    summary["training_config"] = config.to_dict()
+    summary["best_epoch"] = result.best_epoch
+    (out / "holdout.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    for line in format_populations(report["metrics"]["test"]["populations"]):
+        print(line)
+    print(f"held-out summary written to {out / 'holdout.json'}")
+    return EXIT_OK
+
+
+def _cmd_loso_report(args: argparse.Namespace) -> int:
+    from model_training.source_holdout import format_holdout_table, record_in_card
+
+    summaries = []
+    for folder in args.runs:
+        path = Path(folder) / "holdout.json"
+        if not path.is_file():
+            print(f"error: {str(path)!r} does not exist (run 'loso' first)", file=sys.stderr)
+            return EXIT_FAILURE
+        summaries.append(json.loads(path.read_text(encoding="utf-8")))
+    for line in format_holdout_table(summaries):
+        print(line)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summaries, indent=2) + "\n", encoding="utf-8")
+    if args.card:
+        record_in_card(Path(args.card), summaries)
+        print(f"recorded in {args.card}")
+    return EXIT_OK
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from model_training.run_folder import load_run
 
     result = load_run(args.run)
     if args.quantization is not None:
         result.config.quantization = args.quantization
-    return _finish(result, args.out, args.report_dir, str(result.table["path"].iloc[0]))
+    return _finish(result, args.out, args.report_dir,
+                   _dataset_root(result.table["path"].astype(str).tolist()))
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from model_training.bundle_evaluation import evaluate_bundle
+    from model_training.population_metrics import format_populations
 
     metrics = evaluate_bundle(args.model, args.data, subset=args.subset)
     if args.json:
@@ -208,8 +326,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for name, entry in overall["per_class"].items():
         print(f"  {name}: n {entry['n']}, sensitivity {entry['sensitivity']}, "
               f"specificity {entry['specificity']}, AUROC {entry['auroc']}")
-    for source, entry in metrics.get("per_source", {}).items():
-        print(f"  source {source}: n {entry['n']}, accuracy {entry['accuracy']:.4f}")
+    if "populations" in metrics:
+        for line in format_populations(metrics["populations"]):
+            print(line)
+    else:
+        for source, entry in metrics.get("per_source", {}).items():
+            print(f"  source {source}: n {entry['n']}, accuracy {entry['accuracy']:.4f}")
     return EXIT_OK
 
 
@@ -220,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_app.core.errors import LungLensError
 
     handlers = {"check": _cmd_check, "train": _cmd_train, "evaluate": _cmd_evaluate,
-                "export": _cmd_export}
+                "export": _cmd_export, "loso": _cmd_loso, "loso-report": _cmd_loso_report}
     try:
         return handlers[args.command](args)
     except (FileNotFoundError, ValueError, LungLensError) as error:

@@ -13,13 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ARCHITECTURES", "AUGMENT_PRESETS", "QUANTIZATIONS", "TASKS", "TrainingConfig"]
+__all__ = [
+    "ARCHITECTURES",
+    "AUGMENT_PRESETS",
+    "CLASS_WEIGHTINGS",
+    "QUANTIZATIONS",
+    "TASKS",
+    "TrainingConfig",
+]
 
 TASKS: tuple[str, ...] = ("3class", "covid-vs-normal")
 ARCHITECTURES: tuple[str, ...] = ("compact", "seed-2020")
-AUGMENT_PRESETS: tuple[str, ...] = ("default", "seed-2020", "none")
+AUGMENT_PRESETS: tuple[str, ...] = ("default", "robust", "seed-2020", "none")
 MONITORS: tuple[str, ...] = ("val_auroc", "val_loss", "val_accuracy")
 QUANTIZATIONS: tuple[str, ...] = ("int8", "none")
+CLASS_WEIGHTINGS: tuple[str, ...] = ("balanced", "class-source", "class-group", "none")
 
 
 @dataclass
@@ -46,7 +54,9 @@ class TrainingConfig:
         class_weighting: ``"balanced"`` (inverse class frequency sample weights),
             ``"class-source"`` (balanced classes, and within each class the sources weighted
             towards equal shares, square-root damped and capped at 5x; see
-            :func:`model_training.training.sample_weights`) or ``"none"``.
+            :func:`model_training.training.sample_weights`), ``"class-group"`` (the same
+            within each class over source x age group x view, which also balances the NIH
+            views that differ by class) or ``"none"``.
         monitor: Validation metric for the best checkpoint and early stopping.
         patience: Epochs without improvement before early stopping (0 disables it).
         stop_at_val_loss: Seed-style stop when ``val_loss`` falls below this value (None: off).
@@ -101,7 +111,7 @@ class TrainingConfig:
             ("monitor", self.monitor, MONITORS),
             ("optimizer", self.optimizer, ("adamw", "adam")),
             ("schedule", self.schedule, ("cosine", "constant")),
-            ("class_weighting", self.class_weighting, ("balanced", "class-source", "none")),
+            ("class_weighting", self.class_weighting, CLASS_WEIGHTINGS),
             ("strategy", self.strategy, (None, "mirrored", "multi-worker")),
             ("quantization", self.quantization, QUANTIZATIONS),
         ]

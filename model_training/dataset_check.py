@@ -10,6 +10,13 @@ a severity:
   patient leakage, unreadable files that will be skipped);
 * ``info`` - worth knowing (duplicates inside one split, counts).
 
+Besides these findings about files, the report describes the dataset's composition (images
+per class, source and age group) and the shortcuts in it: classes that come from their own
+sources, and how well the source, the age group or (inside a source) the view alone predicts
+the class (:mod:`model_training.confounding`). Those are warnings about what a model may learn
+instead of the disease, never fatal: such a dataset is still trainable, but its test figures
+flatter the model.
+
 A plain function with ``progress(done, total)`` and ``cancelled()`` callbacks, so the wizard
 runs it in a worker and displays the returned :class:`DatasetReport`.
 """
@@ -24,6 +31,13 @@ from typing import Any
 
 import pandas as pd
 
+from model_training.confounding import (
+    ConfoundingWarning,
+    GroupCount,
+    ShortcutScore,
+    composition,
+    find_confounding,
+)
 from model_training.splits import patient_leakage
 
 __all__ = [
@@ -32,6 +46,7 @@ __all__ = [
     "DatasetReport",
     "Finding",
     "check_dataset",
+    "format_composition",
 ]
 
 #: Fewer images than this in a class (in TRAIN) make training pointless: validation would hold
@@ -74,6 +89,10 @@ class DatasetReport:
         per_class_split: ``{class: {split: count}}``.
         patients: Distinct patient ids.
         findings: Everything found, fatal first.
+        per_class_source_age: Images per class, source and age group, per split and in total.
+        shortcuts: What guessing the class from the source, the age group or (inside each
+            source) the view alone achieves, whether or not it is worth a warning.
+        confounding: Shortcut warnings and notes, strongest first.
     """
 
     images: int
@@ -84,11 +103,19 @@ class DatasetReport:
     per_class_split: dict[str, dict[str, int]]
     patients: int
     findings: list[Finding] = field(default_factory=list)
+    per_class_source_age: list[GroupCount] = field(default_factory=list)
+    shortcuts: list[ShortcutScore] = field(default_factory=list)
+    confounding: list[ConfoundingWarning] = field(default_factory=list)
 
     @property
     def fatal(self) -> bool:
-        """True when training must not start."""
+        """True when training must not start (shortcuts never are: they bias, not block)."""
         return any(f.severity == "fatal" for f in self.findings)
+
+    @property
+    def confounding_warnings(self) -> list[ConfoundingWarning]:
+        """The shortcuts strong enough to warn about (without the weak ones, which are notes)."""
+        return [w for w in self.confounding if w.severity == "warning"]
 
     def by_severity(self, severity: str) -> list[Finding]:
         """Findings of one severity."""
@@ -101,19 +128,52 @@ class DatasetReport:
         return data
 
     def format(self, max_paths: int = 5) -> str:
-        """Plain-text summary (CLI)."""
+        """Plain-text summary (CLI): counts, composition, shortcuts, then the findings."""
         lines = [
             f"{self.images} images ({self.readable} readable), {self.patients} patients",
             "per class: " + ", ".join(f"{k} {v}" for k, v in self.per_class.items()),
             "per source: " + ", ".join(f"{k} {v}" for k, v in self.per_source.items()),
             "per split: " + ", ".join(f"{k} {v}" for k, v in self.per_split.items()),
         ]
+        if self.per_class_source_age:
+            lines.append("")
+            lines.append("images per class, source and age group:")
+            lines.extend(f"  {line}" for line in format_composition(self.per_class_source_age))
+        if self.shortcuts:
+            lines.append("")
+            lines.append("the class guessed from metadata alone (commonest class per group):")
+            lines.extend(f"  {score.describe()}" for score in self.shortcuts)
+        if self.confounding:
+            lines.append("")
+            lines.append("shortcuts a model can learn instead of the disease:")
+            for item in self.confounding:
+                lines.append(f"[{item.severity}, {item.strength}] {item.kind}: {item.message}")
+        if self.findings and len(lines) > 4:
+            lines.append("")
         for finding in self.findings:
             lines.append(f"[{finding.severity}] {finding.code}: {finding.message}")
             lines.extend(f"    {p}" for p in finding.paths[:max_paths])
             if len(finding.paths) > max_paths:
                 lines.append(f"    ... and {len(finding.paths) - max_paths} more")
         return "\n".join(lines)
+
+
+def format_composition(rows: list[GroupCount]) -> list[str]:
+    """The class x source x age group table as aligned text lines (with a total line)."""
+    splits = sorted({split for row in rows for split in row.per_split})
+    header = ["class", "source", "age group", *splits, "total"]
+    body = [[row.label, row.source, row.age_group,
+             *(str(row.per_split.get(split, 0)) for split in splits), str(row.total)]
+            for row in rows]
+    body.append(["all", "", "", *(str(sum(row.per_split.get(split, 0) for row in rows))
+                                  for split in splits), str(sum(row.total for row in rows))])
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(width) if i < 3 else cell.rjust(width)
+                         for i, (cell, width) in enumerate(zip(cells, widths, strict=True)))
+
+    return [line(header).rstrip(), *(line(cells).rstrip() for cells in body)]
 
 
 def _split_name(value: object) -> str:
@@ -235,6 +295,7 @@ def check_dataset(
                 f"{min_images_per_class} needed)"))
     findings.sort(key=lambda f: SEVERITIES.index(f.severity))
 
+    shortcuts, confounding = find_confounding(table, classes)
     per_class_split: dict[str, dict[str, int]] = {}
     for (label, split), count in pd.crosstab(labels, splits).stack().items():
         per_class_split.setdefault(str(label), {})[str(split)] = int(count)
@@ -248,4 +309,7 @@ def check_dataset(
         per_class_split=per_class_split,
         patients=int(table["patient_id"].nunique()),
         findings=findings,
+        per_class_source_age=composition(table, classes),
+        shortcuts=shortcuts,
+        confounding=confounding,
     )

@@ -11,7 +11,11 @@ Supported layouts (detected by :func:`read_dataset`):
   synonyms), optionally inside ``train/``, ``test/``, ``val/`` sub-folders.
 
 The table has the columns of :data:`TABLE_COLUMNS`: ``path`` (absolute), ``label`` (a class name
-of the task), ``split`` (``"TRAIN"``, ``"TEST"`` or ``None``), ``patient_id`` and ``source``.
+of the task), ``split`` (``"TRAIN"``, ``"TEST"`` or ``None``), ``patient_id``, ``source``,
+``age_group`` (``"child"``, ``"adult"`` or ``"unknown"``) and ``view`` (``"AP"``, ``"PA"`` or
+``""``). ``age_group`` and ``view`` come from the CSV's optional ``age_group``/``age`` and
+``view`` columns; they exist because a model that is right on children and wrong on adults is
+wrong for a clinic, and every evaluation reports per age group.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ import pandas as pd
 from model_training.patient_ids import derive_patient_id
 
 __all__ = [
+    "AGE_GROUPS",
     "CLASSES_3",
     "TABLE_COLUMNS",
     "TASK_CLASSES",
     "class_from_coronahack",
     "class_from_folder_name",
+    "normalise_age_group",
+    "normalise_view",
     "read_class_folders",
     "read_coronahack_csv",
     "read_dataset",
@@ -39,7 +46,11 @@ TASK_CLASSES: dict[str, tuple[str, ...]] = {
     "3class": CLASSES_3,
     "covid-vs-normal": ("Normal", "COVID-19"),
 }
-TABLE_COLUMNS: tuple[str, ...] = ("path", "label", "split", "patient_id", "source")
+TABLE_COLUMNS: tuple[str, ...] = (
+    "path", "label", "split", "patient_id", "source", "age_group", "view",
+)
+AGE_GROUPS: tuple[str, ...] = ("child", "adult", "unknown")
+ADULT_AGE = 18
 LUNGLENS_CSV = "metadata.csv"
 KAGGLE_CSV = "Chest_xray_Corona_Metadata.csv"
 KAGGLE_FOLDER = "Coronahack-Chest-XRay-Dataset"
@@ -109,6 +120,37 @@ def class_from_coronahack(label: object, label_2: object) -> str:
     )
 
 
+def normalise_age_group(age_group: object, age: object = "") -> str:
+    """Return ``"child"``, ``"adult"`` or ``"unknown"`` from an ``age_group`` and/or ``age`` cell.
+
+    An explicit ``age_group`` wins; otherwise an age in years decides (adult from 18, the
+    cut-off the dataset README uses). Anything unreadable is ``"unknown"``, never a guess.
+    """
+    group = _clean(age_group).lower()
+    if group in ("child", "children", "pediatric", "paediatric"):
+        return "child"
+    if group in ("adult", "adults"):
+        return "adult"
+    text = _clean(age)
+    try:
+        years = float(text)
+    except ValueError:
+        return "unknown"
+    if not 0 <= years < 130:
+        return "unknown"
+    return "adult" if years >= ADULT_AGE else "child"
+
+
+def normalise_view(view: object) -> str:
+    """Map ``AP``, ``AP Supine``, ``AP erect``, ``PA`` ... to ``"AP"``/``"PA"``; else ``""``."""
+    text = _clean(view).upper()
+    if text.startswith("AP"):
+        return "AP"
+    if text.startswith("PA"):
+        return "PA"
+    return ""
+
+
 def _finish(table: pd.DataFrame, task: str) -> pd.DataFrame:
     if task not in TASK_CLASSES:
         raise ValueError(f"task must be one of {tuple(TASK_CLASSES)}. Received: task={task!r}")
@@ -116,6 +158,13 @@ def _finish(table: pd.DataFrame, task: str) -> pd.DataFrame:
     table = table[table["label"].isin(classes)].reset_index(drop=True)
     table["label"] = pd.Categorical(table["label"], categories=list(classes))
     table["split"] = table["split"].astype(object).where(table["split"].notna(), None)
+    if "age_group" not in table.columns:
+        table["age_group"] = "unknown"
+    if "view" not in table.columns:
+        table["view"] = ""
+    # Kermany is the pediatric Guangzhou set (ages 1-5): its file names say so.
+    table.loc[(table["age_group"] == "unknown") & (table["source"] == "kermany"),
+              "age_group"] = "child"
     return table.loc[:, list(TABLE_COLUMNS)]
 
 
@@ -167,9 +216,13 @@ def read_coronahack_csv(
                                                                  strict=True)]
     else:
         sources = [_guess_source(n) for n in names]
+    empty = pd.Series([""] * len(frame))
+    age_groups = [normalise_age_group(g, a) for g, a in
+                  zip(frame.get("age_group", empty), frame.get("age", empty), strict=True)]
+    views = [normalise_view(v) for v in frame.get("view", empty)]
     table = pd.DataFrame({
         "path": paths, "label": labels, "split": splits, "patient_id": patients,
-        "source": sources,
+        "source": sources, "age_group": age_groups, "view": views,
     })
     return _finish(table, task)
 
@@ -228,10 +281,13 @@ def read_class_folders(folder: Path | str, *, task: str = "3class") -> pd.DataFr
             if label is None:
                 continue
             for file in iter_image_files(child):
+                source = _guess_source(file.name)
                 rows.append({
                     "path": str(file), "label": label, "split": split,
                     "patient_id": derive_patient_id(file.name),
-                    "source": _guess_source(file.name),
+                    "source": source,
+                    "age_group": "unknown",
+                    "view": "",
                 })
 
     split_dirs = [p for p in folder.iterdir() if p.is_dir() and p.name.lower() in _SPLIT_FOLDERS]

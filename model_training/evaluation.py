@@ -29,6 +29,7 @@ from model_training.metrics import (
     softmax,
     summary,
 )
+from model_training.population_metrics import population_metrics
 
 __all__ = [
     "LUNG_MASK_DESCRIPTION",
@@ -184,6 +185,8 @@ def evaluate(
     classes: Sequence[str],
     *,
     sources: Sequence[str] | None = None,
+    age_groups: Sequence[str] | None = None,
+    patients: Sequence[str] | None = None,
     temperature: float = 1.0,
     decision: dict[str, Any] | None = None,
     shortcut_audit: bool = True,
@@ -199,6 +202,8 @@ def evaluate(
         labels: ``(n,)`` class indices.
         classes: Class names.
         sources: Source name per image (``kermany``...), for per-source and pediatric rows.
+        age_groups: ``child``/``adult``/``unknown`` per image, for the per-population figures.
+        patients: Patient id per image (bootstrap intervals resample patients).
         temperature: Calibration temperature; metrics are reported both uncalibrated (T=1)
             and at this temperature.
         decision: The card's decision section; adds operating-point metrics.
@@ -209,7 +214,9 @@ def evaluate(
 
     Returns:
         Metrics (``overall``, ``uncalibrated``, ``operating_point``, ``per_source``,
-        ``pediatric``, ``shortcut_audit``) and the arrays behind them.
+        ``pediatric``, ``populations`` (with ``decision`` and ``sources``: see
+        :mod:`model_training.population_metrics`), ``shortcut_audit``) and the arrays behind
+        them.
     """
     labels = np.asarray(labels, dtype=np.int64)
     outputs = outputs or predict(model, images)
@@ -237,6 +244,10 @@ def evaluate(
                 for i, name in enumerate(classes)
             },
         }
+    if decision is not None and sources is not None:
+        metrics["populations"] = population_metrics(
+            probabilities, labels, classes, decision, sources=sources, age_groups=age_groups,
+            patients=patients, bootstrap_rounds=bootstrap_rounds, seed=seed)
     masked_logits = None
     if shortcut_audit:
         masked_logits = predict(model, mask_lungs(images)).logits

@@ -120,6 +120,16 @@ def _counts(table: Any) -> dict[str, Any]:
     return counts
 
 
+def _population_columns(table: Any, mask: np.ndarray) -> dict[str, list[str]]:
+    """``sources``, ``age_groups`` and ``patients`` of the masked rows, for ``evaluate``."""
+    rows = table.loc[mask]
+    columns = {"sources": rows["source"].astype(str).tolist(),
+               "patients": rows["patient_id"].astype(str).tolist()}
+    if "age_group" in rows.columns:
+        columns["age_groups"] = rows["age_group"].astype(str).tolist()
+    return columns
+
+
 def finalize(
     result: TrainingResult,
     out_dir: Path | str,
@@ -146,6 +156,7 @@ def finalize(
     from model_training.architectures import has_cam
     from model_training.augmentation import get_preset
     from model_training.calibration import choose_decision, fit_temperature
+    from model_training.data_fingerprint import rows_fingerprint
     from model_training.evaluation import evaluate, predict
     from model_training.export import (
         QUANTIZED_TOLERANCE,
@@ -185,9 +196,9 @@ def finalize(
     decision = choose_decision(val_probs, labels[masks["val"]], classes)
     say(f"temperature {temperature:.3f}; thresholds {decision['thresholds']}")
     val_eval = evaluate(deployed, images[masks["val"]], labels[masks["val"]], classes,
-                        sources=result.table.loc[masks["val"], "source"].tolist(),
+                        **_population_columns(result.table, masks["val"]),
                         temperature=temperature, decision=decision, shortcut_audit=False,
-                        bootstrap_rounds=0, outputs=val_out)
+                        bootstrap_rounds=200, seed=result.config.seed, outputs=val_out)
 
     say("fitting the out-of-distribution gate (train; feature threshold on validation)")
     train_out = predict(deployed, images[masks["train"]])
@@ -207,10 +218,14 @@ def finalize(
     if masks["test"].any():
         say("evaluating the test split (and the lung-masked shortcut audit)")
         test_eval = evaluate(deployed, images[masks["test"]], labels[masks["test"]],
-                             classes, sources=result.table.loc[masks["test"], "source"].tolist(),
+                             classes, **_population_columns(result.table, masks["test"]),
                              temperature=temperature, decision=decision,
                              bootstrap_rounds=bootstrap_rounds, seed=result.config.seed)
         metrics["test"] = test_eval.metrics
+        metrics["test"]["rows_fingerprint"] = rows_fingerprint(
+            result.table.loc[masks["test"]],
+            [sha for sha, keep in zip(result.images.file_sha1, masks["test"], strict=True)
+             if keep])
     metrics["export"] = _export_agreement(result.model, val_out, images[masks["val"]],
                                           temperature, result.config.quantization)
     metrics["training"] = {

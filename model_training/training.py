@@ -29,6 +29,7 @@ __all__ = [
     "resolve_strategy",
     "sample_weights",
     "train",
+    "weighting_groups",
 ]
 
 _PROGRESS_INTERVAL_S = 0.5
@@ -128,34 +129,60 @@ def class_weights(labels: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def sample_weights(
-    labels: np.ndarray, sources: np.ndarray, num_classes: int, mode: str, *, cap: float = 5.0
+    labels: np.ndarray, sources: np.ndarray, num_classes: int, mode: str, *, cap: float = 5.0,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Per-image loss weights.
 
-    ``"balanced"`` gives every class the same total weight. ``"class-source"`` also raises the
-    weight of rare sources within a class by ``sqrt(n_class / (n_sources * n_group))``
-    (capped at ``cap``): on this data nearly all Normal/Pneumonia images are pediatric
-    (Kermany) and all COVID-19 images adult, and a few dozen adult non-COVID images are all
-    that tells the network "adult" does not mean "COVID-19". Without it the first model sent
-    every adult pneumonia of the test set to COVID-19. The weights are normalised to mean 1.
+    ``"balanced"`` gives every class the same total weight. ``"class-source"`` and
+    ``"class-group"`` also raise the weight of rare groups within a class by
+    ``sqrt(n_class / (n_groups * n_group))`` (capped at ``cap``); the group is the source
+    (``class-source``) or ``groups`` (``class-group``: source x age group x view, built by
+    :func:`weighting_groups`). On this data Normal and non-COVID Pneumonia are mostly
+    children (Kermany) and adults from one hospital (NIH), COVID-19 only adults from other
+    sources, and inside NIH the views differ by class: without re-weighting the few adult
+    non-COVID films of other sources and the NIH PA normals are drowned out, and the network
+    learns age, hospital and view instead of lungs. The group factors are rescaled to mean 1
+    inside each class, so every class keeps its balanced share; the weights are normalised to
+    mean 1.
 
     Returns:
         The weights, or None for ``"none"``.
+
+    Raises:
+        ValueError: For ``"class-group"`` without ``groups``.
     """
     if mode == "none":
         return None
     weights = class_weights(labels, num_classes)[labels]
-    if mode == "class-source":
+    if mode in ("class-source", "class-group"):
+        if mode == "class-group":
+            if groups is None:
+                raise ValueError("class_weighting 'class-group' needs the groups of the images")
+            keys = np.asarray(groups).astype(str)
+        else:
+            keys = np.asarray(sources).astype(str)
         factor = np.ones(len(labels))
         for index in range(num_classes):
             in_class = labels == index
-            groups = sources[in_class]
-            names, counts = np.unique(groups, return_counts=True)
+            names, counts = np.unique(keys[in_class], return_counts=True)
             for name, count in zip(names, counts, strict=True):
                 value = np.sqrt(in_class.sum() / (len(names) * count))
-                factor[in_class & (sources == name)] = min(cap, value)
+                factor[in_class & (keys == name)] = min(cap, value)
+            if in_class.any():
+                # Re-weighting inside a class must not undo the balance between classes.
+                factor[in_class] /= factor[in_class].mean()
         weights = weights * factor
     return weights / weights.mean()
+
+
+def weighting_groups(table: pd.DataFrame) -> np.ndarray:
+    """``source|age_group|view`` per row: the strata ``class-group`` weighting balances."""
+    columns = [table["source"].astype(str)]
+    for name in ("age_group", "view"):
+        columns.append(table[name].astype(str) if name in table.columns
+                       else pd.Series([""] * len(table), index=table.index))
+    return (columns[0] + "|" + columns[1] + "|" + columns[2]).to_numpy()
 
 
 def resolve_strategy(strategy: Any) -> Any:
@@ -395,7 +422,8 @@ def train(
     keras.utils.set_random_seed(config.seed)
     weights = sample_weights(labels[train_mask],
                              table.loc[train_mask, "source"].astype(str).to_numpy(),
-                             len(classes), config.class_weighting)
+                             len(classes), config.class_weighting,
+                             groups=weighting_groups(table.loc[train_mask]))
     train_ds = make_dataset(
         images.arrays[train_mask], labels[train_mask], len(classes),
         batch_size=config.batch_size, shuffle=True, augment=get_preset(config.augment),

@@ -21,7 +21,8 @@ def _png(path: Path, label: str = "Normal", seed: int = 0) -> None:
 
 def test_metadata_layout(tiny_dataset: Path) -> None:
     table = read_dataset(tiny_dataset)
-    assert list(table.columns) == ["path", "label", "split", "patient_id", "source"]
+    assert list(table.columns) == ["path", "label", "split", "patient_id", "source",
+                                   "age_group", "view"]
     assert list(table["label"].cat.categories) == ["Normal", "Pneumonia", "COVID-19"]
     assert table["label"].value_counts().to_dict() == {"Normal": 8, "Pneumonia": 8,
                                                       "COVID-19": 8}
@@ -63,6 +64,8 @@ def test_kaggle_coronahack_layout(tmp_path: Path) -> None:
     assert table["split"].tolist() == ["TRAIN", "TRAIN", "TEST"]
     assert table["patient_id"].tolist() == ["IM-0001", "person1", "covid"]
     assert table["source"].tolist() == ["kermany", "kermany", "unknown"]
+    # No age columns: Kermany names mean the pediatric set; anything else stays unknown.
+    assert table["age_group"].tolist() == ["child", "child", "unknown"]
     assert all(Path(p).is_file() for p in table["path"])
 
 

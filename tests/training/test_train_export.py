@@ -78,6 +78,15 @@ def test_export_round_trip(trained: tuple[TrainingResult, Path], tmp_path: Path)
     assert metrics["n"] == int(result.subset_mask("test").sum())
     assert metrics["overall"]["accuracy"] == pytest.approx(
         card.metrics["test"]["overall"]["accuracy"])
+    # The card names the TEST rows it was measured on, and the per-population figures at
+    # the app's decision come back the same through LiteRT.
+    assert metrics["rows_fingerprint"] == card.metrics["test"]["rows_fingerprint"]
+    assert metrics["rows_fingerprint"]["images"] == metrics["n"]
+    card_populations = card.metrics["test"]["populations"]
+    assert set(card_populations["per_age_group"]) == {"child", "unknown"}
+    assert card_populations["overall"]["accuracy"]["value"] == pytest.approx(
+        metrics["populations"]["overall"]["accuracy"]["value"])
+    assert "populations" in card.metrics["validation"]
 
 
 def test_int8_export_is_measured_as_int8(

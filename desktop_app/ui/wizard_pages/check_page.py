@@ -1,11 +1,17 @@
-"""Page 2 — Check: the dataset check's report; fatal findings block, warnings need a tick."""
+"""Page 2 — Check: the dataset check's report; fatal findings block, warnings need a tick.
+
+Besides the file findings, the page shows the dataset's composition (class x source x age
+group) and, above the findings, the shortcuts a model could learn instead of the disease
+(a class that comes only from its own sources, a source or age group that gives the class
+away). Shortcut warnings count like any other warning: training may run once they are read.
+"""
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Any
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app.ui.training_tasks import check, imbalance_ratio
 from desktop_app.ui.training_worker import BackgroundTask, TaskState
@@ -18,6 +24,11 @@ __all__ = ["IMBALANCE_WARNING_RATIO", "CheckPage"]
 IMBALANCE_WARNING_RATIO = 3.0
 _MAX_PATHS = 20
 _SEVERITY_TEXT = {"fatal": "Blocks training", "warning": "Warning", "info": "Note"}
+_STRENGTH_TEXT = {"strong": "Strong shortcut", "moderate": "Shortcut",
+                  "weak": "Weak shortcut (note)"}
+#: The warning colour of ``common.set_status``, so shortcut warnings read like other warnings.
+_WARNING_COLOUR = "#9a6700"
+_AGE_TEXT = {"child": "child", "adult": "adult", "unknown": "unknown age"}
 
 
 class CheckPage(QtWidgets.QWizardPage):
@@ -56,7 +67,24 @@ class CheckPage(QtWidgets.QWizardPage):
         self.counts.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.counts.verticalHeader().setVisible(False)
         self.counts.setMaximumHeight(130)
+        self.composition = QtWidgets.QTableWidget()
+        self.composition.setAccessibleName("Images per class, source and age group")
+        self.composition.setEditTriggers(
+            QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.composition.verticalHeader().setVisible(False)
+        self.composition.setMaximumHeight(130)
         self.sources = status_label("Images per source")
+        self.shortcuts_heading = status_label("Shortcuts in the dataset")
+        self.shortcuts = QtWidgets.QListWidget()
+        self.shortcuts.setAccessibleName("Shortcuts a model can learn instead of the disease")
+        self.shortcuts.setWordWrap(True)
+        self.shortcuts.setSpacing(3)
+        self.shortcuts.setResizeMode(QtWidgets.QListView.ResizeMode.Adjust)
+        self.shortcuts.setVerticalScrollMode(
+            QtWidgets.QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.shortcuts.setSelectionMode(
+            QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.shortcuts.hide()
         self.findings = QtWidgets.QTreeWidget()
         self.findings.setAccessibleName("Findings of the dataset check")
         self.findings.setHeaderLabels(["Severity", "Finding"])
@@ -71,8 +99,13 @@ class CheckPage(QtWidgets.QWizardPage):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(row)
         layout.addWidget(self.status)
-        layout.addWidget(self.counts)
+        tables = QtWidgets.QHBoxLayout()
+        tables.addWidget(self.counts, 2)
+        tables.addWidget(self.composition, 3)
+        layout.addLayout(tables)
         layout.addWidget(self.sources)
+        layout.addWidget(self.shortcuts_heading)
+        layout.addWidget(self.shortcuts, 2)
         layout.addWidget(self.findings, 1)
         layout.addWidget(self.verdict)
         layout.addWidget(self.acknowledge)
@@ -96,7 +129,7 @@ class CheckPage(QtWidgets.QWizardPage):
 
     @property
     def warning_count(self) -> int:
-        """Warnings the user must acknowledge (dataset warnings plus class imbalance)."""
+        """Warnings the user must acknowledge (dataset and shortcut warnings, imbalance)."""
         return self._warnings
 
     def task_name(self) -> str:
@@ -142,7 +175,12 @@ class CheckPage(QtWidgets.QWizardPage):
         self.findings.clear()
         self.counts.clear()
         self.counts.setRowCount(0)
+        self.composition.clear()
+        self.composition.setRowCount(0)
         self.sources.clear()
+        self.shortcuts.clear()
+        self.shortcuts.hide()
+        set_status(self.shortcuts_heading, "")
         set_status(self.verdict, "")
         self.progress.setRange(0, max(1, summary.images))
         self.progress.setValue(0)
@@ -223,7 +261,10 @@ class CheckPage(QtWidgets.QWizardPage):
         self.counts.resizeColumnsToContents()
         self.sources.setText("Images per source: " + ", ".join(
             f"{k} {v}" for k, v in report.per_source.items()))
+        self._show_composition(report, splits)
+        shortcut_warnings = self._show_shortcuts(report)
 
+        self.findings.clear()
         findings = [(f.severity, f.message, f.paths) for f in report.findings]
         ratio = imbalance_ratio(report.per_class)
         if ratio > IMBALANCE_WARNING_RATIO:
@@ -241,19 +282,76 @@ class CheckPage(QtWidgets.QWizardPage):
                     ["", f"… and {len(paths) - _MAX_PATHS} more"]))
             self.findings.addTopLevelItem(item)
         if not findings:
-            self.findings.addTopLevelItem(QtWidgets.QTreeWidgetItem(["OK", "No problems found."]))
-        self._warnings = sum(1 for severity, *_ in findings if severity == "warning")
+            self.findings.addTopLevelItem(QtWidgets.QTreeWidgetItem(
+                ["OK", "No problems with the files found."]))
+        self._warnings = (sum(1 for severity, *_ in findings if severity == "warning")
+                          + shortcut_warnings)
         if report.fatal:
             set_status(self.verdict, "Training cannot start: fix the problems marked "
                                      "“Blocks training” (add images or correct the folders), "
                                      "then choose the data again.", "error")
         elif self._warnings:
+            which = ("All of them are shortcuts" if shortcut_warnings == self._warnings else
+                     f"{shortcut_warnings} of them are shortcuts")
+            shortcut_note = (f" {which}: test figures on this data will flatter the model."
+                             if shortcut_warnings else "")
             set_status(self.verdict, f"{self._warnings} warning(s): training can run, but the "
-                                     "results may be biased. Tick the box to continue.",
-                       "warning")
+                                     f"results may be biased.{shortcut_note} Tick the box to "
+                                     "continue.", "warning")
             self.acknowledge.show()
         else:
             set_status(self.verdict, "The data looks fine for training.", "ok")
+
+    def _show_composition(self, report: Any, splits: list[str]) -> None:
+        """The class x source x age group table, one row per non-empty combination."""
+        rows = report.per_class_source_age
+        headers = ["no split given" if s == "(none)" else s for s in splits]
+        self.composition.setColumnCount(len(splits) + 4)
+        self.composition.setHorizontalHeaderLabels(
+            ["Class", "Source", "Age group", *headers, "Total"])
+        self.composition.setRowCount(len(rows))
+        for index, row in enumerate(rows):
+            cells = [row.label, row.source, _AGE_TEXT.get(row.age_group, row.age_group),
+                     *(str(row.per_split.get(s, 0)) for s in splits), str(row.total)]
+            for column, text in enumerate(cells):
+                item = QtWidgets.QTableWidgetItem(text)
+                if column >= 3:
+                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
+                                          | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                self.composition.setItem(index, column, item)
+        self.composition.resizeColumnsToContents()
+
+    def _show_shortcuts(self, report: Any) -> int:
+        """List the shortcut warnings (warning-coloured) and notes; return the warnings."""
+        self.shortcuts.clear()
+        items = report.confounding
+        warnings = sum(1 for w in items if w.severity == "warning")
+        if not items:
+            set_status(self.shortcuts_heading, "No shortcuts found: neither the source nor the "
+                                               "age group nor the view gives the class away.",
+                       "ok")
+            return 0
+        if warnings:
+            set_status(self.shortcuts_heading, f"Shortcuts: {warnings} way(s) a model can "
+                                               "recognise the class without looking at the "
+                                               "lungs.", "warning")
+        else:
+            set_status(self.shortcuts_heading, "Shortcuts: only weak ones (notes).", "info")
+        style = self.style()
+        icons = {"warning": style.standardIcon(
+                     QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning),
+                 "info": style.standardIcon(
+                     QtWidgets.QStyle.StandardPixmap.SP_MessageBoxInformation)}
+        for warning in items:
+            text = f"{_STRENGTH_TEXT.get(warning.strength, warning.strength)}: {warning.message}"
+            item = QtWidgets.QListWidgetItem(icons.get(warning.severity, QtGui.QIcon()), text)
+            item.setToolTip(warning.message)
+            item.setData(QtCore.Qt.ItemDataRole.UserRole, warning.kind)
+            if warning.severity == "warning":
+                item.setForeground(QtGui.QBrush(QtGui.QColor(_WARNING_COLOUR)))
+            self.shortcuts.addItem(item)
+        self.shortcuts.show()
+        return warnings
 
     # -- slots ----------------------------------------------------------------------------------
 
