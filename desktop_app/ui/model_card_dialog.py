@@ -4,7 +4,9 @@ Rendered as HTML from :class:`ModelCard` so it can be read, selected and copied.
 ``metrics`` and ``training_data`` sections are written by the training code and may grow; they
 are rendered generically (nested tables), with the figures clinicians ask for first —
 per-class sensitivity/specificity/AUROC, per-source results, calibration and the
-pediatric/adult shortcut audit — pulled to the top. Large numeric arrays (the
+pediatric/adult shortcut audit — pulled to the top. "Who it works for" shows the
+per-population figures (key figures, per age group, per source, each with its 95 % interval and
+the images it rests on) or says plainly that an older card has none. Large numeric arrays (the
 out-of-distribution statistics) are summarised, never dumped.
 """
 
@@ -23,11 +25,20 @@ from desktop_app.ui.card_metrics import (
     format_metric,
     split_section,
 )
+from desktop_app.ui.figure_format import (
+    FEW_IMAGES_NOTE,
+    KEY_FIGURES,
+    age_group_label,
+    format_figure,
+)
 
 if TYPE_CHECKING:
     from desktop_app.core.model_card import ModelCard
 
-__all__ = ["ModelCardDialog", "model_card_html"]
+__all__ = ["POPULATIONS_ANCHOR", "ModelCardDialog", "model_card_html"]
+
+#: Anchor of the "Who it works for" section (the dialog can scroll straight to it).
+POPULATIONS_ANCHOR = "populations"
 
 _SHORTCUT_WORDS = ("pediatric", "paediatric", "child", "shortcut", "adult")
 
@@ -160,6 +171,97 @@ def _shortcut_section(card: ModelCard) -> str:
     return "".join(parts)
 
 
+def _fig(entry: Any, *, percent: bool = True, with_n: bool = True) -> str:
+    """A figure for an HTML cell; "—" when there was nothing to measure it on."""
+    return _esc(format_figure(entry, percent=percent, with_n=with_n, missing="—"))
+
+
+def _group_table(title: str, groups: Mapping[str, Any], *, label: Any = str) -> str:
+    rows = []
+    for group, figures in groups.items():
+        if not isinstance(figures, Mapping):
+            continue
+        rows.append([
+            _esc(label(group)), _esc(figures.get("n", "—")),
+            _fig(figures.get("accuracy"), with_n=False),
+            _fig(figures.get("labelled_covid_non_covid")),
+            _fig(figures.get("ece"), percent=False, with_n=False),
+        ])
+    if not rows:
+        return ""
+    return _grid([title, "images", "accuracy (95 % CI)", "non-COVID labelled COVID-19 (95 % CI)",
+                  "ECE (95 % CI)"], rows)
+
+
+def _populations_section(card: ModelCard) -> str:
+    """Key figures and tables per source and per age group, or why there are none.
+
+    An overall score on the public data mostly measures children, so the card says for whom
+    the model was measured to work, each figure with its interval and the images behind it.
+    """
+    split, populations = split_section(card, "populations")
+    if not isinstance(populations, Mapping) or not isinstance(
+            populations.get("key_figures"), Mapping):
+        return (
+            "<p class='warn'>This model's card has <b>no per-population figures</b> (by source "
+            "and by age group, e.g. how often adults without COVID-19 are labelled COVID-19). "
+            "Cards of older models do not have them; they are measured when a model is "
+            "trained again (on its validation and test images), when the training wizard "
+            "compares a new model with the installed one, and by "
+            "<code>python -m model_training evaluate</code>.</p>"
+        )
+    overall = populations.get("overall")
+    size = overall.get("n") if isinstance(overall, Mapping) else None
+    where = {"test": "held-out test set", "validation": "validation set"}.get(split, "")
+    measured = f"the {where}" if where else "the images the card reports"
+    if isinstance(size, int):
+        measured += f" ({size} images)"
+    caveat = (" The card has no per-population figures from a test set; the validation images "
+              "also chose the calibration and the operating point, so these figures are "
+              "somewhat optimistic."
+              if split == "validation" else "")
+    bootstrap = populations.get("bootstrap") if isinstance(populations.get("bootstrap"),
+                                                           Mapping) else {}
+    rounds, unit = bootstrap.get("rounds"), bootstrap.get("unit")
+    interval = (f" Intervals: 95 % bootstrap, {rounds} resamples of {unit}s."
+                if isinstance(rounds, int) and rounds > 0 and unit else "")
+    key_figures = populations["key_figures"]
+    rows = [[_esc(figure.label),
+             _esc(format_figure(key_figures.get(figure.key), percent=figure.percent,
+                                missing="not measurable (no images)"))]
+            for figure in KEY_FIGURES]
+    parts = [
+        f"<p>Measured on {_esc(measured)}, at the decision the app shows. Each figure: value, "
+        f"95 % confidence interval in brackets, n = the images it rests on.{_esc(interval)}"
+        f"{_esc(caveat)}</p>",
+        "<h3>Key figures</h3>",
+        _grid(["figure", "value (95 % CI), images"], rows),
+    ]
+    for title, key, label in (("Per age group", "per_age_group", age_group_label),
+                              ("Per source", "per_source", str)):
+        groups = populations.get(key)
+        if isinstance(groups, Mapping) and groups:
+            parts += [f"<h3>{title}</h3>",
+                      _group_table(title.removeprefix("Per ").capitalize(), groups,
+                                   label=label)]
+    parts.append(f"<p><small>{_esc(FEW_IMAGES_NOTE)}. —: no images of that kind in the "
+                 "group.</small></p>")
+    return "".join(parts)
+
+
+def _without_populations(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The metrics with each ``populations`` block replaced by a pointer to its section."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if key == "populations":
+            out[key] = "shown under \"Who it works for\""
+        elif isinstance(value, Mapping):
+            out[key] = _without_populations(value)
+        else:
+            out[key] = value
+    return out
+
+
 def _ood_summary(ood: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in ood.items() if _is_scalar(v)}
 
@@ -214,6 +316,8 @@ def model_card_html(card: ModelCard) -> str:
     if other_limits:
         parts.append("<ul>" + "".join(f"<li>{_esc(t)}</li>" for t in other_limits) + "</ul>")
     parts += [
+        f"<h2><a name='{POPULATIONS_ANCHOR}'></a>Who it works for</h2>",
+        _populations_section(card),
         "<h2>Performance per class</h2>",
         _per_class_section(card),
         "<h2>Performance per source</h2>",
@@ -225,7 +329,7 @@ def model_card_html(card: ModelCard) -> str:
         "<h2>Training data</h2>",
         _render(card.training_data),
         "<h2>All reported metrics</h2>",
-        _render(card.metrics),
+        _render(_without_populations(card.metrics)),
         "<h2>Preprocessing</h2>",
         _render(card.preprocessing.to_dict()),
         "<h2>Out-of-distribution gate</h2>",

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from desktop_app.core.locations import bundled_model_dir
 from desktop_app.core.model_bundle import load_bundle
-from desktop_app.ui.card_metrics import calibration_summary, class_metrics, format_metric
+from desktop_app.core.model_card import ModelCard
+from desktop_app.ui.card_metrics import (
+    calibration_summary,
+    class_metrics,
+    format_metric,
+    split_section,
+)
+from desktop_app.ui.figure_format import KEY_FIGURES, format_figure
 from desktop_app.ui.model_card_dialog import ModelCardDialog
 
 # The layout the training code writes (numbers are made up for the test).
@@ -112,3 +121,129 @@ def test_dialog_says_which_model_the_app_runs(qtbot, split_card_bundle, tmp_path
     assert "LiteRT, int8" in text
     assert "at most 0.089" in text
     assert "99.2%" in text
+
+
+# -- per-population figures ("Who it works for") --------------------------------------------
+
+
+def _fig(value: float, low: float, high: float, n: int) -> dict[str, object]:
+    return {"value": value, "ci95": [low, high], "n": n}
+
+
+def _group(n: int, accuracy: dict | None, false_covid: dict | None, ece: dict | None) -> dict:
+    return {"n": n, "accuracy": accuracy, "ece": ece, "per_class": {},
+            "labelled_covid_non_covid": false_covid}
+
+
+# The shape model_training.population_metrics writes (numbers made up for the test).
+POPULATIONS = {
+    "decision_rule": "the app's decide() at the card's operating point",
+    "overall": {"n": 250, "accuracy": _fig(0.8, 0.75, 0.85, 250),
+                "ece": _fig(0.05, 0.03, 0.07, 250)},
+    "per_class": {},
+    "per_source": {
+        "nih": _group(150, _fig(0.62, 0.55, 0.70, 150), _fig(0.081, 0.04, 0.13, 120),
+                      _fig(0.091, 0.06, 0.12, 150)),
+        "cxnet": _group(12, _fig(1.0, 1.0, 1.0, 12), None, _fig(0.034, 0.02, 0.05, 12)),
+    },
+    "per_age_group": {
+        "adult": _group(200, _fig(0.7, 0.64, 0.77, 200), _fig(0.123, 0.081, 0.17, 140),
+                        _fig(0.06, 0.04, 0.08, 200)),
+        "child": _group(50, _fig(0.96, 0.9, 1.0, 50), _fig(0.0, 0.0, 0.0, 40),
+                        _fig(0.02, 0.01, 0.04, 50)),
+    },
+    "key_figures": {
+        "adult_false_covid_rate": _fig(0.123, 0.081, 0.17, 140),
+        "adult_covid_sensitivity": _fig(0.9, 0.7, 1.0, 20),
+        "nih_adult_normal_vs_pneumonia_auroc": _fig(0.812, 0.75, 0.87, 150),
+        "child_accuracy": _fig(0.96, 0.9, 1.0, 50),
+        "child_normal_vs_pneumonia_accuracy": None,
+        "ece": _fig(0.05, 0.03, 0.07, 250),
+    },
+    "bootstrap": {"rounds": 200, "unit": "patient", "seed": 0, "interval": "percentile, 95 %"},
+}
+
+
+def _bundled_card(metrics: dict) -> ModelCard:
+    """The bundled model's card (no TensorFlow needed) with ``metrics`` swapped in."""
+    return dataclasses.replace(ModelCard.read(bundled_model_dir() / "model_card.json"),
+                               metrics=metrics)
+
+
+def _population_lines(text: str) -> str:
+    """The "Who it works for" section of the dialog's plain text."""
+    start = text.index("Who it works for")
+    return text[start:text.index("Performance per class", start)]
+
+
+def test_figure_format_quotes_value_interval_and_images() -> None:
+    assert format_figure(_fig(0.123, 0.081, 0.17, 140)) == "12.3 % (8.1-17.0), n=140"
+    assert format_figure(_fig(0.812, 0.75, 0.87, 150), percent=False) == \
+        "0.812 (0.750-0.870), n=150"
+    assert format_figure(_fig(0.9, 0.7, 1.0, 20)) == "90.0 % (70.0-100.0), n=20 *"
+    assert format_figure({"value": 0.5, "ci95": None, "n": 40}) == "50.0 %, n=40"
+    assert format_figure(None) == "no data"
+
+
+def test_figure_format_names_the_key_figures_model_training_measures() -> None:
+    from model_training.population_metrics import KEY_FIGURES as MEASURED
+
+    assert [figure.key for figure in KEY_FIGURES] == list(MEASURED)
+
+
+def test_dialog_shows_who_the_model_works_for(qtbot) -> None:
+    metrics = {**SPLIT_METRICS, "test": {**SPLIT_METRICS["test"], "populations": POPULATIONS}}
+    dialog = ModelCardDialog(_bundled_card(metrics))
+    qtbot.addWidget(dialog)
+    section = _population_lines(dialog.text())
+    assert "Measured on the held-out test set (250 images)" in section
+    assert "200 resamples of patients" in section
+    for expected in (
+        "Adults without COVID-19 labelled COVID-19 (false-COVID rate)",
+        "12.3 % (8.1-17.0), n=140",
+        "Adults with COVID-19 labelled COVID-19 (sensitivity)",
+        "90.0 % (70.0-100.0), n=20 *",  # 20 images: flagged
+        "NIH adults, Normal vs Pneumonia (AUROC)", "0.812 (0.750-0.870), n=150",
+        "Children, accuracy (three classes)", "96.0 % (90.0-100.0), n=50",
+        "not measurable (no images)",  # child Normal-vs-Pneumonia accuracy is None
+        "0.050 (0.030-0.070), n=250",
+        "few images (under 30): wide uncertainty",
+    ):
+        assert expected in section, expected
+    lines = section.splitlines()
+
+    def row(name: str) -> list[str]:
+        """A table row (plain text puts one cell per line): images, accuracy, false COVID, ECE."""
+        start = lines.index(name)
+        return lines[start + 1:start + 5]
+
+    assert row("Adults") == [
+        "200", "70.0 % (64.0-77.0)", "12.3 % (8.1-17.0), n=140", "0.060 (0.040-0.080)"]
+    assert row("Children")[:2] == ["50", "96.0 % (90.0-100.0)"]
+    assert row("nih") == [
+        "150", "62.0 % (55.0-70.0)", "8.1 % (4.0-13.0), n=120", "0.091 (0.060-0.120)"]
+    assert row("cxnet") == ["12", "100.0 % (100.0-100.0) *", "—", "0.034 (0.020-0.050) *"]
+    # The raw block is not dumped again under "All reported metrics".
+    assert 'shown under "Who it works for"' in dialog.text()
+    assert "labelled_covid_non_covid" not in dialog.text()
+
+
+def test_dialog_falls_back_to_validation_populations_and_says_so(qtbot) -> None:
+    metrics = {**SPLIT_METRICS, "validation": {"n": 250, "populations": POPULATIONS}}
+    dialog = ModelCardDialog(_bundled_card(metrics))
+    qtbot.addWidget(dialog)
+    section = _population_lines(dialog.text())
+    assert "Measured on the validation set (250 images)" in section
+    assert "somewhat optimistic" in section
+    assert "12.3 % (8.1-17.0), n=140" in section
+
+
+def test_bundled_card_without_populations_says_so_plainly(qtbot) -> None:
+    card = ModelCard.read(bundled_model_dir() / "model_card.json")
+    assert split_section(card, "populations") == ("", None)  # an older card
+    dialog = ModelCardDialog(card)
+    qtbot.addWidget(dialog)
+    section = _population_lines(dialog.text())
+    assert "This model's card has no per-population figures" in section
+    assert "measured when a model is trained again" in section
+    assert "Performance per source" in dialog.text()  # the existing content stays

@@ -1,18 +1,44 @@
-"""Page 5 — Results: the new model beside the installed one on the same held-out images."""
+"""Page 5 — Results: the new model beside the installed one on the same held-out images.
+
+Beside the overall figures, the "Who it works for" tab compares both models where it matters
+for a clinic's patients: the key figures per population (adults falsely labelled COVID-19,
+adult COVID-19 sensitivity, NIH adult Normal vs Pneumonia AUROC, children's accuracy,
+calibration) and per age group, each with its 95 % interval, from the ``populations`` section
+of both evaluations. An overall score on the public data mostly measures children; these rows
+show what it hides.
+"""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from desktop_app.ui.figure_format import (
+    FEW_IMAGES_NOTE,
+    KEY_FIGURES,
+    age_group_label,
+    clearly_better,
+    format_figure,
+    is_few,
+)
 from desktop_app.ui.training_tasks import TrainingOutcome
 from desktop_app.ui.wizard_pages.common import WizardContext, set_status, status_label
 
-__all__ = ["FitImage", "ResultsPage", "comparison_rows", "is_worse"]
+__all__ = [
+    "NOT_MEASURED",
+    "FitImage",
+    "PopulationRow",
+    "ResultsPage",
+    "comparison_rows",
+    "is_worse",
+    "population_note",
+    "population_rows",
+]
 
 #: A drop larger than this in accuracy or macro AUROC counts as "worse" (test sets of a
 #: clinic are small; one image more or less wrong should not flip the advice).
@@ -25,6 +51,40 @@ _FIGURES = (
 )
 
 Row = tuple[str, Any, Any, bool]
+
+#: Shown for a model whose evaluation has no ``populations`` section.
+NOT_MEASURED = "not measured"
+_AGE_ORDER = ("adult", "child", "unknown")
+_GROUP_TOOLTIPS = {
+    "accuracy": "Share of the group's films labelled correctly (three classes)",
+    "labelled_covid_non_covid": "Films without COVID-19 that the app labels COVID-19",
+    "ece": "Expected calibration error: how far the probabilities are from the observed "
+           "frequencies (lower is better)",
+}
+
+
+@dataclass(frozen=True)
+class PopulationRow:
+    """One row of the per-population comparison.
+
+    Attributes:
+        label: What the row measures (or a group's name, for a heading row).
+        new: The new model's figure as text ("" for a heading row).
+        installed: The installed model's figure as text.
+        tooltip: The figure in full words, when ``label`` is shortened.
+        better: ``"new"`` or ``"installed"`` when that model is clearly better (95 %
+            intervals apart), else None.
+        heading: True for a group heading spanning the row.
+        few: Which columns rest on few images: subset of ``{"new", "installed"}``.
+    """
+
+    label: str
+    new: str = ""
+    installed: str = ""
+    tooltip: str = ""
+    better: str | None = None
+    heading: bool = False
+    few: frozenset[str] = frozenset()
 
 
 def _get(metrics: Mapping[str, Any] | None, *keys: str) -> Any:
@@ -69,6 +129,87 @@ def is_worse(new: Mapping[str, Any], current: Mapping[str, Any] | None) -> list[
     return worse
 
 
+def _populations(metrics: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    populations = _get(metrics, "populations")
+    if isinstance(populations, Mapping) and isinstance(populations.get("key_figures"), Mapping):
+        return populations
+    return None
+
+
+def _figure_row(label: str, new_metrics: Mapping[str, Any], current: Mapping[str, Any] | None,
+                keys: tuple[str, ...], *, percent: bool, higher_is_better: bool,
+                tooltip: str = "") -> PopulationRow:
+    """Both models' figure at ``populations[keys...]``, formatted, with the clear winner."""
+    new_pop, current_pop = _populations(new_metrics), _populations(current)
+    texts, entries = [], []
+    for metrics, populations in ((new_metrics, new_pop), (current, current_pop)):
+        entry = _get(populations, *keys)
+        entries.append(entry)
+        if metrics is None:
+            texts.append("—")
+        elif populations is None:
+            texts.append(NOT_MEASURED)
+        else:
+            texts.append(format_figure(entry, percent=percent))
+    better = None
+    if clearly_better(entries[0], entries[1], higher_is_better=higher_is_better):
+        better = "new"
+    elif clearly_better(entries[1], entries[0], higher_is_better=higher_is_better):
+        better = "installed"
+    few = frozenset(name for name, entry in zip(("new", "installed"), entries, strict=True)
+                    if is_few(entry))
+    return PopulationRow(label, texts[0], texts[1], tooltip, better, few=few)
+
+
+def population_rows(new: Mapping[str, Any], current: Mapping[str, Any] | None
+                    ) -> list[PopulationRow]:
+    """Key figures, then per age group, for both models (``populations`` of each evaluation).
+
+    A model whose evaluation has no ``populations`` shows :data:`NOT_MEASURED`; a figure
+    with no image behind it shows "no data"; with no installed model the column shows "—".
+    """
+    rows = [PopulationRow("Key figures: value (95 % CI), images", heading=True)]
+    for figure in KEY_FIGURES:
+        rows.append(_figure_row(figure.short, new, current, ("key_figures", figure.key),
+                                percent=figure.percent, higher_is_better=figure.higher_is_better,
+                                tooltip=figure.label))
+    new_pop, current_pop = _populations(new), _populations(current)
+    groups = set(_get(new_pop, "per_age_group") or {}) | set(
+        _get(current_pop, "per_age_group") or {})
+    ordered = [g for g in _AGE_ORDER if g in groups] + sorted(groups - set(_AGE_ORDER))
+    for group in ordered:
+        rows.append(PopulationRow(age_group_label(group), heading=True))
+        counts = []
+        for metrics, populations in ((new, new_pop), (current, current_pop)):
+            n = _get(populations, "per_age_group", group, "n")
+            counts.append("—" if metrics is None else NOT_MEASURED if populations is None
+                          else str(n if isinstance(n, int) else 0))
+        rows.append(PopulationRow("images", counts[0], counts[1]))
+        for key, label, percent, higher in (
+                ("accuracy", "accuracy", True, True),
+                ("labelled_covid_non_covid", "false COVID-19", True, False),
+                ("ece", "calibration error (ECE)", False, False)):
+            rows.append(_figure_row(label, new, current, ("per_age_group", group, key),
+                                    percent=percent, higher_is_better=higher,
+                                    tooltip=_GROUP_TOOLTIPS.get(key, "")))
+    return rows
+
+
+def population_note(new: Mapping[str, Any], current: Mapping[str, Any] | None) -> str:
+    """How to read the per-population table, and which model was not measured."""
+    missing = []
+    if _populations(new) is None:
+        missing.append("the new model")
+    if current is not None and _populations(current) is None:
+        missing.append("the installed model")
+    note = ("Bold: clearly better (the 95 % intervals do not overlap). "
+            f"{FEW_IMAGES_NOTE}.")
+    if missing:
+        note = (f"Per-population figures were not measured for {' and '.join(missing)} "
+                "(its evaluation has no per-population section). " + note)
+    return note
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "—"
@@ -108,8 +249,26 @@ class ResultsPage(QtWidgets.QWizardPage):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.populations = QtWidgets.QTableWidget(0, 3)
+        self.populations.setAccessibleName(
+            "Who each model works for: key figures and figures per age group")
+        self.populations.setEditTriggers(
+            QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.populations.verticalHeader().setVisible(False)
+        header = self.populations.horizontalHeader()
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.population_note = status_label("How to read the per-population table")
         self.figures = QtWidgets.QTabWidget()
         self.figures.setAccessibleName("Report figures")
+        # The per-population table lives in the right-hand tabs (re-added on every
+        # initializePage, since the tabs are cleared), where it has the width it needs.
+        self.who = QtWidgets.QWidget()
+        self.who.setAccessibleName("Who it works for")
+        who_layout = QtWidgets.QVBoxLayout(self.who)
+        who_layout.setContentsMargins(4, 4, 4, 4)
+        who_layout.addWidget(self.populations, 1)
+        who_layout.addWidget(self.population_note)
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
         splitter.addWidget(self.figures)
@@ -121,6 +280,9 @@ class ResultsPage(QtWidgets.QWizardPage):
         layout.addWidget(self.models)
         layout.addWidget(splitter, 1)
 
+        self.populations.horizontalHeader().sectionResized.connect(
+            self._on_populations_section_resized)
+
     @property
     def outcome(self) -> TrainingOutcome | None:
         """The run shown."""
@@ -130,6 +292,9 @@ class ResultsPage(QtWidgets.QWizardPage):
         """Fill the table, the recommendation and the figures."""
         outcome = self._context.outcome
         self.table.setRowCount(0)
+        self.populations.clearSpans()
+        self.populations.setRowCount(0)
+        self.population_note.clear()
         self.figures.clear()
         if outcome is None:
             return
@@ -140,12 +305,16 @@ class ResultsPage(QtWidgets.QWizardPage):
         self.models.setText(f"New: {new_id}    Installed: {installed}")
         self.table.setHorizontalHeaderLabels(["Metric", "New model", "Installed"])
         self.table.horizontalHeaderItem(2).setToolTip(f"The installed model: {installed}")
+        self.populations.setHorizontalHeaderLabels(["Population", "New model", "Installed"])
+        self.populations.horizontalHeaderItem(2).setToolTip(f"The installed model: {installed}")
         if new is None:
             set_status(self.recommendation, "The data had no held-out test images, so the "
                                             "new model could not be scored. Install it only "
                                             "if you can test it otherwise.", "warning")
         else:
             self._fill_table(comparison_rows(new, current))
+            self._fill_populations(population_rows(new, current))
+            self.population_note.setText(population_note(new, current))
             self._recommend(outcome, new, current)
         self._add_figures(outcome)
         if new is not None:
@@ -160,6 +329,8 @@ class ResultsPage(QtWidgets.QWizardPage):
             label.setMargin(8)
             label.setAccessibleName("Confusion matrices, new and installed model")
             self.figures.insertTab(0, self._scroll(label), "Counts")
+            # First and shown: an overall score mostly measures children.
+            self.figures.insertTab(0, self.who, "Who it works for")
             self.figures.setCurrentIndex(0)
 
     def _fill_table(self, rows: list[Row]) -> None:
@@ -179,6 +350,34 @@ class ResultsPage(QtWidgets.QWizardPage):
                     items[2].setFont(_bold())
             for column, item in enumerate(items):
                 self.table.setItem(row, column, item)
+
+    def _fill_populations(self, rows: list[PopulationRow]) -> None:
+        self.populations.setRowCount(len(rows))
+        for index, row in enumerate(rows):
+            label = QtWidgets.QTableWidgetItem(row.label if row.heading else f"   {row.label}")
+            label.setToolTip(row.tooltip)
+            if row.heading:
+                label.setFont(_bold())
+                label.setBackground(self.palette().alternateBase())
+                self.populations.setItem(index, 0, label)
+                self.populations.setSpan(index, 0, 1, 3)
+                continue
+            self.populations.setItem(index, 0, label)
+            for column, (name, text) in enumerate((("new", row.new),
+                                                   ("installed", row.installed)), start=1):
+                item = QtWidgets.QTableWidgetItem(text)
+                item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
+                                      | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                if row.better == name:
+                    item.setFont(_bold())
+                if name in row.few:
+                    item.setToolTip("few images: wide uncertainty")
+                self.populations.setItem(index, column, item)
+        self.populations.resizeRowsToContents()
+
+    def _on_populations_section_resized(self, *_args: object) -> None:
+        # Wrapped labels need their row height recomputed whenever the column width changes.
+        self.populations.resizeRowsToContents()
 
     def _recommend(self, outcome: TrainingOutcome, new: Mapping[str, Any],
                    current: Mapping[str, Any] | None) -> None:

@@ -30,6 +30,8 @@ _ARCHITECTURES = (
 )
 _TASKS = (("3class", "Normal / Pneumonia / COVID-19"), ("covid-vs-normal", "COVID-19 vs Normal"))
 _AUGMENT = (
+    ("robust", "Robust (also varies sharpness, noise, resolution and JPEG quality, so the "
+               "model cannot tell hospitals apart by their files)"),
     ("default", "Default (small shifts, rotations, contrast)"),
     ("seed-2020", "As in the 2020 seed"),
     ("none", "None"),
