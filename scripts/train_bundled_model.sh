@@ -20,7 +20,7 @@ PYTHON="${PYTHON:-.venv/bin/python}"
     --report-dir docs/model_report \
     --run-dir "$RUN_DIR" \
     --arch compact --width 1.0 --input-size 192 \
-    --epochs 20 --batch-size 32 --augment default \
+    --epochs 18 --batch-size 32 --augment robust \
     --optimizer adamw --learning-rate 2e-3 --schedule cosine --label-smoothing 0.05 \
-    --class-weighting balanced --patience 8 --task 3class --seed 2026 \
+    --class-weighting class-group --patience 8 --task 3class --seed 2026 \
     --quantization none

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 # Qt must not look for a display in tests (set before any Qt import).
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Per-user folders (Qt's native settings, platformdirs) point into a throw-away folder for the
+# whole run, subprocesses included, so no test can touch the real user's settings or data
+# even where a fixture forgets to isolate them.
+_USER_FOLDERS = Path(tempfile.mkdtemp(prefix="lunglens-tests-user-"))
+for _variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+    os.environ[_variable] = str(_USER_FOLDERS / _variable.lower())
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
