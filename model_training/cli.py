@@ -72,6 +72,9 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--initial-model", default=None, metavar="PATH",
                         help="fine-tune: start from this model.keras or bundle folder (same "
                              "architecture, width, input size and task)")
+    parser.add_argument("--target-sensitivity", type=float, default=0.90,
+                        help="validation sensitivity the app's COVID-19 and Pneumonia "
+                             "thresholds aim at (default 0.90)")
     parser.add_argument("--quantization", choices=QUANTIZATIONS, default="none",
                         help="LiteRT model the app runs: none (default; float32, equal to "
                              "Keras within 1e-4) or int8 (calibrated and evaluated as int8)")
@@ -204,7 +207,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         stop_at_val_loss=args.stop_at_val_loss, cache_dir=args.cache_dir,
         class_weighting=args.class_weighting,
         strategy=args.strategy, initial_model=args.initial_model,
-        quantization=args.quantization,
+        quantization=args.quantization, target_sensitivity=args.target_sensitivity,
     )
 
 

@@ -60,6 +60,9 @@ def test_key_figures_by_hand() -> None:
     for figure in key.values():
         low, high = figure["ci95"]
         assert low <= figure["value"] <= high
+    for group in ("adult", "child"):
+        ece = result["per_age_group"][group]["ece"]
+        assert 0.0 <= ece["ci95"][0] <= ece["value"] <= ece["ci95"][1]
     assert result["per_source"]["nih"]["labelled_covid_non_covid"]["value"] == pytest.approx(0.3)
     assert result["per_source"]["kermany"]["labelled_covid_non_covid"]["value"] == 0.0
     assert result["per_age_group"]["adult"]["n"] == 14
