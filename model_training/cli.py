@@ -53,7 +53,7 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", choices=ARCHITECTURES, default="compact")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--augment", choices=AUGMENT_PRESETS, default="default")
+    parser.add_argument("--augment", choices=AUGMENT_PRESETS, default="robust")
     parser.add_argument("--task", choices=TASKS, default="3class")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--input-size", type=int, default=224)
@@ -66,7 +66,7 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-at-val-loss", type=float, default=None,
                         help="seed-style stop when val_loss falls below this")
     parser.add_argument("--class-weighting", choices=CLASS_WEIGHTINGS,
-                        default="balanced")
+                        default="class-group")
     parser.add_argument("--strategy", choices=("mirrored", "multi-worker"), default=None)
     parser.add_argument("--cache-dir", default=None, help="preprocessed-image cache folder")
     parser.add_argument("--initial-model", default=None, metavar="PATH",

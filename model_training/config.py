@@ -42,7 +42,8 @@ class TrainingConfig:
         width: Channel multiplier of the ``compact`` architecture.
         epochs: Maximum number of epochs.
         batch_size: Images per batch.
-        augment: Augmentation preset (``default``, ``seed-2020`` or ``none``).
+        augment: Augmentation preset (``robust``, the default, which also erases file-format
+            cues; ``default``; ``seed-2020``; ``none``). See docs/model_recipe.md for why.
         seed: Seed for splits, weights, shuffling and augmentation.
         optimizer: ``"adamw"`` or ``"adam"`` (the seed used Adam).
         learning_rate: Peak learning rate.
@@ -56,7 +57,7 @@ class TrainingConfig:
             towards equal shares, square-root damped and capped at 5x; see
             :func:`model_training.training.sample_weights`), ``"class-group"`` (the same
             within each class over source x age group x view, which also balances the NIH
-            views that differ by class) or ``"none"``.
+            views that differ by class; the default, see docs/model_recipe.md) or ``"none"``.
         monitor: Validation metric for the best checkpoint and early stopping.
         patience: Epochs without improvement before early stopping (0 disables it).
         stop_at_val_loss: Seed-style stop when ``val_loss`` falls below this value (None: off).
@@ -88,7 +89,7 @@ class TrainingConfig:
     width: float = 1.0
     epochs: int = 30
     batch_size: int = 32
-    augment: str = "default"
+    augment: str = "robust"
     seed: int = 2026
     optimizer: str = "adamw"
     learning_rate: float = 2e-3
@@ -97,7 +98,7 @@ class TrainingConfig:
     warmup_epochs: int = 1
     label_smoothing: float = 0.05
     dropout: float = 0.2
-    class_weighting: str = "balanced"
+    class_weighting: str = "class-group"
     monitor: str = "val_auroc"
     patience: int = 8
     stop_at_val_loss: float | None = None

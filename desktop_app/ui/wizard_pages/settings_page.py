@@ -39,7 +39,7 @@ _AUGMENT = (
 
 
 _FALLBACK_DEFAULTS = {"task": "3class", "arch": "compact", "input_size": 224, "width": 1.0,
-                      "epochs": 30, "batch_size": 32, "augment": "default", "seed": 2026}
+                      "epochs": 30, "batch_size": 32, "augment": "robust", "seed": 2026}
 
 
 def format_duration(seconds: float) -> str:
