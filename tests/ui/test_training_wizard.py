@@ -209,7 +209,8 @@ def test_cancel_and_close_during_training(qtbot, store: ModelStore, tmp_path: Pa
 
     monkeypatch.setattr(QtWidgets.QMessageBox, "question", answer)
     qtbot.mouseClick(page.retry_button, QtCore.Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.running and bool(page.chart.series("loss")), timeout=60_000)
+    # As long as the first run: the new run builds and traces its model and input pipeline.
+    qtbot.waitUntil(lambda: page.running and bool(page.chart.series("loss")), timeout=120_000)
     wizard.close()
     assert asked == ["Stop training?"]
     assert wizard.isVisible(), "stays open until the worker has stopped"
