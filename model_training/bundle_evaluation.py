@@ -43,7 +43,7 @@ def evaluate_bundle(
     from model_training.data_fingerprint import rows_fingerprint
     from model_training.data_pipeline import load_preprocessed
     from model_training.datasets import read_dataset
-    from model_training.evaluation import evaluate
+    from model_training.evaluation import evaluate, population_columns
     from model_training.splits import assign_subsets
 
     if subset not in ("test", "val", "train", "all"):
@@ -64,9 +64,7 @@ def evaluate_bundle(
     labels = table["label"].cat.codes.to_numpy()[keep]
     rows = table.iloc[keep]
     result = evaluate(TfliteModel(bundle), images.arrays[keep], labels, card.classes,
-                      sources=rows["source"].astype(str).tolist(),
-                      age_groups=rows["age_group"].astype(str).tolist(),
-                      patients=rows["patient_id"].astype(str).tolist(),
+                      **population_columns(rows),
                       temperature=card.temperature, decision=card.decision,
                       bootstrap_rounds=bootstrap_rounds)
     metrics = result.metrics

@@ -38,6 +38,7 @@ __all__ = [
     "evaluate",
     "lung_mask",
     "mask_lungs",
+    "population_columns",
     "predict",
 ]
 
@@ -119,6 +120,19 @@ def predict(model: Any, images: np.ndarray, *, batch_size: int = 64) -> ModelOut
     both = keras.Model(model.inputs, [model.outputs[0], model.get_layer("pooled").output])
     logits, features = both.predict(images, batch_size=batch_size, verbose=0)
     return ModelOutputs(np.asarray(logits), np.asarray(features))
+
+
+def population_columns(rows: Any) -> dict[str, list[str]]:
+    """``sources``, ``age_groups`` and ``patients`` of dataset-table rows, for :func:`evaluate`.
+
+    Tables without an ``age_group`` column (older run folders) leave it out: every image then
+    counts as of unknown age.
+    """
+    columns = {"sources": rows["source"].astype(str).tolist(),
+               "patients": rows["patient_id"].astype(str).tolist()}
+    if "age_group" in rows.columns:
+        columns["age_groups"] = rows["age_group"].astype(str).tolist()
+    return columns
 
 
 def lung_mask(size: int) -> np.ndarray:

@@ -125,16 +125,6 @@ def _counts(table: Any) -> dict[str, Any]:
     return counts
 
 
-def _population_columns(table: Any, mask: np.ndarray) -> dict[str, list[str]]:
-    """``sources``, ``age_groups`` and ``patients`` of the masked rows, for ``evaluate``."""
-    rows = table.loc[mask]
-    columns = {"sources": rows["source"].astype(str).tolist(),
-               "patients": rows["patient_id"].astype(str).tolist()}
-    if "age_group" in rows.columns:
-        columns["age_groups"] = rows["age_group"].astype(str).tolist()
-    return columns
-
-
 def finalize(
     result: TrainingResult,
     out_dir: Path | str,
@@ -162,7 +152,7 @@ def finalize(
     from model_training.augmentation import get_preset
     from model_training.calibration import choose_decision, fit_temperature
     from model_training.data_fingerprint import rows_fingerprint
-    from model_training.evaluation import evaluate, predict
+    from model_training.evaluation import evaluate, population_columns, predict
     from model_training.export import (
         QUANTIZED_TOLERANCE,
         TOLERANCE,
@@ -202,7 +192,7 @@ def finalize(
                                target_sensitivity=result.config.target_sensitivity)
     say(f"temperature {temperature:.3f}; thresholds {decision['thresholds']}")
     val_eval = evaluate(deployed, images[masks["val"]], labels[masks["val"]], classes,
-                        **_population_columns(result.table, masks["val"]),
+                        **population_columns(result.table.loc[masks["val"]]),
                         temperature=temperature, decision=decision, shortcut_audit=False,
                         bootstrap_rounds=200, seed=result.config.seed, outputs=val_out)
 
@@ -224,7 +214,7 @@ def finalize(
     if masks["test"].any():
         say("evaluating the test split (and the lung-masked shortcut audit)")
         test_eval = evaluate(deployed, images[masks["test"]], labels[masks["test"]],
-                             classes, **_population_columns(result.table, masks["test"]),
+                             classes, **population_columns(result.table.loc[masks["test"]]),
                              temperature=temperature, decision=decision,
                              bootstrap_rounds=bootstrap_rounds, seed=result.config.seed)
         metrics["test"] = test_eval.metrics
