@@ -57,6 +57,9 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=TASKS, default="3class")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--intensity", choices=("percentile", "equalize"), default="percentile",
+                        help="preprocessing intensity policy: percentile windowing, or histogram "
+                             "equalisation (invariant to a site's grey-level curve)")
     parser.add_argument("--width", type=float, default=1.0, help="compact channel multiplier")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw")
@@ -200,7 +203,8 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     from model_training.config import TrainingConfig
 
     return TrainingConfig(
-        task=args.task, arch=args.arch, input_size=args.input_size, width=args.width,
+        task=args.task, arch=args.arch, input_size=args.input_size, intensity=args.intensity,
+        width=args.width,
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, seed=args.seed,
         optimizer=args.optimizer, learning_rate=args.learning_rate, schedule=args.schedule,
         label_smoothing=args.label_smoothing, patience=args.patience,

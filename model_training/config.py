@@ -39,6 +39,8 @@ class TrainingConfig:
             seed's binary task; pneumonia rows are dropped).
         arch: ``"compact"`` (default, CAM-capable, < 1 M parameters) or ``"seed-2020"``.
         input_size: Side of the square model input (recorded in the card's preprocessing).
+        intensity: The preprocessing's intensity policy (``"percentile"`` windowing or
+            ``"equalize"``; see :mod:`desktop_app.core.preprocessing`), recorded in the card.
         width: Channel multiplier of the ``compact`` architecture.
         epochs: Maximum number of epochs.
         batch_size: Images per batch.
@@ -86,6 +88,7 @@ class TrainingConfig:
     task: str = "3class"
     arch: str = "compact"
     input_size: int = 224
+    intensity: str = "percentile"
     width: float = 1.0
     epochs: int = 30
     batch_size: int = 32
@@ -115,6 +118,7 @@ class TrainingConfig:
             ("task", self.task, TASKS),
             ("arch", self.arch, ARCHITECTURES),
             ("augment", self.augment, AUGMENT_PRESETS),
+            ("intensity", self.intensity, ("percentile", "minmax", "equalize", "none")),
             ("monitor", self.monitor, MONITORS),
             ("optimizer", self.optimizer, ("adamw", "adam")),
             ("schedule", self.schedule, ("cosine", "constant")),

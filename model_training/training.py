@@ -358,7 +358,7 @@ def train(
             training; returning True stops within one batch.
         strategy: ``tf.distribute`` strategy, or ``"mirrored"``/``"multi-worker"``;
             default ``config.strategy`` (one device when None).
-        spec: Preprocessing spec; default ``PreprocessingSpec(input_size=config.input_size)``.
+        spec: Preprocessing spec; default from ``config.input_size`` and ``config.intensity``.
 
     Returns:
         The trained model and everything needed to evaluate and export it.
@@ -375,7 +375,7 @@ def train(
     from model_training.splits import assign_subsets
 
     classes = list(TASK_CLASSES[config.task])
-    spec = spec or PreprocessingSpec(input_size=config.input_size)
+    spec = spec or PreprocessingSpec(input_size=config.input_size, intensity=config.intensity)
     if spec.input_size != config.input_size:
         raise ValueError(
             f"spec.input_size {spec.input_size!r} differs from config.input_size "

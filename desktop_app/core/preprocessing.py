@@ -37,9 +37,11 @@ __all__ = [
 ]
 
 ResizePolicy = Literal["pad", "crop", "stretch"]
-IntensityPolicy = Literal["percentile", "minmax", "none"]
+IntensityPolicy = Literal["percentile", "minmax", "equalize", "none"]
 _RESIZE_POLICIES: tuple[str, ...] = ("pad", "crop", "stretch")
-_INTENSITY_POLICIES: tuple[str, ...] = ("percentile", "minmax", "none")
+_INTENSITY_POLICIES: tuple[str, ...] = ("percentile", "minmax", "equalize", "none")
+#: Histogram bins of ``"equalize"``: finer than 8-bit input, coarse enough to stay cheap.
+EQUALIZE_BINS = 1024
 _RESAMPLING = {
     "bilinear": Image.Resampling.BILINEAR,
     "bicubic": Image.Resampling.BICUBIC,
@@ -57,7 +59,8 @@ class PreprocessingSpec:
         resize: ``"pad"`` (keep aspect, pad to square), ``"crop"`` (keep aspect, centre crop)
             or ``"stretch"`` (ignore aspect).
         interpolation: Pillow resampling filter name; Pillow antialiases when shrinking.
-        intensity: ``"percentile"`` windowing, ``"minmax"`` or ``"none"``.
+        intensity: ``"percentile"`` windowing, ``"minmax"``, ``"equalize"`` (histogram
+            equalisation: invariant to any monotone grey-level curve) or ``"none"``.
         low_percentile: Lower percentile mapped to 0 (``"percentile"`` only).
         high_percentile: Upper percentile mapped to 1 (``"percentile"`` only).
         pad_value: Value of the padding, in the normalised 0..1 range (0 = black, like the
@@ -166,9 +169,26 @@ def _geometry(
     return (left, top, left + side, top + side), (size, size), (0, 0, size, size)
 
 
+def _equalize(values: np.ndarray) -> np.ndarray:
+    """Map each pixel to the share of pixels at or below it (the empirical CDF), in 0..1.
+
+    A histogram of :data:`EQUALIZE_BINS` bins over the value range, interpolated linearly
+    inside each bin, keeps the result continuous and the cost one pass over the pixels.
+    """
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-6:
+        return np.full_like(values, 0.5 if high > 0 else 0.0)
+    counts, edges = np.histogram(values, bins=EQUALIZE_BINS, range=(low, high))
+    cdf = np.concatenate(([0.0], np.cumsum(counts, dtype=np.float64)))
+    cdf /= cdf[-1]
+    return np.interp(values, edges, cdf).astype(np.float32)
+
+
 def _normalise(values: np.ndarray, spec: PreprocessingSpec) -> np.ndarray:
     if spec.intensity == "none":
         return np.clip(values, 0.0, 1.0)
+    if spec.intensity == "equalize":
+        return _equalize(values)
     if spec.intensity == "minmax":
         low, high = float(values.min()), float(values.max())
     else:

@@ -81,3 +81,39 @@ def test_non_2d_input_is_refused() -> None:
 
 def test_to_uint8_rounds_and_clips() -> None:
     assert to_uint8(np.array([-1.0, 0.0, 0.5, 1.0, 2.0])).tolist() == [0, 0, 128, 255, 255]
+
+
+def smooth_film(height: int, width: int) -> np.ndarray:
+    """A smooth, film-like image: a bright body with two darker lung-like ellipses."""
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    body = 0.8 - 0.4 * ((cols / width - 0.5) ** 2 + (rows / height - 0.5) ** 2)
+    for centre in (0.3, 0.7):
+        inside = ((cols / width - centre) / 0.15) ** 2 + ((rows / height - 0.5) / 0.3) ** 2
+        body -= 0.35 * np.exp(-inside)
+    return np.clip(body, 0.0, 1.0)
+
+
+def test_equalize_gives_the_same_input_under_any_tone_curve() -> None:
+    # A site's look-up table (gamma, S-curve) must not change the model input.
+    image = smooth_film(240, 200)
+    spec = PreprocessingSpec(input_size=64, intensity="equalize")
+    reference = preprocess(image, spec).array
+    for curve in (image**0.5, image**2.2, 1.0 / (1.0 + np.exp(-8.0 * (image - 0.5)))):
+        assert np.abs(preprocess(curve.astype(np.float32), spec).array - reference).mean() < 0.01
+    # percentile windowing does not have that property: the test above is not trivially true
+    windowed = PreprocessingSpec(input_size=64)
+    gap = np.abs(preprocess(image**2.2, windowed).array - preprocess(image, windowed).array)
+    assert gap.mean() > 0.02
+
+
+def test_equalize_spreads_content_over_0_to_1_and_leaves_padding_alone() -> None:
+    spec = PreprocessingSpec(input_size=64, intensity="equalize")
+    result = preprocess(smooth_film(100, 200), spec)
+    left, top, right, bottom = result.content_box
+    content = result.array[top:bottom, left:right]
+    assert content.min() == pytest.approx(0.0, abs=0.01)
+    assert content.max() == pytest.approx(1.0, abs=1e-6)
+    assert content.mean() == pytest.approx(0.5, abs=0.03)  # a uniform histogram
+    assert np.all(result.array[:top] == spec.pad_value)
+    flat = preprocess(np.full((80, 80), 0.7, np.float32), spec).array
+    assert np.all(flat == flat[0, 0])
