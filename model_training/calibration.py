@@ -8,6 +8,9 @@ never on test, and stored in the card; the app applies it.
 The operating point (:mod:`desktop_app.core.decision`) is chosen on the same validation
 predictions: a finding's threshold is the one that reaches the target sensitivity with the
 best specificity, so the app errs towards flagging disease.
+
+:func:`decision_predictions` lives in :mod:`desktop_app.core.metrics.decisions` (local
+validation needs it without TensorFlow) and is re-exported here.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core.decision import decide
+from desktop_app.core.metrics.decisions import decision_predictions
 from model_training.metrics import (
     confusion_matrix,
     negative_log_likelihood,
@@ -116,19 +119,6 @@ def threshold_for_sensitivity(
     threshold = float(np.clip((floor + high) / 2.0 if high == low else (low + high) / 2.0,
                               1e-6, 1.0))
     return threshold, float(sens[tied[0]]), float(spec[tied[0]])
-
-
-def decision_predictions(probabilities: np.ndarray, classes: Sequence[str],
-                         decision: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and uncertain flags from the app's own rule, one row at a time.
-
-    Calls :func:`desktop_app.core.decision.decide` rather than a vectorised copy of it, so the
-    metrics in the card are those of the decision the app actually shows.
-    """
-    index = {name: position for position, name in enumerate(classes)}
-    decisions = [decide(row, classes, decision) for row in np.asarray(probabilities)]
-    chosen = np.array([index[d.label] for d in decisions], dtype=np.int64)
-    return chosen, np.array([d.uncertain for d in decisions], dtype=bool)
 
 
 def choose_decision(

@@ -1,24 +1,20 @@
-"""A fingerprint of the rows a figure was measured on.
+"""A fingerprint of the rows a figure was measured on (:mod:`desktop_app.core.data_fingerprint`).
 
 A model card's test figures are only reproducible on the same images with the same labels.
-When the dataset grows or is relabelled, the split's TEST rows change and yesterday's figures
-no longer describe today's TEST split; comparing fingerprints tells "the model changed" apart
-from "the data changed", and says so instead of failing with a puzzling difference.
+The fingerprint itself is computed in the core (2026-12-01), where local validation of the
+installed model computes the same print without pandas; this adapts a dataset table to it.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["FINGERPRINT_OF", "rows_fingerprint"]
+from desktop_app.core.data_fingerprint import FINGERPRINT_OF, images_fingerprint
 
-FINGERPRINT_OF = ("sha256 of the sorted lines 'file name<TAB>class<TAB>sha1 of the file' of "
-                  "the evaluated images")
+__all__ = ["FINGERPRINT_OF", "rows_fingerprint"]
 
 
 def rows_fingerprint(rows: pd.DataFrame, file_sha1: Sequence[str]) -> dict[str, Any]:
@@ -36,10 +32,5 @@ def rows_fingerprint(rows: pd.DataFrame, file_sha1: Sequence[str]) -> dict[str, 
     """
     if len(rows) != len(file_sha1):
         raise ValueError(f"{len(rows)} rows but {len(file_sha1)} file hashes")
-    lines = sorted(
-        f"{Path(str(path)).name}\t{label}\t{sha}"
-        for path, label, sha in zip(rows["path"], rows["label"].astype(str), file_sha1,
-                                    strict=True)
-    )
-    digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-    return {"images": len(lines), "sha256": digest, "of": FINGERPRINT_OF}
+    return images_fingerprint(rows["path"].tolist(), rows["label"].astype(str).tolist(),
+                              file_sha1)
