@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from desktop_app.core.analysis import Analyzer
-from desktop_app.core.image_loading import load_image
+from desktop_app.core.imaging import load_image
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.model_bundle import ModelBundle, load_bundle
 from desktop_app.core.ood import image_statistics
@@ -188,7 +188,7 @@ def _import_offenders(model_dir: Path, image: Path, top: int = 8) -> list[tuple[
 
 
 def _loader_imports_pydicom() -> bool:
-    code = "import sys, desktop_app.core.image_loading; print('pydicom' in sys.modules)"
+    code = "import sys, desktop_app.core.imaging; print('pydicom' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, check=True)
     return result.stdout.strip() == "True"
@@ -264,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"| (b) `python -m desktop_app classify --json --model DIR one.png`, start to exit "
         f"(median of 5) | {median:.2f} s (runs {', '.join(f'{t:.2f}' for t in runs)}) | ≤ "
         f"{STARTUP_TARGET_S:.1f} s {'(met)' if median <= STARTUP_TARGET_S else '(MISSED)'} |",
-        f"| (b) importing `desktop_app.core.image_loading` imports pydicom | "
+        f"| (b) importing `desktop_app.core.imaging` imports pydicom | "
         f"{'yes' if pydicom_eager else 'no (lazy)'} | no |",
         f"| (c) `load_bundle` incl. sha256 of the model files ({size_mb:.1f} MB tflite) | "
         f"{load['bundle_s'] * 1000:.0f} ms | |",

@@ -266,7 +266,7 @@ def _write_dicom(pixels: np.ndarray, path: Path, modality: str, description: str
 
 def _dicom_to_png(source: Path, path: Path) -> None:
     """The DICOM as a viewer would export it (Modality/VOI LUTs applied by our loader)."""
-    from desktop_app.core.image_loading import load_image
+    from desktop_app.core.imaging import load_image
 
     _save(load_image(source).pixels, path)
 
@@ -847,7 +847,7 @@ def _ct_mr() -> Iterator[_Spec]:
                     f"chest_ct{seed}", chest_ct)
 
     def ct_noisy(path: Path) -> None:
-        from desktop_app.core.image_loading import load_image
+        from desktop_app.core.imaging import load_image
 
         pixels = load_image(_pydicom_file("693_J2KI.dcm")).pixels
         rng = np.random.default_rng(7)
@@ -1144,7 +1144,7 @@ def write_rotated_cxrs(folder: Path, sources: Sequence[Path], *,
     rotated copies live only in a temporary folder, never in the repository. Alternate files
     are rotated clockwise and counter-clockwise; alternate pairs are held out.
     """
-    from desktop_app.core.image_loading import load_image
+    from desktop_app.core.imaging import load_image
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

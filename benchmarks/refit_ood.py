@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from desktop_app.core.errors import ImageLoadError, ModelBundleError
-from desktop_app.core.image_loading import load_image
+from desktop_app.core.imaging import load_image
 from desktop_app.core.model_bundle import ModelBundle, load_bundle, sha256_file
 from desktop_app.core.model_card import CARD_FILE, ModelCard
 from desktop_app.core.ood import (

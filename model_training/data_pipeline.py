@@ -1,7 +1,7 @@
 """Decode and preprocess every image once, cache the result, and feed ``tf.data``.
 
 Training and the app must see identical numbers for the same file, so every image goes
-through :func:`desktop_app.core.image_loading.load_image` and
+through :func:`desktop_app.core.imaging.load_image` and
 :func:`desktop_app.core.preprocessing.preprocess` - the app's own code - exactly once:
 
 * in memory for the life of the process (evaluation after training reuses the arrays), and
@@ -109,7 +109,7 @@ def decode_one(path: Path | str, spec: PreprocessingSpec) -> CachedImage:
     Raises:
         ImageLoadError: If the loader refuses the file.
     """
-    from desktop_app.core.image_loading import load_image
+    from desktop_app.core.imaging import load_image
     from desktop_app.core.preprocessing import preprocess
 
     loaded = load_image(path)

@@ -209,7 +209,7 @@ def check_dataset(
     import numpy as np
 
     from desktop_app.core.errors import ImageLoadError
-    from desktop_app.core.image_loading import load_image
+    from desktop_app.core.imaging import load_image
 
     if classes is None:
         labels = table["label"]

@@ -8,7 +8,7 @@ every figure is reported next to that area share; a model looking at the lungs s
 above it.
 
 The heat map is exactly the one the app draws: the image goes through
-:func:`desktop_app.core.image_loading.load_image` and :func:`desktop_app.core.preprocessing.
+:func:`desktop_app.core.imaging.load_image` and :func:`desktop_app.core.preprocessing.
 preprocess` with the bundle card's spec, the LiteRT model gives the CAMs, the card's operating
 point (:func:`desktop_app.core.decision.decide`) picks the class the app shows, and
 :func:`desktop_app.core.heatmap.heatmap_for_original` maps that class's CAM onto the original
@@ -44,7 +44,7 @@ from PIL import Image
 from desktop_app.core.decision import decide
 from desktop_app.core.errors import ImageLoadError
 from desktop_app.core.heatmap import heatmap_for_original
-from desktop_app.core.image_loading import load_image
+from desktop_app.core.imaging import load_image
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.model_bundle import load_bundle
 from desktop_app.core.preprocessing import PreprocessedImage, preprocess

@@ -31,7 +31,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from desktop_app.core.image_loading import load_image
+from desktop_app.core.imaging import load_image
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.model_bundle import load_bundle
 from desktop_app.core.preprocessing import preprocess

@@ -21,7 +21,7 @@ import numpy as np
 
 from desktop_app.core.decision import Decision, decide
 from desktop_app.core.errors import ImageLoadError
-from desktop_app.core.image_loading import LoadedImage, load_image, sniff_format
+from desktop_app.core.imaging import LoadedImage, load_image, sniff_format
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.ood import ImageStatistics, OodGate, OodVerdict, image_statistics

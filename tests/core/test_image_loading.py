@@ -1,4 +1,4 @@
-"""Tests for desktop_app.core.image_loading: formats, pixel conventions, refusals, scans."""
+"""Tests for desktop_app.core.imaging: formats, pixel conventions, refusals, scans."""
 
 from __future__ import annotations
 
@@ -21,15 +21,17 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import UID, ExplicitVRLittleEndian, JPEGBaseline8Bit, RLELossless
 
-from desktop_app.core import image_loading
 from desktop_app.core.errors import ImageLoadError
-from desktop_app.core.image_loading import (
+from desktop_app.core.imaging import (
     IMAGE_SUFFIXES,
     MAX_PIXELS,
     VERIFIED_TRANSFER_SYNTAXES,
     LoadedImage,
+    checks,
+    dicom_reader,
     iter_image_files,
     load_image,
+    pillow_reader,
     sniff_format,
 )
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
@@ -591,7 +593,7 @@ def test_permission_denied_is_reported(
     def deny(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(image_loading, "open", deny, raising=False)
+    monkeypatch.setattr(checks, "open", deny, raising=False)
     assert refused(variants["png8"]).reason == (
         "permission denied: LungLens may not read this file"
     )
@@ -609,7 +611,7 @@ def test_unexpected_errors_are_wrapped_with_their_text(
     def explode(*args: object) -> None:
         raise RuntimeError("simulated decoder bug")
 
-    monkeypatch.setattr(image_loading, "_pillow_to_gray", explode)
+    monkeypatch.setattr(pillow_reader, "pillow_to_gray", explode)
     error = refused(variants["png8"])
     assert error.reason == ("unexpected error while reading the image: "
                             "RuntimeError: simulated decoder bug")
@@ -621,7 +623,7 @@ def test_running_out_of_memory_is_reported_plainly(
     def exhaust(*args: object) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(image_loading, "_decode_dicom", exhaust)
+    monkeypatch.setattr(dicom_reader, "decode_dicom", exhaust)
     assert refused(variants["dicom_mono2"]).reason == "not enough memory to decode this image"
 
 

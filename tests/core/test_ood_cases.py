@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from benchmarks.ood_cases import CATEGORIES, OodCase, write_ood_cases
-from desktop_app.core.image_loading import load_image
+from desktop_app.core.imaging import load_image
 from desktop_app.core.model_bundle import load_bundle
 from desktop_app.core.ood import (
     ImageStatistics,

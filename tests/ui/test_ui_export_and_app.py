@@ -313,7 +313,7 @@ def test_opening_the_window_does_not_import_the_classify_path(tmp_path: Path) ->
         "from desktop_app.ui.application import create_application\n"
         "app = create_application()\n"
         "from desktop_app.ui.main_window import MainWindow\n"
-        "heavy = ('desktop_app.core.analysis', 'desktop_app.core.image_loading', 'pydicom',\n"
+        "heavy = ('desktop_app.core.analysis', 'desktop_app.core.imaging', 'pydicom',\n"
         "         'ai_edge_litert', 'PIL', 'reportlab', 'tensorflow')\n"
         "print('LOADED', [m for m in heavy if m in sys.modules])\n"
     )
