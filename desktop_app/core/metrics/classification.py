@@ -73,12 +73,12 @@ def auroc(positive: np.ndarray, scores: np.ndarray) -> float:
     order = np.argsort(scores, kind="mergesort")
     ranks = np.empty(len(scores), dtype=np.float64)
     sorted_scores = scores[order]
-    # Average ranks of ties.
+    # Average ranks of ties, vectorised: bootstrap intervals call this thousands of times.
     boundaries = np.flatnonzero(np.diff(sorted_scores)) + 1
     starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [len(scores)]])
-    for start, end in zip(starts, ends, strict=True):
-        ranks[order[start:end]] = (start + end + 1) / 2.0
+    group = np.repeat(np.arange(len(starts)), ends - starts)
+    ranks[order] = ((starts + ends + 1) / 2.0)[group]
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
@@ -147,14 +147,18 @@ def reliability_bins(
     correct = probabilities.argmax(axis=1) == np.asarray(labels)
     edges = np.linspace(0.0, 1.0, bins + 1)
     index = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
-    result: dict[str, list[float]] = {"confidence": [], "accuracy": [], "count": [], "centre": []}
-    for b in range(bins):
-        mask = index == b
-        result["centre"].append(float((edges[b] + edges[b + 1]) / 2))
-        result["count"].append(float(mask.sum()))
-        result["confidence"].append(float(confidence[mask].mean()) if mask.any() else float("nan"))
-        result["accuracy"].append(float(correct[mask].mean()) if mask.any() else float("nan"))
-    return result
+    # bincount instead of a loop over bins: bootstrap intervals call this thousands of times.
+    count = np.bincount(index, minlength=bins).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_confidence = np.bincount(index, weights=confidence, minlength=bins) / count
+        mean_accuracy = np.bincount(index, weights=correct.astype(np.float64),
+                                    minlength=bins) / count
+    return {
+        "confidence": [float(v) for v in mean_confidence],
+        "accuracy": [float(v) for v in mean_accuracy],
+        "count": [float(v) for v in count],
+        "centre": [float((edges[b] + edges[b + 1]) / 2) for b in range(bins)],
+    }
 
 
 def expected_calibration_error(
