@@ -25,6 +25,7 @@ from desktop_app.core.imaging import LoadedImage, load_image, sniff_format
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.ood import ImageStatistics, OodGate, OodVerdict, image_statistics
+from desktop_app.core.patient_age import PatientAge, read_patient_age
 from desktop_app.core.preprocessing import PreprocessedImage, preprocess
 
 __all__ = [
@@ -95,6 +96,8 @@ class ImageResult:
         prepared: The preprocessed model input and its geometry.
         cams: ``(h, w, classes)`` class activation maps.
         stats: Cheap image statistics used by the gate.
+        age: The patient's age from the DICOM header, or why it is unknown (other formats
+            carry none); picks the population whose measured figures the panel shows.
     """
 
     path: Path
@@ -107,6 +110,7 @@ class ImageResult:
     prepared: PreprocessedImage | None = None
     cams: np.ndarray | None = None
     stats: ImageStatistics | None = None
+    age: PatientAge | None = None
 
     @property
     def ok(self) -> bool:
@@ -148,6 +152,7 @@ class _Prepared:
     prepared: PreprocessedImage | None = None
     stats: ImageStatistics | None = None
     verdict: OodVerdict | None = None
+    age: PatientAge | None = None
 
 
 class Analyzer:
@@ -187,7 +192,10 @@ class Analyzer:
             verdict = self.gate.check_appearance(prepared.array)
         # Up to two batches wait in the pipeline: holding their full-resolution pixels
         # (12 MB for a 2000 px film, 36 MB for a 3000 px DICOM) would cost hundreds of MB.
-        return _Prepared(path, None, loaded if keep_loaded else None, prepared, stats, verdict)
+        age = (read_patient_age(path) if loaded.format == "DICOM"
+               else PatientAge.unknown(f"{loaded.format} files carry no patient age"))
+        return _Prepared(path, None, loaded if keep_loaded else None, prepared, stats, verdict,
+                         age)
 
     def analyse(
         self,
@@ -284,6 +292,7 @@ class Analyzer:
                 prepared=item.prepared,
                 cams=outputs.cams[position],
                 stats=item.stats,
+                age=item.age,
             ))
             position += 1
         return results
