@@ -293,7 +293,7 @@ def read_class_folder_rows(folder: Path | str) -> list[LabelledImage]:
         ValueError: If no class folder with images is recognised, listing the folder names
             seen.
     """
-    from desktop_app.core.image_loading import iter_image_files
+    from desktop_app.core.imaging import iter_image_files
 
     folder = Path(folder).resolve()
     rows: list[LabelledImage] = []
