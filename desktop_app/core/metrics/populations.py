@@ -38,6 +38,7 @@ __all__ = [
     "calibration_error",
     "estimate",
     "estimate_weighted",
+    "figure_text",
     "format_populations",
     "population_metrics",
     "rate",
@@ -234,6 +235,7 @@ def population_metrics(
     patients: Sequence[str] | None = None,
     bootstrap_rounds: int = 1000,
     seed: int = 0,
+    resampler: Resampler | None = None,
 ) -> dict[str, Any]:
     """Per-population figures at the app's decision (see module docs).
 
@@ -247,6 +249,8 @@ def population_metrics(
         patients: Patient id per image, for the patient-level bootstrap (None: by image).
         bootstrap_rounds: Resamples (0: no intervals).
         seed: Bootstrap seed.
+        resampler: Draws to reuse (built from ``bootstrap_rounds``, ``seed`` and ``patients``
+            when None), so a caller's extra figures share this evaluation's resamples.
 
     Returns:
         JSON-ready ``{"overall", "per_class", "per_source", "per_age_group", "key_figures",
@@ -261,7 +265,8 @@ def population_metrics(
     sources_arr = np.asarray([str(s) for s in sources])
     groups_arr = np.asarray([str(g) for g in age_groups] if age_groups is not None
                             else ["unknown"] * n)
-    resampler = Resampler(n, rounds=bootstrap_rounds, seed=seed, patients=patients)
+    if resampler is None:
+        resampler = Resampler(n, rounds=bootstrap_rounds, seed=seed, patients=patients)
     everyone = np.ones(n, dtype=bool)
     index_of = {name: i for i, name in enumerate(classes)}
 
@@ -317,7 +322,7 @@ def population_metrics(
         "key_figures": _key_figures(probabilities, labels, chosen, correct, index_of,
                                     sources_arr, groups_arr, resampler),
         "bootstrap": {
-            "rounds": bootstrap_rounds,
+            "rounds": resampler.rounds,
             "unit": "patient" if patients is not None else "image",
             "seed": seed,
             "interval": "percentile, 95 % (ECE: shifted by the bootstrap bias, clipped at 0)",
@@ -358,6 +363,11 @@ def _key_figures(
             weighted_auroc(labels == pneumonia, 1.0 - probabilities[:, normal]),
             (sources == "nih") & adult & normal_or_pneumonia, resampler)
     return figures
+
+
+def figure_text(entry: dict[str, Any] | None, *, as_percent: bool = True) -> str:
+    """``"12.3 % (8.1-17.0), n=140"`` (or ``"0.912 (0.88-0.94), n=140"``; ``"n/a"``)."""
+    return _percent(entry, as_percent=as_percent)
 
 
 def _percent(entry: dict[str, Any] | None, *, as_percent: bool = True) -> str:
