@@ -88,9 +88,14 @@ def default_cache_dir() -> Path:
     return user_data_dir() / "cache" / "preprocessed"
 
 
+#: How images are decoded for the model; part of the cache key, so entries decoded another
+#: way are never mixed in. "reduced-2x": ``load_image(min_side=model_min_side(...))``.
+DECODING = "reduced-2x"
+
+
 def spec_key(spec: PreprocessingSpec) -> str:
-    """Short stable hash of a preprocessing spec (cache folder name)."""
-    text = json.dumps(spec.to_dict(), sort_keys=True)
+    """Short stable hash of a preprocessing spec and :data:`DECODING` (cache folder name)."""
+    text = json.dumps({**spec.to_dict(), "decoding": DECODING}, sort_keys=True)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -109,10 +114,12 @@ def decode_one(path: Path | str, spec: PreprocessingSpec) -> CachedImage:
     Raises:
         ImageLoadError: If the loader refuses the file.
     """
-    from desktop_app.core.imaging import load_image
+    from desktop_app.core.imaging import load_image, model_min_side
     from desktop_app.core.preprocessing import preprocess
 
-    loaded = load_image(path)
+    # Decoded as the app's classify path decodes it: at reduced resolution, which gives the
+    # same model input within the tested tolerance and is much cheaper for large files.
+    loaded = load_image(path, min_side=model_min_side(spec.input_size))
     pixels = np.ascontiguousarray(loaded.pixels, dtype=np.float32)
     return CachedImage(
         array=preprocess(pixels, spec).array,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from desktop_app.core.decision import Decision, decide
 from desktop_app.core.errors import ImageLoadError
-from desktop_app.core.imaging import LoadedImage, load_image, sniff_format
+from desktop_app.core.imaging import LoadedImage, load_image, model_min_side, sniff_format
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.ood import ImageStatistics, OodGate, OodVerdict, image_statistics
@@ -170,6 +170,8 @@ class Analyzer:
         """
         self.bundle = bundle
         self.card = bundle.card
+        #: Shortest side decoded for the model (``load_image(min_side=...)``).
+        self.min_side = model_min_side(self.card.preprocessing.input_size)
         if num_threads is None:
             num_threads = max(1, min(4, (os.cpu_count() or 2) // 2))
         self.model = TfliteModel(bundle, num_threads=num_threads)
@@ -182,11 +184,15 @@ class Analyzer:
 
     def _prepare(self, path: Path, keep_loaded: bool) -> _Prepared:
         try:
-            loaded = load_image(path)
+            # Only the model input and a thumbnail are needed: decode at reduced resolution
+            # (JPEG / JPEG 2000 codecs decode less; see desktop_app.core.imaging).
+            loaded = load_image(path, min_side=self.min_side)
         except ImageLoadError as error:
             return _Prepared(path, error=error.reason)
         stats = image_statistics(loaded.pixels, loaded.colourfulness)
         prepared = preprocess(loaded.pixels, self.card.preprocessing)
+        if loaded.reduced:  # heat maps are drawn on the original: keep its coordinates
+            prepared = replace(prepared, source_box=loaded.to_original_box(prepared.source_box))
         verdict = self.gate.check_image(stats)
         if not verdict.out_of_distribution:
             verdict = self.gate.check_appearance(prepared.array)
@@ -194,6 +200,13 @@ class Analyzer:
         # (12 MB for a 2000 px film, 36 MB for a 3000 px DICOM) would cost hundreds of MB.
         age = (read_patient_age(path) if loaded.format == "DICOM"
                else PatientAge.unknown(f"{loaded.format} files carry no patient age"))
+        if keep_loaded and loaded.reduced:
+            # The viewer shows the full image (and the heat map on it); the model input above
+            # still comes from the reduced decode, so the CLI, the batch and the viewer agree.
+            try:
+                loaded = load_image(path)
+            except ImageLoadError as error:
+                return _Prepared(path, error=error.reason)
         return _Prepared(path, None, loaded if keep_loaded else None, prepared, stats, verdict,
                          age)
 
