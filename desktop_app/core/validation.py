@@ -236,8 +236,10 @@ def validate(
     images: list[ValidatedImage] = []
     results = analyzer.analyse([Path(row.path) for row in usable], progress=progress,
                                cancelled=cancelled)
-    for row, result in zip(usable, results, strict=False):
-        images.append(_validated(row, result))
+    # Results drive the loop (not the rows), so the generator runs to its end and reports
+    # its last progress step.
+    for position, result in enumerate(results):
+        images.append(_validated(usable[position], result))
     if len(images) < len(usable) or (cancelled is not None and cancelled()):
         return None
     hashes = []
