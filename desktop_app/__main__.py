@@ -1,6 +1,8 @@
 """Entry point: ``python -m desktop_app`` / ``lunglens``.
 
 * ``classify [--json] [--model DIR] PATH...`` — the command-line classifier (no window);
+* ``validate --data PATH [--model DIR] [--report out.pdf] [--json]`` — measure the model on
+  labelled films (no window);
 * ``--self-test`` — verify the installation headlessly, exit 0 or 1;
 * ``[FILES...]`` — open the main window, optionally with images.
 
@@ -23,7 +25,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lunglens",
         description="LungLens: offline decision support for chest X-rays. "
-        "Sub-command: 'classify' (run 'lunglens classify --help').",
+        "Sub-commands: 'classify' and 'validate' (run 'lunglens classify --help').",
         epilog=DISCLAIMER,
     )
     parser.add_argument("files", nargs="*", help="images or folders to open")
@@ -43,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.core.classify_cli import run_classify
 
         return run_classify(args[1:])
+    if args and args[0] == "validate":
+        from desktop_app.core.validate_cli import run_validate
+
+        return run_validate(args[1:])
     options = _gui_parser().parse_args(args)
     if options.self_test:
         from desktop_app.core.self_test import run_self_test
