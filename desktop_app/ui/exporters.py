@@ -5,7 +5,9 @@ pixels and heat maps, which the table deliberately does not keep, so
 :func:`write_pdf_report` re-classifies the files one small batch at a time in a worker thread
 (the same deterministic classify path, so the report matches the table) and draws each page
 with reportlab; nothing here touches a widget. Images are embedded as JPEG so that a report
-of hundreds of films stays a manageable file.
+of hundreds of films stays a manageable file. Each page gives the measured figures for the
+patient's age group (from the DICOM header) or for adults and children, and when the card
+has per-population figures a last page says who the model was measured to work for.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,14 @@ from desktop_app.core.heatmap import colourise, heatmap_for_input
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.model_card import ModelCard
 from desktop_app.core.preprocessing import to_uint8
-from desktop_app.ui.card_metrics import class_metrics, format_metric
+from desktop_app.ui.card_metrics import (
+    age_group_populations,
+    group_table,
+    leave_one_source_out_rows,
+    plain_limits,
+    population_lines,
+)
+from desktop_app.ui.figure_format import age_group_label
 from desktop_app.ui.results_table import RowRecord
 from desktop_app.ui.workers import analyzer_for
 
@@ -44,7 +53,8 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
              model_id: str | None) -> list[list[str]]:
     """Header plus one row per record, as strings."""
     header = ["name", "path", "status", "label", "uncertain",
-              *(f"p_{name}" for name in classes), "out_of_distribution", "reason", "model_id"]
+              *(f"p_{name}" for name in classes), "out_of_distribution", "reason", "model_id",
+              "patient_age_years", "age_group"]
     rows = [header]
     for record in records:
         result = record.result
@@ -62,8 +72,17 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
             "yes" if ood else ("no" if result is not None and result.ok else ""),
             _safe_cell(record.details),
             (result.model_id if result is not None else model_id) or "",
+            *_age_cells(result),
         ])
     return rows
+
+
+def _age_cells(result: ImageResult | None) -> list[str]:
+    """Age in years (one decimal) and age group; empty when the file was not analysed."""
+    age = result.age if result is not None else None
+    if age is None:
+        return ["", ""]
+    return ["" if age.years is None else f"{age.years:.1f}", age.age_group]
 
 
 def write_csv(path: Path | str, records: Sequence[RowRecord], classes: Sequence[str],
@@ -217,12 +236,9 @@ def _draw_page(canvas, result: ImageResult, card: ModelCard, generated: str,
             canvas.drawRightString(margin + inner, y, f"{value:.1%}")
             y -= 17
         if shown is not None:
-            measured = class_metrics(card, shown)
-            where = f" (measured on the {measured.where})" if measured.reported else ""
-            text = (f"Model performance for {shown}{where}: sensitivity "
-                    f"{format_metric(measured.sensitivity)}, specificity "
-                    f"{format_metric(measured.specificity)}.")
-            y = _draw_wrapped(canvas, text, margin, y - 4, inner, size=8.5)
+            y -= 4
+            for line in population_lines(card, shown, result.age):
+                y = _draw_wrapped(canvas, line, margin, y, inner, size=8.5, leading=10.5)
 
     canvas.setFillColor(colors.HexColor("#37474f"))
     _draw_wrapped(canvas, DISCLAIMER, margin, margin + 30, inner, size=8, leading=10)
@@ -279,9 +295,80 @@ def write_pdf_report(
     if pages < total or (cancelled is not None and cancelled()):
         temp.unlink(missing_ok=True)
         return 0
+    if age_group_populations(bundle.card)[1] is not None or leave_one_source_out_rows(
+            bundle.card):
+        _draw_model_page(canvas, bundle.card, generated)
+        canvas.showPage()
     canvas.save()
     temp.replace(target)
     return pages
+
+
+def _draw_table(canvas, header: list[str], rows: list[list[str]], x: float, y: float,
+                widths: list[float]) -> float:
+    """A plain text table (first column left, the rest right-aligned); returns the new y."""
+    for rows_, font in (([header], "Helvetica-Bold"), (rows, "Helvetica")):
+        canvas.setFont(font, 7.5)
+        for row in rows_:
+            left = x
+            for column, (cell, width) in enumerate(zip(row, widths, strict=False)):
+                if column == 0:
+                    canvas.drawString(left, y, cell)
+                else:
+                    canvas.drawRightString(left + width - 4, y, cell)
+                left += width
+            y -= 10
+    return y - 4
+
+
+def _draw_model_page(canvas, card: ModelCard, generated: str) -> None:
+    """A last page: who the model was measured to work for, from its card.
+
+    Per age group, per source, a hospital it never saw (leave one source out) and the limits
+    in plain words, so a printed report carries the figures its labels should be read with.
+    """
+    from reportlab.lib import colors
+
+    width, height = _a4()
+    margin = 40
+    inner = width - 2 * margin
+    y = height - margin
+    canvas.setFont("Helvetica-Bold", 14)
+    canvas.drawString(margin, y - 10, f"Who the model works for — {card.model_id}")
+    y -= 28
+    split, populations = age_group_populations(card)
+    where = {"test": "held-out test", "validation": "validation"}.get(split, "reported")
+    y = _draw_wrapped(canvas, f"From the model card, measured on the model's {where} images at "
+                              "the decision the app shows: value (95 % CI), n = films. "
+                              f"Generated {generated}.", margin, y, inner, size=8.5)
+    header = ["", "films", "accuracy", "non-COVID labelled COVID-19", "ECE"]
+    widths = [110, 40, 110, 150, 105]
+    if populations is not None:
+        for title, key, label in (("Per age group", "per_age_group", age_group_label),
+                                  ("Per source", "per_source", str)):
+            groups = populations.get(key)
+            if not isinstance(groups, Mapping) or not groups:
+                continue
+            canvas.setFont("Helvetica-Bold", 10)
+            canvas.drawString(margin, y - 6, title)
+            y -= 20
+            y = _draw_table(canvas, header, group_table(groups, label=label), margin, y, widths)
+    loso = leave_one_source_out_rows(card)
+    if loso:
+        canvas.setFont("Helvetica-Bold", 10)
+        canvas.drawString(margin, y - 6, "A hospital the model never saw (leave one source out)")
+        y -= 20
+        y = _draw_table(canvas, ["source left out", "films", "COVID-19 found",
+                                 "non-COVID labelled COVID-19", "accuracy"], loso, margin, y,
+                        [90, 40, 125, 125, 125])
+    canvas.setFont("Helvetica-Bold", 10)
+    canvas.drawString(margin, y - 6, "What this means in practice")
+    y -= 20
+    for text in plain_limits(card):
+        y = _draw_wrapped(canvas, f"• {text}", margin, y, inner, size=8.5) - 3
+    canvas.setFillColor(colors.HexColor("#37474f"))
+    _draw_wrapped(canvas, DISCLAIMER, margin, margin + 30, inner, size=8, leading=10)
+    canvas.setFillColor(colors.black)
 
 
 def _a4() -> tuple[float, float]:

@@ -23,6 +23,8 @@ from desktop_app.ui.card_metrics import (
     calibration_summary,
     class_metrics,
     format_metric,
+    leave_one_source_out_rows,
+    plain_limits,
     split_section,
 )
 from desktop_app.ui.figure_format import (
@@ -249,6 +251,27 @@ def _populations_section(card: ModelCard) -> str:
     return "".join(parts)
 
 
+def _plain_limits_section(card: ModelCard) -> str:
+    """What the figures mean for a clinic, in sentences (see ``card_metrics.plain_limits``)."""
+    items = "".join(f"<li>{_esc(text)}</li>" for text in plain_limits(card))
+    return f"<h3>What this means in practice</h3><ul>{items}</ul>"
+
+
+def _leave_one_source_out_section(card: ModelCard) -> str:
+    """The leave-one-source-out runs: how the recipe did on a hospital it never saw."""
+    rows = leave_one_source_out_rows(card)
+    if not rows:
+        return ("<h3>A hospital the model never saw</h3><p><i>Not measured: this card records "
+                "no leave-one-source-out test.</i></p>")
+    study = card.metric("leave_one_source_out")
+    what = study.get("what") if isinstance(study, Mapping) else None
+    note = f"<p>{_esc(what)}.</p>" if isinstance(what, str) and what else ""
+    return ("<h3>A hospital the model never saw (leave one source out)</h3>" + note
+            + _grid(["source left out", "test images", "COVID-19 found (95 % CI)",
+                     "non-COVID labelled COVID-19 (95 % CI)", "accuracy (95 % CI)"],
+                    [[_esc(cell) for cell in row] for row in rows]))
+
+
 def _without_populations(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """The metrics with each ``populations`` block replaced by a pointer to its section."""
     out: dict[str, Any] = {}
@@ -318,6 +341,8 @@ def model_card_html(card: ModelCard) -> str:
     parts += [
         f"<h2><a name='{POPULATIONS_ANCHOR}'></a>Who it works for</h2>",
         _populations_section(card),
+        _plain_limits_section(card),
+        _leave_one_source_out_section(card),
         "<h2>Performance per class</h2>",
         _per_class_section(card),
         "<h2>Performance per source</h2>",

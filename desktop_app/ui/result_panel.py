@@ -2,24 +2,36 @@
 
 Shows a bar per class with the calibrated percentage, the decision at the model's operating
 point, an *uncertain* state when no class is confidently ahead, a banner (and no label) for
-inputs the out-of-distribution gate refused, the model's measured sensitivity/specificity for
-the shown class, the decision-support disclaimer and a link to the model card.
+inputs the out-of-distribution gate refused, the model's measured performance for the shown
+class — for the patient's age group when the DICOM header tells it, else for adults and
+children side by side, each with its 95 % interval and images — the decision-support
+disclaimer and a link to the model card.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
-from desktop_app.ui.card_metrics import class_metrics, format_metric
+from desktop_app.ui.card_metrics import (
+    age_group_figures,
+    age_group_populations,
+    class_metrics,
+    format_metric,
+)
+from desktop_app.ui.figure_format import FEW_IMAGES, age_group_label, format_figure, is_few
 
 if TYPE_CHECKING:
     from desktop_app.core.analysis import ImageResult
     from desktop_app.core.model_card import ModelCard
+    from desktop_app.core.patient_age import PatientAge
 
-__all__ = ["ResultPanel", "format_metric"]
+__all__ = ["ResultPanel", "format_metric", "population_html"]
+
+_FEW_COLOUR = "#b26a00"
 
 _OOD_STYLE = (
     "QFrame#oodBanner { background: #fff3e0; border: 1px solid #e65100; border-radius: 4px; }"
@@ -278,12 +290,24 @@ class ResultPanel(QtWidgets.QScrollArea):
         self.metrics_box.show()
         if name is None or name not in card.classes:
             name = card.classes[-1]
-        measured = class_metrics(card, name)
         self.metrics_box.setTitle(f"Measured performance — {name}")
+        age = result.age if result is not None else None
+        split, populations = age_group_populations(card)
+        if populations is not None:
+            self.metrics_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+            self.metrics_label.setText(population_html(name, populations, split, age))
+            return
+        # Older cards: one set of figures over all test images, and what is missing.
+        self.metrics_label.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        measured = class_metrics(card, name)
+        missing = ("This model's card has no figures per age group (older model), so these "
+                   "are over all its test images together and may not hold for this "
+                   "patient's age group.")
+        patient = f"Patient's age: {_age_words(age)}.\n" if age is not None else ""
         if not measured.reported:
             self.metrics_label.setText(
                 "Sensitivity: not reported\nSpecificity: not reported\nAUROC: not reported\n"
-                "(this model card reports no per-class figures)"
+                f"(this model card reports no per-class figures)\n{patient}{missing}"
             )
             return
         self.metrics_label.setText(
@@ -291,11 +315,87 @@ class ResultPanel(QtWidgets.QScrollArea):
             f"Specificity: {format_metric(measured.specificity)}\n"
             f"AUROC: {format_metric(measured.auroc, percent=False)}\n"
             f"(measured on the {measured.where}; per-source figures and limitations are in "
-            "the model card)"
+            f"the model card)\n{patient}{missing}"
         )
 
     def _on_model_label_link_activated(self, _link: str) -> None:
         self.model_card_requested.emit()
+
+
+def _age_words(age: PatientAge | None) -> str:
+    """"45 years (DICOM PatientAge 045Y)" or "unknown (PNG files carry no patient age)"."""
+    if age is None:
+        return "unknown (no image shown)"
+    if age.known:
+        return f"{age.describe()} ({age.source})" if age.source else age.describe()
+    return f"unknown ({age.reason})" if age.reason else "unknown"
+
+
+def _figure_cell(entry: Any, percent: bool) -> str:
+    """Value in bold, then its 95 % interval and the images it rests on, on a second line."""
+    text = format_figure(entry, percent=percent, with_n=False, flag_few=False, missing="")
+    if not text:
+        return "<i>no images</i>"
+    value, _, interval = text.partition(" (")
+    n = entry.get("n") if isinstance(entry, Mapping) else None
+    details = [f"95 % CI {interval.rstrip(')')}"] if interval else []
+    if isinstance(n, int):
+        details.append(f"n={n}")
+    cell = f"<b>{_escape(value)}</b><br><small>{_escape(', '.join(details))}</small>"
+    return f"<span style='color:{_FEW_COLOUR}'>{cell}</span>" if is_few(entry) else cell
+
+
+def population_html(class_name: str, populations: Mapping[str, Any], split: str,
+                    age: PatientAge | None) -> str:
+    """The measured figures for the patient's age group, or adults and children side by side.
+
+    An overall figure on the public test images mostly measures children, and the model does
+    far worse on adults, so the panel shows the figures of the population the image belongs
+    to when the DICOM header says (adults are 18 and over), else both. A figure resting on
+    fewer than :data:`FEW_IMAGES` images gets a one-line warning.
+
+    Args:
+        class_name: The class whose figures are shown (the label, or the heat-map class).
+        populations: The card's ``populations`` section (with ``per_age_group``).
+        split: Which images it was measured on (``"test"`` or ``"validation"``).
+        age: The patient's age, or None when no image is shown.
+    """
+    per_age = populations.get("per_age_group")
+    measured_groups = set(per_age) if isinstance(per_age, Mapping) else set()
+    group = age.age_group if age is not None else "unknown"
+    if group in ("adult", "child") and group in measured_groups:
+        groups: tuple[str, ...] = (group,)
+        who = (f"Patient: {_escape(_age_words(age))}. Figures for "
+               f"<b>{_escape(age_group_label(group).lower())}</b>:")
+    else:
+        groups = tuple(g for g in ("adult", "child") if g in measured_groups)
+        why = (f"Patient's age {_escape(_age_words(age))}"
+               if age is not None else "No image shown")
+        if group in ("adult", "child"):
+            why += f"; the card has no figures for {_escape(age_group_label(group).lower())}"
+        names = " and ".join(_escape(age_group_label(g).lower()) for g in groups)
+        who = f"{why}. Figures for {names}:"
+    figures = age_group_figures(populations, class_name, groups)
+    head = "".join(f"<th align='right'>{_escape(age_group_label(g))}</th>" for g in groups)
+    rows = "".join(
+        f"<tr><td valign='top'>{_escape(figure.label)}</td>"
+        + "".join(f"<td align='right' valign='top'>"
+                  f"{_figure_cell(figure.per_group.get(g), figure.percent)}</td>"
+                  for g in groups) + "</tr>"
+        for figure in figures)
+    few = [f"{figure.label.split(' (')[0]}, {age_group_label(g).lower()} "
+           f"(n={figure.per_group[g].get('n')})"
+           for figure in figures for g in groups if is_few(figure.per_group.get(g))]
+    warning = (f"<p style='color:{_FEW_COLOUR}'>&#9888; Few images (under {FEW_IMAGES}), "
+               f"so wide uncertainty: {_escape('; '.join(few))}.</p>" if few else "")
+    where = {"test": "held-out test images", "validation": "validation images"}.get(
+        split, "images the card reports")
+    return (f"<p>{who}</p>"
+            f"<table cellspacing='0' cellpadding='3'><tr><th></th>{head}</tr>{rows}</table>"
+            f"{warning}"
+            f"<p><small>Measured on the model's {_escape(where)} at the decision the app "
+            "shows; adults are 18 and over. Per-source figures and limits are in the model "
+            "card.</small></p>")
 
 
 def _breakable(text: str) -> str:

@@ -132,3 +132,24 @@ def test_unreadable_files_give_an_unknown_age_naming_the_file(tmp_path: Path) ->
     noise = tmp_path / "noise.dcm"
     noise.write_bytes(bytes(range(256)) * 8)
     assert not read_patient_age(noise).known
+
+
+def test_the_classify_path_carries_the_age(tmp_path: Path, tiny_bundle: Path) -> None:
+    from PIL import Image
+
+    from desktop_app.core.analysis import Analyzer
+    from desktop_app.core.model_bundle import load_bundle
+    from tests.image_factory import synthetic_cxr
+
+    pixels = (synthetic_cxr(seed=3).astype(np.float64) * 16).astype(np.uint16)
+    ds = dicom_dataset(pixels)
+    ds.PatientAge = "007Y"
+    film = write_dicom(ds, tmp_path / "child.dcm")
+    png = tmp_path / "film.png"
+    Image.fromarray(synthetic_cxr(seed=4)).save(png)
+    results = list(Analyzer(load_bundle(tiny_bundle)).analyse([film, png]))
+    ages = [result.age or PatientAge.unknown("no age attached") for result in results]
+    assert [result.error for result in results] == [None, None]
+    assert ages[0].age_group == "child"
+    assert not ages[1].known
+    assert "PNG files carry no patient age" in ages[1].reason
