@@ -342,14 +342,30 @@ def _jpeg2000_frame(
         if img.size != (columns, rows) or img.mode not in ("L", "I;16"):
             return None, 1
         scale = power_of_two_factor(columns, rows, min_side, limit=1 << levels)
-        if scale > 1:
-            img.reduce = scale.bit_length() - 1
+        level = _pillow_safe_level(columns, rows, scale.bit_length() - 1)
+        if level:
+            img.reduce = level
         img.load()
         values = np.asarray(img)
         if img.mode == "I;16" and precision < 16:
             values = values >> (16 - precision)
         actual = round(columns / img.size[0])
         return values, actual
+
+
+def _pillow_safe_level(columns: int, rows: int, level: int) -> int:
+    """The largest level up to ``level`` at which Pillow's and OpenJPEG's sizes agree.
+
+    OpenJPEG's reduced image is ``ceil(side / 2**level)``; Pillow 13 allocates
+    ``round(side / 2**level)`` (halves up) and reports a broken stream when that is one pixel
+    short. Level 1 always agrees; higher levels depend on the remainders.
+    """
+    while level > 1:
+        power = 1 << level
+        if all((side + (power >> 1)) // power == -(-side // power) for side in (columns, rows)):
+            return level
+        level -= 1
+    return level
 
 
 def _j2k_main_header(frame: bytes) -> tuple[int, int] | None:
