@@ -242,6 +242,9 @@ class MainWindow(QtWidgets.QMainWindow):
                                          "Retrain the classifier on your own labelled images")
         self.models_action = self._action("&Models…", self.open_model_manager, None,
                                           "Switch, roll back or delete installed models")
+        self.validate_action = self._action(
+            "&Validate on Local Data…", self.open_validation_dialog, None,
+            "Measure the installed model on your own labelled films (no training needed)")
         self.about_action = self._action(f"&About {APP_NAME}", self.show_about)
 
     def _create_menus(self) -> None:
@@ -274,6 +277,8 @@ class MainWindow(QtWidgets.QMainWindow):
         analysis_menu.addAction(self.previous_action)
         analysis_menu.addSeparator()
         analysis_menu.addAction(self.cancel_action)
+        analysis_menu.addSeparator()
+        analysis_menu.addAction(self.validate_action)
 
         training_menu = menu.addMenu("&Training")
         training_menu.addAction(self.train_action)
@@ -818,6 +823,15 @@ class MainWindow(QtWidgets.QMainWindow):
         installing a model it should call :meth:`reload_model`.
         """
         self._open_hook(_WIZARD_MODULE, "open_training_wizard", "Train a new model")
+
+    def open_validation_dialog(self) -> QtWidgets.QDialog | None:
+        """Analysis › Validate on Local Data… (lives in ``ui.validation_dialog``)."""
+        if self._active is None:
+            self.statusBar().showMessage(self._model_error or "The model is still loading…", 5000)
+            return None
+        from desktop_app.ui.validation_dialog import open_validation_dialog
+
+        return open_validation_dialog(self, self._active.bundle)
 
     def open_model_manager(self) -> None:
         """Hook: Training › Models… (switch, roll back, delete; lives in ``ui.models_dialog``).

@@ -1,0 +1,116 @@
+"""Validate on Local Data…: run with progress, show the figures, cancel, export, card lists it."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from PySide6 import QtWidgets
+
+from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.validation import stored_validations
+from desktop_app.ui.validation_dialog import ValidationDialog
+from tests.core.test_validation import write_labelled_csv, write_labelled_folder
+
+
+@pytest.fixture
+def dialog(qtbot, tiny_bundle: Path):
+    widget = ValidationDialog(load_bundle(tiny_bundle))
+    qtbot.addWidget(widget)
+    widget.show()
+    yield widget
+    widget.cancel()
+    widget.wait_for_worker()
+
+
+def _tab_titles(dialog: ValidationDialog) -> list[str]:
+    return [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())]
+
+
+def test_run_shows_progress_figures_and_stores(qtbot, dialog: ValidationDialog,
+                                               tmp_path: Path) -> None:
+    data = write_labelled_folder(tmp_path / "films")
+    values: list[int] = []
+    dialog.progress.valueChanged.connect(values.append)
+    with qtbot.waitSignal(dialog.validation_finished, timeout=60_000) as blocker:
+        dialog.path_edit.setText(str(data))
+        dialog.run_button.click()
+        assert dialog.running
+        assert not dialog.run_button.isEnabled()
+        assert dialog.cancel_button.isEnabled()
+    result = blocker.args[0]
+    assert dialog.result is result
+    assert not dialog.running
+    assert dialog.progress.value() == dialog.progress.maximum()
+    assert len(result.images) in values  # the bar counted the films before the figures
+    assert dialog.export_pdf_button.isEnabled()
+    assert dialog.export_csv_button.isEnabled()
+    assert _tab_titles(dialog) == ["Summary", "Per class", "Per source", "Per age group",
+                                   "Confusion matrix", "ROC", "Calibration", "Films"]
+    counts = result.metrics["counts"]
+    assert f"{counts['measured']} films" in dialog.status.text()
+    summary = dialog.tabs.widget(0).toPlainText()
+    assert "excluded from every figure" in summary
+    assert result.fingerprint["sha256"][:16] in summary
+
+    per_class = dialog.tabs.widget(1)
+    assert per_class.rowCount() == len(result.classes)
+    assert [per_class.item(r, 0).text() for r in range(3)] == result.classes
+    sensitivity = result.metrics["populations"]["per_class"]["Normal"]["sensitivity"]
+    if sensitivity is not None:
+        assert per_class.item(0, 2).text().startswith(f"{100 * sensitivity['value']:.1f} %")
+    films = dialog.tabs.widget(7)
+    assert films.rowCount() == len(result.images)
+    notes = [films.item(r, 3).text() for r in range(films.rowCount())]
+    assert notes.count("refused: not a chest X-ray") == counts["out_of_distribution"]
+    assert len(dialog.roc_plot.series()) == len(result.metrics["roc"])
+
+    assert [s.path for s in stored_validations(result.model_id)] == [result.record_path]
+
+
+def test_cancel_stops_and_keeps_nothing(qtbot, dialog: ValidationDialog, tmp_path: Path) -> None:
+    data = write_labelled_folder(tmp_path / "films", per_class=40, photo=False)
+    with qtbot.waitSignal(dialog.progress.valueChanged, timeout=60_000):
+        dialog.start(data)
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=60_000)
+    assert "cancelled" in dialog.status.text()
+    assert dialog.result is None
+    assert dialog.tabs.count() == 0
+    assert not dialog.export_pdf_button.isEnabled()
+    assert dialog.run_button.isEnabled()
+    assert stored_validations() == []
+
+
+def test_bad_data_shows_the_reason(qtbot, dialog: ValidationDialog, tmp_path: Path) -> None:
+    dialog.start(tmp_path / "missing")
+    qtbot.waitUntil(lambda: not dialog.running, timeout=30_000)
+    assert "Validation failed" in dialog.status.text()
+    assert "missing" in dialog.status.text()
+    assert dialog.run_button.isEnabled()
+
+
+def test_exports_pdf_and_csv(qtbot, dialog: ValidationDialog, tmp_path: Path) -> None:
+    data = write_labelled_csv(tmp_path / "site")
+    with qtbot.waitSignal(dialog.validation_finished, timeout=60_000):
+        dialog.start(data)
+    pdf = dialog.export_pdf(tmp_path / "report.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert dialog.export_csv(tmp_path / "films.csv") == 6
+    with open(tmp_path / "films.csv", encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert {row["age_group"] for row in rows} == {"adult", "child"}
+    ages = dialog.tabs.widget(3)
+    assert {ages.item(r, 0).text() for r in range(ages.rowCount())} <= {"Adults", "Children"}
+
+
+def test_menu_action_opens_the_dialog(qtbot, make_window) -> None:
+    window = make_window()
+    assert window.validate_action.isEnabled()
+    window.validate_action.trigger()
+    dialogs = [w for w in QtWidgets.QApplication.topLevelWidgets()
+               if isinstance(w, ValidationDialog) and w.isVisible()]
+    assert len(dialogs) == 1
+    assert dialogs[0].bundle is window.active_model.bundle
+    dialogs[0].close()
