@@ -99,6 +99,18 @@ def _table(page: ResultsPage) -> dict[str, tuple[str, str, bool, bool]]:
     return rows
 
 
+def _age_groups(page: ResultsPage) -> dict[str, dict[str, tuple[str, bool]]]:
+    """Column header -> {figure: (text, bold?)} of the per-age-group table."""
+    table = page.age_groups
+    columns: dict[str, dict[str, tuple[str, bool]]] = {}
+    for column in range(table.columnCount()):
+        header = table.horizontalHeaderItem(column).text()
+        columns[header] = {table.item(row, 0).text(): (table.item(row, column).text(),
+                                                       table.item(row, column).font().bold())
+                           for row in range(table.rowCount())}
+    return columns
+
+
 def test_key_figures_and_age_groups_for_both_models(qtbot, tmp_path: Path) -> None:
     page = _page(qtbot, tmp_path, NEW, INSTALLED)
     rows = _table(page)
@@ -117,15 +129,17 @@ def test_key_figures_and_age_groups_for_both_models(qtbot, tmp_path: Path) -> No
         "96.0 % (90.0-100.0), n=50", "96.5 % (94.8-98.0), n=50", False, False)
     assert rows[f"{key}: Children: Normal vs Pneumonia accuracy"][:2] == (
         "no data", "no data")
-    # Age groups, adults first, each with images, accuracy, false COVID-19 and ECE.
-    headings = [page.populations.item(r, 0).text() for r in range(page.populations.rowCount())
-                if page.populations.columnSpan(r, 0) == 3]
-    assert headings == [key, "Adults", "Children"]
-    assert rows["Adults: images"][:2] == ("200", "200")
-    assert rows["Adults: false COVID-19"][:3] == (
-        "12.3 % (8.1-17.0), n=140", "97.6 % (94.2-100.0), n=140", True)
-    assert rows["Children: accuracy"][:2] == ("96.0 % (90.0-100.0), n=50",
-                                              "96.5 % (94.8-98.0), n=50")
+    # Age groups as column pairs, adults first: images, accuracy, false COVID-19 and ECE.
+    groups = _age_groups(page)
+    assert list(groups["Figure"]) == ["Images", "Accuracy", "False COVID-19",
+                                      "Calibration error (ECE)"]
+    assert groups["Adults: new"]["Images"] == ("200", False)
+    assert groups["Adults: installed"]["Images"] == ("200", False)
+    assert groups["Adults: new"]["False COVID-19"] == ("12.3 % (8.1-17.0), n=140", True)
+    assert groups["Adults: installed"]["False COVID-19"] == ("97.6 % (94.2-100.0), n=140",
+                                                            False)
+    assert groups["Children: new"]["Accuracy"] == ("96.0 % (90.0-100.0), n=50", False)
+    assert groups["Children: installed"]["Accuracy"] == ("96.5 % (94.8-98.0), n=50", False)
     # The short labels carry the full wording as a tooltip.
     first = next(r for r in range(page.populations.rowCount())
                  if page.populations.item(r, 0).text().strip() == "Adults: false COVID-19")
@@ -145,7 +159,9 @@ def test_installed_model_without_populations_is_not_measured(qtbot, tmp_path: Pa
     key = "Key figures: value (95 % CI), images"
     assert rows[f"{key}: Adults: false COVID-19"] == (
         "12.3 % (8.1-17.0), n=140", NOT_MEASURED, False, False)
-    assert rows["Adults: images"][:2] == ("200", NOT_MEASURED)
+    groups = _age_groups(page)
+    assert groups["Adults: new"]["Images"][0] == "200"
+    assert groups["Adults: installed"]["Images"][0] == NOT_MEASURED
     assert "not measured for the installed model" in page.population_note.text()
 
 

@@ -1,17 +1,20 @@
 """Page 5 — Results: the new model beside the installed one on the same held-out images.
 
+The recommendation comes from a stated rule (:mod:`.verdict`, shown in words on the page):
+macro AUROC, the adult false-COVID rate and adult COVID-19 sensitivity, each compared by its
+95 % interval — better, worse, or no measurable difference when the intervals overlap.
 Beside the overall figures, the "Who it works for" tab compares both models where it matters
 for a clinic's patients: the key figures per population (adults falsely labelled COVID-19,
 adult COVID-19 sensitivity, NIH adult Normal vs Pneumonia AUROC, children's accuracy,
-calibration) and per age group, each with its 95 % interval, from the ``populations`` section
-of both evaluations. An overall score on the public data mostly measures children; these rows
-show what it hides.
+calibration) and a table with a column pair per age group, each figure with its 95 % interval,
+from the ``populations`` section of both evaluations. An overall score on the public data
+mostly measures children; these show what it hides.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,21 +31,29 @@ from desktop_app.ui.figure_format import (
 )
 from desktop_app.ui.training_tasks import TrainingOutcome
 from desktop_app.ui.wizard_pages.common import WizardContext, set_status, status_label
+from desktop_app.ui.wizard_pages.verdict import (
+    BETTER,
+    NO_DIFFERENCE,
+    NOT_COMPARED,
+    RULE,
+    WORSE,
+    Verdict,
+    verdict,
+)
 
 __all__ = [
     "NOT_MEASURED",
+    "AgeGroupTable",
     "FitImage",
     "PopulationRow",
     "ResultsPage",
+    "age_group_table",
     "comparison_rows",
     "is_worse",
     "population_note",
     "population_rows",
+    "recommendation",
 ]
-
-#: A drop larger than this in accuracy or macro AUROC counts as "worse" (test sets of a
-#: clinic are small; one image more or less wrong should not flip the advice).
-WORSE_MARGIN = 0.01
 _FIGURES = (
     ("confusion_matrix", "Confusion matrix"),
     ("roc", "ROC curves"),
@@ -120,13 +131,41 @@ def comparison_rows(new: Mapping[str, Any], current: Mapping[str, Any] | None) -
 
 
 def is_worse(new: Mapping[str, Any], current: Mapping[str, Any] | None) -> list[str]:
-    """The headline figures where the new model is clearly worse (empty: not worse)."""
-    worse = []
-    for key, label in (("accuracy", "accuracy"), ("macro_auroc", "macro AUROC")):
-        a, b = _get(new, "overall", key), _get(current, "overall", key)
-        if a is not None and b is not None and a < b - WORSE_MARGIN:
-            worse.append(f"{label} {a:.3f} vs {b:.3f}")
-    return worse
+    """The figures that decide on which the new model is worse by the stated rule.
+
+    Empty when it is at least as good, or when there is no installed model to compare with.
+    """
+    if current is None:
+        return []
+    return [f"{figure.label}: {figure.new} vs {figure.installed}"
+            for figure in verdict(new, current).with_outcome(WORSE)]
+
+
+def recommendation(result: Verdict) -> tuple[str, str]:
+    """The install advice from the rule's outcome: (text, level for ``set_status``)."""
+    not_compared = result.with_outcome(NOT_COMPARED)
+    missing = ("" if not not_compared else " Not compared: " + "; ".join(
+        f"{figure.label} ({figure.why})" for figure in not_compared) + ".")
+    worse = result.with_outcome(WORSE)
+    if worse:
+        return ("Recommendation: do not install. By the rule below, the new model is worse "
+                "than the installed model on " + "; ".join(
+                    f"{figure.label}: {figure.new} vs {figure.installed}" for figure in worse)
+                + ". Keep the installed model, or add data and train again." + missing, "error")
+    if not result.compared:
+        return ("The figures that decide could not be compared, so the rule gives no advice."
+                + missing + " Judge the new model by its own figures.", "warning")
+    better = [figure.label for figure in result.with_outcome(BETTER)]
+    same = [figure.label for figure in result.with_outcome(NO_DIFFERENCE)]
+    if better:
+        text = ("Recommendation: install. By the rule below, the new model is at least as good "
+                f"as the installed model: better on {'; '.join(better)}")
+        text += f"; no measurable difference on {'; '.join(same)}." if same else "."
+    else:
+        text = ("The new model is at least as good as the installed model by the rule below: "
+                f"no measurable difference on {'; '.join(same)} (the 95 % intervals overlap). "
+                "Installing it changes little measurably.")
+    return text + missing, "warning" if not_compared else "ok"
 
 
 def _populations(metrics: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -163,7 +202,8 @@ def _figure_row(label: str, new_metrics: Mapping[str, Any], current: Mapping[str
 
 def population_rows(new: Mapping[str, Any], current: Mapping[str, Any] | None
                     ) -> list[PopulationRow]:
-    """Key figures, then per age group, for both models (``populations`` of each evaluation).
+    """Key figures of both models (``populations`` of each evaluation); age groups are in
+    :func:`age_group_table`.
 
     A model whose evaluation has no ``populations`` shows :data:`NOT_MEASURED`; a figure
     with no image behind it shows "no data"; with no installed model the column shows "—".
@@ -173,26 +213,52 @@ def population_rows(new: Mapping[str, Any], current: Mapping[str, Any] | None
         rows.append(_figure_row(figure.short, new, current, ("key_figures", figure.key),
                                 percent=figure.percent, higher_is_better=figure.higher_is_better,
                                 tooltip=figure.label))
+    return rows
+
+
+@dataclass(frozen=True)
+class AgeGroupTable:
+    """Both models' figures with a column pair (new, installed) per age group.
+
+    Attributes:
+        groups: Age groups shown, adults first.
+        rows: One :class:`PopulationRow`-like entry per figure: label, tooltip and, per
+            group, (new text, installed text, better, few).
+    """
+
+    groups: tuple[str, ...]
+    rows: tuple[tuple[str, str, tuple[PopulationRow, ...]], ...]
+
+
+_GROUP_FIGURES = (
+    ("accuracy", "Accuracy", True, True),
+    ("labelled_covid_non_covid", "False COVID-19", True, False),
+    ("ece", "Calibration error (ECE)", False, False),
+)
+
+
+def age_group_table(new: Mapping[str, Any], current: Mapping[str, Any] | None) -> AgeGroupTable:
+    """Images, accuracy, false COVID-19 and ECE of both models, one column pair per age group."""
     new_pop, current_pop = _populations(new), _populations(current)
-    groups = set(_get(new_pop, "per_age_group") or {}) | set(
+    present = set(_get(new_pop, "per_age_group") or {}) | set(
         _get(current_pop, "per_age_group") or {})
-    ordered = [g for g in _AGE_ORDER if g in groups] + sorted(groups - set(_AGE_ORDER))
-    for group in ordered:
-        rows.append(PopulationRow(age_group_label(group), heading=True))
-        counts = []
+    groups = tuple([g for g in _AGE_ORDER if g in present] + sorted(present - set(_AGE_ORDER)))
+    rows = []
+    counts = []
+    for group in groups:
+        texts = []
         for metrics, populations in ((new, new_pop), (current, current_pop)):
             n = _get(populations, "per_age_group", group, "n")
-            counts.append("—" if metrics is None else NOT_MEASURED if populations is None
-                          else str(n if isinstance(n, int) else 0))
-        rows.append(PopulationRow("images", counts[0], counts[1]))
-        for key, label, percent, higher in (
-                ("accuracy", "accuracy", True, True),
-                ("labelled_covid_non_covid", "false COVID-19", True, False),
-                ("ece", "calibration error (ECE)", False, False)):
-            rows.append(_figure_row(label, new, current, ("per_age_group", group, key),
-                                    percent=percent, higher_is_better=higher,
-                                    tooltip=_GROUP_TOOLTIPS.get(key, "")))
-    return rows
+            texts.append("—" if metrics is None else NOT_MEASURED if populations is None
+                         else str(n if isinstance(n, int) else 0))
+        counts.append(PopulationRow("Images", texts[0], texts[1]))
+    rows.append(("Images", "Films of the age group among the held-out images", tuple(counts)))
+    for key, label, percent, higher in _GROUP_FIGURES:
+        cells = tuple(_figure_row(label, new, current, ("per_age_group", group, key),
+                                  percent=percent, higher_is_better=higher)
+                      for group in groups)
+        rows.append((label, _GROUP_TOOLTIPS.get(key, ""), cells))
+    return AgeGroupTable(groups, tuple(rows))
 
 
 def population_note(new: Mapping[str, Any], current: Mapping[str, Any] | None) -> str:
@@ -242,6 +308,27 @@ class ResultsPage(QtWidgets.QWizardPage):
                          "is scored on exactly the same images.")
         self.recommendation = status_label("Recommendation")
         self.models = status_label("Models compared")
+        self.rule = status_label("The rule that decides the recommendation")
+        self.rule.setText(RULE)
+        self.verdict_table = QtWidgets.QTableWidget(0, 4)
+        self.verdict_table.setAccessibleName("The figures that decide, and the rule's verdict")
+        self.verdict_table.setEditTriggers(
+            QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verdict_table.verticalHeader().setVisible(False)
+        self.verdict_table.setHorizontalHeaderLabels(
+            ["Figure that decides", "New model", "Installed", "Verdict"])
+        header = self.verdict_table.horizontalHeader()
+        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.verdict_table.setVerticalScrollBarPolicy(
+            QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.age_groups = QtWidgets.QTableWidget(0, 1)
+        self.age_groups.setAccessibleName(
+            "Figures per age group: a new and an installed column per group")
+        self.age_groups.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.age_groups.verticalHeader().setVisible(False)
+        self.age_groups.horizontalHeader().setSectionResizeMode(
+            QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.table = QtWidgets.QTableWidget(0, 3)
         self.table.setAccessibleName("Metrics of the new and the installed model")
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -267,7 +354,8 @@ class ResultsPage(QtWidgets.QWizardPage):
         self.who.setAccessibleName("Who it works for")
         who_layout = QtWidgets.QVBoxLayout(self.who)
         who_layout.setContentsMargins(4, 4, 4, 4)
-        who_layout.addWidget(self.populations, 1)
+        who_layout.addWidget(self.populations, 3)
+        who_layout.addWidget(self.age_groups, 2)
         who_layout.addWidget(self.population_note)
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
@@ -278,6 +366,8 @@ class ResultsPage(QtWidgets.QWizardPage):
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.recommendation)
         layout.addWidget(self.models)
+        layout.addWidget(self.verdict_table)
+        layout.addWidget(self.rule)
         layout.addWidget(splitter, 1)
 
         self.populations.horizontalHeader().sectionResized.connect(
@@ -292,6 +382,9 @@ class ResultsPage(QtWidgets.QWizardPage):
         """Fill the table, the recommendation and the figures."""
         outcome = self._context.outcome
         self.table.setRowCount(0)
+        self.verdict_table.setRowCount(0)
+        self.verdict_table.hide()
+        self.age_groups.setRowCount(0)
         self.populations.clearSpans()
         self.populations.setRowCount(0)
         self.population_note.clear()
@@ -314,6 +407,7 @@ class ResultsPage(QtWidgets.QWizardPage):
         else:
             self._fill_table(comparison_rows(new, current))
             self._fill_populations(population_rows(new, current))
+            self._fill_age_groups(age_group_table(new, current))
             self.population_note.setText(population_note(new, current))
             self._recommend(outcome, new, current)
         self._add_figures(outcome)
@@ -334,20 +428,15 @@ class ResultsPage(QtWidgets.QWizardPage):
             self.figures.setCurrentIndex(0)
 
     def _fill_table(self, rows: list[Row]) -> None:
+        # No bold "winner" here: these overall figures carry no intervals, and a higher number
+        # on a few hundred films is not evidence; the rule above decides.
         self.table.setRowCount(len(rows))
-        for row, (label, new_value, current_value, higher_better) in enumerate(rows):
+        for row, (label, new_value, current_value, _higher_better) in enumerate(rows):
             items = [QtWidgets.QTableWidgetItem(label), QtWidgets.QTableWidgetItem(_fmt(new_value)),
                      QtWidgets.QTableWidgetItem(_fmt(current_value))]
             for item in items[1:]:
                 item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
                                       | QtCore.Qt.AlignmentFlag.AlignVCenter)
-            if isinstance(new_value, float) and isinstance(current_value, float):
-                better: Callable[[float, float], bool] = (
-                    (lambda a, b: a > b) if higher_better else (lambda a, b: a < b))
-                if better(new_value, current_value):
-                    items[1].setFont(_bold())
-                elif better(current_value, new_value):
-                    items[2].setFont(_bold())
             for column, item in enumerate(items):
                 self.table.setItem(row, column, item)
 
@@ -375,6 +464,50 @@ class ResultsPage(QtWidgets.QWizardPage):
                 self.populations.setItem(index, column, item)
         self.populations.resizeRowsToContents()
 
+    def _fill_age_groups(self, table: AgeGroupTable) -> None:
+        """A column pair (new, installed) per age group; bold where clearly better."""
+        self.age_groups.setColumnCount(1 + 2 * len(table.groups))
+        labels = ["Figure"]
+        for group in table.groups:
+            labels += [f"{age_group_label(group)}: new", f"{age_group_label(group)}: installed"]
+        self.age_groups.setHorizontalHeaderLabels(labels)
+        self.age_groups.setRowCount(len(table.rows))
+        for index, (label, tooltip, cells) in enumerate(table.rows):
+            item = QtWidgets.QTableWidgetItem(label)
+            item.setToolTip(tooltip)
+            self.age_groups.setItem(index, 0, item)
+            for position, cell in enumerate(cells):
+                for offset, (name, text) in enumerate((("new", cell.new),
+                                                       ("installed", cell.installed))):
+                    value = QtWidgets.QTableWidgetItem(text)
+                    value.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
+                                           | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                    if cell.better == name:
+                        value.setFont(_bold())
+                    if name in cell.few:
+                        value.setToolTip("few images: wide uncertainty")
+                    self.age_groups.setItem(index, 1 + 2 * position + offset, value)
+
+    def _fill_verdict(self, result: Verdict) -> None:
+        """The figures that decide, both models' values and the rule's verdict on each."""
+        self.verdict_table.setRowCount(len(result.figures))
+        for row, figure in enumerate(result.figures):
+            outcome = figure.outcome if not figure.why else f"{figure.outcome}: {figure.why}"
+            for column, text in enumerate((figure.label, figure.new, figure.installed, outcome)):
+                item = QtWidgets.QTableWidgetItem(text)
+                if column in (1, 2):
+                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
+                                          | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                if column == 3 and figure.outcome in (BETTER, WORSE):
+                    item.setFont(_bold())
+                self.verdict_table.setItem(row, column, item)
+        self.verdict_table.resizeRowsToContents()
+        height = (self.verdict_table.horizontalHeader().height()
+                  + sum(self.verdict_table.rowHeight(r) for r in range(len(result.figures)))
+                  + 2 * self.verdict_table.frameWidth())
+        self.verdict_table.setFixedHeight(height)
+        self.verdict_table.show()
+
     def _on_populations_section_resized(self, *_args: object) -> None:
         # Wrapped labels need their row height recomputed whenever the column width changes.
         self.populations.resizeRowsToContents()
@@ -386,17 +519,11 @@ class ResultsPage(QtWidgets.QWizardPage):
             set_status(self.recommendation, f"No comparison: {note}. Judge the new model by "
                                             "its own figures.", "warning")
             return
-        worse = is_worse(new, current)
+        result = verdict(new, current)
+        self._fill_verdict(result)
+        text, level = recommendation(result)
         caveat = f" Note: {outcome.current_note}." if outcome.current_note else ""
-        if worse:
-            set_status(self.recommendation, (
-                "Recommendation: do not install. The new model is worse than the installed "
-                f"model on the same held-out images ({'; '.join(worse)}). Keep the installed "
-                f"model, or add data and train again.{caveat}"), "error")
-        else:
-            set_status(self.recommendation, (
-                "The new model is at least as good as the installed model on the same held-out "
-                f"images (bold: the better value).{caveat}"), "ok")
+        set_status(self.recommendation, text + caveat, level)
 
     def _add_figures(self, outcome: TrainingOutcome) -> None:
         figures = outcome.report.get("figures", {})
