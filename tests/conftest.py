@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,6 +18,12 @@ _USER_FOLDERS = Path(tempfile.mkdtemp(prefix="lunglens-tests-user-"))
 for _variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
     os.environ[_variable] = str(_USER_FOLDERS / _variable.lower())
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the throw-away user folders when the run ends (they piled up in /tmp)."""
+    shutil.rmtree(_USER_FOLDERS, ignore_errors=True)
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CXR_DATA_ENV = "LUNGLENS_CXR_DATA"
