@@ -831,7 +831,16 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         from desktop_app.ui.validation_dialog import open_validation_dialog
 
-        return open_validation_dialog(self, self._active.bundle)
+        dialog = open_validation_dialog(self, self._active.bundle)
+        dialog.validation_finished.connect(self._on_validation_dialog_validation_finished)
+        return dialog
+
+    def _on_validation_dialog_validation_finished(self, _result: object) -> None:
+        # The model card lists the stored validations: show the new one in an open card.
+        if self._card_dialog is not None:
+            from desktop_app.ui.model_card_dialog import model_card_html
+
+            self._card_dialog.browser.setHtml(model_card_html(self._card_dialog.card))
 
     def open_model_manager(self) -> None:
         """Hook: Training › Models… (switch, roll back, delete; lives in ``ui.models_dialog``).

@@ -33,6 +33,7 @@ from desktop_app.ui.figure_format import (
     age_group_label,
     format_figure,
 )
+from desktop_app.ui.validation_history import validations_html
 
 if TYPE_CHECKING:
     from desktop_app.core.model_card import ModelCard
@@ -343,6 +344,7 @@ def model_card_html(card: ModelCard) -> str:
         _populations_section(card),
         _plain_limits_section(card),
         _leave_one_source_out_section(card),
+        validations_html(card.model_id),
         "<h2>Performance per class</h2>",
         _per_class_section(card),
         "<h2>Performance per source</h2>",

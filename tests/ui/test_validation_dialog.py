@@ -105,12 +105,26 @@ def test_exports_pdf_and_csv(qtbot, dialog: ValidationDialog, tmp_path: Path) ->
     assert {ages.item(r, 0).text() for r in range(ages.rowCount())} <= {"Adults", "Children"}
 
 
-def test_menu_action_opens_the_dialog(qtbot, make_window) -> None:
+def test_menu_opens_dialog_and_card_lists_validations(qtbot, make_window,
+                                                      tmp_path: Path) -> None:
     window = make_window()
+    card = window.show_model_card()
+    assert "Validations on local data" in card.text()
+    assert "None yet" in card.text()
     assert window.validate_action.isEnabled()
     window.validate_action.trigger()
     dialogs = [w for w in QtWidgets.QApplication.topLevelWidgets()
                if isinstance(w, ValidationDialog) and w.isVisible()]
     assert len(dialogs) == 1
-    assert dialogs[0].bundle is window.active_model.bundle
-    dialogs[0].close()
+    dialog = dialogs[0]
+    assert dialog.bundle is window.active_model.bundle
+    data = write_labelled_folder(tmp_path / "ward films", per_class=2, photo=False)
+    with qtbot.waitSignal(dialog.validation_finished, timeout=60_000) as blocker:
+        dialog.start(data)
+    result = blocker.args[0]
+    # The open card now lists it: date, the data's name and fingerprint, films measured.
+    text = card.text()
+    assert "None yet" not in text
+    assert f"ward films ({result.fingerprint['sha256'][:12]})" in text
+    assert result.created.replace("T", " ")[:16] in text
+    dialog.close()
