@@ -8,8 +8,10 @@ test builds into a clean temporary dist/work folder with a tiny generated model 
 
 Resources are checked by *using* them: the frozen ``--self-test`` loads the bundled model
 (sha256 verified) and classifies generated images, ``classify --json`` must return the same
-probabilities as the source tree, the GUI must show its window (Qt plugins present), and the
-bundled icon is decoded.
+probabilities as the source tree, ``validate --json --report`` must measure a generated
+labelled folder as the source tree does and write its PDF (reportlab shipped, no TensorFlow
+or pandas needed), the GUI must show its window (Qt plugins present), and the bundled icon is
+decoded.
 
 Knobs: ``LUNGLENS_BUILD_TEST_VARIANT=full`` tests the full build instead;
 ``LUNGLENS_BUILD_TEST_DIST=/path/to/LungLens-classify`` tests an existing build (no rebuild).
@@ -139,6 +141,38 @@ def test_frozen_classify_json_matches_source(frozen_dir: Path, tmp_path: Path) -
     assert source["label"] == record["label"]
     np.testing.assert_allclose(list(record["probabilities"].values()),
                                list(source["probabilities"].values()), atol=1e-5)
+
+
+def test_frozen_validate_json_matches_source(frozen_dir: Path, tmp_path: Path,
+                                             isolated_user_data: Path) -> None:
+    """``validate`` runs in the build (no TensorFlow, no pandas) and measures what source does."""
+    from desktop_app.core.validation import validate
+
+    data = tmp_path / "labelled films"
+    for number, folder in enumerate(("NORMAL", "PNEUMONIA", "COVID-19")):
+        (data / folder).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(synthetic_radiograph(seed=20 + 2 * number + i)).save(
+                data / folder / f"film{i}.png")
+    report = tmp_path / "validation.pdf"
+    done = subprocess.run([_exe(frozen_dir, "lunglens-cli"), "validate", "--json", "--data",
+                           str(data), "--bootstrap", "50", "--report", str(report)],
+                          capture_output=True, text=True, env=_frozen_env(), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads(done.stdout)
+    bundle = load_bundle(frozen_dir / "_internal" / "resources" / "model")
+    assert record["model_id"] == bundle.model_id
+    assert record["metrics"]["counts"]["validated"] == 6
+    assert Path(record["stored"]["record"]).is_relative_to(isolated_user_data)
+    assert Path(record["stored"]["record"]).is_file()
+    assert report.read_bytes().startswith(b"%PDF")
+    assert report.with_suffix(".csv").is_file()
+
+    source = validate(data, bundle, bootstrap_rounds=50, store=False)
+    assert source is not None
+    assert record["data_fingerprint"] == source.fingerprint
+    assert record["metrics"]["confusion_matrix"] == source.metrics["confusion_matrix"]
+    assert record["metrics"]["counts"] == source.metrics["counts"]
 
 
 def test_frozen_gui_shows_window(frozen_dir: Path) -> None:
