@@ -27,6 +27,7 @@ from desktop_app.ui.model_card_dialog import ModelCardDialog
 from desktop_app.ui.result_panel import ResultPanel
 from desktop_app.ui.results_table import ResultsTableModel, ResultsTableView, Status
 from desktop_app.ui.settings import Settings
+from desktop_app.ui.window_geometry import remember_window_geometry, restore_window_geometry
 from desktop_app.ui.workers import (
     BatchAnalysisWorker,
     BatchItem,
@@ -307,13 +308,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.addAction(self.previous_action)
 
     def _restore_settings(self) -> None:
-        geometry = self.settings.geometry()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            screen = QtGui.QGuiApplication.primaryScreen()
-            available = screen.availableGeometry() if screen else QtCore.QRect(0, 0, 1400, 900)
-            self.resize(min(1440, available.width() - 40), min(920, available.height() - 40))
+        restore_window_geometry(self, self.settings)
         state = self.settings.window_state()
         if state is not None:
             self.restoreState(state)
@@ -323,7 +318,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.top_splitter.restoreState(splitters[1])
 
     def _save_settings(self) -> None:
-        self.settings.set_geometry(self.saveGeometry())
+        remember_window_geometry(self, self.settings)
         self.settings.set_window_state(self.saveState())
         self.settings.set_splitter_states([self.main_splitter.saveState(),
                                            self.top_splitter.saveState()])

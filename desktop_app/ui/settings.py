@@ -18,6 +18,7 @@ __all__ = ["MAX_RECENT", "Settings"]
 MAX_RECENT = 10
 
 _GEOMETRY = "window/geometry"
+_SCREEN = "window/screen"
 _STATE = "window/state"
 _SPLITTER = "window/splitters"
 _LAST_FOLDER = "files/last_folder"
@@ -51,6 +52,15 @@ class Settings:
     def set_geometry(self, value: QtCore.QByteArray) -> None:
         """Remember the window geometry."""
         self._store.setValue(_GEOMETRY, value)
+
+    def screen_geometry(self) -> QtCore.QRect | None:
+        """Available area of the screen the geometry was saved on, if saved."""
+        value = self._store.value(_SCREEN)
+        return value if isinstance(value, QtCore.QRect) and value.isValid() else None
+
+    def set_screen_geometry(self, value: QtCore.QRect) -> None:
+        """Remember the screen the geometry belongs to (a geometry only fits its own)."""
+        self._store.setValue(_SCREEN, value)
 
     def window_state(self) -> QtCore.QByteArray | None:
         """Saved ``QMainWindow.saveState()`` blob, if any."""
