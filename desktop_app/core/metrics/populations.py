@@ -73,16 +73,20 @@ class Resampler:
         if rounds <= 0 or n == 0:
             return
         if patients is None:
-            clusters = [np.array([i]) for i in range(n)]
+            order = np.arange(n)
+            starts = np.arange(n)
         else:
             keys = np.asarray([str(p) for p in patients])
             _, inverse = np.unique(keys, return_inverse=True)
             order = np.argsort(inverse, kind="stable")
-            bounds = np.flatnonzero(np.diff(inverse[order])) + 1
-            clusters = np.split(order, bounds)
+            starts = np.concatenate([[0], np.flatnonzero(np.diff(inverse[order])) + 1])
+        lengths = np.diff(np.append(starts, n))
         for _ in range(rounds):
-            picked = rng.integers(0, len(clusters), len(clusters))
-            self.draws.append(np.concatenate([clusters[i] for i in picked]))
+            # The picked patients' rows, in the order picked (cluster after cluster).
+            picked = rng.integers(0, len(starts), len(starts))
+            sizes = lengths[picked]
+            offsets = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+            self.draws.append(order[np.repeat(starts[picked], sizes) + offsets])
         self._counts: np.ndarray | None = None
 
     @property
