@@ -35,10 +35,10 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from desktop_app.core.analysis import Analyzer
+from desktop_app.core.gate import image_statistics
 from desktop_app.core.imaging import load_image
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.model_bundle import ModelBundle, load_bundle
-from desktop_app.core.ood import image_statistics
 from desktop_app.core.preprocessing import preprocess
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """A labelled evaluation set of images that are *not* frontal chest X-rays.
 
-The out-of-distribution gate (:mod:`desktop_app.core.ood`) must refuse to label photos,
+The out-of-distribution gate (:mod:`desktop_app.core.gate`) must refuse to label photos,
 screenshots, charts, documents, noise, CT/MR slices, other radiographs and views. Measuring
 that needs such images, and a clinic workstation (and CI) has no network, so every image here
 is written from what the installed packages ship (scikit-image's bundled sample images,

@@ -32,10 +32,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from desktop_app.core.errors import ImageLoadError, ModelBundleError
-from desktop_app.core.imaging import load_image
-from desktop_app.core.model_bundle import ModelBundle, load_bundle, sha256_file
-from desktop_app.core.model_card import CARD_FILE, ModelCard
-from desktop_app.core.ood import (
+from desktop_app.core.gate import (
     ImageStatistics,
     OodGate,
     global_vector,
@@ -44,6 +41,9 @@ from desktop_app.core.ood import (
     texture_vector,
     thumbnail_vector,
 )
+from desktop_app.core.imaging import load_image
+from desktop_app.core.model_bundle import ModelBundle, load_bundle, sha256_file
+from desktop_app.core.model_card import CARD_FILE, ModelCard
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
 
 __all__ = ["Measurements", "dataset_subsets", "measure", "refit_bundle_ood", "refit_spec"]
@@ -59,8 +59,8 @@ class Measurements:
         paths: The images that loaded (in input order).
         stats: Their image statistics.
         thumbnails: ``(n, 256)`` appearance thumbnails.
-        textures: :func:`~desktop_app.core.ood.texture_vector` rows.
-        globals_: :func:`~desktop_app.core.ood.global_vector` rows.
+        textures: :func:`~desktop_app.core.gate.texture_vector` rows.
+        globals_: :func:`~desktop_app.core.gate.global_vector` rows.
         features: ``(n, dim)`` pooled model features (``None`` without a model).
         errors: Files the loader refused, with the reason.
     """

@@ -1,4 +1,4 @@
-"""Command line: ``python -m model_training {check,train,loso,loso-report,evaluate,export}``.
+"""Command line: ``python -m model_training {check,train,loso,...,view-model}``.
 
 Exit codes: 0 success, 1 failure (bad data, fatal dataset finding, failed export,
 cancelled), 2 usage error (argparse).
@@ -131,6 +131,18 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--report-dir", default=None)
     export.add_argument("--quantization", choices=QUANTIZATIONS, default=None,
                         help="override the run's setting (default: as trained)")
+
+    view = sub.add_parser("view-model",
+                          help="train and export the view model (frontal / lateral / rotated / "
+                               "other) shipped in resources/view_model")
+    view.add_argument("--data", required=True, help="chest X-ray dataset (TRAIN rows are used)")
+    view.add_argument("--laterals", required=True, help="folder of lateral films")
+    view.add_argument("--out", required=True, help="folder to write (e.g. resources/view_model)")
+    view.add_argument("--epochs", type=int, default=None)
+    view.add_argument("--seed", type=int, default=None)
+    view.add_argument("--no-ood-cases", action="store_true",
+                      help="leave out the OOD evaluation set's development half "
+                           "(benchmarks/ood_cases.py; needs a source checkout)")
     return parser
 
 
@@ -342,6 +354,33 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_view_model(args: argparse.Namespace) -> int:
+    import dataclasses
+    import tempfile
+
+    from model_training.view_model import ViewTrainingConfig, train_view_model
+
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
+    config = dataclasses.replace(ViewTrainingConfig(), **overrides)
+    bar = _Bar()
+    with tempfile.TemporaryDirectory(prefix="lunglens_view_ood_") as folder:
+        cases: list[tuple[Path, str]] = []
+        if not args.no_ood_cases:
+            # The OOD set is a development tool of the source checkout (benchmarks/); only its
+            # development half is trained on, the held-out half is what the benchmark reports.
+            from benchmarks.ood_cases import write_ood_cases
+
+            cases = [(c.path, c.category) for c in write_ood_cases(Path(folder))
+                     if not c.held_out]
+        card = train_view_model(
+            args.data, args.laterals, args.out, config, ood_cases=cases,
+            progress=lambda stage, done, total: bar.draw(stage, done, total,
+                                                         force=done >= total),
+        )
+    _print_json({"model_id": card["model_id"], "metrics": card["metrics"]})
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = _parser()
@@ -349,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_app.core.errors import LungLensError
 
     handlers = {"check": _cmd_check, "train": _cmd_train, "evaluate": _cmd_evaluate,
-                "export": _cmd_export, "loso": _cmd_loso, "loso-report": _cmd_loso_report}
+                "export": _cmd_export, "loso": _cmd_loso, "loso-report": _cmd_loso_report,
+                "view-model": _cmd_view_model}
     try:
         return handlers[args.command](args)
     except (FileNotFoundError, ValueError, LungLensError) as error:

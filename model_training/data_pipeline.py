@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core.ood import ImageStatistics, image_statistics
+from desktop_app.core.gate import ImageStatistics, image_statistics
 from desktop_app.core.preprocessing import PreprocessingSpec
 
 __all__ = [

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core.ood import (
+from desktop_app.core.gate import (
     ImageStatistics,
     OodGate,
     appearance_vectors,
@@ -47,10 +47,10 @@ class GateReference:
 
     Attributes:
         features: ``(n, dim)`` pooled model features.
-        stats: Image statistics (:func:`desktop_app.core.ood.image_statistics`).
+        stats: Image statistics (:func:`desktop_app.core.gate.image_statistics`).
         thumbnails: ``(n, 256)`` appearance thumbnails.
-        textures: :func:`desktop_app.core.ood.texture_vector` rows.
-        globals_: :func:`desktop_app.core.ood.global_vector` rows.
+        textures: :func:`desktop_app.core.gate.texture_vector` rows.
+        globals_: :func:`desktop_app.core.gate.global_vector` rows.
     """
 
     features: np.ndarray
@@ -103,7 +103,7 @@ def fit_gate(
         texture_quantile: Same, for the texture distance.
         global_quantile: Same, for the global-statistics distance.
         orientation_quantile: Lower quantile of the orientation score (train + validation).
-        **fit_options: Passed to :func:`desktop_app.core.ood.fit_ood_spec`.
+        **fit_options: Passed to :func:`desktop_app.core.gate.fit_ood_spec`.
 
     Returns:
         The JSON-ready ``ood`` section, with a ``fit`` record of how it was made.

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app import __version__
+from desktop_app.core.gate import fit_ood_spec, image_statistics, thumbnail_vector
 from desktop_app.core.model_bundle import sha256_file
 from desktop_app.core.model_card import KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE, ModelCard
-from desktop_app.core.ood import fit_ood_spec, image_statistics, thumbnail_vector
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
 from desktop_app.core.synthetic import synthetic_radiograph
 

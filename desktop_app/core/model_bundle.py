@@ -22,8 +22,8 @@ from pathlib import Path
 
 from desktop_app.core.decision import validate_decision_spec
 from desktop_app.core.errors import ModelBundleError
+from desktop_app.core.gate.spec import validate_ood_spec
 from desktop_app.core.model_card import CARD_FILE, KERAS_FILE, TFLITE_FILE, ModelCard
-from desktop_app.core.ood import validate_ood_spec
 
 __all__ = [
     "INPUT_NAME",

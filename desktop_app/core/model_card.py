@@ -70,7 +70,7 @@ class ModelCard:
         preprocessing: How an image is prepared (see :class:`PreprocessingSpec`).
         temperature: Temperature-scaling factor applied to the logits (calibration).
         decision: Operating point, see :mod:`desktop_app.core.decision`.
-        ood: Out-of-distribution statistics and thresholds, see :mod:`desktop_app.core.ood`.
+        ood: Out-of-distribution statistics and thresholds, see :mod:`desktop_app.core.gate`.
         metrics: Measured metrics (overall, per class, per source, shortcut audit).
         training_data: Description of the training data, its sources, counts and hash.
         training_config: The configuration the model was trained with.

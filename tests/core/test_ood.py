@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop_app.core.ood import ImageStatistics, OodGate, fit_ood_spec, image_statistics
+from desktop_app.core.gate import ImageStatistics, OodGate, fit_ood_spec, image_statistics
 
 CLASSES = ["Normal", "Pneumonia", "COVID-19"]
 
@@ -37,14 +37,15 @@ def test_distances_are_the_minimum_class_mahalanobis_distance() -> None:
     gate, features = fitted_gate()
     rows = features[:5] * 1.7
     expected = [
-        min(np.sqrt((row - mean) @ gate._precision @ (row - mean)) for mean in gate._means)
+        min(np.sqrt((row - mean) @ gate.features._precision @ (row - mean))
+            for mean in gate.features._means)
         for row in rows
     ]
     np.testing.assert_allclose(gate.distances(rows), expected, rtol=1e-10)
 
 
 def test_thumbnail_is_the_block_average() -> None:
-    from desktop_app.core.ood import thumbnail_vector
+    from desktop_app.core.gate import thumbnail_vector
 
     image = np.random.default_rng(3).random((195, 195), dtype=np.float32)
     expected = image[:192, :192].astype(np.float64).reshape(16, 12, 16, 12).mean(axis=(1, 3))
@@ -97,7 +98,7 @@ def test_fit_refuses_too_few_rows_and_missing_class() -> None:
 
 
 def test_appearance_check_separates_radiograph_layout_from_other_images() -> None:
-    from desktop_app.core.ood import thumbnail_vector
+    from desktop_app.core.gate import thumbnail_vector
     from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
     from desktop_app.core.synthetic import synthetic_radiograph
 
@@ -136,7 +137,7 @@ def _prepared_radiographs(count: int, size: int = 64) -> list[np.ndarray]:
 
 
 def _gate_with_texture_and_global(count: int = 60) -> tuple[OodGate, dict]:
-    from desktop_app.core.ood import global_vector, texture_vector, thumbnail_vector
+    from desktop_app.core.gate import global_vector, texture_vector, thumbnail_vector
 
     reference = _prepared_radiographs(count)
     rng = np.random.default_rng(0)
@@ -156,7 +157,7 @@ def _gate_with_texture_and_global(count: int = 60) -> tuple[OodGate, dict]:
 
 
 def test_texture_and_global_vectors_are_finite_and_sized() -> None:
-    from desktop_app.core.ood import GLOBAL_NAMES, global_vector, texture_vector
+    from desktop_app.core.gate import GLOBAL_NAMES, global_vector, texture_vector
 
     flat = np.zeros((64, 64), np.float32)  # a perfectly flat image must not give NaN/inf
     for image in (*_prepared_radiographs(1), flat):
@@ -167,7 +168,7 @@ def test_texture_and_global_vectors_are_finite_and_sized() -> None:
 
 
 def test_orientation_score_is_positive_upright_and_negative_sideways() -> None:
-    from desktop_app.core.ood import global_vector, orientation_score
+    from desktop_app.core.gate import global_vector, orientation_score
 
     upright = _prepared_radiographs(1)[0]
     assert orientation_score(global_vector(upright))[0] > 0
@@ -205,7 +206,7 @@ def test_cards_without_the_new_sections_still_work() -> None:
 
 
 def test_new_sections_refuse_too_few_reference_images() -> None:
-    from desktop_app.core.ood import global_vector
+    from desktop_app.core.gate import global_vector
 
     rows = np.stack([global_vector(r) for r in _prepared_radiographs(5)])
     with pytest.raises(ValueError, match="at least 10 reference vectors"):
@@ -214,7 +215,7 @@ def test_new_sections_refuse_too_few_reference_images() -> None:
 
 
 def test_a_card_with_statistics_of_another_length_is_refused() -> None:
-    from desktop_app.core.ood import validate_ood_spec
+    from desktop_app.core.gate import validate_ood_spec
 
     _, spec = _gate_with_texture_and_global()
     spec["global"]["mean"] = spec["global"]["mean"][:11]
@@ -223,7 +224,7 @@ def test_a_card_with_statistics_of_another_length_is_refused() -> None:
 
 
 def test_appearance_vectors_equal_the_three_separate_vectors() -> None:
-    from desktop_app.core.ood import (
+    from desktop_app.core.gate import (
         appearance_vectors,
         global_vector,
         texture_vector,

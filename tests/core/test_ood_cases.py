@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 
 from benchmarks.ood_cases import CATEGORIES, OodCase, write_ood_cases
-from desktop_app.core.imaging import load_image
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.ood import (
+from desktop_app.core.gate import (
     ImageStatistics,
     OodGate,
     fit_ood_spec,
@@ -24,6 +22,8 @@ from desktop_app.core.ood import (
     texture_vector,
     thumbnail_vector,
 )
+from desktop_app.core.imaging import load_image
+from desktop_app.core.model_bundle import load_bundle
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
 from desktop_app.core.synthetic import synthetic_radiograph
 

@@ -1,0 +1,59 @@
+"""The out-of-distribution gate: refuse to label what is not a frontal chest X-ray.
+
+One module per kind of check (see :mod:`desktop_app.core.gate.gate` for how they combine):
+
+* :mod:`~desktop_app.core.gate.vectors` — image statistics and appearance vectors;
+* :mod:`~desktop_app.core.gate.appearance` — the cheap and appearance checks before the model;
+* :mod:`~desktop_app.core.gate.features` — the classifier's feature distance;
+* :mod:`~desktop_app.core.gate.view` — the shipped view model (frontal / lateral / rotated /
+  other);
+* :mod:`~desktop_app.core.gate.spec` — the card's ``ood`` section: validation and fitting.
+"""
+
+from __future__ import annotations
+
+from desktop_app.core.gate.gate import Gate, OodGate
+from desktop_app.core.gate.spec import fit_ood_spec, validate_ood_spec
+from desktop_app.core.gate.vectors import (
+    GLOBAL_NAMES,
+    THUMBNAIL_SIZE,
+    ImageStatistics,
+    appearance_vectors,
+    global_vector,
+    image_statistics,
+    orientation_score,
+    texture_vector,
+    thumbnail_vector,
+)
+from desktop_app.core.gate.verdict import OodVerdict
+from desktop_app.core.gate.view import (
+    VIEW_CLASSES,
+    ViewCheck,
+    ViewModel,
+    bundled_view_model_dir,
+    load_view_model,
+    view_input,
+)
+
+__all__ = [
+    "GLOBAL_NAMES",
+    "THUMBNAIL_SIZE",
+    "VIEW_CLASSES",
+    "Gate",
+    "ImageStatistics",
+    "OodGate",
+    "OodVerdict",
+    "ViewCheck",
+    "ViewModel",
+    "appearance_vectors",
+    "bundled_view_model_dir",
+    "fit_ood_spec",
+    "global_vector",
+    "image_statistics",
+    "load_view_model",
+    "orientation_score",
+    "texture_vector",
+    "thumbnail_vector",
+    "validate_ood_spec",
+    "view_input",
+]

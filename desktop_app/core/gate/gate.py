@@ -1,0 +1,114 @@
+"""One gate that combines every check and words the reason an image is refused.
+
+A classifier always answers with one of its classes, even for a holiday photo or a lateral
+film. LungLens shows a label only when every check agrees the image is a frontal chest film:
+
+1. cheap image statistics (:mod:`~desktop_app.core.gate.appearance`), before anything else;
+2. the **view check** (:mod:`~desktop_app.core.gate.view`), a small model shipped with the
+   program that knows real lateral films, films turned by 90°, crops and other images;
+3. the appearance distances of the preprocessed image (layout, orientation, global
+   statistics, texture), fitted on the classifier's training images;
+4. the feature distance of the classifier (:mod:`~desktop_app.core.gate.features`).
+
+The first check that fires gives the reason: the earlier ones name the more specific cause
+("colour image", "lateral view") and the later ones the more general one ("unlike the chest
+X-rays the model was trained on"). Checks 1, 3 and 4 come from the classifier's card (its
+``ood`` section, :mod:`~desktop_app.core.gate.spec`); check 2 does not depend on the
+classifier, so a clinic that retrains keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from desktop_app.core.gate.appearance import AppearanceChecks
+from desktop_app.core.gate.features import FeatureDistance
+from desktop_app.core.gate.spec import validate_ood_spec
+from desktop_app.core.gate.vectors import ImageStatistics
+from desktop_app.core.gate.verdict import OodVerdict
+from desktop_app.core.gate.view import ViewCheck
+
+__all__ = ["Gate", "OodGate"]
+
+
+class OodGate:
+    """Applies a classifier card's ``ood`` section: image, appearance and feature checks.
+
+    Attributes:
+        appearance: The pre-model checks.
+        features: The feature-distance check.
+    """
+
+    def __init__(self, spec: Mapping[str, Any]) -> None:
+        validate_ood_spec(spec)
+        self.appearance = AppearanceChecks(spec)
+        self.features = FeatureDistance(spec)
+
+    @property
+    def distance_threshold(self) -> float:
+        """The feature-distance limit."""
+        return self.features.distance_threshold
+
+    def check_image(self, stats: ImageStatistics) -> OodVerdict:
+        """Cheap checks that run before the model."""
+        return self.appearance.check_image(stats)
+
+    def check_appearance(self, prepared: np.ndarray) -> OodVerdict:
+        """Appearance checks on the preprocessed image (before the model)."""
+        return self.appearance.check_appearance(prepared)
+
+    def appearance_distances(self, prepared: np.ndarray) -> dict[str, tuple[float, float]]:
+        """Each appearance check's ``(distance, limit)`` (see :class:`AppearanceChecks`)."""
+        return self.appearance.appearance_distances(prepared)
+
+    def appearance_distance(self, thumbnails: np.ndarray) -> np.ndarray:
+        """Layout distance of thumbnail rows."""
+        return self.appearance.appearance_distance(thumbnails)
+
+    def texture_distance(self, vectors: np.ndarray) -> np.ndarray:
+        """Texture distance of texture-vector rows."""
+        return self.appearance.texture_distance(vectors)
+
+    def global_distance(self, vectors: np.ndarray) -> np.ndarray:
+        """Global-statistics distance of global-vector rows."""
+        return self.appearance.global_distance(vectors)
+
+    def distances(self, features: np.ndarray) -> np.ndarray:
+        """Feature distance of each row."""
+        return self.features.distances(features)
+
+    def check_features(self, features: np.ndarray) -> list[OodVerdict]:
+        """Feature-space check for a batch of pooled features."""
+        return self.features.check_features(features)
+
+
+class Gate(OodGate):
+    """The classifier card's checks plus the view check, combined into one verdict.
+
+    Attributes:
+        view: The view check (``None`` only where a caller measures the card's checks alone).
+    """
+
+    def __init__(self, spec: Mapping[str, Any], view: ViewCheck | None) -> None:
+        super().__init__(spec)
+        self.view = view
+
+    @staticmethod
+    def combine(
+        image: OodVerdict,
+        view: OodVerdict,
+        appearance: OodVerdict,
+        features: OodVerdict,
+    ) -> OodVerdict:
+        """The first verdict that refuses (in the order above), with the feature distance.
+
+        Every verdict is computed anyway (the model runs on the batch), so the feature
+        distance is reported even when an earlier check gave the reason.
+        """
+        for verdict in (image, view, appearance, features):
+            if verdict.out_of_distribution:
+                return OodVerdict(True, verdict.reason, features.distance)
+        return OodVerdict(False, None, features.distance)

@@ -1,0 +1,269 @@
+"""The view check: a small model of its own that answers "is this a frontal chest film?".
+
+The classifier is trained on frontal (PA/AP) films only, and the appearance and feature checks
+learn what a frontal film looks like from the classifier's training images: a real lateral
+film, the most common wrong input in a clinic (every chest series has one), passed them too
+often. The view model was trained on purpose with real lateral films, films turned by 90°,
+crops and other images (``model_training/view_model.py``, ``docs/view_check.md``).
+
+It ships in ``resources/view_model/`` with its own card (``view_card.json``), separately from
+the classifier: a model retrained in the wizard keeps the same view check. Loading verifies
+the sha256 of its ``.tflite`` like :func:`desktop_app.core.model_bundle.load_bundle` does for
+the classifier, so a damaged installation is refused with a message.
+
+Its input is small (64 px by default) and is made by the one shared
+:func:`desktop_app.core.preprocessing.preprocess` with the card's own spec, after a cheap
+strided subsample of the loaded image (:func:`view_input`), so that it adds well under a
+millisecond per image to the classify path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from desktop_app.core.errors import ModelBundleError
+from desktop_app.core.gate.verdict import OodVerdict
+from desktop_app.core.locations import resources_dir
+from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
+
+__all__ = [
+    "FRONTAL",
+    "VIEW_CARD_FILE",
+    "VIEW_CARD_FORMAT",
+    "VIEW_CLASSES",
+    "VIEW_INPUT_NAME",
+    "VIEW_OUTPUT_NAME",
+    "VIEW_SIGNATURE",
+    "VIEW_TFLITE_FILE",
+    "ViewCard",
+    "ViewCheck",
+    "ViewModel",
+    "bundled_view_model_dir",
+    "load_view_model",
+    "view_input",
+]
+
+VIEW_CARD_FILE = "view_card.json"
+VIEW_TFLITE_FILE = "view_model.tflite"
+VIEW_CARD_FORMAT = "lunglens-view-card/1"
+VIEW_SIGNATURE = "serving_default"
+VIEW_INPUT_NAME = "image"
+VIEW_OUTPUT_NAME = "probabilities"
+FRONTAL = "frontal"
+#: The view model's classes, in output order.
+VIEW_CLASSES: tuple[str, ...] = (FRONTAL, "lateral", "rotated", "other")
+#: The subsample before preprocessing keeps at most this many pixels per input pixel along
+#: the long side: enough for Pillow's antialiased resize, and a 3000 px DICOM costs as
+#: little as a 300 px JPEG.
+_SUBSAMPLE_FACTOR = 4
+
+_REASONS = {
+    "lateral": "lateral view: LungLens reads frontal PA/AP films only (view check: lateral "
+               "{p:.0%}, frontal {f:.0%})",
+    "rotated": "rotated film: the film looks turned by 90°; LungLens reads upright frontal "
+               "PA/AP films only (view check: rotated {p:.0%}, frontal {f:.0%})",
+    "other": "not a chest film, or only part of one: LungLens reads whole frontal PA/AP "
+             "chest films only (view check: other {p:.0%}, frontal {f:.0%})",
+}
+
+
+def bundled_view_model_dir() -> Path:
+    """The view model shipped with the program."""
+    return resources_dir() / "view_model"
+
+
+def view_input(pixels: np.ndarray, spec: PreprocessingSpec) -> np.ndarray:
+    """The view model's ``(s, s)`` float32 input for a loaded grayscale image.
+
+    Training (``model_training.view_model``) and the app both call this, so the model sees in
+    the app what it saw in training.
+
+    Args:
+        pixels: The loaded image (``LoadedImage.pixels``), 2-D.
+        spec: The view card's preprocessing spec.
+
+    Returns:
+        The preprocessed input, values 0..1.
+    """
+    array = np.asarray(pixels)
+    stride = max(1, max(array.shape[:2]) // (_SUBSAMPLE_FACTOR * spec.input_size))
+    return preprocess(array[::stride, ::stride], spec).array
+
+
+@dataclass(frozen=True)
+class ViewCard:
+    """The view model's card (``view_card.json``).
+
+    Attributes:
+        model_id: Identifies the trained view model.
+        classes: Output classes, in order (must be :data:`VIEW_CLASSES`).
+        preprocessing: How the input is made (see :func:`view_input`).
+        min_frontal_probability: An image whose frontal probability is below this is refused.
+        files: ``{file name: sha256}`` of the model files.
+        raw: The whole card (training data, metrics, ... for display and audit).
+    """
+
+    model_id: str
+    classes: tuple[str, ...]
+    preprocessing: PreprocessingSpec
+    min_frontal_probability: float
+    files: dict[str, str]
+    raw: Mapping[str, Any]
+
+    @classmethod
+    def read(cls, path: Path) -> ViewCard:
+        """Read and validate a card file.
+
+        Raises:
+            ModelBundleError: Naming the file and what is missing or invalid.
+        """
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as error:
+            raise ModelBundleError(path, "view model card is missing") from error
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ModelBundleError(path, f"view model card cannot be read: {error}") from error
+        if not isinstance(data, dict):
+            raise ModelBundleError(path, "view model card is not a JSON object")
+        if data.get("format") != VIEW_CARD_FORMAT:
+            raise ModelBundleError(
+                path, f"view model card format is {data.get('format')!r}, this LungLens "
+                      f"version reads {VIEW_CARD_FORMAT!r}")
+        try:
+            classes = tuple(str(name) for name in data["classes"])
+            spec = PreprocessingSpec.from_dict(data["preprocessing"])
+            threshold = float(data["min_frontal_probability"])
+            files = {str(k): str(v) for k, v in dict(data["files"]).items()}
+            model_id = str(data["model_id"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ModelBundleError(path, f"view model card is invalid: {error!r}") from error
+        if classes != VIEW_CLASSES:
+            raise ModelBundleError(
+                path, f"view model classes are {list(classes)}, expected {list(VIEW_CLASSES)}")
+        if not 0.0 < threshold < 1.0:
+            raise ModelBundleError(
+                path, f"min_frontal_probability must be within 0..1. Received: {threshold!r}")
+        if VIEW_TFLITE_FILE not in files:
+            raise ModelBundleError(path, f"view model card does not list {VIEW_TFLITE_FILE!r}")
+        return cls(model_id, classes, spec, threshold, files, data)
+
+
+@dataclass(frozen=True)
+class ViewModel:
+    """A verified view-model folder.
+
+    Attributes:
+        path: The folder.
+        card: Its card.
+    """
+
+    path: Path
+    card: ViewCard
+
+    @property
+    def tflite_path(self) -> Path:
+        """The LiteRT model."""
+        return self.path / VIEW_TFLITE_FILE
+
+
+def load_view_model(path: Path | str | None = None, *, verify_hashes: bool = True) -> ViewModel:
+    """Read and verify a view-model folder (default: the one shipped with the program).
+
+    Raises:
+        ModelBundleError: If the folder, the card or the model file is missing, invalid or
+            altered (the sha256 differs from the card's).
+    """
+    # Imported here: the classifier bundle module imports this package (card validation).
+    from desktop_app.core.model_bundle import sha256_file
+
+    folder = Path(path) if path is not None else bundled_view_model_dir()
+    if not folder.is_dir():
+        raise ModelBundleError(folder, "view model folder does not exist or is not a folder")
+    card = ViewCard.read(folder / VIEW_CARD_FILE)
+    for name, expected in card.files.items():
+        file_path = folder / name
+        if Path(name).name != name:
+            raise ModelBundleError(folder, f"view card lists a file outside the folder: {name!r}")
+        if not file_path.is_file():
+            raise ModelBundleError(file_path, f"view model file {name!r} is missing")
+        if verify_hashes:
+            actual = sha256_file(file_path)
+            if actual != expected:
+                raise ModelBundleError(
+                    file_path,
+                    f"sha256 of {name!r} is {actual[:16]}..., the view card records "
+                    f"{expected[:16]}...: the file is corrupted or was replaced",
+                )
+    return ViewModel(folder, card)
+
+
+class ViewCheck:
+    """Runs the view model in LiteRT. Not thread-safe: one per worker thread."""
+
+    def __init__(self, model: ViewModel, *, num_threads: int = 1) -> None:
+        # Imported here so that merely importing the core stays instant.
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.model = model
+        self.spec = model.card.preprocessing
+        self.min_frontal_probability = model.card.min_frontal_probability
+        try:
+            interpreter = Interpreter(model_path=str(model.tflite_path),
+                                      num_threads=num_threads)
+            self._runner = interpreter.get_signature_runner(VIEW_SIGNATURE)
+        except (ValueError, RuntimeError) as error:
+            raise ModelBundleError(
+                model.tflite_path, f"LiteRT cannot load the view model: {error}") from error
+        inputs = self._runner.get_input_details()
+        outputs = self._runner.get_output_details()
+        if VIEW_INPUT_NAME not in inputs or VIEW_OUTPUT_NAME not in outputs:
+            raise ModelBundleError(
+                model.tflite_path,
+                f"view model signature has inputs {sorted(inputs)} and outputs "
+                f"{sorted(outputs)}, expected {VIEW_INPUT_NAME!r} and {VIEW_OUTPUT_NAME!r}")
+        shape = tuple(int(v) for v in inputs[VIEW_INPUT_NAME]["shape_signature"][1:])
+        if shape != self.spec.input_shape:
+            raise ModelBundleError(
+                model.tflite_path,
+                f"view model input shape {shape} does not match its card's preprocessing "
+                f"{self.spec.input_shape}")
+        self._interpreter = interpreter  # the runner needs it alive
+
+    def input_for(self, pixels: np.ndarray) -> np.ndarray:
+        """The model input for a loaded image (see :func:`view_input`)."""
+        return view_input(pixels, self.spec)
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        """``(n, len(VIEW_CLASSES))`` probabilities for ``(n, s, s)`` inputs."""
+        given = np.asarray(inputs, dtype=np.float32)
+        batch = np.ascontiguousarray(given[..., None] if given.ndim == 3 else given)
+        if batch.ndim != 4 or batch.shape[1:] != self.spec.input_shape:
+            raise ValueError(f"view inputs must have shape (n, {self.spec.input_size}, "
+                             f"{self.spec.input_size}[, 1]). Received: {given.shape}")
+        out = self._runner(**{VIEW_INPUT_NAME: batch})[VIEW_OUTPUT_NAME]
+        return np.asarray(out, dtype=np.float64)
+
+    def verdicts(self, probabilities: np.ndarray) -> list[OodVerdict]:
+        """One verdict per row of :meth:`probabilities`, with the view's reason when refused."""
+        out = []
+        frontal_index = VIEW_CLASSES.index(FRONTAL)
+        for row in np.atleast_2d(probabilities):
+            frontal = float(row[frontal_index])
+            if np.isfinite(frontal) and frontal >= self.min_frontal_probability:
+                out.append(OodVerdict(False, None))
+                continue
+            others = [(float(p), name) for name, p in zip(VIEW_CLASSES, row, strict=True)
+                      if name != FRONTAL]
+            probability, name = max(others)
+            out.append(OodVerdict(True, _REASONS[name].format(p=probability, f=frontal)))
+        return out
+
+    def check(self, inputs: np.ndarray) -> list[OodVerdict]:
+        """Verdicts for a batch of :func:`view_input` arrays."""
+        return self.verdicts(self.probabilities(inputs))

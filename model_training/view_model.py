@@ -1,0 +1,547 @@
+"""Train and export the view model: "is this a frontal PA/AP chest film?".
+
+The model ships in ``resources/view_model/`` (read by :mod:`desktop_app.core.gate.view`). Its
+four classes are ``frontal``, ``lateral``, ``rotated`` (turned by 90°) and ``other`` (another
+body part, a heavily cropped part of a chest film, or not a radiograph at all).
+
+Only 22 real lateral films of 17 patients exist in the shared data, so the material is built:
+
+* **frontal**: TRAIN-split films of every source of the chest X-ray dataset (capped per
+  source so that Kermany and NIH do not drown the small web sources), mildly augmented, plus
+  the program's own synthetic radiograph (which the self-test classifies);
+* **lateral**: the real laterals of the training patients, each in many augmented copies
+  (crops, mirrors, contrast and gamma changes, small rotations, borders, lower resolution),
+  plus the synthetic lateral sketches of the OOD evaluation's development half;
+* **rotated**: other TRAIN frontal films and the training laterals turned by 90° or 270°;
+* **other**: the development half of the OOD evaluation set (``benchmarks/ood_cases.py``:
+  photos, charts, documents, screenshots, noise, CT/MR, other radiographs) and heavily cropped
+  or zoomed regions of frontal films.
+
+A part of the lateral patients is held out (never trained on) and reported in the card; the
+OOD set's held-out half and the dataset's TEST split are never used here, so
+``benchmarks/view_check.py`` measures on material the model has not seen. TensorFlow is
+imported lazily: importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from desktop_app import __version__
+from desktop_app.core.gate.view import (
+    FRONTAL,
+    VIEW_CARD_FILE,
+    VIEW_CARD_FORMAT,
+    VIEW_CLASSES,
+    VIEW_INPUT_NAME,
+    VIEW_OUTPUT_NAME,
+    VIEW_SIGNATURE,
+    VIEW_TFLITE_FILE,
+    view_input,
+)
+from desktop_app.core.imaging import load_image, model_min_side
+from desktop_app.core.model_bundle import sha256_file
+from desktop_app.core.preprocessing import PreprocessingSpec
+from desktop_app.core.synthetic import synthetic_radiograph
+
+__all__ = [
+    "ViewMaterial",
+    "ViewTrainingCancelled",
+    "ViewTrainingConfig",
+    "build_material",
+    "train_view_model",
+]
+
+ProgressCallback = Callable[[str, int, int], None]
+CancelCallback = Callable[[], bool]
+_LABEL = {name: index for index, name in enumerate(VIEW_CLASSES)}
+#: The classify path decodes at reduced resolution for the default 224 px classifier; the
+#: training images are loaded the same way so the view input looks the same.
+_DECODE_MIN_SIDE = model_min_side(224)
+#: Long side (at most about) of the working copy every augmentation starts from.
+_WORKING_SIDE = 320
+
+
+class ViewTrainingCancelled(Exception):  # noqa: N818 - mirrors TrainingCancelled
+    """Raised inside the loop when the cancel callback says so."""
+
+
+@dataclass(frozen=True)
+class ViewTrainingConfig:
+    """Settings of one view-model training run (saved in the card).
+
+    Attributes:
+        input_size: Side of the model input.
+        epochs: Training epochs.
+        batch_size: Images per step.
+        learning_rate: Adam learning rate (cosine decay to zero).
+        seed: Seed of every random choice.
+        held_out_lateral_patients: Lateral patients never trained on, reported in the card.
+        lateral_copies: Augmented copies of each training lateral.
+        frontal_per_source: At most this many frontal films per source.
+        rotated_per_source: At most this many films per source turned by 90°.
+        crops_per_source: At most this many heavily cropped regions per source.
+        ood_copies: Augmented copies of each development-half OOD image.
+        validation_fraction: Share of the TRAIN patients used to choose the threshold.
+        max_validation_flagged: Largest share of validation frontal films the threshold may
+            refuse; the threshold is 0.5 unless that refuses more.
+    """
+
+    input_size: int = 64
+    epochs: int = 14
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    seed: int = 2026
+    held_out_lateral_patients: int = 5
+    lateral_copies: int = 60
+    frontal_per_source: int = 450
+    rotated_per_source: int = 120
+    crops_per_source: int = 110
+    ood_copies: int = 4
+    validation_fraction: float = 0.15
+    max_validation_flagged: float = 0.005
+
+    @property
+    def preprocessing(self) -> PreprocessingSpec:
+        """The view model's own preprocessing spec (recorded in its card)."""
+        return PreprocessingSpec(input_size=self.input_size, resize="pad",
+                                 interpolation="bilinear", intensity="percentile")
+
+
+@dataclass
+class ViewMaterial:
+    """Inputs and labels for training, validation and the held-out report.
+
+    Attributes:
+        inputs: ``(n, s, s)`` float32 view inputs.
+        labels: ``(n,)`` class indices into :data:`VIEW_CLASSES`.
+        split: ``(n,)`` ``"train"``, ``"validation"`` or ``"held_out"``.
+        origin: ``(n,)`` where each input came from (source name, ``lateral``, OOD category).
+        held_out_patients: Lateral patient ids never trained on.
+        held_out_files: Their files.
+        counts: Inputs per (split, class, origin) for the card.
+    """
+
+    inputs: np.ndarray
+    labels: np.ndarray
+    split: np.ndarray
+    origin: np.ndarray
+    held_out_patients: list[str]
+    held_out_files: list[str]
+    counts: dict[str, int]
+
+
+# ------------------------------------------------------------------------------ augmentation
+
+
+def _augment(pixels: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """A random crop / mirror / rotation / contrast / border / resolution change.
+
+    ``strength`` 0..1 scales every change: frontal films get mild ones (they must stay
+    recognisable as the films the app reads), the few real laterals strong ones (so that the
+    model learns the view, not these 17 patients).
+    """
+    image = np.asarray(pixels, dtype=np.float32)
+    height, width = image.shape
+    crop = 0.18 * strength
+    top, bottom, left, right = (rng.uniform(0, crop) for _ in range(4))
+    image = image[int(top * height):height - int(bottom * height),
+                  int(left * width):width - int(right * width)]
+    if rng.random() < 0.5:
+        image = image[:, ::-1]
+    if rng.random() < 0.6:
+        angle = rng.uniform(-12, 12) * strength
+        image = np.asarray(Image.fromarray(np.ascontiguousarray(image)).rotate(
+            angle, resample=Image.Resampling.BILINEAR, fillcolor=0.0), dtype=np.float32)
+    gamma = float(np.exp(rng.uniform(-0.6, 0.6) * strength))
+    image = np.clip(image, 0.0, 1.0) ** gamma
+    low, high = rng.uniform(0, 0.15 * strength), 1.0 - rng.uniform(0, 0.15 * strength)
+    image = low + (high - low) * image
+    if rng.random() < 0.3 * strength:  # journal-figure borders, white or black
+        pad = int(rng.uniform(0.02, 0.08) * max(image.shape))
+        image = np.pad(image, pad, constant_values=float(rng.random() < 0.5))
+    if rng.random() < 0.4:  # a smaller original (web copies, reduced decodes)
+        long_side = int(rng.uniform(120, 300))
+        scale = long_side / max(image.shape)
+        if scale < 1.0:
+            size = (max(8, round(image.shape[1] * scale)), max(8, round(image.shape[0] * scale)))
+            image = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(
+                size, Image.Resampling.BILINEAR), dtype=np.float32)
+    if rng.random() < 0.3:
+        image = image + rng.normal(0.0, 0.02 * strength, image.shape).astype(np.float32)
+    return np.clip(image, 0.0, 1.0)
+
+
+def _zoomed_region(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A heavily cropped part of a film (20-50 % of each side): not a whole chest."""
+    height, width = pixels.shape
+    frac_h, frac_w = rng.uniform(0.2, 0.5), rng.uniform(0.2, 0.5)
+    crop_h, crop_w = max(8, int(frac_h * height)), max(8, int(frac_w * width))
+    top = int(rng.integers(0, height - crop_h + 1))
+    left = int(rng.integers(0, width - crop_w + 1))
+    return pixels[top:top + crop_h, left:left + crop_w]
+
+
+# ------------------------------------------------------------------------------ material
+
+
+def _patient_fraction(patient: str, seed: int) -> float:
+    """A stable pseudo-random number in 0..1 per patient (split by patient, never by image)."""
+    digest = hashlib.sha256(f"{seed}:{patient}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    except FileNotFoundError as error:
+        raise ValueError(f"{path}: metadata file not found") from error
+
+
+def build_material(
+    data_dir: Path,
+    laterals_dir: Path,
+    config: ViewTrainingConfig,
+    *,
+    ood_cases: Sequence[tuple[Path, str]] = (),
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCallback | None = None,
+) -> ViewMaterial:
+    """Load and augment every training, validation and held-out input.
+
+    Args:
+        data_dir: The chest X-ray dataset (``metadata.csv``, ``images/``); TRAIN rows only.
+        laterals_dir: The lateral films (``metadata.csv``, ``images/``).
+        config: The run's settings.
+        ood_cases: ``(file, category)`` of non-frontal images (the OOD set's development
+            half); ``cxr_transformed`` files named ``lateral_*`` count as lateral,
+            ``*rot*`` as rotated, everything else as other.
+        progress: Called with (stage, done, total).
+        cancelled: Polled between images; True stops with :class:`ViewTrainingCancelled`.
+
+    Returns:
+        The material.
+
+    Raises:
+        ValueError: If a folder or metadata file is missing or holds no usable images.
+    """
+    rng = np.random.default_rng(config.seed)
+    spec = config.preprocessing
+    inputs: list[np.ndarray] = []
+    labels: list[int] = []
+    splits: list[str] = []
+    origins: list[str] = []
+
+    def add(pixels: np.ndarray, label: str, split: str, origin: str) -> None:
+        inputs.append(view_input(pixels, spec))
+        labels.append(_LABEL[label])
+        splits.append(split)
+        origins.append(origin)
+
+    def load(path: Path) -> np.ndarray:
+        pixels = load_image(path, min_side=_DECODE_MIN_SIDE).pixels
+        # Augment at the resolution the view input is made from (the app subsamples the same
+        # way): several times cheaper than augmenting the decoded image.
+        stride = max(1, max(pixels.shape) // _WORKING_SIDE)
+        return np.ascontiguousarray(pixels[::stride, ::stride])
+
+    # Lateral films: hold out whole patients.
+    lateral_rows = _read_csv(laterals_dir / "metadata.csv")
+    if not lateral_rows:
+        raise ValueError(f"{laterals_dir / 'metadata.csv'}: no lateral films listed")
+    patients = sorted({row["patient_id"] for row in lateral_rows},
+                      key=lambda p: _patient_fraction(p, config.seed))
+    held_out = sorted(patients[:config.held_out_lateral_patients])
+    held_out_files = []
+    # Frontal films: TRAIN rows, split by patient into fit and validation.
+    rows = [r for r in _read_csv(data_dir / "metadata.csv")
+            if r["Dataset_type"].strip() == "TRAIN"]
+    if not rows:
+        raise ValueError(f"{data_dir / 'metadata.csv'}: no TRAIN rows")
+    by_source: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        by_source.setdefault(row["source"], []).append(row)
+    jobs: list[tuple[str, Path, str]] = []  # (kind, path, origin)
+    for source, source_rows in sorted(by_source.items()):
+        order = rng.permutation(len(source_rows))
+        chosen = [source_rows[i] for i in order]
+        cap = config.frontal_per_source
+        frontal = chosen[:cap]
+        rest = chosen[cap:] or chosen  # small sources reuse their films for the negatives
+        for row in frontal:
+            split = ("validation" if _patient_fraction(row["patient_id"], config.seed + 1)
+                     < config.validation_fraction else "train")
+            jobs.append((f"frontal:{split}", data_dir / "images" / row["X_ray_image_name"],
+                         source))
+        for row in rest[:config.rotated_per_source]:
+            jobs.append(("rotated", data_dir / "images" / row["X_ray_image_name"], source))
+        for row in rest[::-1][:config.crops_per_source]:
+            jobs.append(("crop", data_dir / "images" / row["X_ray_image_name"], source))
+    for row in lateral_rows:
+        path = laterals_dir / "images" / row["X_ray_image_name"]
+        if row["patient_id"] in held_out:
+            held_out_files.append(row["X_ray_image_name"])
+            jobs.append(("lateral:held_out", path, "lateral"))
+        else:
+            jobs.append(("lateral:train", path, "lateral"))
+    for path, category in ood_cases:
+        jobs.append((f"ood:{category}", Path(path), category))
+
+    for done, (kind, path, origin) in enumerate(jobs):
+        if cancelled is not None and cancelled():
+            raise ViewTrainingCancelled
+        if progress is not None:
+            progress("images", done, len(jobs))
+        pixels = load(path)
+        if kind.startswith("frontal:"):
+            split = kind.split(":")[1]
+            add(pixels, FRONTAL, split, origin)
+            if split == "train":
+                # Small web sources (figures, borders, arrows) need more than one look.
+                copies = 1 if len(by_source[origin]) > config.frontal_per_source else 3
+                for _ in range(copies):
+                    add(_augment(pixels, rng, 0.5), FRONTAL, split, origin)
+        elif kind == "rotated":
+            turned = np.rot90(pixels, 1 if rng.random() < 0.5 else -1)
+            add(_augment(turned, rng, 0.4), "rotated", "train", origin)
+        elif kind == "crop":
+            add(_augment(_zoomed_region(pixels, rng), rng, 0.3), "other", "train",
+                f"{origin} crop")
+        elif kind == "lateral:held_out":
+            add(pixels, "lateral", "held_out", origin)
+        elif kind == "lateral:train":
+            add(pixels, "lateral", "train", origin)
+            for _ in range(config.lateral_copies):
+                add(_augment(pixels, rng, 1.0), "lateral", "train", origin)
+            for turn in (1, -1):
+                for _ in range(3):
+                    add(_augment(np.rot90(pixels, turn), rng, 0.6), "rotated", "train",
+                        "lateral rotated")
+            for _ in range(3):
+                add(_augment(_zoomed_region(pixels, rng), rng, 0.3), "other", "train",
+                    "lateral crop")
+        else:  # OOD development half
+            name = Path(path).name
+            label = ("lateral" if name.startswith("lateral") else
+                     "rotated" if "_rot" in name else "other")
+            copies = config.lateral_copies // 4 if label == "lateral" else config.ood_copies
+            add(pixels, label, "train", origin)
+            for _ in range(copies):
+                add(_augment(pixels, rng, 0.6), label, "train", origin)
+    # The program's own synthetic radiograph: the self-test expects it to pass the gate.
+    for seed in range(12):
+        size = (280 + 24 * seed, 340 + 20 * seed)
+        pixels = synthetic_radiograph(size, seed=seed).astype(np.float32) / 255.0
+        add(pixels, FRONTAL, "train", "synthetic frontal")
+        add(_augment(pixels, rng, 0.4), FRONTAL, "train", "synthetic frontal")
+    if progress is not None:
+        progress("images", len(jobs), len(jobs))
+    counts = Counter(f"{s}/{VIEW_CLASSES[label]}/{o}"
+                     for s, label, o in zip(splits, labels, origins, strict=True))
+    return ViewMaterial(np.stack(inputs).astype(np.float32), np.asarray(labels),
+                        np.asarray(splits), np.asarray(origins), held_out, held_out_files,
+                        dict(sorted(counts.items())))
+
+
+# ------------------------------------------------------------------------------ model
+
+
+def _make_model(input_size: int) -> Any:
+    """A small all-convolutional network: five strided 3x3 stages, pooling, a linear head.
+
+    About 130 k parameters and 6 M multiply-adds at 64 px: a fraction of a millisecond in
+    LiteRT, small enough to ship next to the classifier.
+    """
+    import keras
+
+    inputs = keras.Input((input_size, input_size, 1), name=VIEW_INPUT_NAME)
+    x = inputs
+    for filters, stride in ((16, 2), (32, 2), (64, 2), (64, 1), (128, 2)):
+        x = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dropout(0.3)(x)
+    outputs = keras.layers.Dense(len(VIEW_CLASSES), activation="softmax",
+                                 name=VIEW_OUTPUT_NAME)(x)
+    return keras.Model(inputs, outputs, name="lunglens_view")
+
+
+def _to_tflite(model: Any, input_size: int) -> bytes:
+    """LiteRT flatbuffer with one signature: ``image`` in, ``probabilities`` out."""
+    import keras
+    import tensorflow as tf
+
+    def serve(image: Any) -> dict[str, Any]:
+        return {VIEW_OUTPUT_NAME: model(image, training=False)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        VIEW_SIGNATURE, serve,
+        input_signature=[tf.TensorSpec([None, input_size, input_size, 1], tf.float32,
+                                       name=VIEW_INPUT_NAME)],
+    )
+    with tempfile.TemporaryDirectory(prefix="lunglens_view_export_") as folder:
+        archive.write_out(folder, verbose=False)
+        return tf.lite.TFLiteConverter.from_saved_model(folder).convert()
+
+
+def _run_tflite(data: bytes, inputs: np.ndarray) -> np.ndarray:
+    """Probabilities from the exported flatbuffer: the metrics are those of what ships."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=data, num_threads=2).get_signature_runner(VIEW_SIGNATURE)
+    out = []
+    for start in range(0, len(inputs), 256):
+        batch = np.ascontiguousarray(inputs[start:start + 256, ..., None], dtype=np.float32)
+        out.append(np.asarray(runner(**{VIEW_INPUT_NAME: batch})[VIEW_OUTPUT_NAME]))
+    return np.concatenate(out).astype(np.float64)
+
+
+def _rate(flags: np.ndarray) -> dict[str, float | int]:
+    return {"n": len(flags), "flagged": float(flags.mean()) if len(flags) else float("nan")}
+
+
+def train_view_model(
+    data_dir: Path | str,
+    laterals_dir: Path | str,
+    out_dir: Path | str,
+    config: ViewTrainingConfig | None = None,
+    *,
+    ood_cases: Sequence[tuple[Path, str]] = (),
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCallback | None = None,
+) -> dict[str, Any]:
+    """Build the material, train, choose the threshold, export the LiteRT model and card.
+
+    Args:
+        data_dir: The chest X-ray dataset.
+        laterals_dir: The lateral films.
+        out_dir: Output folder (``view_model.tflite`` and ``view_card.json``).
+        config: Settings (defaults: :class:`ViewTrainingConfig`).
+        ood_cases: Development-half OOD images, see :func:`build_material`.
+        progress: Called with (stage, done, total).
+        cancelled: Polled between images and epochs.
+
+    Returns:
+        The card that was written.
+    """
+    import keras
+    import tensorflow as tf
+
+    config = config or ViewTrainingConfig()
+    material = build_material(Path(data_dir), Path(laterals_dir), config, ood_cases=ood_cases,
+                              progress=progress, cancelled=cancelled)
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    train = material.split == "train"
+    x_train = material.inputs[train][..., None]
+    y_train = material.labels[train]
+    counts = np.bincount(y_train, minlength=len(VIEW_CLASSES))
+    weights = {i: float(len(y_train) / (len(VIEW_CLASSES) * max(1, c)))
+               for i, c in enumerate(counts)}
+    model = _make_model(config.input_size)
+    steps = int(np.ceil(len(x_train) / config.batch_size)) * config.epochs
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, steps)
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    class _Progress(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+            if progress is not None:
+                progress("epochs", epoch + 1, config.epochs)
+            if cancelled is not None and cancelled():
+                self.model.stop_training = True
+
+    model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
+              shuffle=True, class_weight=weights, verbose=0, callbacks=[_Progress()])
+    if cancelled is not None and cancelled():
+        raise ViewTrainingCancelled
+
+    data = _to_tflite(model, config.input_size)
+    probabilities = _run_tflite(data, material.inputs)
+    frontal = probabilities[:, _LABEL[FRONTAL]]
+    validation = (material.split == "validation") & (material.labels == _LABEL[FRONTAL])
+    threshold = 0.5
+    if validation.any():
+        limit = float(np.quantile(frontal[validation], config.max_validation_flagged))
+        threshold = float(min(0.5, max(limit, 0.05)))
+    flagged = frontal < threshold
+    held = material.split == "held_out"
+    metrics: dict[str, Any] = {
+        "min_frontal_probability": threshold,
+        "held_out_laterals": {**_rate(flagged[held]),
+                              "patients": len(material.held_out_patients)},
+        "validation_frontal_per_source": {
+            source: _rate(flagged[validation & (material.origin == source)])
+            for source in sorted(set(material.origin[validation]))
+        },
+        "validation_frontal_all": _rate(flagged[validation]),
+        "train_accuracy": float((probabilities[train].argmax(axis=1) == y_train).mean()),
+        "note": "validation = frontal TRAIN-split films of patients not trained on (chooses "
+                "the threshold); held-out laterals = whole patients never trained on. The "
+                "dataset's TEST split and the OOD set's held-out half are measured by "
+                "benchmarks/view_check.py.",
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / VIEW_TFLITE_FILE).write_bytes(data)
+    digest = sha256_file(out / VIEW_TFLITE_FILE)
+    created = dt.datetime.now(dt.UTC)
+    card = {
+        "format": VIEW_CARD_FORMAT,
+        "model_id": f"lunglens-view-{created:%Y%m%d}-{digest[:6]}",
+        "created": created.isoformat(timespec="seconds"),
+        "software_version": __version__,
+        "purpose": "Refuse what is not a whole frontal (PA/AP) chest film before the "
+                   "classifier's answer is shown. Independent of the installed classifier.",
+        "classes": list(VIEW_CLASSES),
+        "min_frontal_probability": threshold,
+        "preprocessing": config.preprocessing.to_dict(),
+        "input": {
+            "name": VIEW_INPUT_NAME, "shape": [None, config.input_size, config.input_size, 1],
+            "dtype": "float32", "output": VIEW_OUTPUT_NAME,
+            "how": "desktop_app.core.gate.view.view_input: strided subsample of the loaded "
+                   "image to at most 4x the input side, then preprocessing.preprocess with "
+                   "this card's spec",
+        },
+        "files": {VIEW_TFLITE_FILE: digest},
+        "training_data": {
+            "description": "frontal TRAIN-split films of every source of the chest X-ray "
+                           "dataset (mildly augmented), real lateral films of the training "
+                           "patients (heavily augmented), frontal films and laterals turned "
+                           "by 90°/270°, heavily cropped regions of frontal films, the "
+                           "development half of the OOD evaluation set "
+                           "(benchmarks/ood_cases.py), the program's synthetic radiograph",
+            "held_out_lateral_patients": material.held_out_patients,
+            "held_out_lateral_files": sorted(material.held_out_files),
+            "inputs_per_split_class_origin": material.counts,
+        },
+        "training_config": dataclasses.asdict(config),
+        "metrics": metrics,
+        "limitations": [
+            "Real lateral films of only 17 patients, all from one collection (ieee8023), "
+            f"{len(material.held_out_patients)} of them held out; laterals from other "
+            "hospitals may look different.",
+            "No real abdominal or other-body-part films: those negatives are drawn sketches "
+            "and public sample images.",
+            "A frontal film mirrored or upside down counts as frontal.",
+        ],
+    }
+    (out / VIEW_CARD_FILE).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return card
