@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from desktop_app.core.model_store import ActiveModel
 
 __all__ = [
+    "DECODE_PROCESSES",
     "MODEL_DIR_ENV",
     "THUMBNAIL_SIZE",
     "BatchAnalysisWorker",
@@ -45,6 +46,7 @@ __all__ = [
     "expand_paths",
     "load_active_model",
     "make_thumbnail",
+    "shared_decoder",
 ]
 
 # Overrides the model store for this run (also `--model DIR`): handy for testing a bundle.
@@ -52,6 +54,23 @@ MODEL_DIR_ENV = "LUNGLENS_MODEL_DIR"
 THUMBNAIL_SIZE = 48
 
 _thread_state = threading.local()
+# Decoding in worker processes: several decoders (JPEG 2000, pylibjpeg's JPEG plugins) hold
+# the interpreter lock for a whole 0.3-5 s decode, which would freeze the window. One pool
+# serves the batch and the viewer (two decodes at a time, as on a two-core clinic PC).
+DECODE_PROCESSES = 2
+_decoder_lock = threading.Lock()
+_decoder: Any = None
+
+
+def shared_decoder() -> Any:
+    """The process-backed decoder every classifying thread of the GUI uses (created once)."""
+    global _decoder
+    with _decoder_lock:
+        if _decoder is None:
+            from desktop_app.core.imaging.process_decoder import ProcessDecoder
+
+            _decoder = ProcessDecoder(DECODE_PROCESSES)
+        return _decoder
 
 
 def load_active_model(override: Path | str | None = None) -> ActiveModel:
@@ -81,6 +100,7 @@ def analyzer_for(bundle: ModelBundle) -> Analyzer:
         # Two threads at most classify at once (batch + current image); the Analyzer's default
         # of half the CPUs for LiteRT keeps the UI thread a core on a two-core clinic PC.
         cached = Analyzer(bundle)
+        cached.decode = shared_decoder()
         _thread_state.analyzer = cached
     return cached
 

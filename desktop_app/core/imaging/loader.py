@@ -11,10 +11,12 @@ from desktop_app.core.imaging.loaded_image import LoadedImage
 from desktop_app.core.imaging.pillow_reader import load_with_pillow
 from desktop_app.core.imaging.sniffing import describe_unrecognised, sniff_bytes
 
-__all__ = ["MODEL_SIDE_MARGIN", "load_image", "model_min_side"]
+__all__ = ["MODEL_SIDE_MARGIN", "STATISTICS_SIDE", "load_image", "model_min_side"]
 
 #: How many times the model input side a reduced decode keeps (see :func:`model_min_side`).
 MODEL_SIDE_MARGIN = 2
+#: Shortest side a reduced decode keeps whatever the model (see :func:`model_min_side`).
+STATISTICS_SIDE = 256
 
 
 def model_min_side(input_size: int) -> int:
@@ -24,9 +26,11 @@ def model_min_side(input_size: int) -> int:
     with an antialiasing filter, so the model input from a reduced decode matches the one
     from the full image (mean absolute difference well under 0.01, tested per codec in
     ``tests/core/test_reduced_decoding.py``). The shorter side is used so that every resize
-    policy (pad: long side, crop and stretch: short side) keeps the margin.
+    policy (pad: long side, crop and stretch: short side) keeps the margin. Never below
+    :data:`STATISTICS_SIDE`: the gate's image statistics sample up to 256 x 256 pixels, and a
+    smaller image would show them fewer grey levels than the full one (small test models).
     """
-    return MODEL_SIDE_MARGIN * int(input_size)
+    return max(MODEL_SIDE_MARGIN * int(input_size), STATISTICS_SIDE)
 
 
 def load_image(path: str | os.PathLike[str], *, min_side: int | None = None) -> LoadedImage:
