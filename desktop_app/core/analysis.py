@@ -1,7 +1,8 @@
 """The classify path: files in, one :class:`ImageResult` per file out.
 
-load (core loader) -> cheap OOD checks -> preprocess (the card's spec) -> batched LiteRT
-inference -> feature-space OOD check -> decision at the card's operating point.
+load (core loader) -> cheap OOD checks -> preprocess (the card's spec, and the view model's
+own small input) -> batched LiteRT inference (classifier and view model) -> the gate combines
+image, view, appearance and feature-space checks -> decision at the card's operating point.
 
 Shared by the CLI, the GUI workers and the self-test, so all three answer identically.
 Decoding runs in a small thread pool (Pillow and numpy release the GIL) while the calling
@@ -21,10 +22,18 @@ import numpy as np
 
 from desktop_app.core.decision import Decision, decide
 from desktop_app.core.errors import ImageLoadError
+from desktop_app.core.gate import (
+    Gate,
+    ImageStatistics,
+    OodVerdict,
+    ViewCheck,
+    ViewModel,
+    image_statistics,
+    load_view_model,
+)
 from desktop_app.core.imaging import LoadedImage, load_image, model_min_side, sniff_format
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.ood import ImageStatistics, OodGate, OodVerdict, image_statistics
 from desktop_app.core.patient_age import PatientAge, read_patient_age
 from desktop_app.core.preprocessing import PreprocessedImage, preprocess
 
@@ -153,13 +162,16 @@ class _Prepared:
     stats: ImageStatistics | None = None
     verdict: OodVerdict | None = None
     age: PatientAge | None = None
+    image_verdict: OodVerdict | None = None
+    view_input: np.ndarray | None = None
 
 
 class Analyzer:
     """Runs the classify path with one model. Not thread-safe: one per worker thread."""
 
-    def __init__(self, bundle: ModelBundle, *, num_threads: int | None = None) -> None:
-        """Load the bundle's LiteRT model and OOD gate.
+    def __init__(self, bundle: ModelBundle, *, num_threads: int | None = None,
+                 view_model: ViewModel | None = None) -> None:
+        """Load the bundle's LiteRT model, the view model and the gate.
 
         Args:
             bundle: A verified model bundle.
@@ -167,6 +179,12 @@ class Analyzer:
                 four): the other half decodes the next files in :meth:`analyse`. On two cores
                 a second inference thread only spins against the decoders; measured with
                 ``benchmarks/classify_speed.py`` it made folders slower, not faster.
+            view_model: The view model (default: the one shipped with the program, verified
+                here). It never comes from the classifier's bundle, so a retrained
+                classifier keeps the same view check.
+
+        Raises:
+            ModelBundleError: If the classifier or the view model is missing or damaged.
         """
         self.bundle = bundle
         self.card = bundle.card
@@ -178,7 +196,8 @@ class Analyzer:
         if num_threads is None:
             num_threads = max(1, min(4, (os.cpu_count() or 2) // 2))
         self.model = TfliteModel(bundle, num_threads=num_threads)
-        self.gate = OodGate(self.card.ood)
+        self.view = ViewCheck(view_model if view_model is not None else load_view_model())
+        self.gate = Gate(self.card.ood, self.view)
 
     @property
     def model_id(self) -> str:
@@ -196,9 +215,10 @@ class Analyzer:
         prepared = preprocess(loaded.pixels, self.card.preprocessing)
         if loaded.reduced:  # heat maps are drawn on the original: keep its coordinates
             prepared = replace(prepared, source_box=loaded.to_original_box(prepared.source_box))
-        verdict = self.gate.check_image(stats)
+        image_verdict = verdict = self.gate.check_image(stats)
         if not verdict.out_of_distribution:
             verdict = self.gate.check_appearance(prepared.array)
+        view_input = self.view.input_for(loaded.pixels)
         # Up to two batches wait in the pipeline: holding their full-resolution pixels
         # (12 MB for a 2000 px film, 36 MB for a 3000 px DICOM) would cost hundreds of MB.
         age = (read_patient_age(path) if loaded.format == "DICOM"
@@ -211,7 +231,7 @@ class Analyzer:
             except ImageLoadError as error:
                 return _Prepared(path, error=error.reason)
         return _Prepared(path, None, loaded if keep_loaded else None, prepared, stats, verdict,
-                         age)
+                         age, image_verdict=image_verdict, view_input=view_input)
 
     def analyse(
         self,
@@ -280,6 +300,7 @@ class Analyzer:
             arrays = np.stack([item.prepared.array for item in readable])[..., None]
             outputs = self.model.run(arrays)
             feature_verdicts = self.gate.check_features(outputs.features)
+            view_verdicts = self.view.check(np.stack([item.view_input for item in readable]))
         results: list[ImageResult] = []
         position = 0
         for item in batch:
@@ -287,11 +308,8 @@ class Analyzer:
                 results.append(ImageResult(item.path, self.model_id, error=item.error))
                 continue
             probs = outputs.probabilities[position]
-            feature_verdict = feature_verdicts[position]
-            verdict = item.verdict if item.verdict.out_of_distribution else feature_verdict
-            if verdict.distance is None:
-                verdict = OodVerdict(verdict.out_of_distribution, verdict.reason,
-                                     feature_verdict.distance)
+            verdict = self.gate.combine(item.image_verdict, view_verdicts[position],
+                                        item.verdict, feature_verdicts[position])
             probabilities = {
                 name: float(p) for name, p in zip(self.card.classes, probs, strict=True)
             }
