@@ -36,6 +36,7 @@ __all__ = [
     "DatasetSummary",
     "SpeedMeasurement",
     "TrainingOutcome",
+    "cancel_message",
     "check",
     "describe_training_error",
     "estimate_training_seconds",
@@ -46,6 +47,7 @@ __all__ = [
     "read_source",
     "run_training",
     "self_test_bundle",
+    "settings_lines",
 ]
 
 Progress = Callable[[Any], None]
@@ -311,6 +313,53 @@ def describe_training_error(error: BaseException) -> str:
     if isinstance(error, LungLensError | ValueError | OSError):
         return text
     return f"{name}: {text}"
+
+
+def cancel_message(error: BaseException) -> str:
+    """One sentence on how far a cancelled run got, with the right plural.
+
+    ``TrainingCancelled`` carries the complete epochs; its own text ("... epoch(s)") is for
+    logs, not for the page.
+    """
+    epochs = getattr(error, "epochs_completed", None)
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or epochs < 0:
+        return "Training was cancelled."
+    if epochs == 0:
+        return "Training was cancelled before the first epoch finished."
+    return f"Training was cancelled after {epochs} complete epoch{'' if epochs == 1 else 's'}."
+
+
+def _setting_value(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(_setting_value(item) for item in value) or "none"
+    return str(value)
+
+
+def settings_lines(settings: Any) -> list[str]:
+    """A run's settings as readable ``name: value`` lines for the training log.
+
+    Nested sections become ``section.name: value``; ``None`` reads "none", booleans
+    "yes"/"no", floats without trailing zeros (``0.002``, ``1e-04``).
+    """
+    lines: list[str] = []
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(f"{prefix}{key}." if isinstance(value, dict) else f"{prefix}{key}", value)
+            return
+        lines.append(f"{prefix}: {_setting_value(node)}")
+
+    if isinstance(settings, dict):
+        for key, value in settings.items():
+            walk(f"{key}." if isinstance(value, dict) else str(key), value)
+    return lines
 
 
 def run_training(

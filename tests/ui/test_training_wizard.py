@@ -7,6 +7,7 @@ model is trained at 32 px for one epoch, so the whole run takes seconds, not min
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -186,14 +187,20 @@ def test_cancel_and_close_during_training(qtbot, store: ModelStore, tmp_path: Pa
     wizard = _wizard(qtbot, store, epochs=50, measure_speed=False)
     _to_training(qtbot, wizard, data)
     page = wizard.training_page
-    qtbot.waitUntil(lambda: bool(page.chart.series("loss")), timeout=120_000)
+    qtbot.waitUntil(lambda: bool(page.chart.series("loss")) and bool(page.eta.text()),
+                    timeout=120_000)
     assert page.running
     assert not wizard.button(Wizard.WizardButton.BackButton).isEnabled()
     with qtbot.waitSignals([page.training_cancelled, page.training_stopped], timeout=30_000):
         qtbot.mouseClick(page.cancel_button, QtCore.Qt.MouseButton.LeftButton)
     assert not page.running
-    assert "cancelled" in page.outcome_label.text()
-    assert "Nothing was installed" in page.outcome_label.text()
+    assert page.eta.text() == "", "no time remaining for a cancelled run"
+    assert re.fullmatch(r"Training was cancelled (before the first epoch finished|after 1 "
+                        r"complete epoch|after \d+ complete epochs)\. Nothing was installed\.",
+                        page.outcome_label.text())
+    log = page.log.toPlainText()
+    assert "{" not in log
+    assert re.search(r"^\S+ +epochs: 50$", log, re.MULTILINE), log[:400]
     assert not page.isComplete()
     assert not _next_enabled(wizard)
     assert page.retry_button.isVisible()

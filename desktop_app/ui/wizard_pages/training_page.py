@@ -11,9 +11,11 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from desktop_app.ui.training_chart import TrainingChart
 from desktop_app.ui.training_tasks import (
     TrainingOutcome,
+    cancel_message,
     describe_training_error,
     new_run_dir,
     run_training,
+    settings_lines,
 )
 from desktop_app.ui.training_worker import BackgroundTask, TaskState
 from desktop_app.ui.wizard_pages.common import WizardContext, set_status, status_label
@@ -135,6 +137,8 @@ class TrainingPage(QtWidgets.QWizardPage):
         if self.running and self._task is not None:
             self._task.cancel()
             self.cancel_button.setEnabled(False)
+            # The estimate was for a run that is no longer going to finish.
+            self.eta.clear()
             set_status(self.phase, "Cancelling after the current batch…", "warning")
 
     # -- running --------------------------------------------------------------------------------
@@ -159,7 +163,9 @@ class TrainingPage(QtWidgets.QWizardPage):
         self.retry_button.hide()
         run_dir = new_run_dir(context.run_root)
         self._append(f"run folder: {run_dir}")
-        self._append(f"settings: {config.to_dict()}")
+        self._append("settings:")
+        for line in settings_lines(config.to_dict()):
+            self._append(f"  {line}")
         set_status(self.phase, "Starting (loading TensorFlow)…")
         store, rounds = context.store, context.bootstrap_rounds
 
@@ -255,7 +261,7 @@ class TrainingPage(QtWidgets.QWizardPage):
         if task is not self._task:
             return
         set_status(self.phase, "Training cancelled.", "warning")
-        message = f"Training was cancelled ({error}). Nothing was installed."
+        message = f"{cancel_message(error)} Nothing was installed."
         set_status(self.outcome_label, message, "warning")
         self._append(message)
         self.training_cancelled.emit(message)
@@ -274,6 +280,7 @@ class TrainingPage(QtWidgets.QWizardPage):
         if task is not self._task:
             return
         self._running = False
+        self.eta.clear()
         self.cancel_button.setEnabled(False)
         if self._outcome is None:
             self.cancel_button.hide()
