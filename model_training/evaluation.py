@@ -21,15 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from model_training.calibration import decision_predictions
-from model_training.metrics import (
+from desktop_app.core.metrics.classification import (
     auroc,
     confusion_matrix,
     sensitivity_specificity,
     softmax,
     summary,
 )
-from model_training.population_metrics import population_metrics
+from desktop_app.core.metrics.decisions import decision_predictions
+from desktop_app.core.metrics.populations import population_metrics
 
 __all__ = [
     "LUNG_MASK_DESCRIPTION",
@@ -229,7 +229,7 @@ def evaluate(
     Returns:
         Metrics (``overall``, ``uncalibrated``, ``operating_point``, ``per_source``,
         ``pediatric``, ``populations`` (with ``decision`` and ``sources``: see
-        :mod:`model_training.population_metrics`), ``shortcut_audit``) and the arrays behind
+        :mod:`desktop_app.core.metrics.populations`), ``shortcut_audit``) and the arrays behind
         them.
     """
     labels = np.asarray(labels, dtype=np.int64)
