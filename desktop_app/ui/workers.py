@@ -83,6 +83,7 @@ def load_active_model(override: Path | str | None = None) -> ActiveModel:
     from desktop_app.core.model_bundle import load_bundle
     from desktop_app.core.model_store import ActiveModel, ModelStore
 
+    shared_decoder().warm_up(wait=False)  # decoder processes start while the model loads
     folder = override or os.environ.get(MODEL_DIR_ENV) or None
     if folder:
         return ActiveModel("override", load_bundle(Path(folder)))

@@ -66,11 +66,17 @@ class ProcessDecoder:
                     self.processes, mp_context=multiprocessing.get_context("spawn"))
             return self._pool
 
-    def warm_up(self) -> None:
-        """Start the workers and import the decoders now (e.g. while a model loads)."""
+    def warm_up(self, *, wait: bool = True) -> None:
+        """Start the workers and import the decoders now (e.g. while a model loads).
+
+        Starting a worker costs about a second of one core (a fresh interpreter importing
+        numpy, Pillow and pydicom); done ahead, the first image does not wait for it.
+        """
         pool = self._executor()
-        for future in [pool.submit(_warm) for _ in range(self.processes)]:
-            future.result()
+        futures = [pool.submit(_warm) for _ in range(self.processes)]
+        if wait:
+            for future in futures:
+                future.result()
 
     def __call__(self, path: str | os.PathLike[str], *, min_side: int | None = None
                  ) -> LoadedImage:
