@@ -51,7 +51,7 @@ def test_qsettings_and_platformdirs_resolve_into_temporary_folders(
     assert user_data_dir() == isolated_user_data
 
 
-def test_a_window_session_writes_only_the_temporary_settings(
+def test_a_window_writes_only_the_temporary_settings(
         qtbot, make_window, isolated_settings: Path, tmp_path: Path) -> None:
     before = _stamp(_REAL_CONFIG)
     window = make_window()
