@@ -45,7 +45,8 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]],
     table.verticalHeader().setVisible(False)
     header = table.horizontalHeader()
     header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
+    # The name column takes the spare width, so the figures stay together on the right.
+    header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
             item = QtWidgets.QTableWidgetItem(text)
