@@ -234,7 +234,7 @@ def population_lines(card: ModelCard, class_name: str, age: PatientAge | None) -
         for g in groups:
             entry = figure.per_group.get(g)
             few = few or is_few(entry)
-            lines.append(f"  {age_group_label(g)}, {figure.label}: "
+            lines.append(f"  {age_group_label(g)} — {figure.label}: "
                          f"{format_figure(entry, percent=figure.percent, missing='no images')}")
     if few:
         lines.append(f"  * rests on few images (under {FEW_IMAGES}): wide uncertainty, do not "

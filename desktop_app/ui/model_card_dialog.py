@@ -266,7 +266,8 @@ def _leave_one_source_out_section(card: ModelCard) -> str:
                 "no leave-one-source-out test.</i></p>")
     study = card.metric("leave_one_source_out")
     what = study.get("what") if isinstance(study, Mapping) else None
-    note = f"<p>{_esc(what)}.</p>" if isinstance(what, str) and what else ""
+    note = (f"<p>{_esc(what[:1].upper() + what[1:].rstrip('.'))}.</p>"
+            if isinstance(what, str) and what else "")
     return ("<h3>A hospital the model never saw (leave one source out)</h3>" + note
             + _grid(["source left out", "test images", "COVID-19 found (95 % CI)",
                      "non-COVID labelled COVID-19 (95 % CI)", "accuracy (95 % CI)"],

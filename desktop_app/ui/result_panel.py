@@ -338,10 +338,11 @@ def _figure_cell(entry: Any, percent: bool) -> str:
         return "<i>no images</i>"
     value, _, interval = text.partition(" (")
     n = entry.get("n") if isinstance(entry, Mapping) else None
-    details = [f"95 % CI {interval.rstrip(')')}"] if interval else []
+    details = [_escape(interval.rstrip(")"))] if interval else []
     if isinstance(n, int):
         details.append(f"n={n}")
-    cell = f"<b>{_escape(value)}</b><br><small>{_escape(', '.join(details))}</small>"
+    # Non-breaking: a narrow panel wraps between cells, not inside "52.9-79.1 n=69".
+    cell = f"<b>{_escape(value)}</b><br><small>{'&nbsp;&nbsp;'.join(details)}</small>"
     return f"<span style='color:{_FEW_COLOUR}'>{cell}</span>" if is_few(entry) else cell
 
 
@@ -393,9 +394,9 @@ def population_html(class_name: str, populations: Mapping[str, Any], split: str,
     return (f"<p>{who}</p>"
             f"<table cellspacing='0' cellpadding='3'><tr><th></th>{head}</tr>{rows}</table>"
             f"{warning}"
-            f"<p><small>Measured on the model's {_escape(where)} at the decision the app "
-            "shows; adults are 18 and over. Per-source figures and limits are in the model "
-            "card.</small></p>")
+            f"<p><small>Each figure: value, 95 % confidence interval, n = films it rests on. "
+            f"Measured on the model's {_escape(where)} at the decision the app shows; adults "
+            "are 18 and over. Per-source figures and limits are in the model card.</small></p>")
 
 
 def _breakable(text: str) -> str:

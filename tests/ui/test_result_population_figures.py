@@ -79,8 +79,8 @@ def test_an_adult_sees_the_adult_figures_only(qtbot, population_bundle: Path) ->
     text = _panel(qtbot, population_bundle, PatientAge(45.0, "DICOM PatientAge 045Y"))
     assert "45 years (DICOM PatientAge 045Y)" in text
     assert "Figures for <b>adults</b>" in text
-    assert "<b>97.0 %</b><br><small>95 % CI 93.4-100.0, n=101</small>" in text
-    assert "<b>18.9 %</b><br><small>95 % CI 11.5-26.7, n=164</small>" in text  # false COVID
+    assert "<b>97.0 %</b><br><small>93.4-100.0&nbsp;&nbsp;n=101</small>" in text
+    assert "<b>18.9 %</b><br><small>11.5-26.7&nbsp;&nbsp;n=164</small>" in text  # false COVID
     assert "<b>76.2 %</b>" in text
     assert "Children" not in text
     assert "Few images" not in text  # every adult figure rests on 30 images or more

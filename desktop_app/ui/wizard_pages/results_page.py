@@ -202,11 +202,11 @@ def _figure_row(label: str, new_metrics: Mapping[str, Any], current: Mapping[str
 
 def population_rows(new: Mapping[str, Any], current: Mapping[str, Any] | None
                     ) -> list[PopulationRow]:
-    """Key figures of both models (``populations`` of each evaluation); age groups are in
-    :func:`age_group_table`.
+    """Key figures of both models (``populations`` of each evaluation).
 
-    A model whose evaluation has no ``populations`` shows :data:`NOT_MEASURED`; a figure
-    with no image behind it shows "no data"; with no installed model the column shows "—".
+    Age groups are in :func:`age_group_table`. A model whose evaluation has no
+    ``populations`` shows :data:`NOT_MEASURED`; a figure with no image behind it shows
+    "no data"; with no installed model the column shows "—".
     """
     rows = [PopulationRow("Key figures: value (95 % CI), images", heading=True)]
     for figure in KEY_FIGURES:
