@@ -254,6 +254,8 @@ def validate(
                                      [row.label for row in usable], hashes)
     metrics = validation_metrics(images, classes, bundle.card.decision,
                                  bootstrap_rounds=bootstrap_rounds)
+    if cancelled is not None and cancelled():  # cancelled while the figures were computed
+        return None
     metrics["counts"]["labelled"] = len(rows)
     metrics["counts"]["other_classes"] = len(rows) - len(usable)
     result = ValidationResult(
