@@ -101,10 +101,16 @@ def _sample(corpus: dict[str, list[Path]], total: int) -> dict[str, list[Path]]:
             if corpus.get(codec)}
 
 
-def measure(corpus: Path, model_dir: Path, total: int, repeats: int) -> list[dict[str, object]]:
+def measure(corpus: Path, model_dir: Path, total: int, repeats: int,
+            processes: bool = False) -> list[dict[str, object]]:
     """Rows ``{name, files, classify_s, floor_s, ratio, ood}``: per codec, then the whole."""
     bundle = load_bundle(model_dir)
     analyzer = Analyzer(bundle)
+    if processes:  # as the GUI decodes (and the CLI for folders): in 2 worker processes
+        from desktop_app.core.imaging.process_decoder import ProcessDecoder
+
+        analyzer.decode = ProcessDecoder(2)
+        analyzer.decode.warm_up()
     side = bundle.card.preprocessing.input_size
     sample = _sample(read_manifest(corpus), total)
     everything = [p for paths in sample.values() for p in paths]
@@ -128,6 +134,23 @@ def measure(corpus: Path, model_dir: Path, total: int, repeats: int) -> list[dic
             })
             print(f"{name}: {rows[-1]['ratio']:.2f}x", file=sys.stderr)
     return rows
+
+
+def equivalence(corpus: Path, model_dir: Path, total: int) -> dict[str, float]:
+    """Reduced against full decoding on the same sample: labels, OOD verdicts, max |dp|."""
+    analyzer = Analyzer(load_bundle(model_dir))
+    files = [p for paths in _sample(read_manifest(corpus), total).values() for p in paths]
+    reduced = list(analyzer.analyse(files))
+    analyzer.min_side = None  # every file decoded at full resolution
+    full = list(analyzer.analyse(files))
+    pairs = [(r, f) for r, f in zip(reduced, full, strict=True) if r.ok and f.ok]
+    return {
+        "n": len(files),
+        "same_label": sum(r.label == f.label for r, f in pairs),
+        "same_ood": sum(r.out_of_distribution == f.out_of_distribution for r, f in pairs),
+        "max_dp": max(abs(r.probabilities[k] - f.probabilities[k])
+                      for r, f in pairs for k in r.probabilities),
+    }
 
 
 def _target(name: str) -> str:
@@ -157,23 +180,30 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="dataset files for the small-file row (0 to skip)")
     parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--check-equivalence", action="store_true",
+                        help="also classify the sample from full decodes and compare")
+    parser.add_argument("--decoder", choices=("threads", "processes"), default="processes",
+                        help="decode in the analyzer's threads or in 2 worker processes "
+                        "(default, as the GUI and the CLI on folders do)")
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()[0]
     started = dt.datetime.now(dt.UTC)
-    rows = measure(args.corpus, args.model, args.n, args.repeats)
+    rows = measure(args.corpus, args.model, args.n, args.repeats,
+                   processes=args.decoder == "processes")
     small = None
     if args.small:
         with tempfile.TemporaryDirectory() as workdir:
             files = _image_folder(args.images, args.small, Path(workdir))
             small = _throughput(args.model, files, max(args.repeats, 2))
     load_after = os.getloadavg()[0]
+    check = equivalence(args.corpus, args.model, args.n) if args.check_equivalence else None
 
     print(f"Measured {started:%Y-%m-%d %H:%M} UTC, model `{load_bundle(args.model).card.model_id}`,"
           f" {platform.machine()}, {os.cpu_count()} cores (load average {load_before:.1f} "
           f"before, {load_after:.1f} after), Python {platform.python_version()}. Command: "
           f"`python benchmarks/clinic_speed.py CORPUS -n {args.n} --small {args.small} "
-          f"--repeats {args.repeats}`\n")
+          f"--repeats {args.repeats} --decoder {args.decoder}`\n")
     print("| files | n | classify | naive floor (2 processes) | classify / floor | target |")
     print("|---|---:|---:|---:|---:|---|")
     for row in rows:
@@ -188,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"| dataset's small files vs the decode floor (`load_image` + `preprocess`, "
               f"2 threads) | {int(small['n'])} | {small['analyse_ips']:.0f}/s | "
               f"{small['floor_ips']:.0f}/s | {ratio:.2f}x{verdict} | <= {TARGET_SMALL}x |")
+    if check is not None:
+        print(f"\nReduced vs full decoding on the same {check['n']} files: same label "
+              f"{check['same_label']}/{check['n']}, same OOD verdict {check['same_ood']}/"
+              f"{check['n']}, largest probability difference {check['max_dp']:.4f}.")
     print("\nCodec mix of the whole-corpus row: "
           + ", ".join(f"{codec} {share:.0%}" for codec, share in MIX.items()))
     return 0

@@ -12,6 +12,8 @@ dragging stays smooth on large films and keeps the precision of 12-bit DICOM dat
 from __future__ import annotations
 
 import enum
+import threading
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,12 +24,48 @@ from desktop_app.ui.results_table import gray_qimage
 if TYPE_CHECKING:
     from desktop_app.core.analysis import ImageResult
 
-__all__ = ["ImageView", "ImageViewer", "ViewMode", "rgba_qimage"]
+__all__ = ["ImageView", "ImageViewer", "ViewMode", "prepare_display", "rgba_qimage"]
 
 _LEVELS = 4096
 _ZOOM_STEP = 1.25
 _MIN_SCALE = 0.02
 _MAX_SCALE = 40.0
+_display_lock = threading.Lock()
+# (pixels, 12-bit levels, full-range image) of the latest images prepared for display; the
+# pixels are held weakly, so an entry never keeps a film in memory.
+_prepared: list[tuple[weakref.ref[np.ndarray], np.ndarray, QtGui.QImage]] = []
+_PREPARED_KEPT = 2
+
+
+def _full_range_lut() -> np.ndarray:
+    ramp = np.arange(_LEVELS, dtype=np.float32) / (_LEVELS - 1)
+    return np.clip(np.rint(ramp * 255.0), 0, 255).astype(np.uint8)
+
+
+def prepare_display(pixels: np.ndarray) -> tuple[np.ndarray, QtGui.QImage]:
+    """The viewer's 12-bit levels of ``pixels`` and their full-range image, made once.
+
+    Safe in any thread (a ``QImage`` is not tied to the GUI thread). The image loader calls
+    it right after decoding a film, so that showing a 3,000 px film costs the UI thread a
+    pixmap upload only instead of ~0.3 s of conversions (measured with
+    ``benchmarks/gui_responsiveness.py``). The image is 32-bit RGB because that is what a
+    pixmap holds; a gray image would be converted on the UI thread.
+    """
+    with _display_lock:
+        for ref, levels, image in _prepared:
+            if ref() is pixels:
+                return levels, image
+    scaled = np.multiply(pixels, _LEVELS - 1, dtype=np.float32)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, _LEVELS - 1, out=scaled)
+    levels = scaled.astype(np.uint16)
+    del scaled
+    image = gray_qimage(_full_range_lut()[levels]).convertToFormat(
+        QtGui.QImage.Format.Format_RGB32)
+    with _display_lock:
+        _prepared.append((weakref.ref(pixels), levels, image))
+        del _prepared[:-_PREPARED_KEPT]
+    return levels, image
 
 
 class ViewMode(enum.Enum):
@@ -271,6 +309,7 @@ class ImageViewer(QtWidgets.QWidget):
         self.view = ImageView(self)
         self._result: ImageResult | None = None
         self._levels: np.ndarray | None = None  # 12-bit copy of the original pixels
+        self._full_range_image: QtGui.QImage | None = None  # the levels at full range
         self._mode = ViewMode.ORIGINAL
         self._overlay_cache: dict[tuple[ViewMode, int], QtGui.QImage] = {}
 
@@ -414,6 +453,7 @@ class ImageViewer(QtWidgets.QWidget):
         """Show nothing (and optionally a message in the view)."""
         self._result = None
         self._levels = None
+        self._full_range_image = None
         self._overlay_cache.clear()
         self.view.set_image(None)
         if placeholder is not None:
@@ -431,10 +471,9 @@ class ImageViewer(QtWidgets.QWidget):
             slider.setValue(value)
             slider.blockSignals(False)
         self.view.set_window_values(0.5, 1.0)
+        self._full_range_image = None
         if result.loaded is not None:
-            self._levels = np.clip(
-                np.rint(result.loaded.pixels * (_LEVELS - 1)), 0, _LEVELS - 1
-            ).astype(np.uint16)
+            self._levels, self._full_range_image = prepare_display(result.loaded.pixels)
         if result.ok:
             self.view.set_placeholder("")
         else:
@@ -504,7 +543,9 @@ class ImageViewer(QtWidgets.QWidget):
             image = gray_qimage(to_uint8(result.prepared.array))
             self.view.set_image(image, smooth=False, keep_view=keep_view)
         elif self._levels is not None:
-            self.view.set_image(gray_qimage(self._windowed()), smooth=True, keep_view=keep_view)
+            full_range = self.window() == (0.5, 1.0) and self._full_range_image is not None
+            image = self._full_range_image if full_range else gray_qimage(self._windowed())
+            self.view.set_image(image, smooth=True, keep_view=keep_view)
         else:
             self.view.set_image(None)
         self._update_overlay()

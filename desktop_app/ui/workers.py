@@ -383,4 +383,9 @@ class ImageLoader(QtCore.QObject):
 
 
 def _analyse_one(bundle: ModelBundle, key: int, path: Path) -> tuple[int, ImageResult]:
-    return key, analyzer_for(bundle).analyse_one(path, keep_loaded=True)
+    result = analyzer_for(bundle).analyse_one(path, keep_loaded=True)
+    if result.loaded is not None:  # the display conversions, here rather than in the UI thread
+        from desktop_app.ui.image_view import prepare_display
+
+        prepare_display(result.loaded.pixels)
+    return key, result
