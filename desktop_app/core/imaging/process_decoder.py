@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -34,6 +35,22 @@ def _decode(path: Path, min_side: int | None) -> LoadedImage | tuple[str, str]:
         return load_image(path, min_side=min_side)
     except ImageLoadError as error:
         return ("error", error.reason)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker start-up: end this worker when the program that started it is gone.
+
+    A program that ends without shutting the pool down (killed, or leaving through
+    ``os._exit``) would otherwise leave its idle workers behind: they hold the task
+    queue open for one another and never see it close.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _warm() -> int:
@@ -63,7 +80,8 @@ class ProcessDecoder:
         with self._lock:
             if self._pool is None:
                 self._pool = ProcessPoolExecutor(
-                    self.processes, mp_context=multiprocessing.get_context("spawn"))
+                    self.processes, mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_exit_with_parent, initargs=(os.getpid(),))
             return self._pool
 
     def warm_up(self, *, wait: bool = True) -> None:
