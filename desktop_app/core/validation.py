@@ -24,11 +24,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,6 @@ from desktop_app.core.analysis import Analyzer
 from desktop_app.core.data_fingerprint import file_sha1, images_fingerprint
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.labelled_data import LabelledImage, read_labelled
-from desktop_app.core.locations import user_data_dir
 from desktop_app.core.metrics.classification import (
     confusion_matrix,
     reliability_bins,
@@ -53,6 +51,12 @@ from desktop_app.core.metrics.populations import (
     weighted_auroc,
 )
 from desktop_app.core.model_bundle import ModelBundle
+from desktop_app.core.validation_records import (
+    RECORD_FORMAT,
+    StoredValidation,
+    stored_validations,
+    validations_dir,
+)
 
 __all__ = [
     "EXCLUSION_NOTE",
@@ -68,9 +72,6 @@ __all__ = [
     "write_images_csv",
 ]
 
-_log = logging.getLogger(__name__)
-
-RECORD_FORMAT = 1
 EXCLUSION_NOTE = ("Films the out-of-distribution check refused (no label in the app) and "
                   "files that could not be read are listed but excluded from every figure.")
 _ROC_POINTS = 101
@@ -160,34 +161,6 @@ class ValidationResult:
             "metrics": self.metrics,
             "images_csv": self.csv_path.name if self.csv_path is not None else None,
         }
-
-
-@dataclass(frozen=True)
-class StoredValidation:
-    """A validation record read back from the user data folder.
-
-    Attributes:
-        path: The JSON file.
-        record: Its content (see :meth:`ValidationResult.to_json`).
-    """
-
-    path: Path
-    record: dict[str, Any] = field(repr=False)
-
-    @property
-    def created(self) -> str:
-        """ISO 8601 time of the validation."""
-        return str(self.record.get("created", ""))
-
-    @property
-    def dataset(self) -> str:
-        """The folder or CSV's name."""
-        return Path(str(self.record.get("data_path", ""))).name or "?"
-
-
-def validations_dir() -> Path:
-    """Where validation records are kept (per user, never in the install folder)."""
-    return user_data_dir() / "validations"
 
 
 def validate(
@@ -433,28 +406,3 @@ def _store(result: ValidationResult) -> None:
     temp.write_text(json.dumps(result.to_json(), indent=1), encoding="utf-8")
     temp.replace(record_path)
     result.record_path = record_path
-
-
-def stored_validations(model_id: str | None = None) -> list[StoredValidation]:
-    """Stored validations, newest first (of ``model_id`` only, when given).
-
-    A record that cannot be read (edited by hand, a disk error) is skipped and logged: a
-    broken record must not stop the model card from opening.
-    """
-    folder = validations_dir()
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            _log.warning("skipping unreadable validation record %s: %s", path, error)
-            continue
-        if not isinstance(record, dict) or not isinstance(record.get("metrics"), dict):
-            _log.warning("skipping validation record %s: not a LungLens validation", path)
-            continue
-        if model_id is None or record.get("model_id") == model_id:
-            found.append(StoredValidation(path, record))
-    found.sort(key=lambda stored: stored.created, reverse=True)
-    return found

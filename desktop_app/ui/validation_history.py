@@ -12,7 +12,7 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from desktop_app.core.validation import stored_validations
+from desktop_app.core.validation_records import stored_validations
 from desktop_app.ui.figure_format import format_figure
 
 __all__ = ["VALIDATIONS_ANCHOR", "validations_html"]
