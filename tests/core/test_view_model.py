@@ -14,7 +14,12 @@ from desktop_app.core.analysis import Analyzer
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.gate import VIEW_CLASSES, ViewCheck, load_view_model, view_input
 from desktop_app.core.gate import view as view_module
-from desktop_app.core.gate.view import VIEW_CARD_FILE, VIEW_TFLITE_FILE, bundled_view_model_dir
+from desktop_app.core.gate.view import (
+    SUBSAMPLE_FACTOR,
+    VIEW_CARD_FILE,
+    VIEW_TFLITE_FILE,
+    bundled_view_model_dir,
+)
 from desktop_app.core.model_bundle import load_bundle
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
 from desktop_app.core.synthetic import synthetic_radiograph
@@ -71,9 +76,11 @@ def test_the_app_does_not_start_with_a_damaged_view_model(
 def test_view_input_is_the_shared_preprocessing_of_a_subsample() -> None:
     spec = PreprocessingSpec(input_size=64)
     pixels = synthetic_radiograph((900, 1100), seed=3).astype(np.float32) / 255.0
-    expected = preprocess(pixels[::4, ::4], spec).array  # 1100 // (4 * 64) = 4
+    stride = 1100 // int(SUBSAMPLE_FACTOR * 64)
+    assert stride > 1
+    expected = preprocess(pixels[::stride, ::stride], spec).array
     np.testing.assert_array_equal(view_input(pixels, spec), expected)
-    small = pixels[:200, :150]
+    small = pixels[:90, :80]  # already smaller than the subsample target: used as is
     np.testing.assert_array_equal(view_input(small, spec), preprocess(small, spec).array)
 
 
@@ -90,8 +97,8 @@ def test_view_probabilities_are_a_distribution_per_image() -> None:
     probabilities = check.probabilities(inputs)
     assert probabilities.shape == (3, len(VIEW_CLASSES))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
-    with pytest.raises(ValueError, match="Received: \\(3, 32, 32\\)"):
-        check.probabilities(np.zeros((3, 32, 32), dtype=np.float32))
+    with pytest.raises(ValueError, match="Received: \\(3, 7, 7\\)"):
+        check.probabilities(np.zeros((3, 7, 7), dtype=np.float32))
 
 
 def _laterals_dir(cxr_data_dir: Path) -> Path:

@@ -11,10 +11,11 @@ the classifier: a model retrained in the wizard keeps the same view check. Loadi
 the sha256 of its ``.tflite`` like :func:`desktop_app.core.model_bundle.load_bundle` does for
 the classifier, so a damaged installation is refused with a message.
 
-Its input is small (64 px by default) and is made by the one shared
+Its input is small (48 px, min-max intensity: percentiles cost more than the rest of the
+input together) and is made by the one shared
 :func:`desktop_app.core.preprocessing.preprocess` with the card's own spec, after a cheap
-strided subsample of the loaded image (:func:`view_input`), so that it adds well under a
-millisecond per image to the classify path.
+strided subsample of the loaded image (:func:`view_input`), so that it adds about 0.3 ms of
+core time per image to the classify path (``benchmarks/view_check.py``).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
 
 __all__ = [
     "FRONTAL",
+    "SUBSAMPLE_FACTOR",
     "VIEW_CARD_FILE",
     "VIEW_CARD_FORMAT",
     "VIEW_CLASSES",
@@ -58,10 +60,10 @@ VIEW_OUTPUT_NAME = "probabilities"
 FRONTAL = "frontal"
 #: The view model's classes, in output order.
 VIEW_CLASSES: tuple[str, ...] = (FRONTAL, "lateral", "rotated", "other")
-#: The subsample before preprocessing keeps at most this many pixels per input pixel along
-#: the long side: enough for Pillow's antialiased resize, and a 3000 px DICOM costs as
-#: little as a 300 px JPEG.
-_SUBSAMPLE_FACTOR = 4
+#: The subsample before preprocessing keeps about this many pixels per input pixel along the
+#: long side (at least one): Pillow's antialiased resize then works on a few thousand pixels,
+#: and a 3000 px DICOM costs as little as a 300 px JPEG.
+SUBSAMPLE_FACTOR = 1.5
 
 _REASONS = {
     "lateral": "lateral view: LungLens reads frontal PA/AP films only (view check: lateral "
@@ -92,7 +94,7 @@ def view_input(pixels: np.ndarray, spec: PreprocessingSpec) -> np.ndarray:
         The preprocessed input, values 0..1.
     """
     array = np.asarray(pixels)
-    stride = max(1, max(array.shape[:2]) // (_SUBSAMPLE_FACTOR * spec.input_size))
+    stride = max(1, max(array.shape[:2]) // int(SUBSAMPLE_FACTOR * spec.input_size))
     return preprocess(array[::stride, ::stride], spec).array
 
 
