@@ -466,10 +466,13 @@ def evaluate_current_model(store: ModelStore, test_rows: Any, folder: Path, *,
     active = store.active()
     folder.mkdir(parents=True, exist_ok=True)
     csv_path = folder / "held_out.csv"
+    # Age group and view go along: without them every film of the installed model would be
+    # "age unknown", and its adult figures (which the install advice rests on) unmeasured.
+    extra = [column for column in ("age_group", "view") if column in test_rows.columns]
     with csv_path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(["X_ray_image_name", "Label", "Label_2_Virus_category", "Dataset_type",
-                         "patient_id", "source"])
+                         "patient_id", "source", *extra])
         for _, row in test_rows.iterrows():
             label = str(row["label"])
             writer.writerow([
@@ -477,6 +480,7 @@ def evaluate_current_model(store: ModelStore, test_rows: Any, folder: Path, *,
                 "Normal" if label == "Normal" else "Pnemonia",
                 "COVID-19" if label == "COVID-19" else "",
                 "TEST", str(row["patient_id"]), str(row["source"]),
+                *("" if row[column] is None else str(row[column]) for column in extra),
             ])
     card = active.bundle.card
     metrics = evaluate_bundle(active.bundle.path, csv_path, subset="test",
