@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from desktop_app.core.patient_ids import derive_patient_id
 from model_training.datasets import (
     class_from_coronahack,
     class_from_folder_name,
     read_dataset,
 )
-from model_training.patient_ids import derive_patient_id
 from tests.training.conftest import synthetic_image
 
 
