@@ -128,3 +128,16 @@ def test_menu_opens_dialog_and_card_lists_validations(qtbot, make_window,
     assert f"ward films ({result.fingerprint['sha256'][:12]})" in text
     assert result.created.replace("T", " ")[:16] in text
     dialog.close()
+
+
+def test_closing_while_running_cancels_and_keeps_nothing(qtbot, tiny_bundle: Path,
+                                                        tmp_path: Path) -> None:
+    data = write_labelled_folder(tmp_path / "films", per_class=40, photo=False)
+    widget = ValidationDialog(load_bundle(tiny_bundle))
+    qtbot.addWidget(widget)
+    widget.show()
+    with qtbot.waitSignal(widget.progress.valueChanged, timeout=60_000):
+        widget.start(data)
+    widget.close()  # waits for the worker, which stops at its next check
+    assert widget.wait_for_worker(1000)
+    assert stored_validations() == []
