@@ -198,6 +198,13 @@ def weighted_auroc(positive: np.ndarray, scores: np.ndarray) -> WeightedStatisti
         starts = np.concatenate([[0], np.flatnonzero(np.diff(ordered)) + 1])
         is_positive = positive[index][order]
         w = weights[:, order]
+        if len(starts) == len(ordered):
+            # No tied scores (the usual case with probabilities): a positive beats the
+            # negative weight accumulated before it; half as many passes as the grouping.
+            negative = np.where(is_positive, 0.0, w)
+            below = np.cumsum(negative, axis=1)[:, is_positive]
+            wins = (w[:, is_positive] * below).sum(axis=1)
+            return wins / (w[:, is_positive].sum(axis=1) * negative.sum(axis=1))
         pos = np.add.reduceat(w * is_positive, starts, axis=1)
         neg = np.add.reduceat(w * ~is_positive, starts, axis=1)
         below = np.cumsum(neg, axis=1) - neg
