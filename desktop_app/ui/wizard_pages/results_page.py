@@ -322,6 +322,9 @@ class ResultsPage(QtWidgets.QWizardPage):
         header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
         self.verdict_table.setVerticalScrollBarPolicy(
             QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # One line per figure (the full text is in each cell's tooltip), so the table's height
+        # is known before it is laid out.
+        self.verdict_table.setWordWrap(False)
         self.age_groups = QtWidgets.QTableWidget(0, 1)
         self.age_groups.setAccessibleName(
             "Figures per age group: a new and an installed column per group")
@@ -495,18 +498,21 @@ class ResultsPage(QtWidgets.QWizardPage):
             outcome = figure.outcome if not figure.why else f"{figure.outcome}: {figure.why}"
             for column, text in enumerate((figure.label, figure.new, figure.installed, outcome)):
                 item = QtWidgets.QTableWidgetItem(text)
+                item.setToolTip(text)
                 if column in (1, 2):
                     item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
                                           | QtCore.Qt.AlignmentFlag.AlignVCenter)
                 if column == 3 and figure.outcome in (BETTER, WORSE):
                     item.setFont(_bold())
                 self.verdict_table.setItem(row, column, item)
-        self.verdict_table.resizeRowsToContents()
-        height = (self.verdict_table.horizontalHeader().height()
-                  + sum(self.verdict_table.rowHeight(r) for r in range(len(result.figures)))
-                  + 2 * self.verdict_table.frameWidth())
-        self.verdict_table.setFixedHeight(height)
         self.verdict_table.show()
+        self._fit_verdict_height()
+
+    def _fit_verdict_height(self) -> None:
+        table = self.verdict_table
+        rows = table.verticalHeader().defaultSectionSize() * table.rowCount()
+        header = table.horizontalHeader().sizeHint().height()
+        table.setFixedHeight(header + rows + 2 * table.frameWidth() + 2)
 
     def _on_populations_section_resized(self, *_args: object) -> None:
         # Wrapped labels need their row height recomputed whenever the column width changes.
