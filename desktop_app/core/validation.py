@@ -68,6 +68,7 @@ __all__ = [
     "image_rows",
     "stored_validations",
     "validate",
+    "validation_metrics",
     "validations_dir",
     "write_images_csv",
 ]
