@@ -108,7 +108,7 @@ class ViewTrainingConfig:
     seed: int = 2026
     held_out_lateral_patients: int = 5
     lateral_copies: int = 60
-    frontal_per_source: int = 450
+    frontal_per_source: int = 800
     rotated_per_source: int = 120
     crops_per_source: int = 110
     ood_copies: int = 4
