@@ -115,11 +115,13 @@ def decode_one(path: Path | str, spec: PreprocessingSpec) -> CachedImage:
         ImageLoadError: If the loader refuses the file.
     """
     from desktop_app.core.imaging import load_image, model_min_side
+    from desktop_app.core.imaging.model_geometry import match_model_geometry
     from desktop_app.core.preprocessing import preprocess
 
     # Decoded as the app's classify path decodes it: at reduced resolution, which gives the
     # same model input within the tested tolerance and is much cheaper for large files.
-    loaded = load_image(path, min_side=model_min_side(spec.input_size))
+    loaded = match_model_geometry(
+        load_image(path, min_side=model_min_side(spec.input_size)), spec)
     pixels = np.ascontiguousarray(loaded.pixels, dtype=np.float32)
     return CachedImage(
         array=preprocess(pixels, spec).array,

@@ -32,6 +32,7 @@ from desktop_app.core.gate import (
     load_view_model,
 )
 from desktop_app.core.imaging import LoadedImage, load_image, model_min_side, sniff_format
+from desktop_app.core.imaging.model_geometry import match_model_geometry
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.patient_age import PatientAge, read_patient_age
@@ -211,6 +212,7 @@ class Analyzer:
             loaded = self.decode(path, min_side=self.min_side)
         except ImageLoadError as error:
             return _Prepared(path, error=error.reason)
+        loaded = match_model_geometry(loaded, self.card.preprocessing)
         stats = image_statistics(loaded.pixels, loaded.colourfulness)
         prepared = preprocess(loaded.pixels, self.card.preprocessing)
         if loaded.reduced:  # heat maps are drawn on the original: keep its coordinates
