@@ -34,7 +34,7 @@ _display_lock = threading.Lock()
 # (pixels, 12-bit levels, full-range image) of the latest images prepared for display; the
 # pixels are held weakly, so an entry never keeps a film in memory.
 _prepared: list[tuple[weakref.ref[np.ndarray], np.ndarray, QtGui.QImage]] = []
-_PREPARED_KEPT = 2
+_PREPARED_KEPT = 1  # the image being prepared; the viewer holds the one it shows
 
 
 def _full_range_lut() -> np.ndarray:
@@ -55,11 +55,12 @@ def prepare_display(pixels: np.ndarray) -> tuple[np.ndarray, QtGui.QImage]:
         for ref, levels, image in _prepared:
             if ref() is pixels:
                 return levels, image
-    scaled = np.multiply(pixels, _LEVELS - 1, dtype=np.float32)
-    np.rint(scaled, out=scaled)
-    np.clip(scaled, 0, _LEVELS - 1, out=scaled)
-    levels = scaled.astype(np.uint16)
-    del scaled
+    levels = np.empty(pixels.shape, dtype=np.uint16)
+    for top in range(0, pixels.shape[0], 256):  # in bands: no film-sized float temporary
+        band = np.multiply(pixels[top:top + 256], _LEVELS - 1, dtype=np.float32)
+        np.rint(band, out=band)
+        np.clip(band, 0, _LEVELS - 1, out=band)
+        levels[top:top + 256] = band
     image = gray_qimage(_full_range_lut()[levels]).convertToFormat(
         QtGui.QImage.Format.Format_RGB32)
     with _display_lock:
@@ -546,6 +547,8 @@ class ImageViewer(QtWidgets.QWidget):
             full_range = self.window() == (0.5, 1.0) and self._full_range_image is not None
             image = self._full_range_image if full_range else gray_qimage(self._windowed())
             self.view.set_image(image, smooth=True, keep_view=keep_view)
+            # The pixmap now holds the picture; a later full-range view is windowed afresh.
+            self._full_range_image = None
         else:
             self.view.set_image(None)
         self._update_overlay()
