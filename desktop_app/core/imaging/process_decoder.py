@@ -1,4 +1,4 @@
-"""``load_image`` in worker processes, for callers whose threads must not wait on a decoder.
+"""``load_image`` in worker processes where a decoder would hold the interpreter lock.
 
 Several decoders hold Python's global interpreter lock for the whole decode: Pillow's JPEG
 2000 plugin, and pylibjpeg's JPEG 2000, JPEG (lossless and baseline) and JPEG-LS plugins
@@ -23,10 +23,18 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from desktop_app.core.errors import ImageLoadError
+from desktop_app.core.imaging.checks import SNIFF_BYTES
 from desktop_app.core.imaging.loaded_image import LoadedImage
 from desktop_app.core.imaging.loader import load_image
+from desktop_app.core.imaging.sniffing import sniff_bytes
 
 __all__ = ["ProcessDecoder"]
+
+# Decoded by numpy (uncompressed) or by Pillow (JPEG Baseline, reduced): the lock stays free.
+_NATIVE_SYNTAXES = frozenset({
+    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.2",
+})
+_JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 
 
 def _decode(path: Path, min_side: int | None) -> LoadedImage | tuple[str, str]:
@@ -51,6 +59,25 @@ def _exit_with_parent(parent: int) -> None:
         os._exit(0)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _decodes_without_the_lock(file: Path, min_side: int | None) -> bool:
+    """Whether decoding ``file`` leaves the interpreter lock free (module docstring)."""
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(SNIFF_BYTES)
+    except OSError:
+        return True  # load_image reports it, quickly
+    fmt = sniff_bytes(head)
+    if fmt != "DICOM":
+        return True  # Pillow releases the lock while decoding; unknown content is refused
+    try:
+        from pydicom.filereader import read_file_meta_info
+
+        syntax = str(read_file_meta_info(file).get("TransferSyntaxUID", ""))
+    except Exception:  # no file meta or unreadable: let a worker find out
+        return False
+    return syntax in _NATIVE_SYNTAXES or (syntax == _JPEG_BASELINE and min_side is not None)
 
 
 def _warm() -> int:
@@ -98,8 +125,16 @@ class ProcessDecoder:
 
     def __call__(self, path: str | os.PathLike[str], *, min_side: int | None = None
                  ) -> LoadedImage:
-        """Decode ``path`` in a worker; same contract as :func:`load_image`."""
+        """Decode ``path``; same contract as :func:`load_image`.
+
+        Files whose decoder releases the interpreter lock (Pillow's raster formats,
+        uncompressed DICOM, and JPEG Baseline DICOM when a reduced image is asked for, which
+        Pillow decodes) are decoded in the calling thread: no process hop, no pickled copy.
+        Everything else goes to a worker process.
+        """
         file = Path(path)
+        if _decodes_without_the_lock(file, min_side):
+            return load_image(file, min_side=min_side)
         pool = self._executor()
         try:
             outcome = pool.submit(_decode, file, min_side).result()
