@@ -216,3 +216,31 @@ def test_real_films_keep_their_probabilities(cxr_data_dir: Path, tmp_path: Path)
     p_reduced = model.run(reduced).probabilities
     difference = float(np.abs(p_full - p_reduced).max())
     assert difference <= PROBABILITY_TOLERANCE, f"max |dp| {difference:.4f}"
+
+
+@pytest.mark.filterwarnings("ignore:End of file reached before delimiter")  # pydicom's
+def test_process_decoder_gives_what_load_image_gives(picture: np.ndarray, tmp_path: Path) -> None:
+    from desktop_app.core.errors import ImageLoadError
+    from desktop_app.core.imaging.process_decoder import ProcessDecoder
+
+    decoder = ProcessDecoder(1)
+    try:
+        for kind in ("dicom_j2k_lossless", "jpg"):  # a worker process, the calling thread
+            path = _write(kind, picture, tmp_path)
+            for min_side in (MIN_SIDE, None):
+                here = load_image(path, min_side=min_side)
+                there = decoder(path, min_side=min_side)
+                assert np.array_equal(here.pixels, there.pixels)
+                assert not there.pixels.flags.writeable
+                assert (there.original_size, there.reduction) == (
+                    here.original_size, here.reduction)
+        broken = tmp_path / "broken.dcm"
+        data = bytearray(_write("dicom_j2k_lossless", picture, tmp_path).read_bytes())
+        broken.write_bytes(bytes(data[: len(data) // 2]))
+        with pytest.raises(ImageLoadError) as caught:
+            decoder(broken, min_side=MIN_SIDE)
+        with pytest.raises(ImageLoadError) as expected:
+            load_image(broken, min_side=MIN_SIDE)
+        assert caught.value.reason == expected.value.reason
+    finally:
+        decoder.close()
