@@ -117,15 +117,23 @@ def run(corpus: Path, model: Path | None, switch_every: float, timeout: float) -
     selected: dict[int, float] = {}
     shown: list[float] = []
 
+    shown_at: dict[int, float] = {}
+
     def on_switch() -> None:
+        asked = time.perf_counter()
         window.select_next()
         key = window.table.current_key()
-        if key >= 0:
-            selected[key] = time.perf_counter()
+        if key < 0:
+            return
+        if shown_at.get(key, -1.0) >= asked:  # shown at once (a cached or refused image)
+            shown.append(shown_at[key] - asked)
+        else:
+            selected[key] = asked
         bar = window.table.verticalScrollBar()
         bar.setValue(min(bar.maximum(), bar.value() + bar.pageStep() // 2))
 
     def on_image_shown(key: int) -> None:
+        shown_at[key] = time.perf_counter()
         started = selected.pop(key, None)
         if started is not None:
             shown.append(time.perf_counter() - started)

@@ -15,7 +15,9 @@ main window appears before any of it is loaded.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
@@ -69,8 +71,27 @@ def shared_decoder() -> Any:
         if _decoder is None:
             from desktop_app.core.imaging.process_decoder import ProcessDecoder
 
+            _return_large_blocks_to_the_system()
             _decoder = ProcessDecoder(DECODE_PROCESSES)
         return _decoder
+
+
+def _return_large_blocks_to_the_system() -> None:
+    """With glibc, memory blocks of 1 MiB and more are mapped and unmapped, never kept.
+
+    Films pass through the window's process as 10-40 MB arrays from several threads. With
+    glibc's adaptive threshold those land in per-thread heaps that are not given back:
+    measured with benchmarks/gui_responsiveness.py on 500 clinic files, peak memory 713 MB,
+    and 395 MB with a fixed 1 MiB threshold and two heaps (same latency). Elsewhere a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD: fixed, no longer adaptive
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to tune
 
 
 def load_active_model(override: Path | str | None = None) -> ActiveModel:
