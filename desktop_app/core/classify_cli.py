@@ -93,6 +93,13 @@ def run_classify(argv: Sequence[str], stdout: TextIO | None = None,
         header = "  ".join(f"{c:>9}" for c in classes)
         print(f"{'file':<{width}}  {header}  result", file=stdout)
     counts = {"ok": 0, "ood": 0, "error": 0}
+    decoder = None
+    if len(inputs.files) > 1:
+        # JPEG 2000 and pylibjpeg's decoders hold the interpreter lock: for several files they
+        # run in two worker processes (started only if such a file comes up), the rest here.
+        from desktop_app.core.imaging.process_decoder import ProcessDecoder
+
+        decoder = analyzer.decode = ProcessDecoder(2)
     for result in analyzer.analyse(inputs.files, batch_size=args.batch_size):
         counts["ok" if result.ok else "error"] += 1
         counts["ood"] += int(result.out_of_distribution)
@@ -100,6 +107,8 @@ def run_classify(argv: Sequence[str], stdout: TextIO | None = None,
             print(json.dumps(result.to_json()), file=stdout, flush=True)
         else:
             print(_format_row(result, classes, width), file=stdout, flush=True)
+    if decoder is not None:
+        decoder.close()
     summary = (
         f"{len(inputs.files)} file(s): {counts['ok']} analysed "
         f"({counts['ood']} not labelled: out of distribution), {counts['error']} failed"
