@@ -206,7 +206,7 @@ def preprocess(pixels: np.ndarray, spec: PreprocessingSpec) -> PreprocessedImage
 
     Args:
         pixels: 2-D array (height, width), any real dtype; integer data is read as is, float
-            data is expected in 0..1 (what :func:`desktop_app.core.image_loading.load_image`
+            data is expected in 0..1 (what :func:`desktop_app.core.imaging.load_image`
             returns). Non-finite values must already be removed.
         spec: The model's preprocessing spec (from its model card).
 
