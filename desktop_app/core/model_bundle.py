@@ -16,12 +16,12 @@ The exported LiteRT model has one signature, ``serving_default``, with input ``i
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.decision import validate_decision_spec
 from desktop_app.core.errors import ModelBundleError
+from desktop_app.core.file_hashes import sha256_file, verify_listed_files
 from desktop_app.core.gate.spec import validate_ood_spec
 from desktop_app.core.model_card import CARD_FILE, KERAS_FILE, TFLITE_FILE, ModelCard
 
@@ -41,15 +41,6 @@ INPUT_NAME = "image"
 OUTPUT_LOGITS = "logits"
 OUTPUT_FEATURES = "features"
 OUTPUT_CAM = "cam"
-
-
-def sha256_file(path: Path | str, chunk_size: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file, read in chunks (model files can be large)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -105,18 +96,5 @@ def load_bundle(path: Path | str, *, verify_hashes: bool = True) -> ModelBundle:
         validate_ood_spec(card.ood)
     except ValueError as error:
         raise ModelBundleError(folder / CARD_FILE, f"model card is invalid: {error}") from error
-    for name, expected in card.files.items():
-        file_path = folder / name
-        if Path(name).name != name:
-            raise ModelBundleError(folder, f"model card lists a file outside the bundle: {name!r}")
-        if not file_path.is_file():
-            raise ModelBundleError(file_path, f"model file {name!r} listed in the card is missing")
-        if verify_hashes:
-            actual = sha256_file(file_path)
-            if actual != expected:
-                raise ModelBundleError(
-                    file_path,
-                    f"sha256 of {name!r} is {actual[:16]}..., the card records {expected[:16]}...: "
-                    "the file is corrupted or was replaced",
-                )
+    verify_listed_files(folder, card.files, card="model card", verify_hashes=verify_hashes)
     return ModelBundle(path=folder, card=card)

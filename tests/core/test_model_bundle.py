@@ -43,7 +43,7 @@ def test_tampered_model_file_is_refused(bundle_copy: Path) -> None:
 
 def test_missing_model_file_is_refused(bundle_copy: Path) -> None:
     (bundle_copy / "model.keras").unlink()
-    with pytest.raises(ModelBundleError, match=r"'model\.keras' listed in the card is missing"):
+    with pytest.raises(ModelBundleError, match=r"'model\.keras' listed in the model card is"):
         load_bundle(bundle_copy)
 
 

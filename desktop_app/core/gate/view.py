@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core.errors import ModelBundleError
+from desktop_app.core.file_hashes import verify_listed_files
 from desktop_app.core.gate.verdict import OodVerdict
 from desktop_app.core.locations import resources_dir
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
@@ -181,27 +182,11 @@ def load_view_model(path: Path | str | None = None, *, verify_hashes: bool = Tru
         ModelBundleError: If the folder, the card or the model file is missing, invalid or
             altered (the sha256 differs from the card's).
     """
-    # Imported here: the classifier bundle module imports this package (card validation).
-    from desktop_app.core.model_bundle import sha256_file
-
     folder = Path(path) if path is not None else bundled_view_model_dir()
     if not folder.is_dir():
         raise ModelBundleError(folder, "view model folder does not exist or is not a folder")
     card = ViewCard.read(folder / VIEW_CARD_FILE)
-    for name, expected in card.files.items():
-        file_path = folder / name
-        if Path(name).name != name:
-            raise ModelBundleError(folder, f"view card lists a file outside the folder: {name!r}")
-        if not file_path.is_file():
-            raise ModelBundleError(file_path, f"view model file {name!r} is missing")
-        if verify_hashes:
-            actual = sha256_file(file_path)
-            if actual != expected:
-                raise ModelBundleError(
-                    file_path,
-                    f"sha256 of {name!r} is {actual[:16]}..., the view card records "
-                    f"{expected[:16]}...: the file is corrupted or was replaced",
-                )
+    verify_listed_files(folder, card.files, card="view card", verify_hashes=verify_hashes)
     return ViewModel(folder, card)
 
 

@@ -1,0 +1,56 @@
+"""sha256 of model files, and the check that a folder holds exactly what its card lists.
+
+The classifier bundle and the view model are both verified at load against the sha256 their
+card records, so a corrupted download, a half-copied install or a replaced file is refused
+with the file named instead of producing wrong answers. One implementation serves both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+
+from desktop_app.core.errors import ModelBundleError
+
+__all__ = ["sha256_file", "verify_listed_files"]
+
+
+def sha256_file(path: Path | str, chunk_size: int = 1 << 20) -> str:
+    """Return the hex sha256 of a file, read in chunks (model files can be large)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_listed_files(
+    folder: Path, files: Mapping[str, str], *, card: str, verify_hashes: bool = True
+) -> None:
+    """Check that every file a card lists sits in ``folder`` with the recorded sha256.
+
+    Args:
+        folder: The model folder.
+        files: The card's ``files`` section: file name -> hex sha256.
+        card: How messages name the card ("model card", "view card").
+        verify_hashes: Also hash the files (False: existence only, for quick listings).
+
+    Raises:
+        ModelBundleError: Naming the file, if a listed name leaves the folder, a file is
+            missing, or its sha256 differs from the card's.
+    """
+    for name, expected in files.items():
+        file_path = folder / name
+        if Path(name).name != name:
+            raise ModelBundleError(folder, f"{card} lists a file outside the folder: {name!r}")
+        if not file_path.is_file():
+            raise ModelBundleError(file_path, f"file {name!r} listed in the {card} is missing")
+        if verify_hashes:
+            actual = sha256_file(file_path)
+            if actual != expected:
+                raise ModelBundleError(
+                    file_path,
+                    f"sha256 of {name!r} is {actual[:16]}..., the {card} records "
+                    f"{expected[:16]}...: the file is corrupted or was replaced",
+                )
