@@ -42,9 +42,10 @@ from desktop_app.core.gate import (
     thumbnail_vector,
 )
 from desktop_app.core.imaging import load_image
+from desktop_app.core.lung_fields import ModelInputs
 from desktop_app.core.model_bundle import ModelBundle, load_bundle, sha256_file
 from desktop_app.core.model_card import CARD_FILE, ModelCard
-from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
+from desktop_app.core.preprocessing import PreprocessingSpec
 
 __all__ = ["Measurements", "dataset_subsets", "measure", "refit_bundle_ood", "refit_spec"]
 
@@ -120,12 +121,14 @@ def measure(
 
         model = TfliteModel(bundle, num_threads=workers)
 
+    make_input = ModelInputs(spec)
+
     def prepare(path: Path) -> tuple[Path, Any]:
         try:
             loaded = load_image(path)
         except ImageLoadError as error:
             return path, error.reason
-        prepared = preprocess(loaded.pixels, spec).array
+        prepared = make_input(loaded.pixels)[0].array
         return path, (image_statistics(loaded.pixels, loaded.colourfulness), prepared)
 
     kept: list[Path] = []

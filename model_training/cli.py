@@ -1,4 +1,4 @@
-"""Command line: ``python -m model_training {check,train,loso,...,view-model}``.
+"""Command line: ``python -m model_training {check,train,loso,...,lung-segmenter}``.
 
 Exit codes: 0 success, 1 failure (bad data, fatal dataset finding, failed export,
 cancelled), 2 usage error (argparse).
@@ -60,6 +60,11 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--intensity", choices=("percentile", "equalize"), default="percentile",
                         help="preprocessing intensity policy: percentile windowing, or histogram "
                              "equalisation (invariant to a site's grey-level curve)")
+    parser.add_argument("--region", choices=("image", "lungs"), default="image",
+                        help="model input: the whole film, or the lung box found by the "
+                             "program's lung segmenter (resources/lung_segmenter)")
+    parser.add_argument("--lung-margin", type=float, default=0.05,
+                        help="widening of the lung box on each side, share of its size")
     parser.add_argument("--width", type=float, default=1.0, help="compact channel multiplier")
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--optimizer", choices=("adamw", "adam"), default="adamw")
@@ -143,6 +148,18 @@ def _parser() -> argparse.ArgumentParser:
     view.add_argument("--no-ood-cases", action="store_true",
                       help="leave out the OOD evaluation set's development half "
                            "(benchmarks/ood_cases.py; needs a source checkout)")
+
+    lungs = sub.add_parser("lung-segmenter",
+                           help="train and export the lung segmenter shipped in "
+                                "resources/lung_segmenter")
+    lungs.add_argument("--data", required=True, help="chest X-ray dataset (ieee8023 films)")
+    lungs.add_argument("--masks", required=True,
+                       help="torchxrayvision 1.5.7 wheel, its semantic_masks_v7labs_lungs.zip, "
+                            "or an extracted folder")
+    lungs.add_argument("--out", required=True,
+                       help="folder to write (e.g. resources/lung_segmenter)")
+    lungs.add_argument("--epochs", type=int, default=None)
+    lungs.add_argument("--seed", type=int, default=None)
     return parser
 
 
@@ -216,6 +233,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
 
     return TrainingConfig(
         task=args.task, arch=args.arch, input_size=args.input_size, intensity=args.intensity,
+        region=args.region, lung_margin=args.lung_margin,
         width=args.width,
         epochs=args.epochs, batch_size=args.batch_size, augment=args.augment, seed=args.seed,
         optimizer=args.optimizer, learning_rate=args.learning_rate, schedule=args.schedule,
@@ -381,6 +399,19 @@ def _cmd_view_model(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_lung_segmenter(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from model_training.lung_segmenter import SegmenterConfig, build_lung_segmenter
+
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
+    config = dataclasses.replace(SegmenterConfig(), **overrides)
+    card = build_lung_segmenter(args.data, args.masks, args.out, config,
+                                progress=lambda message: print(message, file=sys.stderr))
+    _print_json({"model_id": card["model_id"], "metrics": card["metrics"]})
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     parser = _parser()
@@ -389,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {"check": _cmd_check, "train": _cmd_train, "evaluate": _cmd_evaluate,
                 "export": _cmd_export, "loso": _cmd_loso, "loso-report": _cmd_loso_report,
-                "view-model": _cmd_view_model}
+                "view-model": _cmd_view_model, "lung-segmenter": _cmd_lung_segmenter}
     try:
         return handlers[args.command](args)
     except (FileNotFoundError, ValueError, LungLensError) as error:

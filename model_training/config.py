@@ -41,6 +41,9 @@ class TrainingConfig:
         input_size: Side of the square model input (recorded in the card's preprocessing).
         intensity: The preprocessing's intensity policy (``"percentile"`` windowing or
             ``"equalize"``; see :mod:`desktop_app.core.preprocessing`), recorded in the card.
+        region: ``"image"`` (the whole film) or ``"lungs"`` (the lung box of the program's
+            lung segmenter, :mod:`desktop_app.core.lung_fields`), recorded in the card.
+        lung_margin: Widening of the lung box on each side, as a share of its size.
         width: Channel multiplier of the ``compact`` architecture.
         epochs: Maximum number of epochs.
         batch_size: Images per batch.
@@ -89,6 +92,8 @@ class TrainingConfig:
     arch: str = "compact"
     input_size: int = 224
     intensity: str = "percentile"
+    region: str = "image"
+    lung_margin: float = 0.05
     width: float = 1.0
     epochs: int = 30
     batch_size: int = 32
@@ -119,6 +124,7 @@ class TrainingConfig:
             ("arch", self.arch, ARCHITECTURES),
             ("augment", self.augment, AUGMENT_PRESETS),
             ("intensity", self.intensity, ("percentile", "minmax", "equalize", "none")),
+            ("region", self.region, ("image", "lungs")),
             ("monitor", self.monitor, MONITORS),
             ("optimizer", self.optimizer, ("adamw", "adam")),
             ("schedule", self.schedule, ("cosine", "constant")),

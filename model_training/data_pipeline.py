@@ -94,7 +94,10 @@ DECODING = "reduced-2x"
 
 
 def spec_key(spec: PreprocessingSpec) -> str:
-    """Short stable hash of a preprocessing spec and :data:`DECODING` (cache folder name)."""
+    """Short stable hash of a preprocessing spec and :data:`DECODING` (cache folder name).
+
+    A lung-framed spec names its segmenter's id, so another segmenter is another folder.
+    """
     text = json.dumps({**spec.to_dict(), "decoding": DECODING}, sort_keys=True)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
@@ -116,18 +119,31 @@ def decode_one(path: Path | str, spec: PreprocessingSpec) -> CachedImage:
     """
     from desktop_app.core.imaging import load_image, model_min_side
     from desktop_app.core.imaging.model_geometry import match_model_geometry
-    from desktop_app.core.preprocessing import preprocess
 
     # Decoded as the app's classify path decodes it: at reduced resolution, which gives the
     # same model input within the tested tolerance and is much cheaper for large files.
     loaded = match_model_geometry(
         load_image(path, min_side=model_min_side(spec.input_size)), spec)
     pixels = np.ascontiguousarray(loaded.pixels, dtype=np.float32)
+    prepared, _ = _model_inputs(spec)(pixels)
     return CachedImage(
-        array=preprocess(pixels, spec).array,
+        array=prepared.array,
         pixel_sha1=hashlib.sha1(pixels.tobytes()).hexdigest(),
         stats=image_statistics(pixels, loaded.colourfulness),
     )
+
+
+_INPUTS: dict[str, Any] = {}
+
+
+def _model_inputs(spec: PreprocessingSpec) -> Any:
+    """One :class:`~desktop_app.core.lung_fields.ModelInputs` per spec (it is thread-safe)."""
+    from desktop_app.core.lung_fields import ModelInputs
+
+    key = spec_key(spec)
+    if key not in _INPUTS:
+        _INPUTS[key] = ModelInputs(spec)
+    return _INPUTS[key]
 
 
 def _read_disk(folder: Path, key: str) -> CachedImage | None:

@@ -15,7 +15,6 @@ import hashlib
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from desktop_app.core.model_bundle import (
     sha256_file,
 )
 from desktop_app.core.model_card import CARD_FILE, KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE
+from model_training.tflite_export import keras_to_tflite
 
 __all__ = [
     "QUANTIZED_TOLERANCE",
@@ -101,31 +101,8 @@ def convert_to_tflite(
         cam_map = tf.einsum("bhwd,dc->bhwc", fmap, tf.constant(cam_weights))
         return {OUTPUT_LOGITS: logits, OUTPUT_FEATURES: features, OUTPUT_CAM: cam_map}
 
-    archive = keras.export.ExportArchive()
-    archive.track(feature_model)
-    archive.add_endpoint(
-        SIGNATURE, serve,
-        input_signature=[tf.TensorSpec([None, input_size, input_size, 1], tf.float32,
-                                       name=INPUT_NAME)],
-    )
-    with tempfile.TemporaryDirectory(prefix="lunglens_export_") as folder:
-        archive.write_out(folder, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(folder)
-        if representative is not None:
-            samples = np.asarray(representative, dtype=np.float32)
-            if samples.ndim == 3:
-                samples = samples[..., None]
-            if len(samples) == 0:
-                raise ValueError("int8 quantization needs at least one representative image")
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = lambda: (
-                {INPUT_NAME: samples[index:index + 1]} for index in range(len(samples))
-            )
-        with warnings.catch_warnings():
-            # The calibrator runs TensorFlow's own (deprecated) tf.lite.Interpreter inside
-            # convert(); the warning is about TensorFlow's internals, not our use.
-            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-            return converter.convert()
+    return keras_to_tflite(feature_model, serve, signature=SIGNATURE, input_name=INPUT_NAME,
+                           input_size=input_size, representative=representative)
 
 
 def run_tflite(data: bytes, images: np.ndarray, *, batch_size: int = 64) -> dict[str, np.ndarray]:

@@ -8,11 +8,12 @@ every figure is reported next to that area share; a model looking at the lungs s
 above it.
 
 The heat map is exactly the one the app draws: the image goes through
-:func:`desktop_app.core.imaging.load_image` and :func:`desktop_app.core.preprocessing.
-preprocess` with the bundle card's spec, the LiteRT model gives the CAMs, the card's operating
-point (:func:`desktop_app.core.decision.decide`) picks the class the app shows, and
-:func:`desktop_app.core.heatmap.heatmap_for_original` maps that class's CAM onto the original
-pixels. The out-of-distribution gate is not applied: every masked film is measured.
+:func:`desktop_app.core.imaging.load_image` and
+:class:`desktop_app.core.lung_fields.ModelInputs` with the bundle card's spec, the LiteRT model
+gives the CAMs, the card's operating point (:func:`desktop_app.core.decision.decide`) picks
+the class the app shows, and :func:`desktop_app.core.heatmap.heatmap_for_original` maps that
+class's CAM onto the original pixels. The out-of-distribution gate is not applied: every
+masked film is measured.
 
 Because a CAM is coarse (6x6 cells for a 192 px input), even a map that is the lung mask
 itself spills over the lung borders once it is upsampled. Each image therefore also gets a
@@ -46,8 +47,9 @@ from desktop_app.core.errors import ImageLoadError
 from desktop_app.core.heatmap import heatmap_for_original
 from desktop_app.core.imaging import load_image
 from desktop_app.core.inference import TfliteModel
+from desktop_app.core.lung_fields import ModelInputs
 from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.preprocessing import PreprocessedImage, preprocess
+from desktop_app.core.preprocessing import PreprocessedImage
 from model_training.datasets import read_dataset
 
 __all__ = [
@@ -333,6 +335,7 @@ def audit(
     bundle = load_bundle(bundle_dir)
     card = bundle.card
     model = TfliteModel(bundle, num_threads=num_threads)
+    inputs = ModelInputs(card.preprocessing)
     table = read_dataset(data_dir)
     split = SUBSETS[subset]
     if split is not None:
@@ -361,8 +364,8 @@ def audit(
                     f"mask {masks.member(name)!r} is {lung.shape[1]}x{lung.shape[0]}, the image "
                     f"{width}x{height}: different aspect ratio, not the same film")})
                 continue
-            prepared_batch.append(
-                (record, loaded, lung, preprocess(loaded.pixels, card.preprocessing)))
+            prepared, _ = inputs(loaded.pixels)
+            prepared_batch.append((record, loaded, lung, prepared))
         if prepared_batch:
             outputs = model.run(np.stack([item[3].array for item in prepared_batch])[..., None])
             cam_shape = (int(outputs.cams.shape[1]), int(outputs.cams.shape[2]))

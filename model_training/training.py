@@ -26,6 +26,7 @@ __all__ = [
     "TrainingProgress",
     "TrainingResult",
     "class_weights",
+    "preprocessing_spec",
     "resolve_strategy",
     "sample_weights",
     "train",
@@ -336,6 +337,22 @@ def load_initial_weights(model: Any, source: str | Path) -> None:
     model.set_weights(saved.get_weights())
 
 
+def preprocessing_spec(config: TrainingConfig) -> PreprocessingSpec:
+    """The preprocessing a configuration asks for.
+
+    ``region="lungs"`` names the program's lung segmenter (verified here), so the card says
+    exactly which segmenter framed the training images.
+    """
+    if config.region == "image":
+        return PreprocessingSpec(input_size=config.input_size, intensity=config.intensity)
+    from desktop_app.core.lung_fields import load_lung_segmenter
+
+    segmenter = load_lung_segmenter()
+    return PreprocessingSpec(input_size=config.input_size, intensity=config.intensity,
+                             region="lungs", lung_segmenter=segmenter.card.model_id,
+                             lung_margin=config.lung_margin)
+
+
 def train(
     config: TrainingConfig,
     dataset_table: pd.DataFrame,
@@ -358,7 +375,7 @@ def train(
             training; returning True stops within one batch.
         strategy: ``tf.distribute`` strategy, or ``"mirrored"``/``"multi-worker"``;
             default ``config.strategy`` (one device when None).
-        spec: Preprocessing spec; default from ``config.input_size`` and ``config.intensity``.
+        spec: Preprocessing spec; default :func:`preprocessing_spec` of ``config``.
 
     Returns:
         The trained model and everything needed to evaluate and export it.
@@ -375,7 +392,7 @@ def train(
     from model_training.splits import assign_subsets
 
     classes = list(TASK_CLASSES[config.task])
-    spec = spec or PreprocessingSpec(input_size=config.input_size, intensity=config.intensity)
+    spec = spec or preprocessing_spec(config)
     if spec.input_size != config.input_size:
         raise ValueError(
             f"spec.input_size {spec.input_size!r} differs from config.input_size "

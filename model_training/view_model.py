@@ -30,7 +30,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ from desktop_app.core.imaging import load_image, model_min_side
 from desktop_app.core.model_bundle import sha256_file
 from desktop_app.core.preprocessing import PreprocessingSpec
 from desktop_app.core.synthetic import synthetic_radiograph
+from model_training.tflite_export import keras_to_tflite, run_signature
 
 __all__ = [
     "ViewMaterial",
@@ -399,34 +399,18 @@ def _make_model(input_size: int) -> Any:
 
 def _to_tflite(model: Any, input_size: int) -> bytes:
     """LiteRT flatbuffer with one signature: ``image`` in, ``probabilities`` out."""
-    import keras
-    import tensorflow as tf
 
     def serve(image: Any) -> dict[str, Any]:
         return {VIEW_OUTPUT_NAME: model(image, training=False)}
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
-        VIEW_SIGNATURE, serve,
-        input_signature=[tf.TensorSpec([None, input_size, input_size, 1], tf.float32,
-                                       name=VIEW_INPUT_NAME)],
-    )
-    with tempfile.TemporaryDirectory(prefix="lunglens_view_export_") as folder:
-        archive.write_out(folder, verbose=False)
-        return tf.lite.TFLiteConverter.from_saved_model(folder).convert()
+    return keras_to_tflite(model, serve, signature=VIEW_SIGNATURE, input_name=VIEW_INPUT_NAME,
+                           input_size=input_size)
 
 
 def _run_tflite(data: bytes, inputs: np.ndarray) -> np.ndarray:
     """Probabilities from the exported flatbuffer: the metrics are those of what ships."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_content=data, num_threads=2).get_signature_runner(VIEW_SIGNATURE)
-    out = []
-    for start in range(0, len(inputs), 256):
-        batch = np.ascontiguousarray(inputs[start:start + 256, ..., None], dtype=np.float32)
-        out.append(np.asarray(runner(**{VIEW_INPUT_NAME: batch})[VIEW_OUTPUT_NAME]))
-    return np.concatenate(out).astype(np.float64)
+    return run_signature(data, inputs, signature=VIEW_SIGNATURE, input_name=VIEW_INPUT_NAME,
+                         output_name=VIEW_OUTPUT_NAME).astype(np.float64)
 
 
 def _rate(flags: np.ndarray) -> dict[str, float | int]:

@@ -33,8 +33,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from desktop_app.core.imaging import load_image
 from desktop_app.core.inference import TfliteModel
+from desktop_app.core.lung_fields import ModelInputs
 from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.preprocessing import preprocess
 from model_training.calibration import decision_predictions
 from model_training.datasets import read_dataset
 from model_training.evaluation import mask_lungs
@@ -89,9 +89,11 @@ def main(argv: list[str]) -> int:
                       for s in range(0, len(images), 64)]
             return softmax(np.concatenate(logits), temperature)
 
-        def inputs(name: str, spec: object = card.preprocessing,
+        make_input = ModelInputs(card.preprocessing)
+
+        def inputs(name: str, make: ModelInputs = make_input,
                    variants: list = variants) -> np.ndarray:
-            return np.stack([preprocess(v[name], spec).array for v in variants])
+            return np.stack([make(v[name])[0].array for v in variants])
 
         plain = inputs("as is")
         probs, hidden = probabilities(plain), probabilities(mask_lungs(plain))

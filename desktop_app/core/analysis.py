@@ -34,9 +34,10 @@ from desktop_app.core.gate import (
 from desktop_app.core.imaging import LoadedImage, load_image, model_min_side, sniff_format
 from desktop_app.core.imaging.model_geometry import match_model_geometry
 from desktop_app.core.inference import TfliteModel
+from desktop_app.core.lung_fields import LungSegmenterModel, ModelInputs
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.patient_age import PatientAge, read_patient_age
-from desktop_app.core.preprocessing import PreprocessedImage, preprocess
+from desktop_app.core.preprocessing import PreprocessedImage
 
 __all__ = [
     "Analyzer",
@@ -44,6 +45,10 @@ __all__ = [
     "ImageResult",
     "expand_inputs",
 ]
+
+#: Why a film is refused when the model frames the lungs and the segmenter finds none.
+NO_LUNGS_REASON = ("no lung fields found: the lung segmenter found no lungs on this image; "
+                   "LungLens reads frontal PA/AP chest films only")
 
 ProgressCallback = Callable[[int, int], None]
 CancelCallback = Callable[[], bool]
@@ -171,7 +176,8 @@ class Analyzer:
     """Runs the classify path with one model. Not thread-safe: one per worker thread."""
 
     def __init__(self, bundle: ModelBundle, *, num_threads: int | None = None,
-                 view_model: ViewModel | None = None) -> None:
+                 view_model: ViewModel | None = None,
+                 lung_segmenter: LungSegmenterModel | None = None) -> None:
         """Load the bundle's LiteRT model, the view model and the gate.
 
         Args:
@@ -183,9 +189,12 @@ class Analyzer:
             view_model: The view model (default: the one shipped with the program, verified
                 here). It never comes from the classifier's bundle, so a retrained
                 classifier keeps the same view check.
+            lung_segmenter: The lung segmenter, for a model whose preprocessing frames the
+                lungs (default: the one shipped with the program, verified here).
 
         Raises:
-            ModelBundleError: If the classifier or the view model is missing or damaged.
+            ModelBundleError: If the classifier, the view model or the lung segmenter the
+                classifier names is missing, damaged or another one.
         """
         self.bundle = bundle
         self.card = bundle.card
@@ -199,6 +208,7 @@ class Analyzer:
         self.model = TfliteModel(bundle, num_threads=num_threads)
         self.view = ViewCheck(view_model if view_model is not None else load_view_model())
         self.gate = Gate(self.card.ood, self.view)
+        self.inputs = ModelInputs(self.card.preprocessing, lung_segmenter)
 
     @property
     def model_id(self) -> str:
@@ -214,10 +224,12 @@ class Analyzer:
             return _Prepared(path, error=error.reason)
         loaded = match_model_geometry(loaded, self.card.preprocessing)
         stats = image_statistics(loaded.pixels, loaded.colourfulness)
-        prepared = preprocess(loaded.pixels, self.card.preprocessing)
+        prepared, lungs_found = self.inputs(loaded.pixels)
         if loaded.reduced:  # heat maps are drawn on the original: keep its coordinates
             prepared = replace(prepared, source_box=loaded.to_original_box(prepared.source_box))
         image_verdict = verdict = self.gate.check_image(stats)
+        if not lungs_found and not verdict.out_of_distribution:
+            image_verdict = verdict = OodVerdict(True, NO_LUNGS_REASON)
         if not verdict.out_of_distribution:
             verdict = self.gate.check_appearance(prepared.array)
         view_input = self.view.input_for(loaded.pixels)

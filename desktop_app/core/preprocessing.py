@@ -38,8 +38,10 @@ __all__ = [
 
 ResizePolicy = Literal["pad", "crop", "stretch"]
 IntensityPolicy = Literal["percentile", "minmax", "equalize", "none"]
+RegionPolicy = Literal["image", "lungs"]
 _RESIZE_POLICIES: tuple[str, ...] = ("pad", "crop", "stretch")
 _INTENSITY_POLICIES: tuple[str, ...] = ("percentile", "minmax", "equalize", "none")
+_REGION_POLICIES: tuple[str, ...] = ("image", "lungs")
 #: Histogram bins of ``"equalize"``: finer than 8-bit input, coarse enough to stay cheap.
 EQUALIZE_BINS = 1024
 _RESAMPLING = {
@@ -66,6 +68,11 @@ class PreprocessingSpec:
         pad_value: Value of the padding, in the normalised 0..1 range (0 = black, like the
             collimated border of most radiographs).
         channels: Channels of the model input; 1 (grayscale).
+        region: ``"image"`` (the whole film) or ``"lungs"`` (the lung box found by the lung
+            segmenter named in ``lung_segmenter``, see ``desktop_app.core.lung_fields``; the
+            whole film when it finds no lungs).
+        lung_segmenter: Model id of the lung segmenter (``region="lungs"`` only).
+        lung_margin: Widening of the lung box on each side, as a share of its size.
     """
 
     input_size: int = 224
@@ -76,6 +83,9 @@ class PreprocessingSpec:
     high_percentile: float = 99.5
     pad_value: float = 0.0
     channels: int = 1
+    region: RegionPolicy = "image"
+    lung_segmenter: str = ""
+    lung_margin: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.input_size, int) or not 16 <= self.input_size <= 1024:
@@ -103,6 +113,14 @@ class PreprocessingSpec:
         if self.channels != 1:
             raise ValueError(f"only 1-channel (grayscale) input is supported. Received: "
                              f"channels={self.channels!r}")
+        if self.region not in _REGION_POLICIES:
+            raise ValueError(f"region must be one of {_REGION_POLICIES}. Received: {self.region!r}")
+        if (self.region == "lungs") != bool(self.lung_segmenter):
+            raise ValueError("lung_segmenter names the segmenter exactly when region is 'lungs'. "
+                             f"Received: region={self.region!r}, "
+                             f"lung_segmenter={self.lung_segmenter!r}")
+        if not 0.0 <= self.lung_margin <= 0.5:
+            raise ValueError(f"lung_margin must be within 0..0.5. Received: {self.lung_margin!r}")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -110,8 +128,16 @@ class PreprocessingSpec:
         return (self.input_size, self.input_size, self.channels)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON-ready form stored in ``model_card.json``."""
-        return dataclasses.asdict(self)
+        """Return the JSON-ready form stored in ``model_card.json``.
+
+        The lung fields are written only when used, so a whole-film spec reads (and hashes,
+        e.g. as a cache key) exactly as before they existed.
+        """
+        data = dataclasses.asdict(self)
+        if self.region == "image":
+            for name in ("region", "lung_segmenter", "lung_margin"):
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PreprocessingSpec:
@@ -201,7 +227,12 @@ def _normalise(values: np.ndarray, spec: PreprocessingSpec) -> np.ndarray:
     return np.clip((values - low) / (high - low), 0.0, 1.0)
 
 
-def preprocess(pixels: np.ndarray, spec: PreprocessingSpec) -> PreprocessedImage:
+def preprocess(
+    pixels: np.ndarray,
+    spec: PreprocessingSpec,
+    *,
+    region: tuple[int, int, int, int] | None = None,
+) -> PreprocessedImage:
     """Turn a loaded grayscale image into the model input described by ``spec``.
 
     Args:
@@ -209,6 +240,9 @@ def preprocess(pixels: np.ndarray, spec: PreprocessingSpec) -> PreprocessedImage
             data is expected in 0..1 (what :func:`desktop_app.core.imaging.load_image`
             returns). Non-finite values must already be removed.
         spec: The model's preprocessing spec (from its model card).
+        region: ``(left, top, right, bottom)`` of the part of the image to use (the lung box
+            for ``spec.region == "lungs"``, from
+            :func:`desktop_app.core.lung_fields.prepare_model_input`); None: the whole image.
 
     Returns:
         The model input and the geometry needed to align heat maps with the original.
@@ -220,9 +254,15 @@ def preprocess(pixels: np.ndarray, spec: PreprocessingSpec) -> PreprocessedImage
     if array.ndim != 2 or array.size == 0:
         raise ValueError(f"expected a non-empty 2-D grayscale array. Received shape {array.shape}")
     array = array.astype(np.float32, copy=False)
+    offset_x = offset_y = 0
+    if region is not None:
+        left, top, right, bottom = (int(v) for v in region)
+        if not (0 <= left < right <= array.shape[1] and 0 <= top < bottom <= array.shape[0]):
+            raise ValueError(f"region {region!r} is not inside the image of shape {array.shape}")
+        array, offset_x, offset_y = array[top:bottom, left:right], left, top
     height, width = array.shape
     source_box, (new_w, new_h), content_box = _geometry(height, width, spec)
-    image = Image.fromarray(array)  # float32 -> Pillow mode "F": resampling stays in float
+    image = Image.fromarray(np.ascontiguousarray(array))  # mode "F": resampling stays in float
     if source_box != (0, 0, width, height):
         image = image.crop(source_box)
     if image.size != (new_w, new_h):
@@ -232,6 +272,9 @@ def preprocess(pixels: np.ndarray, spec: PreprocessingSpec) -> PreprocessedImage
     out = np.full((size, size), spec.pad_value, dtype=np.float32)
     left, top, right, bottom = content_box
     out[top:bottom, left:right] = content
+    if offset_x or offset_y:
+        source_box = (source_box[0] + offset_x, source_box[1] + offset_y,
+                      source_box[2] + offset_x, source_box[3] + offset_y)
     return PreprocessedImage(array=out, content_box=content_box, source_box=source_box)
 
 
