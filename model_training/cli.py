@@ -63,7 +63,7 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", choices=("image", "lungs"), default="image",
                         help="model input: the whole film, or the lung box found by the "
                              "program's lung segmenter (resources/lung_segmenter)")
-    parser.add_argument("--lung-margin", type=float, default=0.05,
+    parser.add_argument("--lung-margin", type=float, default=0.12,
                         help="widening of the lung box on each side, share of its size")
     parser.add_argument("--width", type=float, default=1.0, help="compact channel multiplier")
     parser.add_argument("--learning-rate", type=float, default=2e-3)

@@ -93,7 +93,7 @@ class TrainingConfig:
     input_size: int = 224
     intensity: str = "percentile"
     region: str = "image"
-    lung_margin: float = 0.05
+    lung_margin: float = 0.12
     width: float = 1.0
     epochs: int = 30
     batch_size: int = 32

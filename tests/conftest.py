@@ -69,3 +69,12 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_model import build_tiny_bundle
 
     return build_tiny_bundle(tmp_path_factory.mktemp("tiny-bundle") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_lung_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Like ``tiny_bundle``, with the input framed on the lungs by the shipped segmenter."""
+    from tests.tiny_model import build_tiny_bundle
+
+    return build_tiny_bundle(tmp_path_factory.mktemp("tiny-lung-bundle") / "model",
+                             seed=1, region="lungs")

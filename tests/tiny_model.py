@@ -13,28 +13,40 @@ plumbing), never accuracy.
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from desktop_app import __version__
 from desktop_app.core.gate import fit_ood_spec, image_statistics, thumbnail_vector
+from desktop_app.core.lung_fields import ModelInputs, load_lung_segmenter
 from desktop_app.core.model_bundle import sha256_file
 from desktop_app.core.model_card import KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE, ModelCard
-from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
+from desktop_app.core.preprocessing import PreprocessingSpec
 from desktop_app.core.synthetic import synthetic_radiograph
+from model_training.tflite_export import keras_to_tflite
 
 CLASSES = ["Normal", "Pneumonia", "COVID-19"]
 
 
-def build_tiny_bundle(out: Path, input_size: int = 32, seed: int = 0) -> Path:
-    """Write a bundle folder at ``out`` and return it."""
+def build_tiny_bundle(out: Path, input_size: int = 32, seed: int = 0,
+                      region: str = "image") -> Path:
+    """Write a bundle folder at ``out`` and return it.
+
+    ``region="lungs"`` frames the input with the lung segmenter shipped in ``resources/``,
+    as a model trained with ``--region lungs`` does.
+    """
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(seed)
-    spec = PreprocessingSpec(input_size=input_size)
+    if region == "lungs":
+        segmenter_id = load_lung_segmenter().card.model_id
+        spec = PreprocessingSpec(input_size=input_size, region="lungs",
+                                 lung_segmenter=segmenter_id, lung_margin=0.12)
+    else:
+        spec = PreprocessingSpec(input_size=input_size)
+    make_input = ModelInputs(spec)
     inputs = keras.Input(spec.input_shape, name="image")
     x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inputs)
     fmap = keras.layers.Conv2D(16, 3, padding="same", activation="relu",
@@ -46,7 +58,7 @@ def build_tiny_bundle(out: Path, input_size: int = 32, seed: int = 0) -> Path:
     # Synthetic "radiographs" with a class-dependent blob so the model has something to fit.
     pixels = [synthetic_radiograph(seed=i) for i in range(24)]
     labels = np.arange(24) % 3
-    batch = np.stack([preprocess(p, spec).array for p in pixels])[..., None]
+    batch = np.stack([make_input(p)[0].array for p in pixels])[..., None]
     model.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(batch, labels, epochs=2, batch_size=8, verbose=0)
@@ -60,15 +72,9 @@ def build_tiny_bundle(out: Path, input_size: int = 32, seed: int = 0) -> Path:
         return {"logits": out_logits, "features": features, "cam": cam}
 
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as saved:
-        archive = keras.export.ExportArchive()
-        archive.track(feature_model)
-        archive.add_endpoint(
-            "serving_default", serve,
-            input_signature=[tf.TensorSpec([None, *spec.input_shape], tf.float32, name="image")],
-        )
-        archive.write_out(saved, verbose=False)
-        (out / TFLITE_FILE).write_bytes(tf.lite.TFLiteConverter.from_saved_model(saved).convert())
+    (out / TFLITE_FILE).write_bytes(keras_to_tflite(
+        feature_model, serve, signature="serving_default", input_name="image",
+        input_size=input_size))
     model.save(out / KERAS_FILE)
 
     _, features, _ = feature_model.predict(batch, verbose=0)

@@ -36,7 +36,7 @@ from desktop_app.core.imaging.model_geometry import match_model_geometry
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.lung_fields import LungSegmenterModel, ModelInputs
 from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.patient_age import PatientAge, read_patient_age
+from desktop_app.core.patient_age import PatientAge
 from desktop_app.core.preprocessing import PreprocessedImage
 
 __all__ = [
@@ -235,8 +235,7 @@ class Analyzer:
         view_input = self.view.input_for(loaded.pixels)
         # Up to two batches wait in the pipeline: holding their full-resolution pixels
         # (12 MB for a 2000 px film, 36 MB for a 3000 px DICOM) would cost hundreds of MB.
-        age = (read_patient_age(path) if loaded.format == "DICOM"
-               else PatientAge.unknown(f"{loaded.format} files carry no patient age"))
+        age = loaded.age or PatientAge.unknown(f"{loaded.format} files carry no patient age")
         if keep_loaded and loaded.reduced:
             # The viewer shows the full image (and the heat map on it); the model input above
             # still comes from the reduced decode, so the CLI, the batch and the viewer agree.

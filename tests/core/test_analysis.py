@@ -109,3 +109,64 @@ def test_queued_images_do_not_hold_full_resolution_pixels(
     assert all(item.loaded is None and item.prepared is not None for item in readable)
     kept = analyzer.analyse_one(files[1])
     assert kept.loaded is not None
+
+
+def test_a_lung_framed_model_sees_the_lung_box_of_each_film(
+    tiny_lung_bundle: Path, tmp_path: Path
+) -> None:
+    from desktop_app.core.lung_fields import LungSegmenter, load_lung_segmenter
+
+    pixels = synthetic_radiograph(seed=3)
+    path = tmp_path / "film.png"
+    Image.fromarray(pixels).save(path)
+    analyzer = Analyzer(load_bundle(tiny_lung_bundle))
+    result = analyzer.analyse_one(path)
+    assert result.ok
+    expected = LungSegmenter(load_lung_segmenter()).find_box(
+        result.loaded.pixels, analyzer.card.preprocessing.lung_margin)
+    assert expected is not None
+    # The heat map's source box is the lung box, in the original film's coordinates.
+    assert result.prepared.source_box == expected
+    height, width = pixels.shape
+    left, top, right, bottom = expected
+    assert (right - left) * (bottom - top) < 0.95 * width * height
+    # Batch and single-file paths frame the film the same way.
+    batch = next(iter(analyzer.analyse([path], batch_size=4)))
+    np.testing.assert_allclose(batch.prepared.array, result.prepared.array, atol=1e-6)
+
+
+def test_a_film_without_lungs_is_refused_with_the_reason(
+    tiny_lung_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from desktop_app.core.analysis import NO_LUNGS_REASON
+    from desktop_app.core.lung_fields import LungSegmenter
+
+    path = tmp_path / "film.png"
+    Image.fromarray(synthetic_radiograph(seed=4)).save(path)
+    analyzer = Analyzer(load_bundle(tiny_lung_bundle))
+    assert not analyzer.analyse_one(path).out_of_distribution
+    # When the segmenter finds no lungs the film is not classified, and the reason says why.
+    monkeypatch.setattr(LungSegmenter, "find_box", lambda self, pixels, margin: None)
+    result = analyzer.analyse_one(path)
+    assert result.ok
+    assert result.out_of_distribution
+    assert result.label is None
+    assert result.ood.reason == NO_LUNGS_REASON
+
+
+def test_a_model_naming_another_lung_segmenter_is_refused(
+    tiny_lung_bundle: Path, tmp_path: Path
+) -> None:
+    import json
+    import shutil
+
+    from desktop_app.core.errors import ModelBundleError
+    from desktop_app.core.model_card import CARD_FILE
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_lung_bundle, copy)
+    card = json.loads((copy / CARD_FILE).read_text(encoding="utf-8"))
+    card["preprocessing"]["lung_segmenter"] = "lunglens-lungs-19990101-000000"
+    (copy / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
+    with pytest.raises(ModelBundleError, match="lunglens-lungs-19990101-000000"):
+        Analyzer(load_bundle(copy))

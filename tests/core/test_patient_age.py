@@ -153,3 +153,21 @@ def test_the_classify_path_carries_the_age(tmp_path: Path, tiny_bundle: Path) ->
     assert ages[0].age_group == "child"
     assert not ages[1].known
     assert "PNG files carry no patient age" in ages[1].reason
+
+
+def test_the_loader_derives_the_age_from_the_header_it_already_parsed(tmp_path: Path) -> None:
+    import pickle
+
+    from desktop_app.core.imaging import load_image
+
+    path = _dicom_file(tmp_path / "adult.dcm", PatientAge="067Y")
+    for loaded in (load_image(path), load_image(path, min_side=16)):
+        assert loaded.age is not None
+        assert (loaded.age.age_group, loaded.age.describe()) == ("adult", "67 years")
+        # The process decoder sends LoadedImage between processes: the age must travel too.
+        assert pickle.loads(pickle.dumps(loaded)).age == loaded.age
+    png = tmp_path / "film.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((96, 96), np.uint8)).save(png)
+    assert load_image(png).age is None

@@ -31,6 +31,7 @@ from desktop_app.core.imaging.pixels import (
     rgb_to_gray,
 )
 from desktop_app.core.imaging.sniffing import describe_unrecognised
+from desktop_app.core.patient_age import age_from_dataset
 
 __all__ = ["decode_dicom", "load_dicom"]
 
@@ -267,8 +268,9 @@ def decode_dicom(file: Path, ds: Any, min_side: int | None = None) -> LoadedImag
         "Columns": str(columns),
         "NumberOfFrames": str(frames),
     })
+    # The header is parsed here anyway: derive the age now rather than read the file again.
     return finish(file, gray, "DICOM", photometric, bits, colourfulness, metadata,
-                  original_size=(columns, rows), reduction=reduction)
+                  original_size=(columns, rows), reduction=reduction, age=age_from_dataset(ds))
 
 
 def _reduced_with_pillow(

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from desktop_app.core.patient_age import PatientAge
+
 __all__ = ["LoadedImage", "finish"]
 
 
@@ -38,6 +40,9 @@ class LoadedImage:
             ``PresentationIntentType`` (those present), ``TransferSyntaxUID``,
             ``TransferSyntax`` (its name), ``Rows``, ``Columns``, ``NumberOfFrames``. Other
             formats: ``ExifOrientation`` when one was applied. Never patient name, ID or dates.
+        age: The patient's age derived from a DICOM header (``PatientAge``, or birth and
+            study date), or why it is unknown; None for formats that carry none. Only the
+            derived age is kept, never the dates it came from.
     """
 
     path: Path
@@ -49,6 +54,7 @@ class LoadedImage:
     original_size: tuple[int, int]
     metadata: dict[str, str] = field(default_factory=dict)
     reduction: int = 1
+    age: PatientAge | None = None
 
     @property
     def reduced(self) -> bool:
@@ -86,6 +92,7 @@ def finish(
     *,
     original_size: tuple[int, int] | None = None,
     reduction: int = 1,
+    age: PatientAge | None = None,
 ) -> LoadedImage:
     """Build the read-only :class:`LoadedImage` from 0..1 gray (clipped here).
 
@@ -108,6 +115,7 @@ def finish(
         original_size=original_size or (width, height),
         metadata=metadata,
         reduction=reduction,
+        age=age,
     )
 
 

@@ -23,7 +23,9 @@ from desktop_app.ui.wizard_pages.common import WizardContext, set_status, status
 __all__ = ["SettingsPage", "format_duration"]
 
 #: The settings a fine-tuned model must share with the model it starts from.
-_FINE_TUNE_KEYS = ("arch", "task", "input_size", "width")
+_FINE_TUNE_KEYS = ("arch", "task", "input_size", "width", "intensity", "region", "lung_margin")
+#: What cards written before a setting existed trained with.
+_FINE_TUNE_FALLBACK = {"intensity": "percentile", "region": "image", "lung_margin": 0.12}
 _ARCHITECTURES = (
     ("compact", "Compact CNN (recommended: fast, heat maps)"),
     ("seed-2020", "2020 seed network (for comparison; no heat maps)"),
@@ -207,7 +209,8 @@ class SettingsPage(QtWidgets.QWizardPage):
             "augment": self.augment_combo.currentData(),
             "seed": self.seed_spin.value(),
         }
-        # Fine-tuning keeps the starting model's architecture, task, input size and width.
+        # Fine-tuning keeps the starting model's architecture, task, input size, width and
+        # preprocessing (intensity, lung framing): its weights were trained on that input.
         return dataclasses.replace(self._defaults, **{**values, **fine_tune})
 
     def _find_fine_tune_source(self) -> None:
@@ -219,7 +222,9 @@ class SettingsPage(QtWidgets.QWizardPage):
         except LungLensError as error:
             reason += f": {error}"
         else:
-            settings = {key: bundle.card.training_config.get(key) for key in _FINE_TUNE_KEYS}
+            recorded = bundle.card.training_config
+            settings = {key: recorded.get(key, _FINE_TUNE_FALLBACK.get(key))
+                        for key in _FINE_TUNE_KEYS}
             if not bundle.keras_path.is_file():
                 reason += f": {bundle.model_id!r} ships without model.keras"
             elif None in settings.values():
