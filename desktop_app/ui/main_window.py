@@ -672,7 +672,13 @@ class MainWindow(QtWidgets.QMainWindow):
             waiting = self._model_error or "Waiting for the model to load…"
             self.panel.set_message(record.path.name, waiting)
             return
-        self.panel.set_message(record.path.name, "Analysing…")
+        if record.result is not None and self._is_current_model(record.result):
+            # The batch already answered for this film: show its result at once, while the
+            # full image (for the viewer and the heat map) is decoded. During a batch of large
+            # files that decode waits its turn on the cores for a second or more.
+            self.panel.set_result(record.result)
+        else:
+            self.panel.set_message(record.path.name, "Analysing…")
         batch = self._batch
         if (batch is not None and len(batch.keys) == 1 and batch.keys == [key]
                 and key not in self._batch_done):

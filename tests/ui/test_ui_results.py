@@ -306,3 +306,18 @@ def test_no_heat_map_is_drawn_on_a_refused_image(qtbot, make_window, tmp_path: P
     _select(qtbot, window, window.table_model.records()[0].key)
     window.viewer.set_heatmap_visible(True)
     assert not window.viewer.view.overlay_visible()
+
+
+def test_a_row_the_batch_answered_shows_its_result_before_the_full_image(
+    qtbot, make_window, tmp_path: Path
+) -> None:
+    window = make_window()
+    paths = [write_xray(tmp_path / f"b{i}.png", i) for i in range(3)]
+    _open_and_wait(qtbot, window, paths)
+    record = window.table_model.records()[2]
+    assert record.result is not None and record.result.ok
+    # Hold the full-resolution decode back: the panel must not wait for it.
+    window.image_loader.request = lambda key, path: None
+    window.table.select_key(record.key)
+    assert window.panel.result is record.result
+    assert window.panel.decision_label.text() == record.result.decision.label
