@@ -315,7 +315,8 @@ def test_a_row_the_batch_answered_shows_its_result_before_the_full_image(
     paths = [write_xray(tmp_path / f"b{i}.png", i) for i in range(3)]
     _open_and_wait(qtbot, window, paths)
     record = window.table_model.records()[2]
-    assert record.result is not None and record.result.ok
+    assert record.result is not None
+    assert record.result.ok
     # Hold the full-resolution decode back: the panel must not wait for it.
     window.image_loader.request = lambda key, path: None
     window.table.select_key(record.key)
