@@ -1,19 +1,49 @@
-"""sha256 of model files, and the check that a folder holds exactly what its card lists.
+"""sha256 of model files, reading a model's card, and checking a folder against its card.
 
-The classifier bundle and the view model are both verified at load against the sha256 their
-card records, so a corrupted download, a half-copied install or a replaced file is refused
-with the file named instead of producing wrong answers. One implementation serves both.
+The classifier bundle, the view model and the lung segmenter are all verified at load against
+the sha256 their card records, so a corrupted download, a half-copied install or a replaced
+file is refused with the file named instead of producing wrong answers. One implementation
+serves all three.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from desktop_app.core.errors import ModelBundleError
 
-__all__ = ["sha256_file", "verify_listed_files"]
+__all__ = ["read_card_json", "sha256_file", "verify_listed_files"]
+
+
+def read_card_json(path: Path, *, card_format: str, what: str) -> dict[str, Any]:
+    """Read a card file that must be a JSON object of the given ``format``.
+
+    Args:
+        path: The card file.
+        card_format: The ``format`` value this version reads.
+        what: How messages name the card ("view model card").
+
+    Raises:
+        ModelBundleError: Naming the file, if it is missing, unreadable, not an object or of
+            another format.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ModelBundleError(path, f"{what} is missing") from error
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelBundleError(path, f"{what} cannot be read: {error}") from error
+    if not isinstance(data, dict):
+        raise ModelBundleError(path, f"{what} is not a JSON object")
+    if data.get("format") != card_format:
+        raise ModelBundleError(
+            path, f"{what} format is {data.get('format')!r}, this LungLens version reads "
+                  f"{card_format!r}")
+    return data
 
 
 def sha256_file(path: Path | str, chunk_size: int = 1 << 20) -> str:

@@ -21,7 +21,6 @@ can say so.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core.errors import ModelBundleError
-from desktop_app.core.file_hashes import verify_listed_files
+from desktop_app.core.file_hashes import read_card_json, verify_listed_files
+from desktop_app.core.litert_runner import open_signature
 from desktop_app.core.locations import resources_dir
 from desktop_app.core.preprocessing import PreprocessedImage, PreprocessingSpec, preprocess
 
@@ -147,17 +147,7 @@ class LungSegmenterCard:
         Raises:
             ModelBundleError: Naming the file and what is missing or invalid.
         """
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as error:
-            raise ModelBundleError(path, "lung segmenter card is missing") from error
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ModelBundleError(path, f"lung segmenter card cannot be read: {error}") from error
-        if not isinstance(data, dict) or data.get("format") != LUNG_CARD_FORMAT:
-            found = data.get("format") if isinstance(data, dict) else type(data).__name__
-            raise ModelBundleError(
-                path, f"lung segmenter card format is {found!r}, this LungLens version reads "
-                      f"{LUNG_CARD_FORMAT!r}")
+        data = read_card_json(path, card_format=LUNG_CARD_FORMAT, what="lung segmenter card")
         try:
             spec = PreprocessingSpec.from_dict(data["preprocessing"])
             threshold = float(data["threshold"])
@@ -213,33 +203,14 @@ class LungSegmenter:
     """Runs the segmenter in LiteRT. Not thread-safe: one per thread."""
 
     def __init__(self, model: LungSegmenterModel, *, num_threads: int = 1) -> None:
-        # Imported here so that merely importing the core stays instant.
-        from ai_edge_litert.interpreter import Interpreter
-
         self.model = model
         self.spec = model.card.preprocessing
         self.threshold = model.card.threshold
-        try:
-            interpreter = Interpreter(model_path=str(model.tflite_path),
-                                      num_threads=num_threads)
-            self._runner = interpreter.get_signature_runner(LUNG_SIGNATURE)
-        except (ValueError, RuntimeError) as error:
-            raise ModelBundleError(
-                model.tflite_path, f"LiteRT cannot load the lung segmenter: {error}") from error
-        inputs = self._runner.get_input_details()
-        outputs = self._runner.get_output_details()
-        if LUNG_INPUT_NAME not in inputs or LUNG_OUTPUT_NAME not in outputs:
-            raise ModelBundleError(
-                model.tflite_path,
-                f"lung segmenter signature has inputs {sorted(inputs)} and outputs "
-                f"{sorted(outputs)}, expected {LUNG_INPUT_NAME!r} and {LUNG_OUTPUT_NAME!r}")
-        shape = tuple(int(v) for v in inputs[LUNG_INPUT_NAME]["shape_signature"][1:])
-        if shape != self.spec.input_shape:
-            raise ModelBundleError(
-                model.tflite_path,
-                f"lung segmenter input shape {shape} does not match its card's preprocessing "
-                f"{self.spec.input_shape}")
-        self._interpreter = interpreter  # the runner needs it alive
+        self._litert = open_signature(
+            model.tflite_path, signature=LUNG_SIGNATURE, input_name=LUNG_INPUT_NAME,
+            output_name=LUNG_OUTPUT_NAME, input_shape=self.spec.input_shape,
+            what="lung segmenter", num_threads=num_threads)
+        self._runner = self._litert.runner
 
     @property
     def model_id(self) -> str:

@@ -20,7 +20,6 @@ core time per image to the classify path (``benchmarks/view_check.py``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core.errors import ModelBundleError
-from desktop_app.core.file_hashes import verify_listed_files
+from desktop_app.core.file_hashes import read_card_json, verify_listed_files
 from desktop_app.core.gate.verdict import OodVerdict
+from desktop_app.core.litert_runner import open_signature
 from desktop_app.core.locations import resources_dir
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
 
@@ -126,18 +126,7 @@ class ViewCard:
         Raises:
             ModelBundleError: Naming the file and what is missing or invalid.
         """
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as error:
-            raise ModelBundleError(path, "view model card is missing") from error
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ModelBundleError(path, f"view model card cannot be read: {error}") from error
-        if not isinstance(data, dict):
-            raise ModelBundleError(path, "view model card is not a JSON object")
-        if data.get("format") != VIEW_CARD_FORMAT:
-            raise ModelBundleError(
-                path, f"view model card format is {data.get('format')!r}, this LungLens "
-                      f"version reads {VIEW_CARD_FORMAT!r}")
+        data = read_card_json(path, card_format=VIEW_CARD_FORMAT, what="view model card")
         try:
             classes = tuple(str(name) for name in data["classes"])
             spec = PreprocessingSpec.from_dict(data["preprocessing"])
@@ -194,33 +183,14 @@ class ViewCheck:
     """Runs the view model in LiteRT. Not thread-safe: one per worker thread."""
 
     def __init__(self, model: ViewModel, *, num_threads: int = 1) -> None:
-        # Imported here so that merely importing the core stays instant.
-        from ai_edge_litert.interpreter import Interpreter
-
         self.model = model
         self.spec = model.card.preprocessing
         self.min_frontal_probability = model.card.min_frontal_probability
-        try:
-            interpreter = Interpreter(model_path=str(model.tflite_path),
-                                      num_threads=num_threads)
-            self._runner = interpreter.get_signature_runner(VIEW_SIGNATURE)
-        except (ValueError, RuntimeError) as error:
-            raise ModelBundleError(
-                model.tflite_path, f"LiteRT cannot load the view model: {error}") from error
-        inputs = self._runner.get_input_details()
-        outputs = self._runner.get_output_details()
-        if VIEW_INPUT_NAME not in inputs or VIEW_OUTPUT_NAME not in outputs:
-            raise ModelBundleError(
-                model.tflite_path,
-                f"view model signature has inputs {sorted(inputs)} and outputs "
-                f"{sorted(outputs)}, expected {VIEW_INPUT_NAME!r} and {VIEW_OUTPUT_NAME!r}")
-        shape = tuple(int(v) for v in inputs[VIEW_INPUT_NAME]["shape_signature"][1:])
-        if shape != self.spec.input_shape:
-            raise ModelBundleError(
-                model.tflite_path,
-                f"view model input shape {shape} does not match its card's preprocessing "
-                f"{self.spec.input_shape}")
-        self._interpreter = interpreter  # the runner needs it alive
+        self._litert = open_signature(
+            model.tflite_path, signature=VIEW_SIGNATURE, input_name=VIEW_INPUT_NAME,
+            output_name=VIEW_OUTPUT_NAME, input_shape=self.spec.input_shape, what="view model",
+            num_threads=num_threads)
+        self._runner = self._litert.runner
 
     def input_for(self, pixels: np.ndarray) -> np.ndarray:
         """The model input for a loaded image (see :func:`view_input`)."""
