@@ -119,16 +119,45 @@ def format_holdout_table(summaries: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+#: Settings that make a held-out run a different recipe from the model's (the split's own
+#: settings and paths do not).
+RECIPE_KEYS = ("task", "arch", "input_size", "intensity", "region", "lung_margin", "width",
+               "epochs", "augment", "optimizer", "learning_rate", "schedule", "label_smoothing",
+               "class_weighting", "quantization", "target_sensitivity")
+_RECIPE_DEFAULTS = {"intensity": "percentile", "region": "image"}
+
+
+def recipe_difference(model: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    """How the held-out runs' recipe differs from the model's, in words ("" when it does not).
+
+    A study run at reduced scale (a smaller input, fewer epochs) is still worth recording, but
+    the card must not call it the model's own recipe.
+    """
+    differences = []
+    for key in RECIPE_KEYS:
+        own = model.get(key, _RECIPE_DEFAULTS.get(key))
+        theirs = sorted({str(run.get(key, _RECIPE_DEFAULTS.get(key))) for run in runs})
+        if own is None or theirs == [str(own)]:
+            continue
+        differences.append(f"{key} {' / '.join(theirs)} (this model: {own})")
+    return "; ".join(differences)
+
+
 def record_in_card(card_path: Path, summaries: list[dict[str, Any]]) -> None:
     """Write the study into a card's ``metrics.leave_one_source_out`` (atomically).
 
     Only the card JSON changes; the model files, whose sha256 the card lists, stay untouched.
+    When the runs' recipe differs from the model's, the card says how.
     """
     card = json.loads(card_path.read_text(encoding="utf-8"))
+    configs = [item.get("training_config") or {} for item in summaries]
+    difference = recipe_difference(card.get("training_config") or {}, configs)
+    recipe = ("same recipe as this model" if not difference
+              else f"this model's recipe except {difference}")
     card.setdefault("metrics", {})["leave_one_source_out"] = {
         "what": "each COVID-19 source in turn left out of training and validation (all of its "
-                "images and patients) and tested on; same recipe as this model, figures at "
-                "the app's decision with patient-level bootstrap 95 % CIs",
+                f"images and patients) and tested on; {recipe}; figures at the app's decision "
+                "with patient-level bootstrap 95 % CIs",
         "runs": [{k: v for k, v in item.items() if k != "training_config"}
                  for item in summaries],
         "recipe": summaries[0].get("training_config") if summaries else None,

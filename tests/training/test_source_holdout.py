@@ -12,6 +12,7 @@ from model_training.source_holdout import (
     format_holdout_table,
     holdout_summary,
     holdout_table,
+    recipe_difference,
     record_in_card,
 )
 
@@ -87,3 +88,24 @@ def test_summary_table_and_card_record(tmp_path: Path) -> None:
     assert study["recipe"] == {"epochs": 3}
     assert written["metrics"]["test"] == {}
     assert [p.name for p in tmp_path.iterdir()] == ["model_card.json"]
+
+
+def test_card_says_when_the_study_ran_another_recipe(tmp_path: Path) -> None:
+    model = {"input_size": 192, "epochs": 18, "region": "lungs", "seed": 2026}
+    same = {"input_size": 192, "epochs": 18, "region": "lungs", "seed": 7}
+    reduced = {"input_size": 96, "epochs": 10, "region": "lungs"}
+    assert recipe_difference(model, [same]) == ""
+    assert recipe_difference(model, [reduced, reduced]) == (
+        "input_size 96 (this model: 192); epochs 10 (this model: 18)")
+    # Settings a card written before they existed does not record take their old default.
+    assert recipe_difference({"input_size": 192}, [{"input_size": 192, "region": "lungs"}]) == (
+        "region lungs (this model: image)")
+    card = tmp_path / "model_card.json"
+    card.write_text(json.dumps({"model_id": "m", "training_config": model}), encoding="utf-8")
+    summary = {"source": "actualmed", "training_config": reduced}
+    record_in_card(card, [summary])
+    what = json.loads(card.read_text(encoding="utf-8"))["metrics"]["leave_one_source_out"]["what"]
+    assert "except input_size 96 (this model: 192)" in what
+    record_in_card(card, [{**summary, "training_config": same}])
+    what = json.loads(card.read_text(encoding="utf-8"))["metrics"]["leave_one_source_out"]["what"]
+    assert "same recipe as this model" in what
