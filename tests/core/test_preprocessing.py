@@ -117,3 +117,18 @@ def test_equalize_spreads_content_over_0_to_1_and_leaves_padding_alone() -> None
     assert np.all(result.array[:top] == spec.pad_value)
     flat = preprocess(np.full((80, 80), 0.7, np.float32), spec).array
     assert np.all(flat == flat[0, 0])
+
+
+def test_percentiles_equal_numpy_bit_for_bit() -> None:
+    from desktop_app.core.preprocessing import percentiles
+
+    rng = np.random.default_rng(7)
+    for index in range(400):
+        values = rng.random(int(rng.integers(2, 30000))).astype(np.float32)
+        if index % 3 == 0:
+            values = np.round(values * 20) / 20  # many ties
+        if index % 5 == 0:
+            values = np.round(values * 255).astype(np.float32) / 255  # 8-bit levels
+        for quantiles in ((0.5, 99.5), (0.0, 100.0), (1.0, 99.0), (50.0, 50.0)):
+            expected = tuple(float(v) for v in np.percentile(values, quantiles))
+            assert percentiles(values, quantiles) == expected
