@@ -37,6 +37,12 @@ _prepared: list[tuple[weakref.ref[np.ndarray], np.ndarray, QtGui.QImage]] = []
 _PREPARED_KEPT = 1  # the image being prepared; the viewer holds the one it shows
 
 
+#: What the dashed outline on the original means.
+FRAME_TOOLTIP = ("The model read only the part of the film inside this outline (for a "
+                 "lung-framed model: the lung fields with a margin); nothing outside it played "
+                 "a part in the answer.")
+
+
 def _full_range_lut() -> np.ndarray:
     ramp = np.arange(_LEVELS, dtype=np.float32) / (_LEVELS - 1)
     return np.clip(np.rint(ramp * 255.0), 0, 255).astype(np.uint8)
@@ -102,8 +108,19 @@ class ImageView(QtWidgets.QGraphicsView):
         self._base = QtWidgets.QGraphicsPixmapItem()
         self._overlay = QtWidgets.QGraphicsPixmapItem()
         self._overlay.setZValue(1)
+        # The part of the film the model read, when it read only a part (the lung box).
+        self._frame = QtWidgets.QGraphicsRectItem()
+        pen = QtGui.QPen(QtGui.QColor(80, 200, 255, 200))
+        pen.setCosmetic(True)  # the same width at every zoom
+        pen.setWidthF(1.5)
+        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+        self._frame.setPen(pen)
+        self._frame.setZValue(2)
+        self._frame.setVisible(False)
+        self._frame.setToolTip(FRAME_TOOLTIP)
         self._scene.addItem(self._base)
         self._scene.addItem(self._overlay)
+        self._scene.addItem(self._frame)
         self._fit_mode = True
         self._placeholder = "Drop chest X-rays or folders here, or use File › Open (Ctrl+O)"
         self._drag_origin: QtCore.QPointF | None = None
@@ -163,6 +180,23 @@ class ImageView(QtWidgets.QGraphicsView):
         self._overlay.setTransform(QtGui.QTransform.fromScale(
             base.width() / max(1, pixmap.width()), base.height() / max(1, pixmap.height())
         ))
+
+    def set_frame(self, box: tuple[int, int, int, int] | None) -> None:
+        """Outline ``(left, top, right, bottom)`` in image pixels; None hides the outline."""
+        if box is None or not self.has_image():
+            self._frame.setVisible(False)
+            return
+        left, top, right, bottom = box
+        self._frame.setRect(QtCore.QRectF(left, top, right - left, bottom - top))
+        self._frame.setVisible(True)
+
+    def frame(self) -> tuple[int, int, int, int] | None:
+        """The outlined box, or None."""
+        if not self._frame.isVisible():
+            return None
+        rect = self._frame.rect()
+        return (round(rect.left()), round(rect.top()), round(rect.right()),
+                round(rect.bottom()))
 
     def set_overlay_visible(self, visible: bool) -> None:
         """Show or hide the heat map."""
@@ -551,7 +585,18 @@ class ImageViewer(QtWidgets.QWidget):
             self._full_range_image = None
         else:
             self.view.set_image(None)
+        self.view.set_frame(self._read_box())
         self._update_overlay()
+
+    def _read_box(self) -> tuple[int, int, int, int] | None:
+        """The part of the original the model read, when it is not the whole film."""
+        result = self._result
+        if (self._mode is not ViewMode.ORIGINAL or result is None or result.prepared is None
+                or result.loaded is None):
+            return None
+        height, width = result.loaded.pixels.shape
+        box = result.prepared.source_box
+        return None if tuple(box) == (0, 0, width, height) else tuple(box)
 
     def _windowed(self) -> np.ndarray:
         level, width = self.window()

@@ -322,3 +322,30 @@ def test_a_row_the_batch_answered_shows_its_result_before_the_full_image(
     window.table.select_key(record.key)
     assert window.panel.result is record.result
     assert window.panel.decision_label.text() == record.result.decision.label
+
+
+def test_a_lung_framed_model_outlines_the_part_of_the_film_it_read(
+    qtbot, make_window, tmp_path: Path, tiny_lung_bundle: Path
+) -> None:
+    window = make_window(model_dir=tiny_lung_bundle)
+    paths = [write_xray(tmp_path / "lungs.png", 5)]
+    _open_and_wait(qtbot, window, paths)
+    key = window.table_model.records()[0].key
+    _select(qtbot, window, key)
+    result = window.viewer.result
+    height, width = result.loaded.pixels.shape
+    box = result.prepared.source_box
+    assert tuple(box) != (0, 0, width, height)  # the lung box, not the whole film
+    assert window.viewer.view.frame() == tuple(box)
+    # The model input view shows the framed input itself: no outline there.
+    window.viewer.model_input_action.trigger()
+    assert window.viewer.view.frame() is None
+    window.viewer.original_action.trigger()
+    assert window.viewer.view.frame() == tuple(box)
+
+
+def test_a_whole_film_model_draws_no_outline(qtbot, make_window, tmp_path: Path) -> None:
+    window = make_window()
+    _open_and_wait(qtbot, window, [write_xray(tmp_path / "whole.png", 6)])
+    _select(qtbot, window, window.table_model.records()[0].key)
+    assert window.viewer.view.frame() is None
