@@ -23,6 +23,7 @@ from desktop_app.core.imaging import load_image, model_min_side
 from desktop_app.core.imaging.model_geometry import match_model_geometry
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.locations import bundled_model_dir
+from desktop_app.core.lung_fields import ModelInputs
 from desktop_app.core.model_bundle import load_bundle
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
 from tests.image_factory import dicom_dataset, synthetic_cxr, write_dicom
@@ -208,9 +209,11 @@ def test_real_films_keep_their_probabilities(cxr_data_dir: Path, tmp_path: Path)
         folder = tmp_path / str(index)
         folder.mkdir()
         files.append(_write(kind, big8, folder))
-    full = np.stack([preprocess(load_image(p).pixels, spec).array for p in files])[..., None]
-    reduced = np.stack([preprocess(match_model_geometry(
-        load_image(p, min_side=model_min_side(spec.input_size)), spec).pixels, spec).array
+    # The card's whole input path (for a lung-framed model: the lung box found on each decode).
+    make_input = ModelInputs(spec)
+    full = np.stack([make_input(load_image(p).pixels)[0].array for p in files])[..., None]
+    reduced = np.stack([make_input(match_model_geometry(
+        load_image(p, min_side=model_min_side(spec.input_size)), spec).pixels)[0].array
         for p in files])[..., None]
     p_full = model.run(full).probabilities
     p_reduced = model.run(reduced).probabilities
