@@ -215,7 +215,8 @@ class Analyzer:
         """Id of the model in use."""
         return self.card.model_id
 
-    def _prepare(self, path: Path, keep_loaded: bool) -> _Prepared:
+    def _prepare(self, path: Path, keep_loaded: bool, full_resolution: bool = True
+                 ) -> _Prepared:
         try:
             # Only the model input and a thumbnail are needed: decode at reduced resolution
             # (JPEG / JPEG 2000 codecs decode less; see desktop_app.core.imaging).
@@ -236,7 +237,7 @@ class Analyzer:
         # Up to two batches wait in the pipeline: holding their full-resolution pixels
         # (12 MB for a 2000 px film, 36 MB for a 3000 px DICOM) would cost hundreds of MB.
         age = loaded.age or PatientAge.unknown(f"{loaded.format} files carry no patient age")
-        if keep_loaded and loaded.reduced:
+        if keep_loaded and loaded.reduced and full_resolution:
             # The viewer shows the full image (and the heat map on it); the model input above
             # still comes from the reduced decode, so the CLI, the batch and the viewer agree.
             try:
@@ -302,9 +303,20 @@ class Analyzer:
                         future.cancel()
                     return
 
-    def analyse_one(self, path: Path, *, keep_loaded: bool = True) -> ImageResult:
-        """Classify a single file (keeping its pixels for display by default)."""
-        return next(iter(self.analyse([path], batch_size=1, keep_loaded=keep_loaded, workers=1)))
+    def analyse_one(self, path: Path, *, keep_loaded: bool = True,
+                    full_resolution: bool = True) -> ImageResult:
+        """Classify a single file (keeping its pixels for display by default).
+
+        Args:
+            path: The file.
+            keep_loaded: Keep the loaded pixels in the result.
+            full_resolution: With ``keep_loaded``, decode the full image for display. False
+                keeps the reduced decode the model input was made from
+                (``result.loaded.reduced``; the viewer shows it while the full image is
+                decoded: for a large JPEG 2000 that is seconds).
+        """
+        return self._finish([self._prepare(Path(path), keep_loaded, full_resolution)],
+                            keep_loaded)[0]
 
     def _finish(self, batch: list[_Prepared], keep_loaded: bool) -> list[ImageResult]:
         readable = [item for item in batch if item.error is None]

@@ -496,16 +496,24 @@ class ImageViewer(QtWidgets.QWidget):
         self._update_enabled()
 
     def set_result(self, result: ImageResult) -> None:
-        """Show a full result (with ``loaded`` pixels) in the current mode."""
+        """Show a full result (with ``loaded`` pixels) in the current mode.
+
+        The same film at full resolution after its reduced preview keeps the window the user
+        may already have set; any other film starts at its full range.
+        """
+        previous = self._result
+        same_film = (previous is not None and previous.path == result.path
+                     and previous.loaded is not None and previous.loaded.reduced)
         self._result = result
         self._overlay_cache.clear()
         self._levels = None
-        # Each film starts at its full range, as on a reading workstation.
-        for slider, value in ((self.level_slider, 500), (self.width_slider, 1000)):
-            slider.blockSignals(True)
-            slider.setValue(value)
-            slider.blockSignals(False)
-        self.view.set_window_values(0.5, 1.0)
+        if not same_film:
+            # Each film starts at its full range, as on a reading workstation.
+            for slider, value in ((self.level_slider, 500), (self.width_slider, 1000)):
+                slider.blockSignals(True)
+                slider.setValue(value)
+                slider.blockSignals(False)
+            self.view.set_window_values(0.5, 1.0)
         self._full_range_image = None
         if result.loaded is not None:
             self._levels, self._full_range_image = prepare_display(result.loaded.pixels)
@@ -594,9 +602,14 @@ class ImageViewer(QtWidgets.QWidget):
         if (self._mode is not ViewMode.ORIGINAL or result is None or result.prepared is None
                 or result.loaded is None):
             return None
-        height, width = result.loaded.pixels.shape
-        box = result.prepared.source_box
-        return None if tuple(box) == (0, 0, width, height) else tuple(box)
+        width, height = result.loaded.original_size
+        box = result.prepared.source_box  # in the original's coordinates
+        if tuple(box) == (0, 0, width, height):
+            return None
+        shown_height, shown_width = result.loaded.pixels.shape
+        scale_x, scale_y = shown_width / width, shown_height / height
+        return (round(box[0] * scale_x), round(box[1] * scale_y),
+                round(box[2] * scale_x), round(box[3] * scale_y))
 
     def _windowed(self) -> np.ndarray:
         level, width = self.window()
@@ -627,7 +640,9 @@ class ImageViewer(QtWidgets.QWidget):
             if self._mode is ViewMode.MODEL_INPUT or result.loaded is None:
                 heat = heatmap_for_input(cam, result.prepared.array.shape[0])
             else:
-                height, width = result.loaded.pixels.shape
+                # In the original's coordinates (the overlay is scaled onto the shown pixels,
+                # which are the reduced decode while the full image is being read).
+                width, height = result.loaded.original_size
                 heat = heatmap_for_original(cam, result.prepared, (width, height))
                 # The overlay is smooth anyway: a quarter-size image keeps big films light.
                 step = max(1, max(height, width) // 1024)

@@ -176,6 +176,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.table.current_key_changed.connect(self._on_table_current_key_changed)
         self.table_model.counts_changed.connect(self._on_table_model_counts_changed)
         self._counts_timer.timeout.connect(self._on_counts_timer_timeout)
+        self.image_loader.image_previewed.connect(self._on_image_loader_image_previewed)
         self.image_loader.image_loaded.connect(self._on_image_loader_image_loaded)
         self.image_loader.image_failed.connect(self._on_image_loader_image_failed)
         self.viewer.shown_class_changed.connect(self.panel.set_shown_class)
@@ -704,15 +705,26 @@ class MainWindow(QtWidgets.QMainWindow):
     def _is_current_model(self, result: ImageResult) -> bool:
         return self._active is not None and result.model_id == self._active.bundle.card.model_id
 
-    def _on_image_loader_image_loaded(self, key: int, result: ImageResult) -> None:
+    def _on_image_loader_image_previewed(self, key: int, result: ImageResult) -> None:
+        """Show the reduced decode (and the finished analysis) until the full image is read."""
         if not self._is_current_model(result):
             return
-        self._remember_full(key, result)
+        self._fill_row(key, result)
+        if key == self.table.current_key() and key not in self._full:
+            self._show_full(key, result)
+
+    def _fill_row(self, key: int, result: ImageResult) -> None:
         record = self.table_model.record(key) if self.table_model.has_key(key) else None
         if record is not None and record.status is not Status.DONE:
             # The view's analysis is the same classify path: fill the row too.
             light = result if not result.ok else _light(result)
             self.table_model.set_result(key, light, make_thumbnail(result))
+
+    def _on_image_loader_image_loaded(self, key: int, result: ImageResult) -> None:
+        if not self._is_current_model(result):
+            return
+        self._remember_full(key, result)
+        self._fill_row(key, result)
         if key == self.table.current_key():
             self._show_full(key, result)
 

@@ -333,18 +333,72 @@ class BatchAnalysisWorker(QtCore.QRunnable):
         self.signals.batch_finished.emit(self._cancel.is_set())
 
 
+class _ImageSignals(QtCore.QObject):
+    """Signals of :class:`_ImageWorker`.
+
+    Signals:
+        previewed(object): ``(key, result)`` with the reduced decode as ``loaded``.
+        succeeded(object): ``(key, result)`` with the full-resolution pixels.
+        failed(str): Why the image could not be analysed.
+    """
+
+    previewed = QtCore.Signal(object)
+    succeeded = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+
+
+class _ImageWorker(QtCore.QRunnable):
+    """Analyse one image for the viewer: reduced pixels first, then the full resolution.
+
+    One analysis (on the reduced decode, as in a batch); the second step only decodes.
+    """
+
+    def __init__(self, bundle: ModelBundle, key: int, path: Path) -> None:
+        super().__init__()
+        self.signals = _ImageSignals()
+        self._bundle, self._key, self._path = bundle, key, path
+
+    def run(self) -> None:
+        """Never let an exception escape into Qt's thread."""
+        try:
+            analyzer = analyzer_for(self._bundle)
+            result = analyzer.analyse_one(self._path, keep_loaded=True, full_resolution=False)
+            if result.loaded is not None and result.loaded.reduced:
+                _prepare_for_display(result)
+                self.signals.previewed.emit((self._key, result))
+                result = replace(result, loaded=analyzer.decode(self._path))
+            _prepare_for_display(result)
+        except Exception as error:
+            traceback.print_exc()
+            self.signals.failed.emit(_describe(error))
+            return
+        self.signals.succeeded.emit((self._key, result))
+
+
+def _prepare_for_display(result: ImageResult) -> None:
+    """The display conversions, here rather than in the UI thread (cached per pixel array)."""
+    if result.loaded is not None:
+        from desktop_app.ui.image_view import prepare_display
+
+        prepare_display(result.loaded.pixels)
+
+
 class ImageLoader(QtCore.QObject):
     """Loads the selected image at full resolution, latest request only.
 
     Keyboard navigation through a worklist fires a request per row; only the newest one
     matters, so while one image is being analysed further requests replace each other and
-    just the last is run afterwards.
+    just the last is run afterwards. A large file is shown twice: first from the reduced
+    decode the model input came from (``image_previewed``, in a fraction of the time), then
+    at full resolution (``image_loaded``).
 
     Signals:
+        image_previewed(int, object): Row key and the result with reduced pixels.
         image_loaded(int, object): Row key and the full :class:`ImageResult` (pixels kept).
         image_failed(int, str): Row key and why it could not be analysed.
     """
 
+    image_previewed = QtCore.Signal(int, object)
     image_loaded = QtCore.Signal(int, object)
     image_failed = QtCore.Signal(int, str)
 
@@ -386,10 +440,15 @@ class ImageLoader(QtCore.QObject):
         self._busy = True
         self._current_key = key
         # Bound methods of this QObject (not lambdas) so Qt queues the calls to the UI thread.
-        worker = FunctionWorker(_analyse_one, self._bundle, key, path)
+        worker = _ImageWorker(self._bundle, key, path)
+        worker.signals.previewed.connect(self._on_worker_previewed)
         worker.signals.succeeded.connect(self._on_worker_succeeded)
         worker.signals.failed.connect(self._on_worker_failed)
         self._pool.start(worker)
+
+    def _on_worker_previewed(self, value: tuple[int, ImageResult]) -> None:
+        key, result = value
+        self.image_previewed.emit(key, result)
 
     def _on_worker_succeeded(self, value: tuple[int, ImageResult]) -> None:
         self._busy = False
@@ -401,12 +460,3 @@ class ImageLoader(QtCore.QObject):
         self._busy = False
         self.image_failed.emit(self._current_key, message)
         self._start_next()
-
-
-def _analyse_one(bundle: ModelBundle, key: int, path: Path) -> tuple[int, ImageResult]:
-    result = analyzer_for(bundle).analyse_one(path, keep_loaded=True)
-    if result.loaded is not None:  # the display conversions, here rather than in the UI thread
-        from desktop_app.ui.image_view import prepare_display
-
-        prepare_display(result.loaded.pixels)
-    return key, result

@@ -349,3 +349,36 @@ def test_a_whole_film_model_draws_no_outline(qtbot, make_window, tmp_path: Path)
     _open_and_wait(qtbot, window, [write_xray(tmp_path / "whole.png", 6)])
     _select(qtbot, window, window.table_model.records()[0].key)
     assert window.viewer.view.frame() is None
+
+
+def test_a_large_film_is_shown_reduced_first_then_at_full_resolution(
+    qtbot, make_window, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from desktop_app.core.synthetic import synthetic_radiograph
+
+    path = tmp_path / "large.jpg"
+    Image.fromarray(synthetic_radiograph((1600, 1920), seed=3)).save(path, quality=92)
+    window = make_window()
+    previews: list = []
+    fulls: list = []
+    window.image_loader.image_previewed.connect(lambda key, result: previews.append(result))
+    window.image_loader.image_loaded.connect(lambda key, result: fulls.append(result))
+    _open_and_wait(qtbot, window, [path, write_xray(tmp_path / "small.png", 1)])
+    large = next(r for r in window.table_model.records() if r.path == path)
+    window.table.setCurrentIndex(QtCore.QModelIndex())
+    window.table.select_key(large.key)
+    qtbot.waitUntil(lambda: any(r.path == path for r in fulls), timeout=60_000)
+    preview = next(r for r in previews if r.path == path)
+    full = next(r for r in fulls if r.path == path)
+    assert preview.loaded.reduced
+    assert max(preview.loaded.pixels.shape) < 1920
+    assert preview.loaded.original_size == (1600, 1920)
+    assert not full.loaded.reduced
+    assert full.loaded.pixels.shape == (1920, 1600)
+    # One analysis: the full image only replaces the pixels shown.
+    assert full.probabilities == preview.probabilities
+    qtbot.waitUntil(lambda: window.viewer.result is full, timeout=10_000)
+    pixmap = window.viewer.view._base.pixmap()
+    assert (pixmap.width(), pixmap.height()) == (1600, 1920)
