@@ -236,7 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{figures['children_rss_mb']:.0f} MB | |")
     print(f"| row switch to the result in the panel, median / max ({figures['answers']} "
           f"switches) | {figures['answer_median_s']:.3f} / {figures['answer_max_s']:.2f} s | |")
-    print(f"| row switch to full image shown, median / max ({figures['switches']} switches) | "
+    print(f"| row switch to the image shown (reduced decode first), median / max "
+          f"({figures['switches']} switches) | "
           f"{figures['show_median_s']:.2f} / {figures['show_max_s']:.2f} s | |")
     return 0
 
