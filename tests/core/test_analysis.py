@@ -96,8 +96,9 @@ def test_queued_images_do_not_hold_full_resolution_pixels(
     queued = []
     prepare = Analyzer._prepare
 
-    def spy(self: Analyzer, path: Path, keep_loaded: bool):  # type: ignore[no-untyped-def]
-        item = prepare(self, path, keep_loaded)
+    def spy(self: Analyzer, path: Path, keep_loaded: bool,  # type: ignore[no-untyped-def]
+            full_resolution: bool = True):
+        item = prepare(self, path, keep_loaded, full_resolution)
         queued.append(item)
         return item
 
