@@ -33,7 +33,12 @@ from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.file_hashes import read_card_json, verify_listed_files
 from desktop_app.core.litert_runner import open_signature
 from desktop_app.core.locations import resources_dir
-from desktop_app.core.preprocessing import PreprocessedImage, PreprocessingSpec, preprocess
+from desktop_app.core.preprocessing import (
+    PreprocessedImage,
+    PreprocessingSpec,
+    preprocess,
+    preprocess_subsampled,
+)
 
 __all__ = [
     "LUNG_CARD_FILE",
@@ -64,10 +69,6 @@ LUNG_OUTPUT_NAME = "lungs"
 MIN_LUNG_FRACTION = 0.04
 #: Mass percentiles that bound the box along each axis (robust to stray pixels).
 BOX_PERCENTILES = (0.5, 99.5)
-#: The subsample before the segmenter's preprocessing keeps about this many pixels per input
-#: pixel along the long side (as the view check does): a 3000 px film costs what a 300 px one
-#: costs.
-SUBSAMPLE_FACTOR = 1.5
 
 
 def bundled_lung_segmenter_dir() -> Path:
@@ -77,9 +78,7 @@ def bundled_lung_segmenter_dir() -> Path:
 
 def segmenter_input(pixels: np.ndarray, spec: PreprocessingSpec) -> PreprocessedImage:
     """The segmenter's input for a loaded grayscale image (training and app both call this)."""
-    array = np.asarray(pixels)
-    stride = max(1, max(array.shape[:2]) // int(SUBSAMPLE_FACTOR * spec.input_size))
-    return preprocess(array[::stride, ::stride], spec)
+    return preprocess_subsampled(pixels, spec)
 
 
 def lung_box(

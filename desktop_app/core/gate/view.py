@@ -32,7 +32,11 @@ from desktop_app.core.file_hashes import read_card_json, verify_listed_files
 from desktop_app.core.gate.verdict import OodVerdict
 from desktop_app.core.litert_runner import open_signature
 from desktop_app.core.locations import resources_dir
-from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
+from desktop_app.core.preprocessing import (
+    SUBSAMPLE_FACTOR,
+    PreprocessingSpec,
+    preprocess_subsampled,
+)
 
 __all__ = [
     "FRONTAL",
@@ -61,10 +65,6 @@ VIEW_OUTPUT_NAME = "probabilities"
 FRONTAL = "frontal"
 #: The view model's classes, in output order.
 VIEW_CLASSES: tuple[str, ...] = (FRONTAL, "lateral", "rotated", "other")
-#: The subsample before preprocessing keeps about this many pixels per input pixel along the
-#: long side (at least one): Pillow's antialiased resize then works on a few thousand pixels,
-#: and a 3000 px DICOM costs as little as a 300 px JPEG.
-SUBSAMPLE_FACTOR = 1.5
 
 _REASONS = {
     "lateral": "lateral view: LungLens reads frontal PA/AP films only (view check: lateral "
@@ -94,9 +94,7 @@ def view_input(pixels: np.ndarray, spec: PreprocessingSpec) -> np.ndarray:
     Returns:
         The preprocessed input, values 0..1.
     """
-    array = np.asarray(pixels)
-    stride = max(1, max(array.shape[:2]) // int(SUBSAMPLE_FACTOR * spec.input_size))
-    return preprocess(array[::stride, ::stride], spec).array
+    return preprocess_subsampled(pixels, spec).array
 
 
 @dataclass(frozen=True)

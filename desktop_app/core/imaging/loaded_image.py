@@ -119,7 +119,6 @@ def finish(
     )
 
 
-
 def _exact_extent(gray: np.ndarray, original_size: tuple[int, int], reduction: int) -> np.ndarray:
     """Resample a reduced image so that it spans exactly the original's extent.
 
