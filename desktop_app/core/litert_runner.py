@@ -1,4 +1,4 @@
-"""Open one signature of a LiteRT model and check it is the one its card promises.
+"""Open one signature of a LiteRT model, check it is the one its card promises, and run it.
 
 The view check and the lung segmenter are small single-input, single-output models, each
 shipped with its own card. Both are opened the same way: LiteRT interpreter, signature
@@ -11,21 +11,40 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from desktop_app.core.errors import ModelBundleError
 
 __all__ = ["SignatureModel", "open_signature"]
 
 
 class SignatureModel:
-    """A LiteRT signature runner kept together with its interpreter (which must stay alive).
+    """A checked LiteRT signature, kept together with its interpreter (which must stay alive).
 
-    Attributes:
-        runner: Call with ``**{input_name: batch}``; returns ``{output_name: array}``.
+    Not thread-safe: one per thread.
     """
 
-    def __init__(self, interpreter: Any, runner: Any) -> None:
+    def __init__(self, interpreter: Any, runner: Any, *, input_name: str, output_name: str,
+                 input_shape: tuple[int, ...], what: str) -> None:
         self._interpreter = interpreter
-        self.runner = runner
+        self._runner = runner
+        self._input_name, self._output_name = input_name, output_name
+        self._input_shape, self._what = tuple(input_shape), what
+
+    def run(self, inputs: np.ndarray) -> np.ndarray:
+        """The output for ``(n, s, s)`` or ``(n, s, s, 1)`` float inputs, as float32.
+
+        Raises:
+            ValueError: If the inputs do not have the card's input shape.
+        """
+        given = np.asarray(inputs, dtype=np.float32)
+        batch = np.ascontiguousarray(given[..., None] if given.ndim == 3 else given)
+        if batch.ndim != 4 or batch.shape[1:] != self._input_shape:
+            side = self._input_shape[0]
+            raise ValueError(f"{self._what} inputs must have shape (n, {side}, {side}[, 1]). "
+                             f"Received: {given.shape}")
+        out = self._runner(**{self._input_name: batch})[self._output_name]
+        return np.asarray(out, dtype=np.float32)
 
 
 def open_signature(
@@ -71,4 +90,5 @@ def open_signature(
         raise ModelBundleError(
             path, f"{what} input shape {shape} does not match its card's preprocessing "
                   f"{tuple(input_shape)}")
-    return SignatureModel(interpreter, runner)
+    return SignatureModel(interpreter, runner, input_name=input_name, output_name=output_name,
+                          input_shape=shape, what=what)

@@ -209,7 +209,6 @@ class LungSegmenter:
             model.tflite_path, signature=LUNG_SIGNATURE, input_name=LUNG_INPUT_NAME,
             output_name=LUNG_OUTPUT_NAME, input_shape=self.spec.input_shape,
             what="lung segmenter", num_threads=num_threads)
-        self._runner = self._litert.runner
 
     @property
     def model_id(self) -> str:
@@ -218,13 +217,8 @@ class LungSegmenter:
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """``(n, s, s)`` lung probabilities for ``(n, s, s)`` inputs."""
-        given = np.asarray(inputs, dtype=np.float32)
-        batch = np.ascontiguousarray(given[..., None] if given.ndim == 3 else given)
-        if batch.ndim != 4 or batch.shape[1:] != self.spec.input_shape:
-            raise ValueError(f"segmenter inputs must have shape (n, {self.spec.input_size}, "
-                             f"{self.spec.input_size}[, 1]). Received: {given.shape}")
-        out = self._runner(**{LUNG_INPUT_NAME: batch})[LUNG_OUTPUT_NAME]
-        return np.asarray(out, dtype=np.float32).reshape(batch.shape[:3])
+        out = self._litert.run(inputs)
+        return out.reshape(out.shape[:3])
 
     def find_box(self, pixels: np.ndarray, margin: float) -> tuple[int, int, int, int] | None:
         """The lung box of one loaded image (see :func:`lung_box`), or None."""

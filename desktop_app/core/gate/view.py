@@ -188,7 +188,6 @@ class ViewCheck:
             model.tflite_path, signature=VIEW_SIGNATURE, input_name=VIEW_INPUT_NAME,
             output_name=VIEW_OUTPUT_NAME, input_shape=self.spec.input_shape, what="view model",
             num_threads=num_threads)
-        self._runner = self._litert.runner
 
     def input_for(self, pixels: np.ndarray) -> np.ndarray:
         """The model input for a loaded image (see :func:`view_input`)."""
@@ -196,13 +195,7 @@ class ViewCheck:
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """``(n, len(VIEW_CLASSES))`` probabilities for ``(n, s, s)`` inputs."""
-        given = np.asarray(inputs, dtype=np.float32)
-        batch = np.ascontiguousarray(given[..., None] if given.ndim == 3 else given)
-        if batch.ndim != 4 or batch.shape[1:] != self.spec.input_shape:
-            raise ValueError(f"view inputs must have shape (n, {self.spec.input_size}, "
-                             f"{self.spec.input_size}[, 1]). Received: {given.shape}")
-        out = self._runner(**{VIEW_INPUT_NAME: batch})[VIEW_OUTPUT_NAME]
-        return np.asarray(out, dtype=np.float64)
+        return self._litert.run(inputs).astype(np.float64)
 
     def verdicts(self, probabilities: np.ndarray) -> list[OodVerdict]:
         """One verdict per row of :meth:`probabilities`, with the view's reason when refused."""
