@@ -30,7 +30,7 @@ from desktop_app.core.model_bundle import (
     sha256_file,
 )
 from desktop_app.core.model_card import CARD_FILE, KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE
-from model_training.tflite_export import keras_to_tflite
+from model_training.tflite_export import keras_to_tflite, run_signature
 
 __all__ = [
     "QUANTIZED_TOLERANCE",
@@ -119,19 +119,10 @@ def run_tflite(data: bytes, images: np.ndarray, *, batch_size: int = 64) -> dict
     Returns:
         ``{"logits": (n, classes), "features": (n, dim)}`` as float32.
     """
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_content=data, num_threads=os.cpu_count() or 1) \
-        .get_signature_runner(SIGNATURE)
-    batch = np.asarray(images, dtype=np.float32)
-    if batch.ndim == 3:
-        batch = batch[..., None]
-    logits, features = [], []
-    for start in range(0, len(batch), batch_size):
-        out = runner(**{INPUT_NAME: np.ascontiguousarray(batch[start:start + batch_size])})
-        logits.append(np.asarray(out[OUTPUT_LOGITS], dtype=np.float32))
-        features.append(np.asarray(out[OUTPUT_FEATURES], dtype=np.float32))
-    return {OUTPUT_LOGITS: np.concatenate(logits), OUTPUT_FEATURES: np.concatenate(features)}
+    out = run_signature(data, images, signature=SIGNATURE, input_name=INPUT_NAME,
+                        output_names=(OUTPUT_LOGITS, OUTPUT_FEATURES), batch_size=batch_size,
+                        num_threads=os.cpu_count() or 1)
+    return {name: values.astype(np.float32, copy=False) for name, values in out.items()}
 
 
 def _save_without_optimizer(model: Any, path: Path) -> None:

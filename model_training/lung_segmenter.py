@@ -193,6 +193,12 @@ def train_segmenter(images: np.ndarray, targets: np.ndarray, config: SegmenterCo
     return model
 
 
+def _lungs(flatbuffer: bytes, inputs: np.ndarray) -> np.ndarray:
+    """``(n, s, s)`` lung probabilities of the exported flatbuffer (what ships)."""
+    return run_signature(flatbuffer, inputs, signature=LUNG_SIGNATURE, input_name=LUNG_INPUT_NAME,
+                         output_names=(LUNG_OUTPUT_NAME,))[LUNG_OUTPUT_NAME][..., 0]
+
+
 def _box_reach(runner_data: bytes, data: Path, config: SegmenterConfig, skip_source: str
                ) -> dict[str, dict[str, float | int]]:
     """Per source: share of TRAIN films with a lung box and the box's median area share."""
@@ -208,9 +214,7 @@ def _box_reach(runner_data: bytes, data: Path, config: SegmenterConfig, skip_sou
             pixels = load_image(data / "images" / name, min_side=_DECODE_MIN_SIDE).pixels
             prepared.append(segmenter_input(pixels, config.preprocessing))
             sizes.append((pixels.shape[1], pixels.shape[0]))
-        lungs = run_signature(runner_data, np.stack([p.array for p in prepared]),
-                              signature=LUNG_SIGNATURE, input_name=LUNG_INPUT_NAME,
-                              output_name=LUNG_OUTPUT_NAME)[..., 0] > config.threshold
+        lungs = _lungs(runner_data, np.stack([p.array for p in prepared])) > config.threshold
         areas = []
         for mask, item, size in zip(lungs, prepared, sizes, strict=True):
             box = lung_box(mask, item.content_box, size, 0.0)
@@ -243,8 +247,7 @@ def export_segmenter(
 
     flatbuffer = keras_to_tflite(model, serve, signature=LUNG_SIGNATURE,
                                  input_name=LUNG_INPUT_NAME, input_size=images.shape[1])
-    predicted = run_signature(flatbuffer, images[held_out], signature=LUNG_SIGNATURE,
-                              input_name=LUNG_INPUT_NAME, output_name=LUNG_OUTPUT_NAME)[..., 0]
+    predicted = _lungs(flatbuffer, images[held_out])
     scores = dice(predicted > config.threshold, targets[held_out] > 0.5)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -74,19 +74,27 @@ def keras_to_tflite(
 
 
 def run_signature(
-    data: bytes, inputs: np.ndarray, *, signature: str, input_name: str, output_name: str,
-    batch_size: int = 256,
-) -> np.ndarray:
-    """One output of a flatbuffer for ``(n, s, s)`` inputs: metrics of what ships.
+    data: bytes, inputs: np.ndarray, *, signature: str, input_name: str,
+    output_names: tuple[str, ...], batch_size: int = 256, num_threads: int = 2,
+) -> dict[str, np.ndarray]:
+    """Outputs of a flatbuffer for ``(n, s, s)`` or ``(n, s, s, 1)`` inputs.
 
-    Runs the same LiteRT interpreter the app runs, before the model is written to its folder.
+    Runs the same LiteRT interpreter the app runs, before the model is written to its folder,
+    so that metrics computed on the result are those of what ships.
+
+    Returns:
+        ``{name: array}`` for each of ``output_names``, concatenated over the batches.
     """
     from ai_edge_litert.interpreter import Interpreter
 
-    runner = Interpreter(model_content=data, num_threads=2).get_signature_runner(signature)
-    out = []
-    for start in range(0, len(inputs), batch_size):
-        batch = np.ascontiguousarray(inputs[start:start + batch_size, ..., None],
-                                     dtype=np.float32)
-        out.append(np.asarray(runner(**{input_name: batch})[output_name]))
-    return np.concatenate(out)
+    runner = Interpreter(model_content=data, num_threads=num_threads) \
+        .get_signature_runner(signature)
+    images = np.asarray(inputs, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    out: dict[str, list[np.ndarray]] = {name: [] for name in output_names}
+    for start in range(0, len(images), batch_size):
+        result = runner(**{input_name: np.ascontiguousarray(images[start:start + batch_size])})
+        for name in output_names:
+            out[name].append(np.asarray(result[name]))
+    return {name: np.concatenate(parts) for name, parts in out.items()}

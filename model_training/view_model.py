@@ -410,7 +410,7 @@ def _to_tflite(model: Any, input_size: int) -> bytes:
 def _run_tflite(data: bytes, inputs: np.ndarray) -> np.ndarray:
     """Probabilities from the exported flatbuffer: the metrics are those of what ships."""
     return run_signature(data, inputs, signature=VIEW_SIGNATURE, input_name=VIEW_INPUT_NAME,
-                         output_name=VIEW_OUTPUT_NAME).astype(np.float64)
+                         output_names=(VIEW_OUTPUT_NAME,))[VIEW_OUTPUT_NAME].astype(np.float64)
 
 
 def _rate(flags: np.ndarray) -> dict[str, float | int]:
