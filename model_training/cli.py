@@ -145,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     view.add_argument("--out", required=True, help="folder to write (e.g. resources/view_model)")
     view.add_argument("--epochs", type=int, default=None)
     view.add_argument("--seed", type=int, default=None)
+    view.add_argument("--exclude-source", action="append", default=[], metavar="SOURCE",
+                      help="leave this source's films out of the material (repeatable; "
+                           "leave-one-source-out measurement of the view check)")
     view.add_argument("--no-ood-cases", action="store_true",
                       help="leave out the OOD evaluation set's development half "
                            "(benchmarks/ood_cases.py; needs a source checkout)")
@@ -379,7 +382,8 @@ def _cmd_view_model(args: argparse.Namespace) -> int:
     from model_training.view_model import ViewTrainingConfig, train_view_model
 
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
-    config = dataclasses.replace(ViewTrainingConfig(), **overrides)
+    config = dataclasses.replace(ViewTrainingConfig(), **overrides,
+                                 exclude_sources=tuple(args.exclude_source))
     bar = _Bar()
     with tempfile.TemporaryDirectory(prefix="lunglens_view_ood_") as folder:
         cases: list[tuple[Path, str]] = []

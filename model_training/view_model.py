@@ -57,6 +57,7 @@ from desktop_app.core.model_bundle import sha256_file
 from desktop_app.core.preprocessing import PreprocessingSpec
 from desktop_app.core.synthetic import synthetic_radiograph
 from model_training.tflite_export import keras_to_tflite, run_signature
+from model_training.ward_films import ward_film
 
 __all__ = [
     "ViewMaterial",
@@ -72,6 +73,8 @@ _LABEL = {name: index for index, name in enumerate(VIEW_CLASSES)}
 #: The classify path decodes at reduced resolution for the default 224 px classifier; the
 #: training images are loaded the same way so the view input looks the same.
 _DECODE_MIN_SIDE = model_min_side(224)
+#: Sources with more TRAIN films than this get one augmented copy of each, smaller ones three.
+_LARGE_SOURCE = 800
 #: Long side (at most about) of the working copy every augmentation starts from.
 _WORKING_SIDE = 320
 
@@ -97,8 +100,15 @@ class ViewTrainingConfig:
         crops_per_source: At most this many heavily cropped regions per source.
         ood_copies: Augmented copies of each development-half OOD image.
         validation_fraction: Share of the TRAIN patients used to choose the threshold.
-        max_validation_flagged: Largest share of validation frontal films the threshold may
-            refuse; the threshold is 0.5 unless that refuses more.
+        max_validation_flagged: Largest share of validation frontal films the caution
+            threshold may flag; it is 0.5 unless that flags more.
+        refuse_below: Frontal probability below which a film is refused (between it and
+            the caution threshold the film is answered with a caution): at 0.25 another view
+            is at least three times as likely as a frontal film.
+        ward_copies: Bedside versions (:func:`model_training.ward_films.ward_film`) of each
+            training frontal film.
+        exclude_sources: Sources whose films are left out of the material (leave-one-source-
+            out measurement of the view check).
     """
 
     input_size: int = 48
@@ -108,12 +118,15 @@ class ViewTrainingConfig:
     seed: int = 2026
     held_out_lateral_patients: int = 5
     lateral_copies: int = 60
-    frontal_per_source: int = 800
+    frontal_per_source: int = 2100
     rotated_per_source: int = 120
     crops_per_source: int = 110
     ood_copies: int = 4
     validation_fraction: float = 0.15
     max_validation_flagged: float = 0.005
+    refuse_below: float = 0.25
+    ward_copies: int = 1
+    exclude_sources: tuple[str, ...] = ()
 
     @property
     def preprocessing(self) -> PreprocessingSpec:
@@ -284,9 +297,12 @@ def build_material(
     held_out_files = []
     # Frontal films: TRAIN rows, split by patient into fit and validation.
     rows = [r for r in _read_csv(data_dir / "metadata.csv")
-            if r["Dataset_type"].strip() == "TRAIN"]
+            if r["Dataset_type"].strip() == "TRAIN"
+            and r["source"] not in config.exclude_sources]
     if not rows:
-        raise ValueError(f"{data_dir / 'metadata.csv'}: no TRAIN rows")
+        raise ValueError(f"{data_dir / 'metadata.csv'}: no TRAIN rows"
+                         + (f" outside {list(config.exclude_sources)}"
+                            if config.exclude_sources else ""))
     by_source: dict[str, list[dict[str, str]]] = {}
     for row in rows:
         by_source.setdefault(row["source"], []).append(row)
@@ -327,10 +343,14 @@ def build_material(
             add(pixels, FRONTAL, split, origin)
             if split == "train":
                 # Small web sources (figures, borders, arrows) need more than one look.
-                copies = 1 if len(by_source[origin]) > config.frontal_per_source else 3
+                copies = 1 if len(by_source[origin]) > _LARGE_SOURCE else 3
                 for _ in range(copies):
                     add(_augment(pixels, rng, 0.5), FRONTAL, split, origin)
                 add(_augment(_tight_framing(pixels, rng), rng, 0.3), FRONTAL, split, origin)
+                for _ in range(config.ward_copies * copies):
+                    add(ward_film(pixels, rng), FRONTAL, split, f"{origin} ward")
+            else:  # bedside versions of unseen films: reported, never used for a threshold
+                add(ward_film(pixels, rng), FRONTAL, "validation_ward", f"{origin} ward")
         elif kind == "rotated":
             turned = np.rot90(pixels, 1 if rng.random() < 0.5 else -1)
             add(_augment(turned, rng, 0.4), "rotated", "train", origin)
@@ -477,24 +497,38 @@ def train_view_model(
     probabilities = _run_tflite(data, material.inputs)
     frontal = probabilities[:, _LABEL[FRONTAL]]
     validation = (material.split == "validation") & (material.labels == _LABEL[FRONTAL])
-    threshold = 0.5
+    caution = 0.5
     if validation.any():
         limit = float(np.quantile(frontal[validation], config.max_validation_flagged))
-        threshold = float(min(0.5, max(limit, 0.05)))
+        caution = float(min(0.5, max(limit, 0.05)))
+    threshold = float(min(caution, config.refuse_below))
     flagged = frontal < threshold
+    cautioned = (frontal >= threshold) & (frontal < caution)
     held = material.split == "held_out"
+    ward = material.split == "validation_ward"
+
+    def per_source(mask: np.ndarray) -> dict[str, dict[str, float | int]]:
+        return {source: {**_rate(flagged[mask & (material.origin == source)]),
+                         "cautioned": float(cautioned[mask & (material.origin == source)]
+                                            .mean())}
+                for source in sorted(set(material.origin[mask]))}
+
     metrics: dict[str, Any] = {
         "min_frontal_probability": threshold,
+        "caution_frontal_probability": caution,
         "held_out_laterals": {**_rate(flagged[held]),
                               "patients": len(material.held_out_patients)},
-        "validation_frontal_per_source": {
-            source: _rate(flagged[validation & (material.origin == source)])
-            for source in sorted(set(material.origin[validation]))
-        },
+        "validation_frontal_per_source": per_source(validation),
         "validation_frontal_all": _rate(flagged[validation]),
+        "validation_ward_films_per_source": per_source(ward),
+        "validation_ward_films_all": {**_rate(flagged[ward]),
+                                      "cautioned": float(cautioned[ward].mean())
+                                      if ward.any() else float("nan")},
         "train_accuracy": float((probabilities[train].argmax(axis=1) == y_train).mean()),
         "note": "validation = frontal TRAIN-split films of patients not trained on (chooses "
-                "the threshold); held-out laterals = whole patients never trained on. The "
+                "the caution threshold); validation ward films = one bedside version of each "
+                "(model_training.ward_films), reported only; held-out laterals = whole "
+                "patients never trained on. The "
                 "dataset's TEST split and the OOD set's held-out half are measured by "
                 "benchmarks/view_check.py.",
     }
@@ -512,6 +546,7 @@ def train_view_model(
                    "classifier's answer is shown. Independent of the installed classifier.",
         "classes": list(VIEW_CLASSES),
         "min_frontal_probability": threshold,
+        "caution_frontal_probability": caution,
         "preprocessing": config.preprocessing.to_dict(),
         "input": {
             "name": VIEW_INPUT_NAME, "shape": [None, config.input_size, config.input_size, 1],
@@ -523,7 +558,10 @@ def train_view_model(
         "files": {VIEW_TFLITE_FILE: digest},
         "training_data": {
             "description": "frontal TRAIN-split films of every source of the chest X-ray "
-                           "dataset (mildly augmented), real lateral films of the training "
+                           "dataset (mildly augmented, and bedside versions with lines, "
+                           "tubes, electrodes, markers, neck or upper abdomen, rotation up "
+                           "to 15°, collimation and portable-film contrast), real lateral "
+                           "films of the training "
                            "patients (heavily augmented), frontal films and laterals turned "
                            "by 90°/270°, heavily cropped regions of frontal films, the "
                            "development half of the OOD evaluation set "
