@@ -33,9 +33,14 @@ __all__ = [
     "choose_decision",
     "decision_predictions",
     "fit_temperature",
+    "threshold_for_false_positive_rate",
     "threshold_for_sensitivity",
 ]
 
+#: A sensitivity target is only set from at least this many positive films.
+MIN_POSITIVES = 5
+#: An age group gets its own thresholds only with at least this many validation films.
+MIN_GROUP_FILMS = 30
 MIN_TEMPERATURE = 0.05
 MAX_TEMPERATURE = 20.0
 
@@ -121,6 +126,81 @@ def threshold_for_sensitivity(
     return threshold, float(sens[tied[0]]), float(spec[tied[0]])
 
 
+def threshold_for_false_positive_rate(scores: np.ndarray, negatives: np.ndarray,
+                                     max_rate: float) -> float:
+    """The lowest threshold calling at most ``max_rate`` of ``negatives`` positive.
+
+    Placed half-way between the highest negative score it lets through and the next higher
+    one, so a score tied with a negative never flips. Without negatives there is nothing to
+    anchor on and the lowest possible threshold is returned (the caller keeps its own).
+    """
+    values = np.sort(np.asarray(scores, dtype=np.float64)[np.asarray(negatives, dtype=bool)])
+    if len(values) == 0:
+        return 1e-6
+    allowed = math.floor(max_rate * len(values) + 1e-9)  # negatives that may reach it
+    if allowed >= len(values):
+        return 1e-6
+    kept = values[len(values) - allowed - 1]  # the highest negative that must stay below
+    higher = values[values > kept]  # ties with it stay below too
+    upper = float(higher.min()) if len(higher) else 1.0
+    return float(np.clip((kept + upper) / 2.0, 1e-6, 1.0))
+
+
+def _finding_thresholds(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    priority: Sequence[str],
+    target_sensitivity: float,
+    anchors: dict[str, tuple[np.ndarray, float]],
+) -> dict[str, float]:
+    """Each finding's threshold: the sensitivity target, raised where an anchor needs it.
+
+    Args:
+        probabilities: Calibrated probabilities, one row per film.
+        labels: True class index per row.
+        classes: Class names.
+        priority: The findings, in the order the decision checks them.
+        target_sensitivity: Sensitivity each finding's threshold aims at (findings with
+            fewer than :data:`MIN_POSITIVES` positive films get no sensitivity threshold).
+        anchors: Per finding, ``(rows, max_rate)``: at most ``max_rate`` of those rows (films
+            without the finding) may reach the threshold.
+    """
+    thresholds: dict[str, float] = {}
+    for name in priority:
+        index = list(classes).index(name)
+        positive = labels == index
+        threshold = 1e-6
+        if positive.sum() >= MIN_POSITIVES:
+            threshold, _, _ = threshold_for_sensitivity(probabilities[:, index], positive,
+                                                        target_sensitivity)
+        if name in anchors:
+            rows, max_rate = anchors[name]
+            floor = threshold_for_false_positive_rate(probabilities[:, index],
+                                                      rows & ~positive, max_rate)
+            threshold = max(threshold, floor)
+        thresholds[name] = round(float(threshold), 6)
+    return thresholds
+
+
+def _anchors(labels: np.ndarray, classes: Sequence[str], rows: np.ndarray,
+             max_false_covid: float | None, max_false_pneumonia: float | None
+             ) -> dict[str, tuple[np.ndarray, float]]:
+    """The specificity anchors on ``rows``.
+
+    COVID-19 is anchored on the rows' non-COVID films, Pneumonia on their Normal films only (a
+    COVID-19 film labelled Pneumonia is a missed COVID-19, not a false Pneumonia).
+    """
+    anchors: dict[str, tuple[np.ndarray, float]] = {}
+    if max_false_covid is not None and "COVID-19" in classes and rows.any():
+        anchors["COVID-19"] = (rows, max_false_covid)
+    if max_false_pneumonia is not None and {"Pneumonia", "Normal"} <= set(classes):
+        normal = rows & (labels == list(classes).index("Normal"))
+        if normal.any():
+            anchors["Pneumonia"] = (normal, max_false_pneumonia)
+    return anchors
+
+
 def choose_decision(
     probabilities: np.ndarray,
     labels: np.ndarray,
@@ -128,27 +208,67 @@ def choose_decision(
     *,
     target_sensitivity: float = 0.95,
     min_confidence: float = 0.55,
+    age_groups: Sequence[str] | None = None,
+    max_false_covid: float | None = None,
+    max_false_pneumonia: float | None = None,
+    child_max_false_covid: float | None = None,
+    by_age_group: bool = False,
 ) -> dict[str, Any]:
     """The card's ``decision`` section, chosen on calibrated validation probabilities.
 
     Every class other than ``Normal`` gets a threshold reaching ``target_sensitivity`` with the
-    best specificity; COVID-19 is checked first. The measured operating point (on the given
-    data, i.e. validation) is stored for display.
+    best specificity; COVID-19 is checked first, and a finding below its threshold is never
+    the answer (``strict_thresholds``: the one-vs-rest rule the thresholds are chosen by).
+    The measured operating point (on the given data, i.e. validation) is stored for display.
+
+    **Specificity anchors** (the rule for sites the model never saw, 2026-12-06;
+    docs/operating_point.md): in-collection validation films reach the sensitivity target at
+    thresholds that an unseen collection's normal adults cross far more often. With
+    ``max_false_covid`` the COVID-19 threshold is raised where needed so that at most that
+    share of the *adult* non-COVID validation films reaches it; with ``max_false_pneumonia``
+    the Pneumonia threshold likewise for adult Normal films. ``age_groups`` (per row) says
+    which films are adults.
+
+    With ``by_age_group`` the card also gets ``by_age_group`` thresholds for ``adult`` and
+    ``child`` films (used where the film or the data gives the age), chosen by the same rule
+    on that group's validation films; children's COVID-19 threshold is anchored by
+    ``child_max_false_covid`` on their non-COVID films (the data holds almost no child
+    COVID-19). The top-level thresholds stay the rule for films of unknown age.
     """
     labels = np.asarray(labels, dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
     priority = [c for c in ("COVID-19", "Pneumonia") if c in classes]
     priority += [c for c in classes if c not in priority and c != "Normal"]
-    thresholds: dict[str, float] = {}
-    for name in priority:
-        index = list(classes).index(name)
-        threshold, _, _ = threshold_for_sensitivity(probabilities[:, index], labels == index,
-                                                    target_sensitivity)
-        thresholds[name] = round(threshold, 6)
+    groups = np.asarray(age_groups if age_groups is not None else ["unknown"] * len(labels))
+    adults = groups == "adult"
+    thresholds = _finding_thresholds(
+        probabilities, labels, classes, priority, target_sensitivity,
+        _anchors(labels, classes, adults, max_false_covid, max_false_pneumonia))
     decision: dict[str, Any] = {
         "priority": priority,
         "thresholds": thresholds,
         "min_confidence": float(min_confidence),
+        "strict_thresholds": True,
     }
+    if by_age_group:
+        own_groups: dict[str, dict[str, dict[str, float]]] = {}
+        for group, covid_limit, pneumonia_limit in (
+                ("adult", max_false_covid, max_false_pneumonia),
+                ("child", child_max_false_covid, None)):
+            rows = groups == group
+            if rows.sum() < MIN_GROUP_FILMS:
+                continue
+            everyone = np.ones(int(rows.sum()), dtype=bool)
+            own = _finding_thresholds(
+                probabilities[rows], labels[rows], classes, priority, target_sensitivity,
+                _anchors(labels[rows], classes, everyone, covid_limit, pneumonia_limit))
+            # A finding with too few positives in the group and no anchor keeps the overall
+            # threshold.
+            own_groups[group] = {"thresholds": {
+                name: own[name] if own[name] > 1e-6 else thresholds[name] for name in priority
+            }}
+        if own_groups:
+            decision["by_age_group"] = own_groups
     predicted, uncertain = decision_predictions(probabilities, classes, decision)
     matrix = confusion_matrix(labels, predicted, len(classes))
     decision["operating_point"] = {
@@ -163,4 +283,8 @@ def choose_decision(
             for i, name in enumerate(classes)
         },
     }
+    anchored = {"max_adult_false_covid": max_false_covid,
+                "max_adult_false_pneumonia": max_false_pneumonia,
+                "max_child_false_covid": child_max_false_covid if by_age_group else None}
+    decision["operating_point"].update({k: v for k, v in anchored.items() if v is not None})
     return decision

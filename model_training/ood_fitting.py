@@ -36,9 +36,40 @@ from desktop_app.core.gate import (
     orientation_score,
 )
 
-__all__ = ["GateReference", "fit_gate"]
+__all__ = ["REFUSAL_MARGINS", "GateReference", "fit_gate", "refusal_limit", "upper_limits"]
 
 _REPORTED_QUANTILES = (0.5, 0.9, 0.95, 0.99, 0.995, 0.999)
+
+#: How far past its limit each check only cautions before it refuses, in units of the
+#: distance from the reference median to the limit (``refusal_limit``). Chosen by the
+#: leave-one-source-out study ``benchmarks/gate_loso.py`` (docs/ood_evaluation.md): the rule
+#: there, not a hand-picked value, gives these numbers.
+REFUSAL_MARGINS: dict[str, float] = {
+    "layout": 0.191, "orientation": 0.0, "global": 0.0, "texture": 0.089, "features": 1.557,
+}
+
+
+def upper_limits(spec: dict[str, Any]) -> dict[str, float]:
+    """Each two-tier check's limit in a fitted ``ood`` section, as an upper limit.
+
+    The orientation check refuses *below* its minimum score: it is negated here, as its
+    median and refusal limit are in :func:`fit_gate`.
+    """
+    return {"layout": float(spec["appearance"]["distance_threshold"]),
+            "orientation": -float(spec["orientation"]["min_score"]),
+            "global": float(spec["global"]["distance_threshold"]),
+            "texture": float(spec["texture"]["distance_threshold"]),
+            "features": float(spec["distance_threshold"])}
+
+
+def refusal_limit(limit: float, median: float, margin: float) -> float:
+    """``limit + margin x (limit - median)``: the refusal limit of a two-tier check.
+
+    Scaled by the reference spread so one margin means the same for a Mahalanobis distance
+    near 12 and a layout distance near 1. For a lower limit (the orientation score) pass the
+    negated values and negate the result.
+    """
+    return float(limit + margin * max(limit - median, 0.0))
 
 
 @dataclass(frozen=True)
@@ -89,6 +120,7 @@ def fit_gate(
     texture_quantile: float = 0.999,
     global_quantile: float = 0.999,
     orientation_quantile: float = 0.001,
+    refusal_margins: dict[str, float] | None = None,
     **fit_options: Any,
 ) -> dict[str, Any]:
     """Fit the card's ``ood`` section on ``train``, thresholds as the module docs say.
@@ -103,6 +135,9 @@ def fit_gate(
         texture_quantile: Same, for the texture distance.
         global_quantile: Same, for the global-statistics distance.
         orientation_quantile: Lower quantile of the orientation score (train + validation).
+        refusal_margins: Per check, how far past its limit a film is only cautioned
+            (:func:`refusal_limit`); default :data:`REFUSAL_MARGINS`. The card's
+            ``refusal_limits`` hold the results.
         **fit_options: Passed to :func:`desktop_app.core.gate.fit_ood_spec`.
 
     Returns:
@@ -133,14 +168,26 @@ def fit_gate(
     thumbnails = np.concatenate([train.thumbnails, val.thumbnails])
     textures = np.concatenate([train.textures, val.textures])
     globals_ = np.concatenate([train.globals_, val.globals_])
-    spec["appearance"]["distance_threshold"] = float(
-        np.quantile(gate.appearance_distance(thumbnails), appearance_quantile))
-    spec["texture"]["distance_threshold"] = float(
-        np.quantile(gate.texture_distance(textures), texture_quantile))
-    spec["global"]["distance_threshold"] = float(
-        np.quantile(gate.global_distance(globals_), global_quantile))
-    spec["orientation"]["min_score"] = float(
-        np.quantile(orientation_score(globals_), orientation_quantile))
+    layout = gate.appearance_distance(thumbnails)
+    texture = gate.texture_distance(textures)
+    global_ = gate.global_distance(globals_)
+    orientation = orientation_score(globals_)
+    spec["appearance"]["distance_threshold"] = float(np.quantile(layout, appearance_quantile))
+    spec["texture"]["distance_threshold"] = float(np.quantile(texture, texture_quantile))
+    spec["global"]["distance_threshold"] = float(np.quantile(global_, global_quantile))
+    spec["orientation"]["min_score"] = float(np.quantile(orientation, orientation_quantile))
+    margins = {**REFUSAL_MARGINS, **(refusal_margins or {})}
+    # Medians of the same reference distances the limits are quantiles of (orientation
+    # negated, so that every check's "beyond" is upwards).
+    medians = {"layout": float(np.median(layout)), "orientation": -float(np.median(orientation)),
+               "global": float(np.median(global_)), "texture": float(np.median(texture)),
+               "features": float(np.median(val_distances))}
+    limits = upper_limits(spec)
+    spec["refusal_limits"] = {
+        check: refusal_limit(limits[check], medians[check], margins[check])
+        for check in limits
+    }
+    spec["refusal_limits"]["orientation"] = -spec["refusal_limits"]["orientation"]
     spec["fit"] = {
         "function": "model_training.ood_fitting.fit_gate",
         "reference_images": {"train": len(train.features), "val": len(val.features)},
@@ -150,5 +197,10 @@ def fit_gate(
         "global_threshold": f"quantile {global_quantile} of train+val global distances",
         "orientation_minimum": f"quantile {orientation_quantile} of train+val orientation "
                                "scores",
+        "refusal_limits": "limit + margin x (limit - median of the same reference "
+                          "distances); between limit and refusal limit a film is labelled "
+                          "with a caution",
+        "refusal_margins": margins,
+        "reference_medians": medians,
     }
     return spec

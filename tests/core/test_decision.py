@@ -41,3 +41,42 @@ def test_uncertain_when_nothing_is_confidently_ahead() -> None:
 def test_invalid_specs_are_refused(spec: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         validate_decision_spec(spec, CLASSES)
+
+
+STRICT = {"priority": ["COVID-19", "Pneumonia"],
+          "thresholds": {"COVID-19": 0.6, "Pneumonia": 0.4},
+          "min_confidence": 0.55, "strict_thresholds": True}
+
+
+def test_strict_thresholds_never_answer_a_finding_below_its_threshold() -> None:
+    # COVID-19 is the most probable class but below its 60 % threshold: the old rule would
+    # still answer COVID-19 by argmax; the strict rule falls to the class without threshold.
+    probabilities = [0.3, 0.2, 0.5]
+    assert decide(probabilities, CLASSES, {**STRICT, "strict_thresholds": False}).label == \
+        "COVID-19"
+    decision = decide(probabilities, CLASSES, STRICT)
+    assert decision.label == "Normal"
+    assert decision.uncertain  # 30 % Normal is not a confident answer, and it says so
+    assert "COVID-19 50% < 60%" in decision.reason
+    assert "Pneumonia 20% < 40%" in decision.reason
+
+
+def test_strict_thresholds_keep_the_priority_order() -> None:
+    assert decide([0.1, 0.45, 0.45], CLASSES, STRICT).label == "Pneumonia"
+    assert decide([0.05, 0.3, 0.65], CLASSES, STRICT).label == "COVID-19"
+    confident_normal = decide([0.8, 0.15, 0.05], CLASSES, STRICT)
+    assert confident_normal.label == "Normal"
+    assert not confident_normal.uncertain
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({**STRICT, "strict_thresholds": "yes"}, "'yes'"),
+        ({**STRICT, "thresholds": {"COVID-19": 0.6, "Pneumonia": 0.4, "Normal": 0.2}},
+         "fall back"),
+    ],
+)
+def test_invalid_strict_settings_are_refused(spec: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate_decision_spec(spec, CLASSES)
