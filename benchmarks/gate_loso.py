@@ -26,12 +26,13 @@ the model meets a population it never saw, not a new site. (A first version of t
 the 98th percentile; on the strict runs that gave every margin 0, i.e. no caution tier at
 all, while the hidden unseen hospital had 18 % refused: 0.5 % per check is the budget that
 leaves the 3 % target room for sites further from the shared data than these.) The held-out
-half of the non-chest set and the real lateral films are then reported. ``--loso-runs`` (outputs of ``python -m model_training loso``) adds
-the strict variant: network *and* gate trained without S (at the runs' own scale); without
-it the installed classifier's features are used, which saw S's TRAIN films in training.
+half of the non-chest set and the real lateral films are then reported.
 
-The view model is the installed one (trained on every source's TRAIN films; its own
-leave-one-source-out figure comes from ``model_training view-model --exclude-source``).
+``--loso-runs`` (outputs of ``python -m model_training loso``) adds the strict variant:
+network *and* gate trained without S (at the runs' own scale); without it the installed
+classifier's features are used, which saw S's TRAIN films in training. The view model is the
+installed one (trained on every source's TRAIN films), or in the strict table, with
+``--view-loso``, one trained without S (``model_training view-model --exclude-source S``).
 """
 
 from __future__ import annotations
