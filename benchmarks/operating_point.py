@@ -127,13 +127,14 @@ def _in_collection(probs: np.ndarray, labels: np.ndarray, classes: list[str],
 
 
 def _anchor(covid: float | None, pneumonia: float | None = None, *,
-            by_age: bool = False) -> Rule:
+            by_age: bool = False, pneumonia_unknown_age: bool = True) -> Rule:
     def rule(probs: np.ndarray, labels: np.ndarray, classes: list[str],
              groups: np.ndarray) -> dict[str, Any]:
         return choose_decision(probs, labels, classes, target_sensitivity=TARGET_SENSITIVITY,
                                age_groups=list(groups), max_false_covid=covid,
                                max_false_pneumonia=pneumonia, child_max_false_covid=0.01,
-                               by_age_group=by_age)
+                               by_age_group=by_age,
+                               pneumonia_anchor_unknown_age=pneumonia_unknown_age)
     return rule
 
 
@@ -145,7 +146,10 @@ RULES: dict[str, Rule] = {
     "anchor: adult false-COVID <= 10 %": _anchor(0.10),
     "anchor: adult false-COVID <= 5 %": _anchor(0.05),
     "anchors: adult false-COVID <= 5 %, adult Normal -> Pneumonia <= 15 %": _anchor(0.05, 0.15),
-    "both anchors + age-group thresholds": _anchor(0.05, 0.15, by_age=True),
+    "anchors: adult false-COVID <= 10 %, adult Normal -> Pneumonia <= 15 %":
+        _anchor(0.10, 0.15),
+    "COVID anchor 10 % + age groups (Pneumonia anchor for known adults)":
+        _anchor(0.10, 0.15, by_age=True, pneumonia_unknown_age=False),
 }
 
 

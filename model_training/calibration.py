@@ -16,7 +16,7 @@ validation needs it without TensorFlow) and is re-exported here.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,8 +31,10 @@ from model_training.metrics import (
 
 __all__ = [
     "choose_decision",
+    "decision_for_config",
     "decision_predictions",
     "fit_temperature",
+    "operating_point_settings",
     "threshold_for_false_positive_rate",
     "threshold_for_sensitivity",
 ]
@@ -201,6 +203,85 @@ def _anchors(labels: np.ndarray, classes: Sequence[str], rows: np.ndarray,
     return anchors
 
 
+def _age_group_thresholds(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    priority: Sequence[str],
+    groups: np.ndarray,
+    overall: dict[str, float],
+    target_sensitivity: float,
+    max_false_covid: float | None,
+    max_false_pneumonia: float | None,
+    child_max_false_covid: float | None,
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``by_age_group`` thresholds for groups with at least :data:`MIN_GROUP_FILMS` films.
+
+    Adults get every finding re-chosen on adult films with both anchors. Children keep the
+    overall thresholds (their pneumonias are found at the overall sensitivity target; a
+    90 % target on children alone would give up pneumonias the model finds), except that
+    COVID-19 is at least as strict as ``child_max_false_covid`` on their non-COVID films.
+    """
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    adults, children = groups == "adult", groups == "child"
+    if adults.sum() >= MIN_GROUP_FILMS:
+        everyone = np.ones(int(adults.sum()), dtype=bool)
+        own = _finding_thresholds(
+            probabilities[adults], labels[adults], classes, priority, target_sensitivity,
+            _anchors(labels[adults], classes, everyone, max_false_covid, max_false_pneumonia))
+        # A finding with too few adult positives and no anchor keeps the overall threshold.
+        out["adult"] = {"thresholds": {name: own[name] if own[name] > 1e-6 else overall[name]
+                                       for name in priority}}
+    if children.sum() >= MIN_GROUP_FILMS:
+        own = dict(overall)
+        if child_max_false_covid is not None and "COVID-19" in overall:
+            covid = list(classes).index("COVID-19")
+            floor = threshold_for_false_positive_rate(
+                probabilities[children, covid], labels[children] != covid, child_max_false_covid)
+            own["COVID-19"] = round(max(overall["COVID-19"], floor), 6)
+        out["child"] = {"thresholds": own}
+    return out
+
+
+#: The training-config fields that make up the operating-point rule.
+RULE_FIELDS = ("target_sensitivity", "max_false_covid", "max_false_pneumonia",
+               "child_max_false_covid", "age_group_thresholds")
+
+
+def operating_point_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule's settings in ``config``; fields it lacks (older cards) take today's defaults."""
+    from model_training.config import TrainingConfig
+
+    defaults = TrainingConfig()
+    return {name: config.get(name, getattr(defaults, name)) for name in RULE_FIELDS}
+
+
+def decision_for_config(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    classes: Sequence[str],
+    age_groups: Sequence[str] | None,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The ``decision`` section by a training config's operating-point rule.
+
+    One place for every export (``train``, ``loso``, the wizard) and for re-deciding an
+    existing bundle (``python -m model_training decide``). ``config`` is a
+    :class:`~model_training.config.TrainingConfig` as a mapping; a card's older config
+    without the anchors gets the current defaults.
+    """
+    setting = operating_point_settings(config)
+    return choose_decision(
+        probabilities, labels, classes,
+        target_sensitivity=float(setting["target_sensitivity"]),
+        age_groups=age_groups, max_false_covid=setting["max_false_covid"],
+        max_false_pneumonia=setting["max_false_pneumonia"],
+        child_max_false_covid=setting["child_max_false_covid"],
+        by_age_group=bool(setting["age_group_thresholds"]) and age_groups is not None,
+        pneumonia_anchor_unknown_age=False,
+    )
+
+
 def choose_decision(
     probabilities: np.ndarray,
     labels: np.ndarray,
@@ -213,6 +294,7 @@ def choose_decision(
     max_false_pneumonia: float | None = None,
     child_max_false_covid: float | None = None,
     by_age_group: bool = False,
+    pneumonia_anchor_unknown_age: bool = True,
 ) -> dict[str, Any]:
     """The card's ``decision`` section, chosen on calibrated validation probabilities.
 
@@ -227,7 +309,9 @@ def choose_decision(
     ``max_false_covid`` the COVID-19 threshold is raised where needed so that at most that
     share of the *adult* non-COVID validation films reaches it; with ``max_false_pneumonia``
     the Pneumonia threshold likewise for adult Normal films. ``age_groups`` (per row) says
-    which films are adults.
+    which films are adults. Without ``pneumonia_anchor_unknown_age`` the Pneumonia anchor
+    applies only to the ``adult`` thresholds of ``by_age_group``: a film of unknown age may be
+    a child's, whose pneumonias a stricter threshold would miss.
 
     With ``by_age_group`` the card also gets ``by_age_group`` thresholds for ``adult`` and
     ``child`` films (used where the film or the data gives the age), chosen by the same rule
@@ -243,7 +327,8 @@ def choose_decision(
     adults = groups == "adult"
     thresholds = _finding_thresholds(
         probabilities, labels, classes, priority, target_sensitivity,
-        _anchors(labels, classes, adults, max_false_covid, max_false_pneumonia))
+        _anchors(labels, classes, adults, max_false_covid,
+                 max_false_pneumonia if pneumonia_anchor_unknown_age else None))
     decision: dict[str, Any] = {
         "priority": priority,
         "thresholds": thresholds,
@@ -251,28 +336,16 @@ def choose_decision(
         "strict_thresholds": True,
     }
     if by_age_group:
-        own_groups: dict[str, dict[str, dict[str, float]]] = {}
-        for group, covid_limit, pneumonia_limit in (
-                ("adult", max_false_covid, max_false_pneumonia),
-                ("child", child_max_false_covid, None)):
-            rows = groups == group
-            if rows.sum() < MIN_GROUP_FILMS:
-                continue
-            everyone = np.ones(int(rows.sum()), dtype=bool)
-            own = _finding_thresholds(
-                probabilities[rows], labels[rows], classes, priority, target_sensitivity,
-                _anchors(labels[rows], classes, everyone, covid_limit, pneumonia_limit))
-            # A finding with too few positives in the group and no anchor keeps the overall
-            # threshold.
-            own_groups[group] = {"thresholds": {
-                name: own[name] if own[name] > 1e-6 else thresholds[name] for name in priority
-            }}
+        own_groups = _age_group_thresholds(probabilities, labels, classes, priority, groups,
+                                           thresholds, target_sensitivity, max_false_covid,
+                                           max_false_pneumonia, child_max_false_covid)
         if own_groups:
             decision["by_age_group"] = own_groups
     predicted, uncertain = decision_predictions(probabilities, classes, decision)
     matrix = confusion_matrix(labels, predicted, len(classes))
     decision["operating_point"] = {
         "measured_on": "validation",
+        "ages": "unknown (the top-level thresholds)",
         "n": len(labels),
         "target_sensitivity": target_sensitivity,
         "accuracy": float((predicted == labels).mean()),
@@ -285,6 +358,8 @@ def choose_decision(
     }
     anchored = {"max_adult_false_covid": max_false_covid,
                 "max_adult_false_pneumonia": max_false_pneumonia,
+                "pneumonia_anchor_unknown_age": pneumonia_anchor_unknown_age
+                if max_false_pneumonia is not None else None,
                 "max_child_false_covid": child_max_false_covid if by_age_group else None}
     decision["operating_point"].update({k: v for k, v in anchored.items() if v is not None})
     return decision

@@ -130,6 +130,14 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--subset", choices=("test", "val", "train", "all"), default="test")
     evaluate.add_argument("--json", help="write the metrics to this file")
 
+    decide = sub.add_parser(
+        "decide", help="re-decide an exported bundle: today's operating-point rule and gate "
+                       "on its own validation split, same weights (rewrites its card)")
+    decide.add_argument("--model", required=True, help="bundle folder (its card is rewritten)")
+    decide.add_argument("--data", required=True, help="the dataset the bundle was trained on")
+    decide.add_argument("--report-dir", default=None,
+                        help="rewrite report.json and its figures here")
+
     export = sub.add_parser("export", help="re-export a saved training run (no retraining)")
     export.add_argument("--run", required=True, help="run folder written by 'train'")
     export.add_argument("--out", required=True)
@@ -353,6 +361,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
                    _dataset_root(result.table["path"].astype(str).tolist()))
 
 
+def _cmd_decide(args: argparse.Namespace) -> int:
+    from model_training.redecide import redecide_bundle
+
+    card = redecide_bundle(args.model, args.data, report_dir=args.report_dir,
+                           log=lambda line: print(line, file=sys.stderr))
+    decision = card["decision"]
+    _print_json({"model_id": card["model_id"], "thresholds": decision["thresholds"],
+                 "by_age_group": decision.get("by_age_group"),
+                 "refusal_limits": card["ood"].get("refusal_limits")})
+    return EXIT_OK
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from model_training.bundle_evaluation import evaluate_bundle
     from model_training.population_metrics import format_populations
@@ -423,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_app.core.errors import LungLensError
 
     handlers = {"check": _cmd_check, "train": _cmd_train, "evaluate": _cmd_evaluate,
+                "decide": _cmd_decide,
                 "export": _cmd_export, "loso": _cmd_loso, "loso-report": _cmd_loso_report,
                 "view-model": _cmd_view_model, "lung-segmenter": _cmd_lung_segmenter}
     try:

@@ -86,6 +86,17 @@ class TrainingConfig:
             adult COVID-19 sensitivity a clinic asked for: at 0.95 the thresholds fell to
             about 0.1-0.2 and bought 6 points of COVID-19 sensitivity with 4 points of adult
             specificity and 3 points of child accuracy (validation, 2026-12-01).
+        max_false_covid: Specificity anchor (2026-12-06, docs/operating_point.md): the
+            COVID-19 threshold is raised until at most this share of adult non-COVID
+            validation films reach it. Thresholds set on in-collection validation alone
+            labelled 86 % of held-out sources' adult non-COVID films COVID-19; 0.10 brought
+            that to 24 % at 72 % COVID-19 found (leave-one-source-out). ``None``: no anchor.
+        max_false_pneumonia: The same for Pneumonia on adult Normal films (applied to the
+            adult thresholds only: a film of unknown age may be a child's).
+        child_max_false_covid: COVID-19 anchor on children's non-COVID films (their own
+            thresholds, used where the age is known).
+        age_group_thresholds: Give the card ``by_age_group`` thresholds for adults and
+            children (used where DICOM PatientAge or a data file's age says the group).
     """
 
     task: str = "3class"
@@ -117,6 +128,10 @@ class TrainingConfig:
     initial_model: str | None = None
     quantization: str = "none"
     target_sensitivity: float = 0.90
+    max_false_covid: float | None = 0.10
+    max_false_pneumonia: float | None = 0.15
+    child_max_false_covid: float | None = 0.01
+    age_group_thresholds: bool = True
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Any, tuple[Any, ...]]] = [
@@ -154,6 +169,10 @@ class TrainingConfig:
         if not 0.5 <= self.target_sensitivity < 1.0:
             raise ValueError(f"target_sensitivity must be in [0.5, 1). Received: "
                              f"{self.target_sensitivity!r}")
+        for name in ("max_false_covid", "max_false_pneumonia", "child_max_false_covid"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value < 1.0:
+                raise ValueError(f"{name} must be in [0, 1) or None. Received: {value!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0. Received: {self.learning_rate!r}")
 

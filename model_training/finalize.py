@@ -53,7 +53,7 @@ LIMITATIONS = [
 ]
 
 
-def _compact_floats(value: Any) -> Any:
+def compact_floats(value: Any) -> Any:
     """Round floats to 7 significant digits (float32 precision) to keep the card small.
 
     The OOD section holds a D x D precision matrix; full float64 reprs double the card's size
@@ -62,9 +62,9 @@ def _compact_floats(value: Any) -> Any:
     if isinstance(value, float):
         return float(f"{value:.7g}")
     if isinstance(value, list):
-        return [_compact_floats(v) for v in value]
+        return [compact_floats(v) for v in value]
     if isinstance(value, dict):
-        return {k: _compact_floats(v) for k, v in value.items()}
+        return {k: compact_floats(v) for k, v in value.items()}
     return value
 
 
@@ -150,7 +150,7 @@ def finalize(
     import desktop_app
     from model_training.architectures import has_cam
     from model_training.augmentation import get_preset
-    from model_training.calibration import choose_decision, fit_temperature
+    from model_training.calibration import decision_for_config, fit_temperature
     from model_training.data_fingerprint import rows_fingerprint
     from model_training.evaluation import evaluate, population_columns, predict
     from model_training.export import (
@@ -188,11 +188,12 @@ def finalize(
     val_out = predict(deployed, images[masks["val"]])
     temperature = fit_temperature(val_out.logits, labels[masks["val"]])
     val_probs = softmax(val_out.logits, temperature)
-    decision = choose_decision(val_probs, labels[masks["val"]], classes,
-                               target_sensitivity=result.config.target_sensitivity)
+    val_columns = population_columns(result.table.loc[masks["val"]])
+    decision = decision_for_config(val_probs, labels[masks["val"]], classes,
+                                   val_columns.get("age_groups"), result.config.to_dict())
     say(f"temperature {temperature:.3f}; thresholds {decision['thresholds']}")
     val_eval = evaluate(deployed, images[masks["val"]], labels[masks["val"]], classes,
-                        **population_columns(result.table.loc[masks["val"]]),
+                        **val_columns,
                         temperature=temperature, decision=decision, shortcut_audit=False,
                         bootstrap_rounds=200, seed=result.config.seed, outputs=val_out)
 
@@ -207,7 +208,7 @@ def finalize(
     # docs/ood_evaluation.md measured: fitted on train, feature threshold set on validation.
     ood = fit_gate(reference("train", train_out.features), labels[masks["train"]],
                    reference("val", val_out.features), classes)
-    ood = _compact_floats(ood)
+    ood = compact_floats(ood)
 
     metrics: dict[str, Any] = {"validation": val_eval.metrics}
     test_eval = None
