@@ -138,6 +138,16 @@ class ImageResult:
         return bool(self.ood and self.ood.out_of_distribution)
 
     @property
+    def caution(self) -> str | None:
+        """Why a labelled film is unusual ("unusual film: ...: read with care"), else ``None``.
+
+        ``None`` for errors and refusals: a refused film has a reason, not a caution.
+        """
+        if not self.ok or self.out_of_distribution or self.ood is None:
+            return None
+        return self.ood.caution
+
+    @property
     def label(self) -> str | None:
         """The label, or ``None`` for errors and out-of-distribution inputs."""
         if not self.ok or self.out_of_distribution or self.decision is None:
@@ -155,6 +165,7 @@ class ImageResult:
             "probabilities": dict(self.probabilities or {}),
             "out_of_distribution": self.out_of_distribution,
             "ood_reason": self.ood.reason if self.ood else None,
+            "caution": self.caution,
             "model": self.model_id,
         }
 
