@@ -1,11 +1,12 @@
 """The result panel: what the model says about the shown image, and how far to trust it.
 
 Shows a bar per class with the calibrated percentage, the decision at the model's operating
-point, an *uncertain* state when no class is confidently ahead, a banner (and no label) for
-inputs the out-of-distribution gate refused, the model's measured performance for the shown
-class — for the patient's age group when the DICOM header tells it, else for adults and
-children side by side, each with its 95 % interval and images — the decision-support
-disclaimer and a link to the model card.
+point, an *uncertain* state when no class is confidently ahead, an amber caution under the
+label when the gate accepted an unusual film (never hidden: the label alone would look as
+sure as any other), a banner (and no label) for inputs the out-of-distribution gate
+refused, the model's measured performance for the shown class — for the patient's age
+group when the DICOM header tells it, else for adults and children side by side, each with
+its 95 % interval and images — the decision-support disclaimer and a link to the model card.
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ _BAR_STYLE = (
     "QProgressBar { border: 1px solid palette(mid); border-radius: 3px; text-align: center;"
     " min-height: 18px; }"
     "QProgressBar::chunk { background-color: %s; border-radius: 2px; }"
+)
+_CAUTION_STYLE = (
+    "background: #fff3e0; color: #5d2a00; border: 2px solid #ef8f00;"
+    " border-radius: 3px; padding: 4px 6px;"
 )
 _CHOSEN_COLOUR = "#1e88e5"
 _OTHER_COLOUR = "#90a4ae"
@@ -121,6 +126,15 @@ class ResultPanel(QtWidgets.QScrollArea):
         self.uncertain_label.setAccessibleName("Uncertain result")
         self.uncertain_label.hide()
         layout.addWidget(self.uncertain_label)
+
+        self.caution_label = QtWidgets.QLabel(body)
+        self.caution_label.setStyleSheet(_CAUTION_STYLE)
+        self.caution_label.setWordWrap(True)
+        self.caution_label.setTextInteractionFlags(
+            QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.caution_label.setAccessibleName("Caution: unusual film")
+        self.caution_label.hide()
+        layout.addWidget(self.caution_label)
 
         self.reason_label = QtWidgets.QLabel(body)
         self.reason_label.setWordWrap(True)
@@ -213,6 +227,8 @@ class ResultPanel(QtWidgets.QScrollArea):
         card = self._card
         self.ood_banner.hide()
         self.uncertain_label.hide()
+        self.caution_label.hide()
+        self.caution_label.clear()
         self.decision_label.clear()
         self.reason_label.clear()
         if card is None:
@@ -262,6 +278,12 @@ class ResultPanel(QtWidgets.QScrollArea):
             self.uncertain_label.setVisible(decision.uncertain)
             colour = "#8d6e00" if decision.uncertain else "palette(text)"
             self.decision_label.setStyleSheet(f"color: {colour};")
+        if result.caution:
+            self.caution_label.setText(
+                f"<b>Caution — {_escape(result.caution)}.</b><br>The film passed the checks "
+                "only just: the label and probabilities below are shown, but the model saw "
+                "few films like it.")
+            self.caution_label.show()
         self._set_bars(result.probabilities, decision.label if decision else None)
         self._refresh_metrics()
 
