@@ -10,6 +10,11 @@ README's shortcut caveat):
 * a **shortcut audit**: the same metrics with the lung fields masked out (two fixed ellipses
   on the preprocessed image replaced by the image mean). A model that still scores high
   without seeing the lungs is using something else - age, scanner, labels, borders.
+
+The figures are over every image given; where the caller knows which of them the app's
+out-of-distribution gate refuses (and which it labels with a caution), ``metrics["gate"]``
+adds each class's sensitivity over the labelled images and counting a refused image as not
+found (:mod:`desktop_app.core.metrics.refusals`), with the refused and cautioned counts.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from desktop_app.core.metrics.classification import (
 )
 from desktop_app.core.metrics.decisions import decision_predictions
 from desktop_app.core.metrics.populations import population_metrics
+from desktop_app.core.metrics.refusals import refusal_figures
 
 __all__ = [
     "LUNG_MASK_DESCRIPTION",
@@ -207,6 +213,8 @@ def evaluate(
     bootstrap_rounds: int = 1000,
     seed: int = 0,
     outputs: ModelOutputs | None = None,
+    refused: Sequence[bool] | None = None,
+    cautioned: Sequence[bool] | None = None,
 ) -> EvaluationResult:
     """Score a model on preprocessed images.
 
@@ -225,12 +233,15 @@ def evaluate(
         bootstrap_rounds: Bootstrap resamples for the AUROC confidence intervals.
         seed: Bootstrap seed.
         outputs: Precomputed outputs for ``images`` (skips one prediction pass).
+        refused: Per image, the app's gate refuses it (with ``decision``: adds ``gate``).
+        cautioned: Per image, the gate labels it with a caution.
 
     Returns:
         Metrics (``overall``, ``uncalibrated``, ``operating_point``, ``per_source``,
         ``pediatric``, ``populations`` (with ``decision`` and ``sources``: see
-        :mod:`desktop_app.core.metrics.populations`), ``shortcut_audit``) and the arrays behind
-        them.
+        :mod:`desktop_app.core.metrics.populations`), ``shortcut_audit``, ``gate`` when
+        ``refused`` is given: :func:`~desktop_app.core.metrics.refusals.refusal_figures`) and
+        the arrays behind them.
     """
     labels = np.asarray(labels, dtype=np.int64)
     outputs = outputs or predict(model, images)
@@ -258,6 +269,13 @@ def evaluate(
                 for i, name in enumerate(classes)
             },
         }
+    if decision is not None and refused is not None:
+        if len(refused) != len(labels):
+            raise ValueError(f"refused must have one flag per image ({len(labels)}). "
+                             f"Received: {len(refused)}")
+        metrics["gate"] = refusal_figures(
+            labels, chosen, refused, classes, cautioned=cautioned, patients=patients,
+            bootstrap_rounds=bootstrap_rounds, seed=seed)
     if decision is not None and sources is not None:
         metrics["populations"] = population_metrics(
             probabilities, labels, classes, decision, sources=sources, age_groups=age_groups,
