@@ -167,6 +167,7 @@ def _group_metrics(
     classes: Sequence[str],
     temperature: float,
     decision: dict[str, Any] | None,
+    age_groups: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Compact metrics for a subgroup (per source, masked)."""
     probabilities = softmax(logits, temperature)
@@ -192,7 +193,7 @@ def _group_metrics(
         }
     result["macro_auroc"] = float(np.mean(aurocs)) if aurocs else None
     if decision is not None:
-        chosen, _ = decision_predictions(probabilities, classes, decision)
+        chosen, _ = decision_predictions(probabilities, classes, decision, age_groups)
         result["operating_point_accuracy"] = float((chosen == labels).mean()) if len(labels) \
             else None
     return result
@@ -224,7 +225,9 @@ def evaluate(
         labels: ``(n,)`` class indices.
         classes: Class names.
         sources: Source name per image (``kermany``...), for per-source and pediatric rows.
-        age_groups: ``child``/``adult``/``unknown`` per image, for the per-population figures.
+        age_groups: ``child``/``adult``/``unknown`` per image, for the per-population figures
+            and the decision (a card's thresholds per age group apply to each image's own
+            group, as in the app; unknown: the top-level thresholds).
         patients: Patient id per image (bootstrap intervals resample patients).
         temperature: Calibration temperature; metrics are reported both uncalibrated (T=1)
             and at this temperature.
@@ -257,7 +260,8 @@ def evaluate(
     }
     probabilities = softmax(logits, temperature)
     if decision is not None:
-        chosen, uncertain = decision_predictions(probabilities, classes, decision)
+        # At each image's own age group's thresholds when the card has them: the app's answer.
+        chosen, uncertain = decision_predictions(probabilities, classes, decision, age_groups)
         matrix = confusion_matrix(labels, chosen, len(classes))
         metrics["operating_point"] = {
             "accuracy": float((chosen == labels).mean()),
@@ -285,20 +289,24 @@ def evaluate(
         masked_logits = predict(model, mask_lungs(images)).logits
         metrics["shortcut_audit"] = {
             "mask": LUNG_MASK_DESCRIPTION,
-            "overall": _group_metrics(masked_logits, labels, classes, temperature, decision),
+            "overall": _group_metrics(masked_logits, labels, classes, temperature, decision,
+                                      age_groups),
         }
     if sources is not None:
         sources_arr = np.asarray([str(s) for s in sources])
         metrics["per_source"] = {}
         if shortcut_audit:
             metrics["shortcut_audit"]["per_source"] = {}
+        groups_arr = (np.asarray([str(g) for g in age_groups]) if age_groups is not None
+                      else None)
         for source in sorted(set(sources_arr.tolist())):
             rows = sources_arr == source
+            groups = groups_arr[rows].tolist() if groups_arr is not None else None
             metrics["per_source"][source] = _group_metrics(
-                logits[rows], labels[rows], classes, temperature, decision)
+                logits[rows], labels[rows], classes, temperature, decision, groups)
             if masked_logits is not None:
                 metrics["shortcut_audit"]["per_source"][source] = _group_metrics(
-                    masked_logits[rows], labels[rows], classes, temperature, decision)
+                    masked_logits[rows], labels[rows], classes, temperature, decision, groups)
         if "Normal" in classes and "Pneumonia" in classes:
             metrics["pediatric"] = _pediatric(logits, labels, classes, sources_arr, temperature)
             if masked_logits is not None:

@@ -96,3 +96,22 @@ def tiny_caution_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFact
 
     return with_card_changes(tiny_bundle, tmp_path_factory.mktemp("tiny-caution") / "model",
                              widen)
+
+
+@pytest.fixture(scope="session")
+def tiny_age_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tiny_bundle`` with thresholds per age group that make the age visible in the label.
+
+    Children: COVID-19 from 1 % (every child film is labelled COVID-19); adults: no finding
+    threshold can be reached below 100 %, so an adult film gets its most probable class;
+    unknown age: the tiny model's own top-level thresholds.
+    """
+    from tests.tiny_model import with_card_changes
+
+    def by_age(card: dict) -> None:
+        card["decision"]["by_age_group"] = {
+            "child": {"thresholds": {"COVID-19": 0.01}},
+            "adult": {"thresholds": {"COVID-19": 1.0, "Pneumonia": 1.0}}}
+
+    return with_card_changes(tiny_bundle, tmp_path_factory.mktemp("tiny-age") / "model",
+                             by_age)

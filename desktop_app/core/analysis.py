@@ -2,7 +2,9 @@
 
 load (core loader) -> cheap OOD checks -> preprocess (the card's spec, and the view model's
 own small input) -> batched LiteRT inference (classifier and view model) -> the gate combines
-image, view, appearance and feature-space checks -> decision at the card's operating point.
+image, view, appearance and feature-space checks -> decision at the card's operating point
+(at the thresholds for the patient's age group when the card has them: the file's own DICOM
+age, else an age group the caller knows from elsewhere, e.g. a validation CSV).
 
 Shared by the CLI, the GUI workers and the self-test, so all three answer identically.
 Decoding runs in a small thread pool (Pillow and numpy release the GIL) while the calling
@@ -43,6 +45,7 @@ __all__ = [
     "Analyzer",
     "ExpandedInputs",
     "ImageResult",
+    "decision_age_group",
     "expand_inputs",
 ]
 
@@ -96,6 +99,18 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> ExpandedInputs:
     return ExpandedInputs(files, skipped)
 
 
+def decision_age_group(age: PatientAge | None, hint: str | None) -> str:
+    """The age group a film is decided for: its own (DICOM) age, else the caller's hint.
+
+    One rule for the app, ``classify`` and ``validate``: the film's header wins because it is
+    the patient's own record; a data table's ``age``/``age_group`` fills in for formats that
+    carry no age. ``"unknown"`` when neither says (the card's top-level thresholds apply).
+    """
+    if age is not None and age.known:
+        return age.age_group
+    return hint if hint in ("child", "adult") else "unknown"
+
+
 @dataclass(frozen=True)
 class ImageResult:
     """Everything LungLens says about one input file.
@@ -113,6 +128,7 @@ class ImageResult:
         stats: Cheap image statistics used by the gate.
         age: The patient's age from the DICOM header, or why it is unknown (other formats
             carry none); picks the population whose measured figures the panel shows.
+        age_group: The age group the film was decided for (:func:`decision_age_group`).
     """
 
     path: Path
@@ -126,6 +142,7 @@ class ImageResult:
     cams: np.ndarray | None = None
     stats: ImageStatistics | None = None
     age: PatientAge | None = None
+    age_group: str = "unknown"
 
     @property
     def ok(self) -> bool:
@@ -181,6 +198,7 @@ class _Prepared:
     age: PatientAge | None = None
     image_verdict: OodVerdict | None = None
     view_input: np.ndarray | None = None
+    age_group_hint: str | None = None
 
 
 class Analyzer:
@@ -267,6 +285,7 @@ class Analyzer:
         progress: ProgressCallback | None = None,
         cancelled: CancelCallback | None = None,
         workers: int = 2,
+        age_groups: Sequence[str | None] | None = None,
     ) -> Iterator[ImageResult]:
         """Classify files, yielding results in input order as batches finish.
 
@@ -279,11 +298,19 @@ class Analyzer:
             cancelled: Polled before each image is queued; when it returns True, no more
                 results are produced (those already finished are yielded).
             workers: Decoding threads.
+            age_groups: Per path, the patient's age group where the caller knows it (a
+                validation CSV's ``age``/``age_group``); used only when the file itself
+                carries no age (:func:`decision_age_group`).
 
         Yields:
             One result per path, in order, until done or cancelled.
         """
         total = len(paths)
+        if age_groups is not None and len(age_groups) != total:
+            raise ValueError(f"age_groups must have one entry per path ({total}). "
+                             f"Received: {len(age_groups)}")
+        hints = iter(age_groups) if age_groups is not None else None
+        hint_of: dict[Any, str | None] = {}
         done = 0
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
             pending = []
@@ -297,7 +324,9 @@ class Analyzer:
                     path = next(queue, None)
                     if path is None:
                         return
-                    pending.append(pool.submit(self._prepare, Path(path), keep_loaded))
+                    future = pool.submit(self._prepare, Path(path), keep_loaded)
+                    hint_of[future] = next(hints) if hints is not None else None
+                    pending.append(future)
 
             refill()
             while pending:
@@ -305,6 +334,8 @@ class Analyzer:
                 del pending[:batch_size]
                 refill()
                 batch = [future.result() for future in take]
+                for future, item in zip(take, batch, strict=True):
+                    item.age_group_hint = hint_of.pop(future)
                 yield from self._finish(batch, keep_loaded)
                 done += len(batch)
                 if progress is not None:
@@ -341,16 +372,19 @@ class Analyzer:
         position = 0
         for item in batch:
             if item.error is not None:
-                results.append(ImageResult(item.path, self.model_id, error=item.error))
+                results.append(ImageResult(item.path, self.model_id, error=item.error,
+                                           age_group=decision_age_group(None,
+                                                                        item.age_group_hint)))
                 continue
             probs = outputs.probabilities[position]
+            age_group = decision_age_group(item.age, item.age_group_hint)
             verdict = self.gate.combine(item.image_verdict, view_verdicts[position],
                                         item.verdict, feature_verdicts[position])
             probabilities = {
                 name: float(p) for name, p in zip(self.card.classes, probs, strict=True)
             }
             decision = None if verdict.out_of_distribution else decide(
-                probs, self.card.classes, self.card.decision
+                probs, self.card.classes, self.card.decision, age_group=age_group
             )
             results.append(ImageResult(
                 path=item.path,
@@ -363,6 +397,7 @@ class Analyzer:
                 cams=outputs.cams[position],
                 stats=item.stats,
                 age=item.age,
+                age_group=age_group,
             ))
             position += 1
         return results

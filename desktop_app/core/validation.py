@@ -98,7 +98,9 @@ class ValidatedImage:
         path: The image file.
         truth: The label from the data.
         source: Source column (or a guess from the file name).
-        age_group: ``child``, ``adult`` or ``unknown``.
+        age_group: ``child``, ``adult`` or ``unknown``: the film's own (DICOM) age group,
+            else the data's; the app decided at that group's thresholds when the card has
+            them.
         patient_id: Patient key for the bootstrap.
         predicted: The app's label (None when refused or unreadable).
         uncertain: The app flagged its label as uncertain.
@@ -214,8 +216,11 @@ def validate(
             f"({', '.join(classes)}); labels found: {found or 'none'}")
     analyzer = analyzer if analyzer is not None else Analyzer(bundle)
     images: list[ValidatedImage] = []
+    # The data's age fills in where the file carries none: the app decides with the
+    # thresholds for that age group, as it would for the patient's own DICOM age.
     results = analyzer.analyse([Path(row.path) for row in usable], progress=progress,
-                               cancelled=cancelled)
+                               cancelled=cancelled,
+                               age_groups=[row.age_group for row in usable])
     # Results drive the loop (not the rows), so the generator runs to its end and reports
     # its last progress step.
     for position, result in enumerate(results):
@@ -253,8 +258,9 @@ def validate(
 
 
 def _validated(row: LabelledImage, result: Any) -> ValidatedImage:
+    # The age group the app decided for: the file's own DICOM age, else the data's.
     common = {"path": row.path, "truth": row.label, "source": row.source,
-              "age_group": row.age_group, "patient_id": row.patient_id}
+              "age_group": result.age_group, "patient_id": row.patient_id}
     if not result.ok:
         return ValidatedImage(**common, error=result.error)
     decision = result.decision
@@ -326,7 +332,8 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
     }
     if n == 0:
         return metrics
-    chosen, uncertain = decision_predictions(probabilities, classes, decision)
+    chosen, uncertain = decision_predictions(probabilities, classes, decision,
+                                             [image.age_group for image in measured])
     metrics["confusion_matrix"] = confusion_matrix(labels, chosen, len(classes)).tolist()
     metrics["overall"]["uncertain"] = float(uncertain.mean())
     per_class = [weighted_auroc(labels == i, probabilities[:, i]) for i in range(len(classes))]

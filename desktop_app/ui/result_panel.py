@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
+from desktop_app.core.decision import AGE_GROUP_WORDS
 from desktop_app.ui.card_metrics import (
     age_group_figures,
     age_group_populations,
@@ -274,7 +275,7 @@ class ResultPanel(QtWidgets.QScrollArea):
         decision = result.decision
         if decision is not None:
             self.decision_label.setText(decision.label)
-            self.reason_label.setText(decision.reason)
+            self.reason_label.setText(decision.reason + _thresholds_note(result))
             self.uncertain_label.setVisible(decision.uncertain)
             colour = "#8d6e00" if decision.uncertain else "palette(text)"
             self.decision_label.setStyleSheet(f"color: {colour};")
@@ -342,6 +343,21 @@ class ResultPanel(QtWidgets.QScrollArea):
 
     def _on_model_label_link_activated(self, _link: str) -> None:
         self.model_card_requested.emit()
+
+
+def _thresholds_note(result: ImageResult) -> str:
+    """Says when the card's thresholds for the patient's age group decided the label.
+
+    A card may hold thresholds per age group; the same probabilities can then give a child
+    and an adult different labels, so the reader is told which rule applied and why.
+    """
+    group = result.decision.age_group if result.decision is not None else None
+    if group is None:
+        return ""
+    where = (f"the patient's age: {_age_words(result.age)}" if result.age is not None
+             and result.age.known else "the age group given with the film")
+    return (f"\nDecided at the model's operating thresholds for "
+            f"{AGE_GROUP_WORDS.get(group, group)} ({where}).")
 
 
 def _age_words(age: PatientAge | None) -> str:

@@ -102,3 +102,27 @@ def test_row_records_without_results_have_no_gate_text() -> None:
     record = RowRecord(0, Path("x.png"), Status.QUEUED)
     assert record.gate_text == ""
     assert record.label_text == ""
+
+
+def test_the_panel_says_when_the_thresholds_of_an_age_group_decided(
+    qtbot, tiny_age_bundle: Path, tmp_path: Path
+) -> None:
+    from desktop_app.core.synthetic import synthetic_radiograph
+    from tests.image_factory import dicom_dataset, write_dicom
+
+    ds = dicom_dataset(synthetic_radiograph((320, 384), seed=1), bits_stored=8, rescale=None)
+    ds.PatientAge = "008Y"
+    film = write_dicom(ds, tmp_path / "child.dcm")
+    plain = write_xray(tmp_path / "plain.png", 1)
+    child, unknown = Analyzer(load_bundle(tiny_age_bundle)).analyse([film, plain])
+    panel = ResultPanel()
+    qtbot.addWidget(panel)
+    panel.set_model_card(load_bundle(tiny_age_bundle).card)
+    panel.set_result(child)
+    assert child.decision.age_group == "child"
+    text = panel.reason_label.text()
+    assert "reaches the operating threshold for children" in text
+    assert ("Decided at the model's operating thresholds for children (the patient's age: "
+            "8 years (DICOM PatientAge 008Y))") in text
+    panel.set_result(unknown)
+    assert "Decided at the model's operating thresholds" not in panel.reason_label.text()
