@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["evaluate_bundle"]
+__all__ = ["evaluate_bundle", "gate_verdicts"]
 
 
 def evaluate_bundle(
@@ -71,7 +71,7 @@ def evaluate_bundle(
     keep = [i for i in range(len(table)) if i not in images.errors]
     labels = table["label"].cat.codes.to_numpy()[keep]
     rows = table.iloc[keep]
-    verdicts = _gate_verdicts(bundle, rows["path"].tolist()) if gate else {}
+    verdicts = gate_verdicts(bundle, rows["path"].tolist()) if gate else {}
     result = evaluate(TfliteModel(bundle), images.arrays[keep], labels, card.classes,
                       **population_columns(rows),
                       temperature=card.temperature, decision=card.decision,
@@ -84,8 +84,12 @@ def evaluate_bundle(
     return metrics
 
 
-def _gate_verdicts(bundle: Any, paths: list[str]) -> dict[str, list[bool]]:
-    """``refused`` and ``cautioned`` flags of each file, from the app's own classify path."""
+def gate_verdicts(bundle: Any, paths: list[str]) -> dict[str, list[bool]]:
+    """``refused`` and ``cautioned`` flags of each file, from the app's own classify path.
+
+    The keyword arguments :func:`model_training.evaluation.evaluate` takes for its ``gate``
+    figures (a finished bundle's test split, for its card).
+    """
     from desktop_app.core.analysis import Analyzer
 
     results = list(Analyzer(bundle).analyse([Path(path) for path in paths]))
