@@ -182,3 +182,24 @@ def test_view_card_without_a_caution_probability_has_no_caution_tier() -> None:
     model = load_view_model()
     assert model.card.caution_frontal_probability is None
     assert isinstance(model.card, ViewCard)
+
+
+def test_analyzer_results_carry_each_checks_value_for_benchmarks(
+    tiny_caution_bundle: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from desktop_app.core.analysis import Analyzer
+    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.synthetic import synthetic_radiograph
+
+    path = tmp_path / "film.png"
+    Image.fromarray(synthetic_radiograph(seed=1)).save(path)
+    analyzer = Analyzer(load_bundle(tiny_caution_bundle))
+    (result,) = analyzer.analyse([path])
+    values = result.ood.values
+    assert set(values) == {"frontal_probability", "layout", "features"}
+    assert values["features"] == pytest.approx(result.ood.distance)
+    limit, refusal = analyzer.gate.limits["features"]
+    assert limit < values["features"] <= refusal  # hence the caution
+    assert result.caution is not None

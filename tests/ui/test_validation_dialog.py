@@ -127,6 +127,7 @@ def test_menu_opens_dialog_and_card_lists_validations(qtbot, make_window,
     assert "None yet" not in text
     assert f"ward films ({result.fingerprint['sha256'][:12]})" in text
     assert result.created.replace("T", " ")[:16] in text
+    assert "with a caution" in text
     dialog.close()
 
 
