@@ -38,7 +38,7 @@ from desktop_app.core.imaging.model_geometry import match_model_geometry
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.lung_fields import LungSegmenterModel, ModelInputs
 from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.patient_age import PatientAge
+from desktop_app.core.patient_age import PatientAge, decision_age_group
 from desktop_app.core.preprocessing import PreprocessedImage
 
 __all__ = [
@@ -97,18 +97,6 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> ExpandedInputs:
             seen.add(path)
             files.append(path)
     return ExpandedInputs(files, skipped)
-
-
-def decision_age_group(age: PatientAge | None, hint: str | None) -> str:
-    """The age group a film is decided for: its own (DICOM) age, else the caller's hint.
-
-    One rule for the app, ``classify`` and ``validate``: the film's header wins because it is
-    the patient's own record; a data table's ``age``/``age_group`` fills in for formats that
-    carry no age. ``"unknown"`` when neither says (the card's top-level thresholds apply).
-    """
-    if age is not None and age.known:
-        return age.age_group
-    return hint if hint in ("child", "adult") else "unknown"
 
 
 @dataclass(frozen=True)
