@@ -157,15 +157,9 @@ def _decide_all(probs: np.ndarray, classes: list[str], spec: dict[str, Any],
                 groups: Sequence[str] | None) -> np.ndarray:
     """Class index per row at the rule's operating point (age groups known or not)."""
     index = {name: i for i, name in enumerate(classes)}
-    chosen = []
-    for row, group in zip(probs, groups if groups is not None else [None] * len(probs),
-                          strict=True):
-        own = spec
-        by_age = spec.get("by_age_group", {})
-        if group in by_age:
-            own = {**spec, "thresholds": by_age[group]["thresholds"]}
-        chosen.append(index[decide(row, classes, own).label])
-    return np.array(chosen, dtype=np.int64)
+    ages = groups if groups is not None else [None] * len(probs)
+    return np.array([index[decide(row, classes, spec, group).label]
+                     for row, group in zip(probs, ages, strict=True)], dtype=np.int64)
 
 
 def _share(hit: np.ndarray) -> dict[str, float | int | None]:

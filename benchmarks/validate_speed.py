@@ -115,7 +115,7 @@ def _split(model: Path, data: Path) -> dict[str, float]:
                              predicted=result.label,
                              probabilities=dict(result.probabilities or {}),
                              out_of_distribution=result.out_of_distribution,
-                             error=result.error)
+                             error=result.error, caution=result.caution)
               for r, result in zip(rows, results, strict=True)]
     metrics = timed("figures", lambda: validation_metrics(images, bundle.card.classes,
                                                           bundle.card.decision))

@@ -3,6 +3,11 @@
 The wizard uses this to compare a newly trained model with the installed one on the same
 split: the split is rebuilt with the seed and validation fraction recorded in the card, and
 images are preprocessed with the card's spec.
+
+With ``gate=True`` every image also goes through the app's classify path
+(:class:`desktop_app.core.analysis.Analyzer`: image checks, view check, appearance and
+feature checks), so the metrics add which images the app refuses or labels with a caution and
+each class's sensitivity counting the refused ones as not found (``metrics["gate"]``).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["evaluate_bundle"]
+__all__ = ["evaluate_bundle", "gate_verdicts"]
 
 
 def evaluate_bundle(
@@ -20,6 +25,7 @@ def evaluate_bundle(
     subset: str = "test",
     bootstrap_rounds: int = 1000,
     cache_dir: Path | str | None = None,
+    gate: bool = False,
 ) -> dict[str, Any]:
     """Metrics of a bundle on one subset of a dataset.
 
@@ -29,6 +35,8 @@ def evaluate_bundle(
         subset: ``"test"``, ``"val"``, ``"train"`` or ``"all"``.
         bootstrap_rounds: Bootstrap resamples for AUROC CIs.
         cache_dir: Preprocessed-image cache (default: the user cache).
+        gate: Also run the app's gate on every image (decodes each file again) and report
+            the refused and cautioned images and sensitivity both ways.
 
     Returns:
         The metrics of :func:`model_training.evaluation.evaluate` plus ``model_id``,
@@ -63,13 +71,28 @@ def evaluate_bundle(
     keep = [i for i in range(len(table)) if i not in images.errors]
     labels = table["label"].cat.codes.to_numpy()[keep]
     rows = table.iloc[keep]
+    verdicts = gate_verdicts(bundle, rows["path"].tolist()) if gate else {}
     result = evaluate(TfliteModel(bundle), images.arrays[keep], labels, card.classes,
                       **population_columns(rows),
                       temperature=card.temperature, decision=card.decision,
-                      bootstrap_rounds=bootstrap_rounds)
+                      bootstrap_rounds=bootstrap_rounds, **verdicts)
     metrics = result.metrics
     metrics["rows_fingerprint"] = rows_fingerprint(rows, [images.file_sha1[i] for i in keep])
     metrics["model_id"] = card.model_id
     metrics["subset"] = subset
     metrics["skipped"] = {table.at[i, "path"]: reason for i, reason in images.errors.items()}
     return metrics
+
+
+def gate_verdicts(bundle: Any, paths: list[str]) -> dict[str, list[bool]]:
+    """``refused`` and ``cautioned`` flags of each file, from the app's own classify path.
+
+    The keyword arguments :func:`model_training.evaluation.evaluate` takes for its ``gate``
+    figures (a finished bundle's test split, for its card).
+    """
+    from desktop_app.core.analysis import Analyzer
+
+    results = list(Analyzer(bundle).analyse([Path(path) for path in paths]))
+    # A file the cached loader read but the app cannot is refused in the app too.
+    return {"refused": [not r.ok or r.out_of_distribution for r in results],
+            "cautioned": [r.caution is not None for r in results]}

@@ -129,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True)
     evaluate.add_argument("--subset", choices=("test", "val", "train", "all"), default="test")
     evaluate.add_argument("--json", help="write the metrics to this file")
+    evaluate.add_argument("--gate", action="store_true",
+                          help="also run the app's out-of-distribution gate on every image: "
+                               "refused and cautioned counts, and each class's sensitivity "
+                               "counting refused images as not found")
 
     decide = sub.add_parser(
         "decide", help="re-decide an exported bundle: today's operating-point rule and gate "
@@ -377,7 +381,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from model_training.bundle_evaluation import evaluate_bundle
     from model_training.population_metrics import format_populations
 
-    metrics = evaluate_bundle(args.model, args.data, subset=args.subset)
+    metrics = evaluate_bundle(args.model, args.data, subset=args.subset, gate=args.gate)
     if args.json:
         Path(args.json).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     overall = metrics["overall"]
@@ -386,6 +390,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for name, entry in overall["per_class"].items():
         print(f"  {name}: n {entry['n']}, sensitivity {entry['sensitivity']}, "
               f"specificity {entry['specificity']}, AUROC {entry['auroc']}")
+    if "gate" in metrics:
+        from desktop_app.core.metrics.refusals import refusal_lines
+
+        gate = metrics["gate"]
+        print(f"Gate: {gate['refused']} of {gate['films']} images refused, "
+              f"{gate['cautioned']} labelled with a caution")
+        for line in refusal_lines(gate):
+            print(f"  {line}")
     if "populations" in metrics:
         for line in format_populations(metrics["populations"]):
             print(line)

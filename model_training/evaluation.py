@@ -10,6 +10,11 @@ README's shortcut caveat):
 * a **shortcut audit**: the same metrics with the lung fields masked out (two fixed ellipses
   on the preprocessed image replaced by the image mean). A model that still scores high
   without seeing the lungs is using something else - age, scanner, labels, borders.
+
+The figures are over every image given; where the caller knows which of them the app's
+out-of-distribution gate refuses (and which it labels with a caution), ``metrics["gate"]``
+adds each class's sensitivity over the labelled images and counting a refused image as not
+found (:mod:`desktop_app.core.metrics.refusals`), with the refused and cautioned counts.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from desktop_app.core.metrics.classification import (
 )
 from desktop_app.core.metrics.decisions import decision_predictions
 from desktop_app.core.metrics.populations import population_metrics
+from desktop_app.core.metrics.refusals import refusal_figures
 
 __all__ = [
     "LUNG_MASK_DESCRIPTION",
@@ -161,6 +167,7 @@ def _group_metrics(
     classes: Sequence[str],
     temperature: float,
     decision: dict[str, Any] | None,
+    age_groups: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Compact metrics for a subgroup (per source, masked)."""
     probabilities = softmax(logits, temperature)
@@ -186,7 +193,7 @@ def _group_metrics(
         }
     result["macro_auroc"] = float(np.mean(aurocs)) if aurocs else None
     if decision is not None:
-        chosen, _ = decision_predictions(probabilities, classes, decision)
+        chosen, _ = decision_predictions(probabilities, classes, decision, age_groups)
         result["operating_point_accuracy"] = float((chosen == labels).mean()) if len(labels) \
             else None
     return result
@@ -207,6 +214,8 @@ def evaluate(
     bootstrap_rounds: int = 1000,
     seed: int = 0,
     outputs: ModelOutputs | None = None,
+    refused: Sequence[bool] | None = None,
+    cautioned: Sequence[bool] | None = None,
 ) -> EvaluationResult:
     """Score a model on preprocessed images.
 
@@ -216,7 +225,9 @@ def evaluate(
         labels: ``(n,)`` class indices.
         classes: Class names.
         sources: Source name per image (``kermany``...), for per-source and pediatric rows.
-        age_groups: ``child``/``adult``/``unknown`` per image, for the per-population figures.
+        age_groups: ``child``/``adult``/``unknown`` per image, for the per-population figures
+            and the decision (a card's thresholds per age group apply to each image's own
+            group, as in the app; unknown: the top-level thresholds).
         patients: Patient id per image (bootstrap intervals resample patients).
         temperature: Calibration temperature; metrics are reported both uncalibrated (T=1)
             and at this temperature.
@@ -225,12 +236,15 @@ def evaluate(
         bootstrap_rounds: Bootstrap resamples for the AUROC confidence intervals.
         seed: Bootstrap seed.
         outputs: Precomputed outputs for ``images`` (skips one prediction pass).
+        refused: Per image, the app's gate refuses it (with ``decision``: adds ``gate``).
+        cautioned: Per image, the gate labels it with a caution.
 
     Returns:
         Metrics (``overall``, ``uncalibrated``, ``operating_point``, ``per_source``,
         ``pediatric``, ``populations`` (with ``decision`` and ``sources``: see
-        :mod:`desktop_app.core.metrics.populations`), ``shortcut_audit``) and the arrays behind
-        them.
+        :mod:`desktop_app.core.metrics.populations`), ``shortcut_audit``, ``gate`` when
+        ``refused`` is given: :func:`~desktop_app.core.metrics.refusals.refusal_figures`) and
+        the arrays behind them.
     """
     labels = np.asarray(labels, dtype=np.int64)
     outputs = outputs or predict(model, images)
@@ -246,7 +260,8 @@ def evaluate(
     }
     probabilities = softmax(logits, temperature)
     if decision is not None:
-        chosen, uncertain = decision_predictions(probabilities, classes, decision)
+        # At each image's own age group's thresholds when the card has them: the app's answer.
+        chosen, uncertain = decision_predictions(probabilities, classes, decision, age_groups)
         matrix = confusion_matrix(labels, chosen, len(classes))
         metrics["operating_point"] = {
             "accuracy": float((chosen == labels).mean()),
@@ -258,6 +273,13 @@ def evaluate(
                 for i, name in enumerate(classes)
             },
         }
+    if decision is not None and refused is not None:
+        if len(refused) != len(labels):
+            raise ValueError(f"refused must have one flag per image ({len(labels)}). "
+                             f"Received: {len(refused)}")
+        metrics["gate"] = refusal_figures(
+            labels, chosen, refused, classes, cautioned=cautioned, patients=patients,
+            bootstrap_rounds=bootstrap_rounds, seed=seed)
     if decision is not None and sources is not None:
         metrics["populations"] = population_metrics(
             probabilities, labels, classes, decision, sources=sources, age_groups=age_groups,
@@ -267,20 +289,24 @@ def evaluate(
         masked_logits = predict(model, mask_lungs(images)).logits
         metrics["shortcut_audit"] = {
             "mask": LUNG_MASK_DESCRIPTION,
-            "overall": _group_metrics(masked_logits, labels, classes, temperature, decision),
+            "overall": _group_metrics(masked_logits, labels, classes, temperature, decision,
+                                      age_groups),
         }
     if sources is not None:
         sources_arr = np.asarray([str(s) for s in sources])
         metrics["per_source"] = {}
         if shortcut_audit:
             metrics["shortcut_audit"]["per_source"] = {}
+        groups_arr = (np.asarray([str(g) for g in age_groups]) if age_groups is not None
+                      else None)
         for source in sorted(set(sources_arr.tolist())):
             rows = sources_arr == source
+            groups = groups_arr[rows].tolist() if groups_arr is not None else None
             metrics["per_source"][source] = _group_metrics(
-                logits[rows], labels[rows], classes, temperature, decision)
+                logits[rows], labels[rows], classes, temperature, decision, groups)
             if masked_logits is not None:
                 metrics["shortcut_audit"]["per_source"][source] = _group_metrics(
-                    masked_logits[rows], labels[rows], classes, temperature, decision)
+                    masked_logits[rows], labels[rows], classes, temperature, decision, groups)
         if "Normal" in classes and "Pneumonia" in classes:
             metrics["pediatric"] = _pediatric(logits, labels, classes, sources_arr, temperature)
             if masked_logits is not None:

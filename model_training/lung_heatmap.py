@@ -49,6 +49,7 @@ from desktop_app.core.imaging import load_image
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.lung_fields import ModelInputs
 from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.patient_age import decision_age_group
 from desktop_app.core.preprocessing import PreprocessedImage
 from model_training.datasets import read_dataset
 
@@ -371,7 +372,8 @@ def audit(
             cam_shape = (int(outputs.cams.shape[1]), int(outputs.cams.shape[2]))
             for (record, loaded, lung, prepared), probabilities, cams in zip(
                     prepared_batch, outputs.probabilities, outputs.cams, strict=True):
-                decision = decide(probabilities, card.classes, card.decision)
+                decision = decide(probabilities, card.classes, card.decision,
+                                  age_group=decision_age_group(loaded.age, None))
                 index = card.classes.index(decision.label)
                 size = loaded.original_size
                 heat = heatmap_for_original(cams[..., index], prepared, size)

@@ -158,8 +158,13 @@ def write_report(
         plot_confusion(np.asarray(test.metrics["overall"]["confusion_matrix"]), classes,
                        folder / "confusion_matrix.png", "test, argmax")
         figures["confusion_matrix"] = "confusion_matrix.png"
-        chosen, _ = decision_predictions(probabilities, classes, card_fields["decision"])
-        plot_confusion(confusion_matrix(test.labels, chosen, len(classes)), classes,
+        operating_point = test.metrics.get("operating_point")
+        if operating_point is not None:  # at each image's age group's thresholds, as the app
+            matrix = np.asarray(operating_point["confusion_matrix"])
+        else:
+            chosen, _ = decision_predictions(probabilities, classes, card_fields["decision"])
+            matrix = confusion_matrix(test.labels, chosen, len(classes))
+        plot_confusion(matrix, classes,
                        folder / "confusion_matrix_operating_point.png",
                        "test, operating point")
         figures["confusion_matrix_operating_point"] = "confusion_matrix_operating_point.png"

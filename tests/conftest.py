@@ -78,3 +78,40 @@ def tiny_lung_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     return build_tiny_bundle(tmp_path_factory.mktemp("tiny-lung-bundle") / "model",
                              seed=1, region="lungs")
+
+
+@pytest.fixture(scope="session")
+def tiny_caution_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tiny_bundle`` whose feature check cautions about every film it used to pass.
+
+    The usual feature limit is moved next to zero and its old value becomes the refusal
+    limit (``ood.refusal_limits.features``): generated radiographs land between the two and
+    are labelled with a caution; colour photos are still refused by the image checks.
+    """
+    from tests.tiny_model import with_card_changes
+
+    def widen(card: dict) -> None:
+        card["ood"]["refusal_limits"] = {"features": card["ood"]["distance_threshold"]}
+        card["ood"]["distance_threshold"] = 1e-6
+
+    return with_card_changes(tiny_bundle, tmp_path_factory.mktemp("tiny-caution") / "model",
+                             widen)
+
+
+@pytest.fixture(scope="session")
+def tiny_age_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tiny_bundle`` with thresholds per age group that make the age visible in the label.
+
+    Children: COVID-19 from 1 % (every child film is labelled COVID-19); adults: no finding
+    threshold can be reached below 100 %, so an adult film gets its most probable class;
+    unknown age: the tiny model's own top-level thresholds.
+    """
+    from tests.tiny_model import with_card_changes
+
+    def by_age(card: dict) -> None:
+        card["decision"]["by_age_group"] = {
+            "child": {"thresholds": {"COVID-19": 0.01}},
+            "adult": {"thresholds": {"COVID-19": 1.0, "Pneumonia": 1.0}}}
+
+    return with_card_changes(tiny_bundle, tmp_path_factory.mktemp("tiny-age") / "model",
+                             by_age)

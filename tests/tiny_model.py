@@ -13,6 +13,9 @@ plumbing), never accuracy.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -109,4 +112,17 @@ def build_tiny_bundle(out: Path, input_size: int = 32, seed: int = 0,
         limitations=["untrained"],
     )
     card.write(out / "model_card.json")
+    return out
+
+
+def with_card_changes(bundle: Path, out: Path, change: Callable[[dict], None]) -> Path:
+    """A copy of ``bundle`` at ``out`` whose card JSON ``change`` edited in place.
+
+    The model files are copied unchanged, so the card's sha256 list still holds.
+    """
+    shutil.copytree(bundle, out)
+    path = out / "model_card.json"
+    card = json.loads(path.read_text(encoding="utf-8"))
+    change(card)
+    path.write_text(json.dumps(card), encoding="utf-8")
     return out

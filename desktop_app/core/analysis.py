@@ -2,7 +2,9 @@
 
 load (core loader) -> cheap OOD checks -> preprocess (the card's spec, and the view model's
 own small input) -> batched LiteRT inference (classifier and view model) -> the gate combines
-image, view, appearance and feature-space checks -> decision at the card's operating point.
+image, view, appearance and feature-space checks -> decision at the card's operating point
+(at the thresholds for the patient's age group when the card has them: the file's own DICOM
+age, else an age group the caller knows from elsewhere, e.g. a validation CSV).
 
 Shared by the CLI, the GUI workers and the self-test, so all three answer identically.
 Decoding runs in a small thread pool (Pillow and numpy release the GIL) while the calling
@@ -36,13 +38,14 @@ from desktop_app.core.imaging.model_geometry import match_model_geometry
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.lung_fields import LungSegmenterModel, ModelInputs
 from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.patient_age import PatientAge
+from desktop_app.core.patient_age import PatientAge, decision_age_group
 from desktop_app.core.preprocessing import PreprocessedImage
 
 __all__ = [
     "Analyzer",
     "ExpandedInputs",
     "ImageResult",
+    "decision_age_group",
     "expand_inputs",
 ]
 
@@ -113,6 +116,7 @@ class ImageResult:
         stats: Cheap image statistics used by the gate.
         age: The patient's age from the DICOM header, or why it is unknown (other formats
             carry none); picks the population whose measured figures the panel shows.
+        age_group: The age group the film was decided for (:func:`decision_age_group`).
     """
 
     path: Path
@@ -126,6 +130,7 @@ class ImageResult:
     cams: np.ndarray | None = None
     stats: ImageStatistics | None = None
     age: PatientAge | None = None
+    age_group: str = "unknown"
 
     @property
     def ok(self) -> bool:
@@ -136,6 +141,16 @@ class ImageResult:
     def out_of_distribution(self) -> bool:
         """True when the gate refused to label the image."""
         return bool(self.ood and self.ood.out_of_distribution)
+
+    @property
+    def caution(self) -> str | None:
+        """Why a labelled film is unusual ("unusual film: ...: read with care"), else ``None``.
+
+        ``None`` for errors and refusals: a refused film has a reason, not a caution.
+        """
+        if not self.ok or self.out_of_distribution or self.ood is None:
+            return None
+        return self.ood.caution
 
     @property
     def label(self) -> str | None:
@@ -155,6 +170,7 @@ class ImageResult:
             "probabilities": dict(self.probabilities or {}),
             "out_of_distribution": self.out_of_distribution,
             "ood_reason": self.ood.reason if self.ood else None,
+            "caution": self.caution,
             "model": self.model_id,
         }
 
@@ -170,6 +186,7 @@ class _Prepared:
     age: PatientAge | None = None
     image_verdict: OodVerdict | None = None
     view_input: np.ndarray | None = None
+    age_group_hint: str | None = None
 
 
 class Analyzer:
@@ -256,6 +273,7 @@ class Analyzer:
         progress: ProgressCallback | None = None,
         cancelled: CancelCallback | None = None,
         workers: int = 2,
+        age_groups: Sequence[str | None] | None = None,
     ) -> Iterator[ImageResult]:
         """Classify files, yielding results in input order as batches finish.
 
@@ -268,11 +286,19 @@ class Analyzer:
             cancelled: Polled before each image is queued; when it returns True, no more
                 results are produced (those already finished are yielded).
             workers: Decoding threads.
+            age_groups: Per path, the patient's age group where the caller knows it (a
+                validation CSV's ``age``/``age_group``); used only when the file itself
+                carries no age (:func:`decision_age_group`).
 
         Yields:
             One result per path, in order, until done or cancelled.
         """
         total = len(paths)
+        if age_groups is not None and len(age_groups) != total:
+            raise ValueError(f"age_groups must have one entry per path ({total}). "
+                             f"Received: {len(age_groups)}")
+        hints = iter(age_groups) if age_groups is not None else None
+        hint_of: dict[Any, str | None] = {}
         done = 0
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
             pending = []
@@ -286,7 +312,9 @@ class Analyzer:
                     path = next(queue, None)
                     if path is None:
                         return
-                    pending.append(pool.submit(self._prepare, Path(path), keep_loaded))
+                    future = pool.submit(self._prepare, Path(path), keep_loaded)
+                    hint_of[future] = next(hints) if hints is not None else None
+                    pending.append(future)
 
             refill()
             while pending:
@@ -294,6 +322,8 @@ class Analyzer:
                 del pending[:batch_size]
                 refill()
                 batch = [future.result() for future in take]
+                for future, item in zip(take, batch, strict=True):
+                    item.age_group_hint = hint_of.pop(future)
                 yield from self._finish(batch, keep_loaded)
                 done += len(batch)
                 if progress is not None:
@@ -330,16 +360,19 @@ class Analyzer:
         position = 0
         for item in batch:
             if item.error is not None:
-                results.append(ImageResult(item.path, self.model_id, error=item.error))
+                results.append(ImageResult(item.path, self.model_id, error=item.error,
+                                           age_group=decision_age_group(None,
+                                                                        item.age_group_hint)))
                 continue
             probs = outputs.probabilities[position]
+            age_group = decision_age_group(item.age, item.age_group_hint)
             verdict = self.gate.combine(item.image_verdict, view_verdicts[position],
                                         item.verdict, feature_verdicts[position])
             probabilities = {
                 name: float(p) for name, p in zip(self.card.classes, probs, strict=True)
             }
             decision = None if verdict.out_of_distribution else decide(
-                probs, self.card.classes, self.card.decision
+                probs, self.card.classes, self.card.decision, age_group=age_group
             )
             results.append(ImageResult(
                 path=item.path,
@@ -352,6 +385,7 @@ class Analyzer:
                 cams=outputs.cams[position],
                 stats=item.stats,
                 age=item.age,
+                age_group=age_group,
             ))
             position += 1
         return results

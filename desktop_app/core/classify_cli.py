@@ -65,7 +65,7 @@ def _format_row(result: ImageResult, classes: Sequence[str], width: int) -> str:
     else:
         decision = result.decision
         status = decision.label + (" (uncertain)" if decision.uncertain else "")
-        note = ""
+        note = f"CAUTION: {result.caution}" if result.caution else ""
     return f"{name:<{width}}  {probs}  {status:<24} {note}".rstrip()
 
 
@@ -92,7 +92,7 @@ def run_classify(argv: Sequence[str], stdout: TextIO | None = None,
     if not args.json:
         header = "  ".join(f"{c:>9}" for c in classes)
         print(f"{'file':<{width}}  {header}  result", file=stdout)
-    counts = {"ok": 0, "ood": 0, "error": 0}
+    counts = {"ok": 0, "ood": 0, "caution": 0, "error": 0}
     decoder = None
     if len(inputs.files) > 1:
         # JPEG 2000 and pylibjpeg's decoders hold the interpreter lock: for several files they
@@ -103,6 +103,7 @@ def run_classify(argv: Sequence[str], stdout: TextIO | None = None,
     for result in analyzer.analyse(inputs.files, batch_size=args.batch_size):
         counts["ok" if result.ok else "error"] += 1
         counts["ood"] += int(result.out_of_distribution)
+        counts["caution"] += int(result.caution is not None)
         if args.json:
             print(json.dumps(result.to_json()), file=stdout, flush=True)
         else:
@@ -111,7 +112,8 @@ def run_classify(argv: Sequence[str], stdout: TextIO | None = None,
         decoder.close()
     summary = (
         f"{len(inputs.files)} file(s): {counts['ok']} analysed "
-        f"({counts['ood']} not labelled: out of distribution), {counts['error']} failed"
+        f"({counts['ood']} not labelled: out of distribution; {counts['caution']} labelled "
+        f"with a caution: unusual film), {counts['error']} failed"
     )
     if inputs.skipped:
         summary += f"; {len(inputs.skipped)} non-image file(s) in folders skipped"

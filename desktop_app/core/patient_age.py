@@ -27,6 +27,7 @@ __all__ = [
     "PatientAge",
     "age_from_dataset",
     "age_from_dates",
+    "decision_age_group",
     "parse_age_string",
     "parse_dicom_date",
     "read_patient_age",
@@ -225,3 +226,15 @@ def read_patient_age(path: str | os.PathLike[str]) -> PatientAge:
         return PatientAge.unknown(f"cannot read the DICOM header of {file.name}: "
                                   f"{type(error).__name__}")
     return age_from_dataset(ds)
+
+
+def decision_age_group(age: PatientAge | None, hint: str | None) -> str:
+    """The age group a film is decided for: its own (DICOM) age, else the caller's hint.
+
+    One rule for the app, ``classify`` and ``validate``: the film's header wins because it is
+    the patient's own record; a data table's ``age``/``age_group`` fills in for formats that
+    carry no age. ``"unknown"`` when neither says (the card's top-level thresholds apply).
+    """
+    if age is not None and age.known:
+        return age.age_group
+    return hint if hint in ("child", "adult") else "unknown"

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from desktop_app import DISCLAIMER
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.metrics.populations import KEY_FIGURES, figure_text
+from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
 
 __all__ = ["build_parser", "format_result", "run_validate"]
 
@@ -66,6 +67,7 @@ def format_result(record: Mapping[str, Any]) -> list[str]:
         f"chest X-ray (excluded), {counts['failed']} unreadable (excluded)"
         + (f", {counts['other_classes']} of classes this model does not have (left out)"
            if counts.get("other_classes") else "") + ".",
+        f"  {cautioned_text(counts)}",
         f"  Data fingerprint: {record['data_fingerprint']['sha256'][:16]} "
         f"({record['data_fingerprint']['images']} films).",
         "",
@@ -82,6 +84,9 @@ def format_result(record: Mapping[str, Any]) -> list[str]:
                      f"{figure_text(entry.get('sensitivity'))} | "
                      f"{figure_text(entry.get('specificity'))} | "
                      f"{figure_text(entry.get('auroc'), as_percent=False)}")
+    found = refusal_lines(metrics.get("refusals"))
+    if found:
+        lines += ["", *found[:1], *(f"  {line}" for line in found[1:])]
     for title, key in (("source", "per_source"), ("age group", "per_age_group")):
         lines += ["", f"Per {title}: accuracy | non-COVID films labelled COVID-19"]
         for group, figures in populations[key].items():

@@ -11,7 +11,10 @@ patient-level bootstrap 95 % interval (:mod:`desktop_app.core.metrics.population
 
 Films the gate refuses (not a frontal chest X-ray, as far as the model can tell) get no label
 in the app, so they are counted and listed but **excluded from the figures**; so are files
-that cannot be read. Labels the model does not have (Pneumonia for a COVID-vs-Normal model)
+that cannot be read. Because a clinic still sees a refused film as a film without an answer,
+each class's sensitivity is also given counting its refused films as not found
+(:mod:`desktop_app.core.metrics.refusals`), and films labelled with a caution (unusual but
+accepted) are counted. Labels the model does not have (Pneumonia for a COVID-vs-Normal model)
 are left out and counted.
 
 Every validation is kept in the user data folder (``validations/``: one JSON record with the
@@ -50,6 +53,7 @@ from desktop_app.core.metrics.populations import (
     population_metrics,
     weighted_auroc,
 )
+from desktop_app.core.metrics.refusals import refusal_figures
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.validation_records import (
     RECORD_FORMAT,
@@ -94,7 +98,9 @@ class ValidatedImage:
         path: The image file.
         truth: The label from the data.
         source: Source column (or a guess from the file name).
-        age_group: ``child``, ``adult`` or ``unknown``.
+        age_group: ``child``, ``adult`` or ``unknown``: the film's own (DICOM) age group,
+            else the data's; the app decided at that group's thresholds when the card has
+            them.
         patient_id: Patient key for the bootstrap.
         predicted: The app's label (None when refused or unreadable).
         uncertain: The app flagged its label as uncertain.
@@ -102,6 +108,7 @@ class ValidatedImage:
         out_of_distribution: The gate refused to label the film.
         ood_reason: Why it refused.
         error: Why the file could not be read.
+        caution: Why a labelled film is unusual (None when refused, unreadable or usual).
     """
 
     path: str
@@ -115,6 +122,7 @@ class ValidatedImage:
     out_of_distribution: bool = False
     ood_reason: str | None = None
     error: str | None = None
+    caution: str | None = None
 
     @property
     def measured(self) -> bool:
@@ -208,8 +216,11 @@ def validate(
             f"({', '.join(classes)}); labels found: {found or 'none'}")
     analyzer = analyzer if analyzer is not None else Analyzer(bundle)
     images: list[ValidatedImage] = []
+    # The data's age fills in where the file carries none: the app decides with the
+    # thresholds for that age group, as it would for the patient's own DICOM age.
     results = analyzer.analyse([Path(row.path) for row in usable], progress=progress,
-                               cancelled=cancelled)
+                               cancelled=cancelled,
+                               age_groups=[row.age_group for row in usable])
     # Results drive the loop (not the rows), so the generator runs to its end and reports
     # its last progress step.
     for position, result in enumerate(results):
@@ -247,8 +258,9 @@ def validate(
 
 
 def _validated(row: LabelledImage, result: Any) -> ValidatedImage:
+    # The age group the app decided for: the file's own DICOM age, else the data's.
     common = {"path": row.path, "truth": row.label, "source": row.source,
-              "age_group": row.age_group, "patient_id": row.patient_id}
+              "age_group": result.age_group, "patient_id": row.patient_id}
     if not result.ok:
         return ValidatedImage(**common, error=result.error)
     decision = result.decision
@@ -259,6 +271,7 @@ def _validated(row: LabelledImage, result: Any) -> ValidatedImage:
         probabilities=dict(result.probabilities or {}),
         out_of_distribution=result.out_of_distribution,
         ood_reason=result.ood.reason if result.out_of_distribution and result.ood else None,
+        caution=result.caution,
     )
 
 
@@ -269,7 +282,10 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
 
     Returns:
         JSON-ready ``{"counts", "excluded", "classes", "overall", "populations",
-        "confusion_matrix", "roc", "reliability"}``: ``populations`` is
+        "refusals", "confusion_matrix", "roc", "reliability"}``: ``refusals`` is
+        :func:`~desktop_app.core.metrics.refusals.refusal_figures` over the films read
+        (each class's sensitivity over the labelled films and counting its refused films
+        as not found); ``populations`` is
         :func:`~desktop_app.core.metrics.populations.population_metrics` (per class, source,
         age group, key figures, each ``{"value", "ci95", "n"}``); ``overall`` adds the macro
         AUROC and the share of uncertain answers; ``roc`` per class ``{"fpr", "tpr"}``;
@@ -285,6 +301,9 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
         "out_of_distribution": len(refused),
         "failed": len(failed),
         "out_of_distribution_by_class": dict(Counter(image.truth for image in refused)),
+        "cautioned": sum(image.caution is not None for image in measured),
+        "cautioned_by_class": dict(Counter(image.truth for image in measured
+                                           if image.caution is not None)),
     }
     index = {name: i for i, name in enumerate(classes)}
     n = len(measured)
@@ -306,13 +325,15 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
         "overall": {"n": n, "accuracy": populations["overall"]["accuracy"],
                     "ece": populations["overall"]["ece"], "macro_auroc": None,
                     "uncertain": None},
+        "refusals": _refusals(measured, refused, classes, populations, bootstrap_rounds, seed),
         "confusion_matrix": [[0] * len(classes) for _ in classes],
         "roc": {},
         "reliability": None,
     }
     if n == 0:
         return metrics
-    chosen, uncertain = decision_predictions(probabilities, classes, decision)
+    chosen, uncertain = decision_predictions(probabilities, classes, decision,
+                                             [image.age_group for image in measured])
     metrics["confusion_matrix"] = confusion_matrix(labels, chosen, len(classes)).tolist()
     metrics["overall"]["uncertain"] = float(uncertain.mean())
     per_class = [weighted_auroc(labels == i, probabilities[:, i]) for i in range(len(classes))]
@@ -339,11 +360,28 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
     return metrics
 
 
+def _refusals(measured: Sequence[ValidatedImage], refused: Sequence[ValidatedImage],
+              classes: Sequence[str], populations: dict[str, Any], bootstrap_rounds: int,
+              seed: int) -> dict[str, Any]:
+    """Sensitivity both ways over the films read; the labelled figure is the table's own."""
+    index = {name: i for i, name in enumerate(classes)}
+    read = [*measured, *refused]
+    return refusal_figures(
+        [index[image.truth] for image in read],
+        [index.get(image.predicted or "", -1) for image in read],
+        [image.out_of_distribution for image in read], classes,
+        cautioned=[image.caution is not None for image in read],
+        patients=[image.patient_id for image in read],
+        labelled_sensitivity={name: populations["per_class"][name]["sensitivity"]
+                              for name in classes},
+        bootstrap_rounds=bootstrap_rounds, seed=seed)
+
+
 def image_rows(result: ValidationResult) -> list[list[str]]:
     """Header plus one row per film: truth, the app's answer, probabilities, exclusion."""
     header = ["file", "path", "true_label", "predicted", "uncertain", "correct",
               *(f"p_{name}" for name in result.classes), "out_of_distribution", "ood_reason",
-              "error", "source", "age_group", "patient_id", "model_id"]
+              "caution", "error", "source", "age_group", "patient_id", "model_id"]
     rows = [header]
     for image in result.images:
         probabilities = image.probabilities or {}
@@ -359,6 +397,7 @@ def image_rows(result: ValidationResult) -> list[list[str]]:
               for name in result.classes),
             "" if image.error is not None else ("yes" if image.out_of_distribution else "no"),
             _safe_cell(image.ood_reason or ""),
+            _safe_cell(image.caution or ""),
             _safe_cell(image.error or ""),
             _safe_cell(image.source),
             image.age_group,

@@ -1,7 +1,8 @@
 """The PDF report of a local validation (reportlab; no Qt, so the command line writes it too).
 
 One document a clinic can file with its decision to use (or not use) the model: which model,
-which films (with the data fingerprint), what was excluded and why, every figure with its
+which films (with the data fingerprint), what was excluded and why, how many films carried a
+caution, each class's sensitivity also counting refused films as not found, every figure with its
 95 % interval and the number of films it rests on, the confusion matrix at the app's
 decision, ROC curves and the calibration diagram.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from desktop_app import APP_NAME, DISCLAIMER, __version__
 from desktop_app.core.metrics.populations import KEY_FIGURES, figure_text
+from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
 from desktop_app.core.validation import ValidationResult
 
 __all__ = ["write_validation_pdf"]
@@ -152,6 +154,7 @@ def _story(result: ValidationResult) -> list[Any]:
              f"chest X-ray and {counts['failed']} unreadable, both excluded"
              + (f"; {counts['other_classes']} of classes this model does not have, left out"
                 if counts.get("other_classes") else "") + ". " + metrics["excluded"]),
+        para(cautioned_text(counts)),
         para("Every figure: value (95 % interval from "
              f"{populations['bootstrap']['rounds']} bootstrap resamples by "
              f"{populations['bootstrap']['unit']}), n = films it rests on. Rates are at the "
@@ -170,6 +173,10 @@ def _story(result: ValidationResult) -> list[Any]:
                    _text(populations["per_class"][name].get("auroc"), percent=False)]
                   for name in classes], [70, 35, 130, 130, 120]),
     ]
+    found = refusal_lines(metrics.get("refusals"))
+    if found:
+        story += [Paragraph("Found per class, counting refused films", heading),
+                  para(found[0], small), *(para(line) for line in found[1:])]
     for title, key in (("Per source", "per_source"), ("Per age group", "per_age_group")):
         story += [Paragraph(title, heading), _table(
             [["group", "films", "accuracy", "non-COVID labelled COVID-19", "ECE"]]

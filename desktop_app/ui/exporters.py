@@ -53,8 +53,8 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
              model_id: str | None) -> list[list[str]]:
     """Header plus one row per record, as strings."""
     header = ["name", "path", "status", "label", "uncertain",
-              *(f"p_{name}" for name in classes), "out_of_distribution", "reason", "model_id",
-              "patient_age_years", "age_group"]
+              *(f"p_{name}" for name in classes), "out_of_distribution", "reason", "caution",
+              "model_id", "patient_age_years", "age_group"]
     rows = [header]
     for record in records:
         result = record.result
@@ -71,6 +71,7 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
               for name in classes),
             "yes" if ood else ("no" if result is not None and result.ok else ""),
             _safe_cell(record.details),
+            _safe_cell((result.caution or "") if result is not None else ""),
             (result.model_id if result is not None else model_id) or "",
             *_age_cells(result),
         ])
@@ -217,6 +218,8 @@ def _draw_page(canvas, result: ImageResult, card: ModelCard, generated: str,
         y -= 16
         if decision is not None:
             y = _draw_wrapped(canvas, decision.reason, margin, y, inner)
+        if result.caution:
+            y = _draw_caution(canvas, result.caution, margin, y - 4, inner)
         y -= 6
         canvas.setFont("Helvetica-Bold", 10)
         canvas.drawString(margin, y, "Calibrated probabilities")
@@ -245,6 +248,28 @@ def _draw_page(canvas, result: ImageResult, card: ModelCard, generated: str,
     canvas.setFont("Helvetica", 7.5)
     canvas.drawRightString(width - margin, margin - 8, f"Page {page} of {pages}")
     canvas.setFillColor(colors.black)
+
+
+def _draw_caution(canvas, caution: str, x: float, y: float, width: float) -> float:
+    """An amber box with the gate's caution under the label; returns the y below it.
+
+    The box is as tall as the wrapped text, so a long caution is never cut off.
+    """
+    from reportlab.lib import colors
+    from reportlab.lib.utils import simpleSplit
+
+    text = f"CAUTION — {caution}."
+    lines = simpleSplit(text, "Helvetica-Bold", 9.5, width - 16)
+    height = 12 * len(lines) + 10
+    canvas.setFillColor(colors.HexColor("#fff3e0"))
+    canvas.setStrokeColor(colors.HexColor("#ef8f00"))
+    canvas.rect(x, y - height + 10, width, height, fill=1)
+    canvas.setFillColor(colors.HexColor("#5d2a00"))
+    _draw_wrapped(canvas, text, x + 8, y - 2, width - 16, font="Helvetica-Bold", size=9.5,
+                  leading=12)
+    canvas.setFillColor(colors.black)
+    canvas.setStrokeColor(colors.black)
+    return y - height - 4
 
 
 def write_pdf_report(

@@ -912,10 +912,11 @@ class MainWindow(QtWidgets.QMainWindow):
             errors = model.count(Status.ERROR)
             if errors:
                 parts.append(f"{errors} unreadable")
-            ood = sum(1 for r in model.records() if r.result is not None
-                      and r.result.out_of_distribution)
+            ood, cautioned = model.gate_counts()
             if ood:
                 parts.append(f"{ood} not labelled (OOD)")
+            if cautioned:
+                parts.append(f"{cautioned} with a caution (unusual film)")
             self.counts_label.setText(" · ".join(parts))
         self._update_actions()
 

@@ -1,11 +1,12 @@
 """The result panel: what the model says about the shown image, and how far to trust it.
 
 Shows a bar per class with the calibrated percentage, the decision at the model's operating
-point, an *uncertain* state when no class is confidently ahead, a banner (and no label) for
-inputs the out-of-distribution gate refused, the model's measured performance for the shown
-class — for the patient's age group when the DICOM header tells it, else for adults and
-children side by side, each with its 95 % interval and images — the decision-support
-disclaimer and a link to the model card.
+point, an *uncertain* state when no class is confidently ahead, an amber caution under the
+label when the gate accepted an unusual film (never hidden: the label alone would look as
+sure as any other), a banner (and no label) for inputs the out-of-distribution gate
+refused, the model's measured performance for the shown class — for the patient's age
+group when the DICOM header tells it, else for adults and children side by side, each with
+its 95 % interval and images — the decision-support disclaimer and a link to the model card.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
+from desktop_app.core.decision import AGE_GROUP_WORDS
 from desktop_app.ui.card_metrics import (
     age_group_figures,
     age_group_populations,
@@ -45,6 +47,10 @@ _BAR_STYLE = (
     "QProgressBar { border: 1px solid palette(mid); border-radius: 3px; text-align: center;"
     " min-height: 18px; }"
     "QProgressBar::chunk { background-color: %s; border-radius: 2px; }"
+)
+_CAUTION_STYLE = (
+    "background: #fff3e0; color: #5d2a00; border: 2px solid #ef8f00;"
+    " border-radius: 3px; padding: 4px 6px;"
 )
 _CHOSEN_COLOUR = "#1e88e5"
 _OTHER_COLOUR = "#90a4ae"
@@ -121,6 +127,15 @@ class ResultPanel(QtWidgets.QScrollArea):
         self.uncertain_label.setAccessibleName("Uncertain result")
         self.uncertain_label.hide()
         layout.addWidget(self.uncertain_label)
+
+        self.caution_label = QtWidgets.QLabel(body)
+        self.caution_label.setStyleSheet(_CAUTION_STYLE)
+        self.caution_label.setWordWrap(True)
+        self.caution_label.setTextInteractionFlags(
+            QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.caution_label.setAccessibleName("Caution: unusual film")
+        self.caution_label.hide()
+        layout.addWidget(self.caution_label)
 
         self.reason_label = QtWidgets.QLabel(body)
         self.reason_label.setWordWrap(True)
@@ -213,6 +228,8 @@ class ResultPanel(QtWidgets.QScrollArea):
         card = self._card
         self.ood_banner.hide()
         self.uncertain_label.hide()
+        self.caution_label.hide()
+        self.caution_label.clear()
         self.decision_label.clear()
         self.reason_label.clear()
         if card is None:
@@ -258,10 +275,16 @@ class ResultPanel(QtWidgets.QScrollArea):
         decision = result.decision
         if decision is not None:
             self.decision_label.setText(decision.label)
-            self.reason_label.setText(decision.reason)
+            self.reason_label.setText(decision.reason + _thresholds_note(result))
             self.uncertain_label.setVisible(decision.uncertain)
             colour = "#8d6e00" if decision.uncertain else "palette(text)"
             self.decision_label.setStyleSheet(f"color: {colour};")
+        if result.caution:
+            self.caution_label.setText(
+                f"<b>Caution — {_escape(result.caution)}.</b><br>The film passed the checks "
+                "only just: the label and probabilities below are shown, but the model saw "
+                "few films like it.")
+            self.caution_label.show()
         self._set_bars(result.probabilities, decision.label if decision else None)
         self._refresh_metrics()
 
@@ -320,6 +343,21 @@ class ResultPanel(QtWidgets.QScrollArea):
 
     def _on_model_label_link_activated(self, _link: str) -> None:
         self.model_card_requested.emit()
+
+
+def _thresholds_note(result: ImageResult) -> str:
+    """Says when the card's thresholds for the patient's age group decided the label.
+
+    A card may hold thresholds per age group; the same probabilities can then give a child
+    and an adult different labels, so the reader is told which rule applied and why.
+    """
+    group = result.decision.age_group if result.decision is not None else None
+    if group is None:
+        return ""
+    where = (f"the patient's age: {_age_words(result.age)}" if result.age is not None
+             and result.age.known else "the age group given with the film")
+    return (f"\nDecided at the model's operating thresholds for "
+            f"{AGE_GROUP_WORDS.get(group, group)} ({where}).")
 
 
 def _age_words(age: PatientAge | None) -> str:

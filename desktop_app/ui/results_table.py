@@ -5,6 +5,10 @@ pixels and a small thumbnail — so a folder of 500 images costs a few megabytes
 image is re-loaded at full resolution on demand. Sorting goes through a
 :class:`QtCore.QSortFilterProxyModel` on :data:`SORT_ROLE`, which gives numbers for
 probabilities, so "highest COVID-19 first" is one click on a header.
+
+The gate column says "OOD" for a refused image and "caution" for an unusual film that kept its
+label; the caution itself is in the details column and the tooltips, so it is never lost when
+the worklist is scanned by label.
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ class RowRecord:
 
     @property
     def label_text(self) -> str:
-        """The label column: the label, flagged when uncertain; nothing for OOD or errors."""
+        """The label column: the label, flagged when uncertain or cautioned; nothing for OOD."""
         result = self.result
         if result is None or not result.ok:
             return ""
@@ -76,8 +80,19 @@ class RowRecord:
             return "not labelled (out of distribution)"
         if result.decision is None:
             return ""
-        suffix = " (uncertain)" if result.decision.uncertain else ""
-        return f"{result.decision.label}{suffix}"
+        flags = [word for word, on in (("uncertain", result.decision.uncertain),
+                                       ("caution", result.caution is not None)) if on]
+        return result.decision.label + (f" ({', '.join(flags)})" if flags else "")
+
+    @property
+    def gate_text(self) -> str:
+        """The gate column: "OOD" (refused), "caution" (labelled, unusual film) or empty."""
+        result = self.result
+        if result is None or not result.ok:
+            return ""
+        if result.out_of_distribution:
+            return "OOD"
+        return "caution" if result.caution is not None else ""
 
     @property
     def details(self) -> str:
@@ -89,7 +104,10 @@ class RowRecord:
             return result.error or "could not be read"
         if result.out_of_distribution and result.ood is not None:
             return result.ood.reason or "outside what the model was trained on"
-        return result.decision.reason if result.decision is not None else ""
+        reason = result.decision.reason if result.decision is not None else ""
+        if result.caution is not None:
+            return f"Caution — {result.caution}. {reason}".rstrip()
+        return reason
 
 
 def gray_qimage(pixels: np.ndarray) -> QtGui.QImage:
@@ -218,6 +236,15 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
         """How many rows have ``status``."""
         return sum(1 for r in self._records if r.status is status)
 
+    def gate_counts(self) -> tuple[int, int]:
+        """``(refused, cautioned)``: rows not labelled by the gate, and labelled with a caution.
+
+        The worklist summary shows both: a batch of ward films where many were only just
+        accepted should be read with care, not just the refused ones.
+        """
+        texts = [record.gate_text for record in self._records]
+        return texts.count("OOD"), texts.count("caution")
+
     def set_status(self, keys: Iterable[int], status: Status) -> None:
         """Change the status of several rows."""
         rows = []
@@ -277,7 +304,8 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
                 return (f"Calibrated probability of {self._classes[section - 4]}; "
                         "click to sort the worklist by it")
             if section == self.ood_column:
-                return "Out of distribution: the model refused to label this image"
+                return ("OOD: the model refused to label this image (not a whole frontal chest "
+                        "film); caution: labelled, but an unusual film — read with care")
         return None
 
     def data(self, index: QtCore.QModelIndex,
@@ -303,9 +331,7 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
         if role == QtCore.Qt.ItemDataRole.ForegroundRole:
             if record.status is Status.ERROR:
                 return QtGui.QBrush(QtGui.QColor("#c62828"))
-            if record.result is not None and record.result.out_of_distribution and column in (
-                self.LABEL, self.ood_column
-            ):
+            if record.gate_text and column in (self.LABEL, self.ood_column):
                 return QtGui.QBrush(QtGui.QColor("#b26a00"))
         if role == QtCore.Qt.ItemDataRole.TextAlignmentRole and 4 <= column <= self.ood_column:
             return int(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
@@ -332,8 +358,7 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
             value = self._probability(record, column)
             return "" if value is None else f"{value:.1%}"
         if column == self.ood_column:
-            result = record.result
-            return "OOD" if result is not None and result.out_of_distribution else ""
+            return record.gate_text
         if column == self.details_column:
             return record.details
         return None
@@ -349,8 +374,7 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
             value = self._probability(record, column)
             return -1.0 if value is None else value
         if column == self.ood_column:
-            result = record.result
-            return 1 if result is not None and result.out_of_distribution else 0
+            return {"OOD": 2, "caution": 1}.get(record.gate_text, 0)
         if column == self.details_column:
             return record.details
         return record.key

@@ -3,11 +3,12 @@
 The user picks a labelled folder or CSV (any layout the training wizard reads); the work runs
 in :func:`desktop_app.core.validation.validate` on a :class:`~desktop_app.ui.workers.TaskWorker`
 (progress bar, cooperative cancel); the dialog then shows the figures of the wizard's Results
-page: a summary with the exclusions and key figures, tables per class, source and age group
-with 95 % intervals, the confusion matrix at the app's decision, ROC curves and the
-calibration diagram, and the per-film answers. "Export PDF…" and "Export CSV…" write the
-report and the per-image table. Every finished validation is also kept in the user data folder
-and listed on the model card.
+page: a summary with the exclusions, the films labelled with a caution, each class's
+sensitivity also counting refused films as not found and the key figures, tables per class,
+source and age group with 95 % intervals, the confusion matrix at the app's decision, ROC
+curves and the calibration diagram, and the per-film answers. "Export PDF…" and "Export
+CSV…" write the report and the per-image table. Every finished validation is also kept in
+the user data folder and listed on the model card.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app import DISCLAIMER
+from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.validation import ValidationResult, validate
 from desktop_app.ui.curve_plot import CLASS_COLOURS, CurvePlot, Series
@@ -90,6 +92,8 @@ def summary_html(result: ValidationResult) -> str:
         "<b>excluded from every figure</b>"
         + (f"; {other} of classes this model does not have, left out" if other else "")
         + ".</p>",
+        f"<p>{html.escape(cautioned_text(counts))}</p>",
+        found_html(metrics),
         "<table cellpadding='3'>",
     ]
     for label, entry, percent in (("Accuracy", overall["accuracy"], True),
@@ -114,6 +118,15 @@ def summary_html(result: ValidationResult) -> str:
                     if result.record_path else "") + "</p>")
     lines.append(f"<p><i>{html.escape(DISCLAIMER)}</i></p>")
     return "".join(lines)
+
+
+def found_html(metrics: Mapping[str, Any]) -> str:
+    """Each class's sensitivity both ways, in plain words (nothing for older records)."""
+    found = refusal_lines(metrics.get("refusals"))
+    if not found:
+        return ""
+    return (f"<p><b>{html.escape(found[0])}</b></p><ul>"
+            + "".join(f"<li>{html.escape(line)}</li>" for line in found[1:]) + "</ul>")
 
 
 def matrix_html(result: ValidationResult) -> str:
@@ -272,7 +285,8 @@ class ValidationDialog(QtWidgets.QDialog):
         counts = result.metrics["counts"]
         self.status.setText(
             f"Validated on {counts['measured']} films ({counts['out_of_distribution']} refused "
-            f"as not a chest X-ray and {counts['failed']} unreadable, excluded). Kept with the "
+            f"as not a chest X-ray and {counts['failed']} unreadable, excluded; "
+            f"{counts.get('cautioned', 0)} labelled with a caution). Kept with the "
             "model's validations; export a PDF or CSV below.")
         self.validation_finished.emit(result)
 
@@ -337,7 +351,9 @@ class ValidationDialog(QtWidgets.QDialog):
         films = [[Path(i.path).name, i.truth, i.predicted or "—",
                   "refused: not a chest X-ray" if i.out_of_distribution
                   else (f"unreadable: {i.error}" if i.error else
-                        ("uncertain" if i.uncertain else "")),
+                        "; ".join(note for note, on in (("uncertain", i.uncertain),
+                                                        (f"caution — {i.caution}",
+                                                         i.caution is not None)) if on)),
                   i.source, age_group_label(i.age_group)] for i in result.images]
         self.tabs.addTab(_table(["file", "true label", "app's label", "note", "source",
                                  "age group"], films, "Films and the app's answers"), "Films")

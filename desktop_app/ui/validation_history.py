@@ -36,8 +36,8 @@ def validations_html(model_id: str) -> str:
     if not stored:
         return (heading + "<p><i>None yet. Analysis › Validate on Local Data… measures this "
                 "model on your own labelled films; each validation is listed here.</i></p>")
-    header = ["date (UTC)", "data", "films measured", "refused / unreadable", "accuracy",
-              "macro AUROC", "adults: false COVID-19"]
+    header = ["date (UTC)", "data", "films measured", "with a caution",
+              "refused / unreadable", "accuracy", "macro AUROC", "adults: false COVID-19"]
     rows = []
     for validation in stored:
         record = validation.record
@@ -47,6 +47,7 @@ def validations_html(model_id: str) -> str:
             validation.created.replace("T", " ")[:16],
             f"{validation.dataset} ({fingerprint})",
             str(counts.get("measured", "?")),
+            str(counts.get("cautioned", "—")),  # records before 2026-12-06 did not count them
             f"{counts.get('out_of_distribution', '?')} / {counts.get('failed', '?')}",
             format_figure(_get(record, "metrics", "overall", "accuracy"), with_n=False),
             format_figure(_get(record, "metrics", "overall", "macro_auroc"), percent=False,

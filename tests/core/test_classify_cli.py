@@ -17,7 +17,7 @@ from desktop_app.core.synthetic import synthetic_radiograph
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECORD_KEYS = {"path", "ok", "label", "probabilities", "out_of_distribution", "ood_reason",
-               "model"}
+               "caution", "model"}
 
 
 @pytest.fixture
@@ -64,6 +64,8 @@ def test_json_records_follow_the_contract(tiny_bundle: Path, images: dict[str, P
     assert xray["out_of_distribution"] is False
     assert xray["label"] in {"Normal", "Pneumonia", "COVID-19"}
     assert xray["ood_reason"] is None
+    assert xray["caution"] is None
+    assert noise["caution"] is None
     assert "1 non-image file(s) in folders skipped" in err
 
 
@@ -92,6 +94,30 @@ def test_table_output_names_files_and_the_disclaimer(
     assert "NOT A CXR?" in out
     assert "decision support, not a diagnosis" in out
     assert "2 file(s): 2 analysed (1 not labelled" in out
+
+
+def test_a_cautioned_film_keeps_its_label_and_says_why(
+    tiny_caution_bundle: Path, images: dict[str, Path]
+) -> None:
+    code, out, err = run(["--json", "--model", str(tiny_caution_bundle), str(images["xray"]),
+                          str(images["noise"])])
+    assert code == 0, err
+    xray, noise = (json.loads(line) for line in out.splitlines())
+    assert xray["out_of_distribution"] is False
+    assert xray["label"] in {"Normal", "Pneumonia", "COVID-19"}
+    assert xray["caution"].startswith("unusual film: features unlike the training films")
+    assert xray["caution"].endswith(": read with care")
+    assert noise["out_of_distribution"] is True
+    assert noise["label"] is None
+    assert noise["caution"] is None
+    assert "1 labelled with a caution" in err
+
+    code, out, _ = run(["--model", str(tiny_caution_bundle), str(images["xray"])])
+    assert code == 0
+    row = next(line for line in out.splitlines() if "a_xray.png" in line)
+    assert xray["label"] in row
+    assert "CAUTION: unusual film: features unlike the training films" in row
+    assert "(0 not labelled: out of distribution; 1 labelled with a caution" in out
 
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

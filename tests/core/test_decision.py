@@ -80,3 +80,55 @@ def test_strict_thresholds_keep_the_priority_order() -> None:
 def test_invalid_strict_settings_are_refused(spec: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         validate_decision_spec(spec, CLASSES)
+
+AGE_SPEC = {**SPEC, "thresholds": {"COVID-19": 0.3, "Pneumonia": 0.5},
+            "by_age_group": {"child": {"thresholds": {"COVID-19": 0.6}},
+                             "adult": {"thresholds": {"COVID-19": 0.42}}}}
+
+
+def test_each_age_group_gets_its_own_thresholds_and_the_reason_says_which() -> None:
+    probabilities = [0.3, 0.25, 0.45]
+    adult = decide(probabilities, CLASSES, AGE_SPEC, age_group="adult")
+    assert adult.label == "COVID-19"
+    assert adult.age_group == "adult"
+    assert "reaches the operating threshold for adults 42%" in adult.reason
+    child = decide(probabilities, CLASSES, AGE_SPEC, age_group="child")
+    assert child.label == "COVID-19"  # most probable, but 45 % is under the children's 60 %
+    assert child.age_group == "child"
+    assert child.reason.endswith("; no finding reaches its threshold for children")
+    # The child group names no Pneumonia threshold: the top-level one still applies.
+    assert decide([0.2, 0.55, 0.25], CLASSES, AGE_SPEC, age_group="child").label == "Pneumonia"
+
+
+@pytest.mark.parametrize("age_group", [None, "unknown"])
+def test_unknown_age_uses_the_top_level_thresholds(age_group: str | None) -> None:
+    decision = decide([0.5, 0.15, 0.35], CLASSES, AGE_SPEC, age_group=age_group)
+    assert decision.label == "COVID-19"  # 35 % reaches the top-level 30 %
+    assert decision.age_group is None
+    assert "threshold 30% (age unknown: the threshold for all ages)" in decision.reason
+
+
+def test_cards_without_age_groups_decide_and_word_it_as_before() -> None:
+    for group in (None, "adult", "child"):
+        decision = decide([0.5, 0.15, 0.35], CLASSES, SPEC, age_group=group)
+        assert decision.reason == ("COVID-19 probability 35% reaches the operating threshold "
+                                   "30%, but is below 55%: treat as uncertain")
+        assert decision.age_group is None
+    validate_decision_spec(AGE_SPEC, CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ({"teen": {"thresholds": {}}}, "'teen'"),
+        ({"adult": {"thresholds": {"Flu": 0.5}}}, "Flu"),
+        ({"adult": {"thresholds": {"COVID-19": 0.0}}}, "0.0"),
+        ({"adult": {"thresholds": {"COVID-19": "high"}}}, "'high'"),
+        ({"adult": {"thresholds": {}, "min_confidence": 0.3}}, "min_confidence"),
+        ({"adult": 0.4}, "0.4"),
+        (["adult"], r"\['adult'\]"),
+    ],
+)
+def test_invalid_age_group_thresholds_are_refused(groups: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate_decision_spec({**SPEC, "by_age_group": groups}, CLASSES)

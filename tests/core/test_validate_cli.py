@@ -121,3 +121,29 @@ def test_help_lists_the_layouts(capsys: pytest.CaptureFixture[str]) -> None:
         main(["validate", "--help"])
     assert exit_info.value.code == 0
     assert "NORMAL/, PNEUMONIA/, COVID-19/" in capsys.readouterr().out
+
+
+def test_cautions_and_sensitivity_counting_refused_in_text_and_pdf(
+    tiny_caution_bundle: Path, tmp_path: Path
+) -> None:
+    from tests.pdf_text import pdf_text
+
+    data = write_labelled_folder(tmp_path / "films", per_class=2)  # + a photo among normals
+    report = tmp_path / "out" / "validation.pdf"
+    report.parent.mkdir()
+    code, out, err = run(["--data", str(data), "--model", str(tiny_caution_bundle),
+                          "--bootstrap", "20", "--report", str(report)])
+    assert code == 0, err
+    assert ("6 of the measured films were labelled with a caution (unusual film: read with "
+            "care): COVID-19 2, Normal 2, Pneumonia 2.") in out
+    assert "Found per class: over the films the app labelled" in out
+    normal = next(line for line in out.splitlines() if line.startswith("  Normal found:"))
+    assert "of labelled films;" in normal
+    assert "of all 3 Normal films, counting 1 refused as not found" in normal
+    text = " ".join(pdf_text(report).split())
+    assert "Found per class, counting refused films" in text
+    assert "of all 3 Normal films, counting 1 refused as not found" in text
+    assert "6 of the measured films were labelled with a caution" in text
+    with report.with_suffix(".csv").open(encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert sum(bool(row["caution"]) for row in rows) == 6

@@ -127,6 +127,7 @@ def test_menu_opens_dialog_and_card_lists_validations(qtbot, make_window,
     assert "None yet" not in text
     assert f"ward films ({result.fingerprint['sha256'][:12]})" in text
     assert result.created.replace("T", " ")[:16] in text
+    assert "with a caution" in text
     dialog.close()
 
 
@@ -141,3 +142,22 @@ def test_closing_while_running_cancels_and_keeps_nothing(qtbot, tiny_bundle: Pat
     widget.close()  # waits for the worker, which stops at its next check
     assert widget.wait_for_worker(1000)
     assert stored_validations() == []
+
+
+def test_summary_counts_cautions_and_gives_sensitivity_both_ways(
+    qtbot, tiny_caution_bundle: Path, tmp_path: Path
+) -> None:
+    widget = ValidationDialog(load_bundle(tiny_caution_bundle))
+    qtbot.addWidget(widget)
+    widget.show()
+    data = write_labelled_folder(tmp_path / "films", per_class=2)
+    with qtbot.waitSignal(widget.validation_finished, timeout=60_000):
+        widget.path_edit.setText(str(data))
+        widget.run_button.click()
+    assert "6 labelled with a caution" in widget.status.text()
+    summary = widget.tabs.widget(0).toPlainText()
+    assert "6 of the measured films were labelled with a caution" in summary
+    assert "of all 3 Normal films, counting 1 refused as not found" in summary
+    films = widget.tabs.widget(7)
+    notes = [films.item(r, 3).text() for r in range(films.rowCount())]
+    assert sum("caution — unusual film: " in note for note in notes) == 6

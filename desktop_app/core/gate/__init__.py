@@ -7,13 +7,20 @@ One module per kind of check (see :mod:`desktop_app.core.gate.gate` for how they
 * :mod:`~desktop_app.core.gate.features` — the classifier's feature distance;
 * :mod:`~desktop_app.core.gate.view` — the shipped view model (frontal / lateral / rotated /
   other);
-* :mod:`~desktop_app.core.gate.spec` — the card's ``ood`` section: validation and fitting.
+* :mod:`~desktop_app.core.gate.spec` — the card's ``ood`` section: validation and fitting;
+* :mod:`~desktop_app.core.gate.verdict` — the verdict and the two-tier rule (refuse, caution,
+  pass) of a check with a refusal limit.
 """
 
 from __future__ import annotations
 
-from desktop_app.core.gate.gate import Gate, OodGate
-from desktop_app.core.gate.spec import fit_ood_spec, validate_ood_spec
+from desktop_app.core.gate.gate import CAUTION_PREFIX, CAUTION_SUFFIX, Gate, OodGate
+from desktop_app.core.gate.spec import (
+    REFUSAL_LIMIT_KEYS,
+    fit_ood_spec,
+    usual_limits,
+    validate_ood_spec,
+)
 from desktop_app.core.gate.vectors import (
     GLOBAL_NAMES,
     THUMBNAIL_SIZE,
@@ -25,7 +32,7 @@ from desktop_app.core.gate.vectors import (
     texture_vector,
     thumbnail_vector,
 )
-from desktop_app.core.gate.verdict import OodVerdict
+from desktop_app.core.gate.verdict import OodVerdict, Tier, tier
 from desktop_app.core.gate.view import (
     VIEW_CLASSES,
     ViewCheck,
@@ -36,13 +43,17 @@ from desktop_app.core.gate.view import (
 )
 
 __all__ = [
+    "CAUTION_PREFIX",
+    "CAUTION_SUFFIX",
     "GLOBAL_NAMES",
+    "REFUSAL_LIMIT_KEYS",
     "THUMBNAIL_SIZE",
     "VIEW_CLASSES",
     "Gate",
     "ImageStatistics",
     "OodGate",
     "OodVerdict",
+    "Tier",
     "ViewCheck",
     "ViewModel",
     "appearance_vectors",
@@ -54,6 +65,8 @@ __all__ = [
     "orientation_score",
     "texture_vector",
     "thumbnail_vector",
+    "tier",
+    "usual_limits",
     "validate_ood_spec",
     "view_input",
 ]

@@ -11,6 +11,11 @@
    textured surfaces, noise and modalities with speckle. A one-number **orientation** check
    (the bright mediastinum must run top to bottom) refuses films turned by 90°.
 
+Each distance check (and orientation) may have a refusal limit in the card
+(``ood.refusal_limits``): a film between its usual limit and the refusal limit is labelled
+with a caution instead of refused (:func:`desktop_app.core.gate.verdict.tier`). The cheap
+image checks always refuse: a colour photo or a chart is never an unusual film.
+
 None of them depends on what the classifier learned, so they keep working when a clinic
 retrains. Measured in ``docs/ood_evaluation.md`` (``benchmarks/ood_eval.py``).
 """
@@ -31,7 +36,7 @@ from desktop_app.core.gate.vectors import (
     texture_from_maps,
     thumbnail_vector,
 )
-from desktop_app.core.gate.verdict import OodVerdict
+from desktop_app.core.gate.verdict import OodVerdict, Tier, tier
 
 __all__ = ["AppearanceChecks"]
 
@@ -47,6 +52,14 @@ _REASONS = {
               "kind of image?",
     "texture": "the image texture is unlike a chest X-ray (texture distance {d:.2f}, "
                "limit {t:.2f}); photo, noise, ultrasound or another kind of image?",
+}
+
+_CAUTIONS = {
+    "layout": "unusual layout (appearance distance {d:.2f}; usual up to {t:.2f})",
+    "orientation": "unusual orientation (orientation score {nd:.2f}; usual at least {nt:.2f})",
+    "global": "unusual brightness, contrast or sharpness (global distance {d:.2f}; usual up "
+              "to {t:.2f})",
+    "texture": "unusual texture (texture distance {d:.2f}; usual up to {t:.2f})",
 }
 
 
@@ -73,6 +86,11 @@ class AppearanceChecks:
         self._global = PpcaModel.from_spec(spec.get("global"))
         orientation = spec.get("orientation")
         self._min_orientation = float(orientation["min_score"]) if orientation else None
+        limits = dict(spec.get("refusal_limits") or {})
+        #: Refusal limits in the space of :meth:`appearance_distances` (orientation negated).
+        self.refusal_limits: dict[str, float] = {
+            name: (-float(limits[name]) if name == "orientation" else float(limits[name]))
+            for name in _CAUTIONS if name in limits}
 
     def check_image(self, stats: ImageStatistics) -> OodVerdict:
         """Cheap checks on the loaded image's statistics."""
@@ -153,10 +171,19 @@ class AppearanceChecks:
         """The appearance checks on the preprocessed image (before the model).
 
         Layout first (its reason is the most telling), then orientation, global statistics
-        and texture.
+        and texture: the first check that refuses gives the reason. When none refuses, every
+        check between its two limits adds its caution. The verdict's ``values`` hold each
+        check's value (orientation: its score).
         """
-        for name, (distance, limit) in self.appearance_distances(prepared).items():
-            if not np.isfinite(distance) or distance > limit:
-                return OodVerdict(True, _REASONS[name].format(d=distance, t=limit,
-                                                              nd=-distance, nt=-limit))
-        return OodVerdict(False, None)
+        distances = self.appearance_distances(prepared)
+        values = {name: (-distance if name == "orientation" else distance)
+                  for name, (distance, _limit) in distances.items()}
+        cautions = []
+        for name, (distance, limit) in distances.items():
+            words = {"d": distance, "t": limit, "nd": -distance, "nt": -limit}
+            outcome = tier(distance, limit, self.refusal_limits.get(name))
+            if outcome is Tier.REFUSE:
+                return OodVerdict(True, _REASONS[name].format(**words), values=values)
+            if outcome is Tier.CAUTION:
+                cautions.append(_CAUTIONS[name].format(**words))
+        return OodVerdict(False, None, caution="; ".join(cautions) or None, values=values)

@@ -6,6 +6,10 @@ quantile of the distances of the training X-rays, so a known fraction of real X-
 flagged by design (about 1 %), and everything far from them is flagged. Unlike the appearance
 checks and the view check it belongs to the installed classifier: a retrained model brings
 its own statistics in its card.
+
+With ``ood.refusal_limits.features`` in the card, a distance between the threshold and that
+limit labels the film with a caution instead of refusing it (an unusual but real frontal film
+from a hospital the model never saw lands there; see :mod:`desktop_app.core.gate.verdict`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core.gate.verdict import OodVerdict
+from desktop_app.core.gate.verdict import OodVerdict, Tier, tier
 
 __all__ = ["FeatureDistance", "fit_feature_statistics"]
 
@@ -27,6 +31,10 @@ class FeatureDistance:
         self._means = np.asarray(list(spec["class_means"].values()), dtype=np.float64)
         self._precision = np.asarray(spec["precision"], dtype=np.float64)
         self.distance_threshold = float(spec["distance_threshold"])
+        limits = spec.get("refusal_limits") or {}
+        #: Distance beyond which a film is refused (``None``: refused at the threshold).
+        self.refusal_limit: float | None = (float(limits["features"]) if "features" in limits
+                                            else None)
 
     def distances(self, features: np.ndarray) -> np.ndarray:
         """Class-conditional Mahalanobis distance (minimum over classes) for each row."""
@@ -38,19 +46,28 @@ class FeatureDistance:
         return np.sqrt(np.maximum(squared.min(axis=1), 0.0))
 
     def check_features(self, features: np.ndarray) -> list[OodVerdict]:
-        """Feature-space check for a batch of pooled features."""
+        """Feature-space check for a batch of pooled features (refuse, caution or pass)."""
         verdicts = []
         for distance in self.distances(features):
-            if not np.isfinite(distance) or distance > self.distance_threshold:
+            distance = float(distance)
+            values = {"features": distance}
+            outcome = tier(distance, self.distance_threshold, self.refusal_limit)
+            if outcome is Tier.REFUSE:
                 verdicts.append(OodVerdict(
                     True,
                     f"image content is unlike the chest X-rays the model was trained on "
                     f"(feature distance {distance:.1f}, limit {self.distance_threshold:.1f}); "
                     "not a frontal chest X-ray, or an unusual one",
-                    float(distance),
+                    distance, values=values,
                 ))
+            elif outcome is Tier.CAUTION:
+                verdicts.append(OodVerdict(
+                    False, None, distance,
+                    caution=f"features unlike the training films (distance {distance:.1f}; "
+                            f"usual up to {self.distance_threshold:.1f})",
+                    values=values))
             else:
-                verdicts.append(OodVerdict(False, None, float(distance)))
+                verdicts.append(OodVerdict(False, None, distance, values=values))
         return verdicts
 
 

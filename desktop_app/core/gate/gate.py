@@ -15,6 +15,13 @@ The first check that fires gives the reason: the earlier ones name the more spec
 X-rays the model was trained on"). Checks 1, 3 and 4 come from the classifier's card (its
 ``ood`` section, :mod:`~desktop_app.core.gate.spec`); check 2 does not depend on the
 classifier, so a clinic that retrains keeps it.
+
+Refusal is kept for what is clearly not a whole frontal chest film. A check with a second,
+wider limit in its card (``ood.refusal_limits``, the view card's
+``caution_frontal_probability``) labels a film between its two limits **with a caution**:
+an unusual but real frontal film (a portable ICU film with lines and tubes, a slightly
+rotated one) gets its answer and the reader is told why to read it with care. The image
+statistics and "no lung fields found" always refuse.
 """
 
 from __future__ import annotations
@@ -26,12 +33,15 @@ import numpy as np
 
 from desktop_app.core.gate.appearance import AppearanceChecks
 from desktop_app.core.gate.features import FeatureDistance
-from desktop_app.core.gate.spec import validate_ood_spec
+from desktop_app.core.gate.spec import usual_limits, validate_ood_spec
 from desktop_app.core.gate.vectors import ImageStatistics
 from desktop_app.core.gate.verdict import OodVerdict
 from desktop_app.core.gate.view import ViewCheck
 
-__all__ = ["Gate", "OodGate"]
+__all__ = ["CAUTION_PREFIX", "CAUTION_SUFFIX", "Gate", "OodGate"]
+
+CAUTION_PREFIX = "unusual film: "
+CAUTION_SUFFIX = ": read with care"
 
 
 class OodGate:
@@ -44,6 +54,7 @@ class OodGate:
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         validate_ood_spec(spec)
+        self._spec = spec
         self.appearance = AppearanceChecks(spec)
         self.features = FeatureDistance(spec)
 
@@ -51,6 +62,23 @@ class OodGate:
     def distance_threshold(self) -> float:
         """The feature-distance limit."""
         return self.features.distance_threshold
+
+    @property
+    def limits(self) -> dict[str, tuple[float, float | None]]:
+        """Each check's ``(usual limit, refusal limit or None)``, for benchmarks.
+
+        Keyed like the verdicts' ``values`` (orientation: minimum scores), so a benchmark can
+        count which tier each film falls in.
+        """
+        out: dict[str, tuple[float, float | None]] = {
+            "features": (self.features.distance_threshold, self.features.refusal_limit)}
+        for name, limit in usual_limits(self._spec).items():
+            if name != "features":
+                refusal = self.appearance.refusal_limits.get(name)
+                if name == "orientation" and refusal is not None:
+                    refusal = -refusal
+                out[name] = (limit, refusal)
+        return out
 
     def check_image(self, stats: ImageStatistics) -> OodVerdict:
         """Cheap checks that run before the model."""
@@ -103,12 +131,18 @@ class Gate(OodGate):
         appearance: OodVerdict,
         features: OodVerdict,
     ) -> OodVerdict:
-        """The first verdict that refuses (in the order above), with the feature distance.
+        """The first verdict that refuses (in the order above), else every check's caution.
 
         Every verdict is computed anyway (the model runs on the batch), so the feature
-        distance is reported even when an earlier check gave the reason.
+        distance and each check's value are reported even when an earlier check gave the
+        reason. An accepted film that any check cautions about gets one caution:
+        ``"unusual film: <each check's caution>: read with care"``.
         """
-        for verdict in (image, view, appearance, features):
+        verdicts = (image, view, appearance, features)
+        values = {key: value for verdict in verdicts for key, value in verdict.values.items()}
+        for verdict in verdicts:
             if verdict.out_of_distribution:
-                return OodVerdict(True, verdict.reason, features.distance)
-        return OodVerdict(False, None, features.distance)
+                return OodVerdict(True, verdict.reason, features.distance, values=values)
+        cautions = [verdict.caution for verdict in verdicts if verdict.caution]
+        caution = CAUTION_PREFIX + "; ".join(cautions) + CAUTION_SUFFIX if cautions else None
+        return OodVerdict(False, None, features.distance, caution=caution, values=values)

@@ -5,6 +5,13 @@ read by :class:`desktop_app.core.gate.gate.OodGate` in the app. Its statistics a
 so that the app needs only numpy; its format is unchanged since cards of 2026-11 (a card
 without the optional ``appearance``, ``texture``, ``global`` or ``orientation`` sections
 still loads: those checks are then skipped).
+
+The optional ``refusal_limits`` mapping gives a check a second, wider limit (see
+:mod:`desktop_app.core.gate.verdict`): ``"features"``, ``"layout"``, ``"texture"`` and
+``"global"`` are upper distance limits at or above that check's ``distance_threshold``;
+``"orientation"`` is a lower score limit at or below ``orientation.min_score``. Between the
+two limits a film is labelled with a caution; beyond the refusal limit it is refused. A check
+without one refuses at its usual limit, as every card before 2026-12-06 does.
 """
 
 from __future__ import annotations
@@ -24,7 +31,12 @@ from desktop_app.core.gate.vectors import (
     orientation_score,
 )
 
-__all__ = ["fit_ood_spec", "validate_ood_spec"]
+__all__ = ["REFUSAL_LIMIT_KEYS", "fit_ood_spec", "usual_limits", "validate_ood_spec"]
+
+#: The checks that may have a refusal limit (``ood.refusal_limits``).
+REFUSAL_LIMIT_KEYS = ("features", "layout", "texture", "global", "orientation")
+#: The card section holding each appearance check's usual limit.
+_SECTIONS = {"layout": "appearance", "texture": "texture", "global": "global"}
 
 _REQUIRED_KEYS = (
     "method",
@@ -73,6 +85,47 @@ def validate_ood_spec(spec: Mapping[str, Any]) -> None:
                 f"ood {name} statistics have {len(section.get('mean', ()))} dimensions, this "
                 f"LungLens version computes {length}; re-fit the card's ood section"
             )
+    _validate_refusal_limits(spec)
+
+
+def usual_limits(spec: Mapping[str, Any]) -> dict[str, float]:
+    """Each fitted check's usual limit (orientation: its minimum score), by refusal-limit key."""
+    limits = {"features": float(spec["distance_threshold"])}
+    for key, section in _SECTIONS.items():
+        if spec.get(section):
+            limits[key] = float(spec[section]["distance_threshold"])
+    if spec.get("orientation"):
+        limits["orientation"] = float(spec["orientation"]["min_score"])
+    return limits
+
+
+def _validate_refusal_limits(spec: Mapping[str, Any]) -> None:
+    """Check ``refusal_limits``: known checks the card has, numbers on the refusing side."""
+    limits = spec.get("refusal_limits")
+    if limits is None:
+        return
+    if not isinstance(limits, Mapping):
+        raise ValueError(f"ood refusal_limits must be a mapping of check -> limit. "
+                         f"Received: {limits!r}")
+    usual = usual_limits(spec)
+    for key, value in limits.items():
+        if key not in REFUSAL_LIMIT_KEYS:
+            raise ValueError(f"ood refusal_limits names unknown check {key!r}; known: "
+                             f"{list(REFUSAL_LIMIT_KEYS)}")
+        if key not in usual:
+            raise ValueError(f"ood refusal_limits has a limit for {key!r} but the card has no "
+                             f"such check. Received: {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not np.isfinite(value):
+            raise ValueError(f"ood refusal limit for {key!r} must be a finite number. "
+                             f"Received: {value!r}")
+        if key == "orientation" and value > usual[key]:
+            raise ValueError(f"ood refusal limit for 'orientation' is a minimum score and must "
+                             f"be at most orientation.min_score {usual[key]!r}. "
+                             f"Received: {value!r}")
+        if key != "orientation" and value < usual[key]:
+            raise ValueError(f"ood refusal limit for {key!r} must be at least its usual limit "
+                             f"{usual[key]!r}. Received: {value!r}")
 
 
 def fit_ood_spec(

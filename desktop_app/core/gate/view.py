@@ -16,6 +16,11 @@ input together) and is made by the one shared
 :func:`desktop_app.core.preprocessing.preprocess` with the card's own spec, after a cheap
 strided subsample of the loaded image (:func:`view_input`), so that it adds about 0.3 ms of
 core time per image to the classify path (``benchmarks/view_check.py``).
+
+A card may hold ``caution_frontal_probability`` (at least ``min_frontal_probability``, at most
+1): a film whose frontal probability lies between the two is labelled with a caution ("the
+view check is not sure this is a whole frontal film") instead of refused; below
+``min_frontal_probability`` it is refused as before. Without it there is no caution tier.
 """
 
 from __future__ import annotations
@@ -74,6 +79,8 @@ _REASONS = {
     "other": "not a chest film, or only part of one: LungLens reads whole frontal PA/AP "
              "chest films only (view check: other {p:.0%}, frontal {f:.0%})",
 }
+_CAUTION = ("the view check is not sure this is a whole frontal film (frontal {f:.0%}, "
+            "{name} {p:.0%})")
 
 
 def bundled_view_model_dir() -> Path:
@@ -106,6 +113,8 @@ class ViewCard:
         classes: Output classes, in order (must be :data:`VIEW_CLASSES`).
         preprocessing: How the input is made (see :func:`view_input`).
         min_frontal_probability: An image whose frontal probability is below this is refused.
+        caution_frontal_probability: Below this (and at least ``min_frontal_probability``)
+            an image is labelled with a caution; ``None``: no caution tier.
         files: ``{file name: sha256}`` of the model files.
         raw: The whole card (training data, metrics, ... for display and audit).
     """
@@ -116,6 +125,7 @@ class ViewCard:
     min_frontal_probability: float
     files: dict[str, str]
     raw: Mapping[str, Any]
+    caution_frontal_probability: float | None = None
 
     @classmethod
     def read(cls, path: Path) -> ViewCard:
@@ -141,7 +151,15 @@ class ViewCard:
                 path, f"min_frontal_probability must be within 0..1. Received: {threshold!r}")
         if VIEW_TFLITE_FILE not in files:
             raise ModelBundleError(path, f"view model card does not list {VIEW_TFLITE_FILE!r}")
-        return cls(model_id, classes, spec, threshold, files, data)
+        caution = data.get("caution_frontal_probability")
+        if caution is not None and (
+                isinstance(caution, bool) or not isinstance(caution, int | float)
+                or not threshold <= float(caution) <= 1.0):
+            raise ModelBundleError(
+                path, f"caution_frontal_probability must be a number within "
+                      f"min_frontal_probability ({threshold!r}) .. 1. Received: {caution!r}")
+        return cls(model_id, classes, spec, threshold, files, data,
+                   None if caution is None else float(caution))
 
 
 @dataclass(frozen=True)
@@ -184,6 +202,7 @@ class ViewCheck:
         self.model = model
         self.spec = model.card.preprocessing
         self.min_frontal_probability = model.card.min_frontal_probability
+        self.caution_frontal_probability = model.card.caution_frontal_probability
         self._litert = open_signature(
             model.tflite_path, signature=VIEW_SIGNATURE, input_name=VIEW_INPUT_NAME,
             output_name=VIEW_OUTPUT_NAME, input_shape=self.spec.input_shape, what="view model",
@@ -198,18 +217,28 @@ class ViewCheck:
         return self._litert.run(inputs).astype(np.float64)
 
     def verdicts(self, probabilities: np.ndarray) -> list[OodVerdict]:
-        """One verdict per row of :meth:`probabilities`, with the view's reason when refused."""
+        """One verdict per row of :meth:`probabilities`: refused, cautioned or passed.
+
+        Frontal probability below ``min_frontal_probability`` refuses (naming the likeliest
+        other view); below ``caution_frontal_probability`` it cautions.
+        """
         out = []
         frontal_index = VIEW_CLASSES.index(FRONTAL)
+        caution_limit = self.caution_frontal_probability
         for row in np.atleast_2d(probabilities):
             frontal = float(row[frontal_index])
-            if np.isfinite(frontal) and frontal >= self.min_frontal_probability:
-                out.append(OodVerdict(False, None))
-                continue
+            values = {"frontal_probability": frontal}
             others = [(float(p), name) for name, p in zip(VIEW_CLASSES, row, strict=True)
                       if name != FRONTAL]
             probability, name = max(others)
-            out.append(OodVerdict(True, _REASONS[name].format(p=probability, f=frontal)))
+            if not (np.isfinite(frontal) and frontal >= self.min_frontal_probability):
+                out.append(OodVerdict(True, _REASONS[name].format(p=probability, f=frontal),
+                                      values=values))
+            elif caution_limit is not None and frontal < caution_limit:
+                out.append(OodVerdict(False, None, caution=_CAUTION.format(
+                    f=frontal, name=name, p=probability), values=values))
+            else:
+                out.append(OodVerdict(False, None, values=values))
         return out
 
     def check(self, inputs: np.ndarray) -> list[OodVerdict]:

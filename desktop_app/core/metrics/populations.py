@@ -270,12 +270,14 @@ def population_metrics(
     probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     n = len(labels)
-    chosen, _uncertain = decision_predictions(probabilities, classes, decision) if n else (
-        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
-    correct = chosen == labels
     sources_arr = np.asarray([str(s) for s in sources])
     groups_arr = np.asarray([str(g) for g in age_groups] if age_groups is not None
                             else ["unknown"] * n)
+    # Each image at the thresholds the app applies to its age group (the card may have them).
+    chosen, _uncertain = decision_predictions(probabilities, classes, decision,
+                                              groups_arr.tolist()) if n else (
+        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+    correct = chosen == labels
     if resampler is None:
         resampler = Resampler(n, rounds=bootstrap_rounds, seed=seed, patients=patients)
     everyone = np.ones(n, dtype=bool)

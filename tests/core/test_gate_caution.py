@@ -1,0 +1,205 @@
+"""Refusal vs caution: a check with a refusal limit labels an unusual film with a caution."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from desktop_app.core.errors import ModelBundleError
+from desktop_app.core.gate import Gate, OodGate, OodVerdict, Tier, ViewCheck, tier
+from desktop_app.core.gate.view import VIEW_CARD_FILE, VIEW_CLASSES, ViewCard, load_view_model
+from tests.core.test_ood import _gate_with_texture_and_global, _prepared_radiographs, fitted_gate
+
+PASS = OodVerdict(False, None)
+
+
+def test_tier_passes_within_the_limit_cautions_between_and_refuses_beyond() -> None:
+    assert tier(1.0, 1.0, 2.0) is Tier.PASS
+    assert tier(1.5, 1.0, 2.0) is Tier.CAUTION
+    assert tier(2.0, 1.0, 2.0) is Tier.CAUTION
+    assert tier(2.1, 1.0, 2.0) is Tier.REFUSE
+    assert tier(1.5, 1.0, None) is Tier.REFUSE  # no refusal limit: as before
+    assert tier(float("nan"), 1.0, 2.0) is Tier.REFUSE
+
+
+def test_a_verdict_never_refuses_and_cautions_at_once() -> None:
+    with pytest.raises(ValueError, match="'odd'"):
+        OodVerdict(True, "lateral view", caution="odd")
+
+
+def test_feature_distance_between_the_limits_gives_a_caution_with_the_numbers() -> None:
+    gate, _ = fitted_gate()
+    threshold = gate.distance_threshold
+    spec = copy.deepcopy(_spec_of(gate))
+    spec["refusal_limits"] = {"features": threshold * 2}
+    tiered = OodGate(spec)
+    direction = np.zeros(8)
+    direction[7] = 1.0
+    # Walk out along an axis until the distance lies between the two limits.
+    near = next(direction * r for r in np.linspace(0, 40, 4001)
+                if threshold * 1.2 < tiered.distances(direction * r)[0] < threshold * 1.8)
+    far = direction * 60.0
+    cautioned, refused = tiered.check_features(np.stack([near, far]))
+    assert not cautioned.out_of_distribution
+    distance = cautioned.distance
+    assert cautioned.caution == (f"features unlike the training films (distance {distance:.1f}; "
+                                 f"usual up to {threshold:.1f})")
+    assert cautioned.values == {"features": distance}
+    assert refused.out_of_distribution
+    assert refused.caution is None
+    assert "feature distance" in refused.reason
+    # The same card without the refusal limit refuses the near film, exactly as before.
+    assert gate.check_features(near[None])[0].out_of_distribution
+
+
+def _spec_of(gate: OodGate) -> dict:
+    return gate._spec  # the validated card section the gate was built from
+
+
+def test_appearance_checks_between_the_limits_caution_in_order() -> None:
+    _, spec = _gate_with_texture_and_global()
+    image = _prepared_radiographs(70)[65]
+    measured = OodGate(spec).appearance_distances(image)
+    layout, _ = measured["layout"]
+    score = -measured["orientation"][0]
+    spec = copy.deepcopy(spec)
+    spec["appearance"]["distance_threshold"] = layout / 2
+    spec["orientation"]["min_score"] = score + 0.05
+    spec["refusal_limits"] = {"layout": layout * 2, "orientation": score - 0.05}
+    verdict = OodGate(spec).check_appearance(image)
+    assert not verdict.out_of_distribution
+    assert verdict.caution == (
+        f"unusual layout (appearance distance {layout:.2f}; usual up to {layout / 2:.2f}); "
+        f"unusual orientation (orientation score {score:.2f}; usual at least "
+        f"{score + 0.05:.2f})")
+    assert verdict.values["orientation"] == pytest.approx(score)
+    # A refusal limit the film is beyond still refuses, with today's reason.
+    spec["refusal_limits"]["orientation"] = score + 0.01
+    refused = OodGate(spec).check_appearance(image)
+    assert refused.out_of_distribution
+    assert refused.caution is None
+    assert "turned sideways" in refused.reason
+
+
+def test_gate_limits_list_each_check_with_its_refusal_limit() -> None:
+    _, spec = _gate_with_texture_and_global()
+    spec = copy.deepcopy(spec)
+    spec["refusal_limits"] = {"texture": spec["texture"]["distance_threshold"] + 1,
+                              "orientation": spec["orientation"]["min_score"] - 1}
+    limits = OodGate(spec).limits
+    assert limits["texture"] == (spec["texture"]["distance_threshold"],
+                                 spec["texture"]["distance_threshold"] + 1)
+    assert limits["orientation"] == (spec["orientation"]["min_score"],
+                                     spec["orientation"]["min_score"] - 1)
+    assert limits["layout"][1] is None
+    assert limits["features"][1] is None
+
+
+@pytest.mark.parametrize(("limits", "quoted"), [
+    ({"colour": 3.0}, "'colour'"),
+    ({"features": "far"}, "'far'"),
+    ({"features": True}, "True"),
+    ({"features": 0.5}, "0.5"),
+    ({"orientation": 99.0}, "99.0"),
+    ([1, 2], r"\[1, 2\]"),
+])
+def test_bad_refusal_limits_are_refused_quoting_the_value(limits: object, quoted: str) -> None:
+    _, spec = _gate_with_texture_and_global()
+    spec = copy.deepcopy(spec)
+    spec["distance_threshold"] = 1.0
+    spec["refusal_limits"] = limits
+    with pytest.raises(ValueError, match=quoted):
+        OodGate(spec)
+
+
+def test_a_refusal_limit_for_a_check_the_card_lacks_is_refused() -> None:
+    gate, _ = fitted_gate()
+    spec = copy.deepcopy(_spec_of(gate))
+    spec["refusal_limits"] = {"layout": 5.0}
+    with pytest.raises(ValueError, match="no such check"):
+        OodGate(spec)
+
+
+def test_combine_refusal_wins_else_cautions_are_joined() -> None:
+    view = OodVerdict(False, None, caution="the view check is not sure")
+    appearance = OodVerdict(False, None, caution="unusual layout (...)")
+    features = OodVerdict(False, None, 19.0, caution="features unlike the training films")
+    combined = Gate.combine(PASS, view, appearance, features)
+    assert not combined.out_of_distribution
+    assert combined.distance == 19.0
+    assert combined.caution == ("unusual film: the view check is not sure; unusual layout (...); "
+                                "features unlike the training films: read with care")
+    refused = Gate.combine(PASS, view, OodVerdict(True, "layout"), features)
+    assert refused == OodVerdict(True, "layout", 19.0)
+    assert refused.caution is None
+    assert Gate.combine(PASS, PASS, PASS, OodVerdict(False, None, 3.0)).caution is None
+
+
+def _view_check_with(tmp_path: Path, caution: object) -> ViewCheck:
+    model = load_view_model()
+    card = dict(model.card.raw)
+    card["caution_frontal_probability"] = caution
+    folder = tmp_path / "view"
+    folder.mkdir()
+    for name in model.card.files:
+        (folder / name).write_bytes((model.path / name).read_bytes())
+    import json
+
+    (folder / VIEW_CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
+    return ViewCheck(load_view_model(folder))
+
+
+def test_view_check_cautions_between_its_two_limits(tmp_path: Path) -> None:
+    view_check = _view_check_with(tmp_path, 0.6)
+    low = view_check.min_frontal_probability
+    assert view_check.caution_frontal_probability == 0.6
+    frontal = (low + 0.6) / 2
+    unsure = np.array([[frontal if n == "frontal" else (1 - frontal) * (0.9 if n == "other"
+                        else 0.05) for n in VIEW_CLASSES]])
+    (verdict,) = view_check.verdicts(unsure)
+    assert not verdict.out_of_distribution
+    other = (1 - frontal) * 0.9
+    assert verdict.caution == ("the view check is not sure this is a whole frontal film "
+                               f"(frontal {frontal:.0%}, other {other:.0%})")
+    assert verdict.values == {"frontal_probability": pytest.approx(frontal)}
+    sure = np.array([[0.9, 0.05, 0.03, 0.02]])
+    assert view_check.verdicts(sure)[0] == PASS
+    below = np.array([[low - 0.01, 1 - low + 0.01, 0.0, 0.0]])
+    assert view_check.verdicts(below)[0].out_of_distribution
+
+
+@pytest.mark.parametrize("caution", [0.01, 1.5, "high", True])
+def test_view_card_with_a_bad_caution_probability_is_refused(tmp_path: Path,
+                                                            caution: object) -> None:
+    with pytest.raises(ModelBundleError, match=repr(caution).replace(".", r"\.")):
+        _view_check_with(tmp_path, caution)
+
+
+def test_view_card_without_a_caution_probability_has_no_caution_tier() -> None:
+    model = load_view_model()
+    assert model.card.caution_frontal_probability is None
+    assert isinstance(model.card, ViewCard)
+
+
+def test_analyzer_results_carry_each_checks_value_for_benchmarks(
+    tiny_caution_bundle: Path, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    from desktop_app.core.analysis import Analyzer
+    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.synthetic import synthetic_radiograph
+
+    path = tmp_path / "film.png"
+    Image.fromarray(synthetic_radiograph(seed=1)).save(path)
+    analyzer = Analyzer(load_bundle(tiny_caution_bundle))
+    (result,) = analyzer.analyse([path])
+    values = result.ood.values
+    assert set(values) == {"frontal_probability", "layout", "features"}
+    assert values["features"] == pytest.approx(result.ood.distance)
+    limit, refusal = analyzer.gate.limits["features"]
+    assert limit < values["features"] <= refusal  # hence the caution
+    assert result.caution is not None
