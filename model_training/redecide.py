@@ -47,7 +47,8 @@ def redecide_bundle(
     Args:
         model_dir: The bundle folder (its card is rewritten in place, atomically).
         data: The dataset the bundle was trained on (any layout ``read_dataset`` accepts).
-        report_dir: Where to rewrite ``report.json`` and its figures (``None``: no report).
+        report_dir: Where to rewrite ``report.json`` and its figures (``None``: no report);
+            the folder the export wrote its report to (its training curves are kept).
         bootstrap_rounds: Bootstrap resamples for the TEST intervals.
         cache_dir: Preprocessed-image cache (default: the user cache).
         log: Receives one line per step.
@@ -56,7 +57,8 @@ def redecide_bundle(
         The new card.
 
     Raises:
-        ValueError: If the validation subset is empty, naming the data.
+        ValueError: If the validation subset is empty, naming the data, or ``report_dir``
+            holds no training history.
     """
     from desktop_app.core.inference import TfliteModel
     from desktop_app.core.model_bundle import load_bundle
@@ -152,9 +154,15 @@ def redecide_bundle(
     load_bundle(folder)  # the rewritten card must still load and verify
     say(f"rewrote {card_path}")
     if report_dir is not None:
-        old = Path(report_dir) / "report.json"
-        history = (json.loads(old.read_text(encoding="utf-8")).get("history", {})
-                   if old.is_file() else {})
+        # The training curves come from the export's report (the weights did not change).
+        old = next((path for path in (Path(report_dir) / "report.json",
+                                      folder / "report" / "report.json") if path.is_file()),
+                   None)
+        history = json.loads(old.read_text(encoding="utf-8")).get("history") if old else None
+        if not history:
+            raise ValueError(f"no training history in {str(report_dir)!r} or the bundle's "
+                             "report folder: --report-dir must be the folder the export "
+                             "wrote its report to")
         write_report(report_dir, card_fields=card, history=history, test=test_eval,
                      classes=classes, temperature=temperature)
         say(f"rewrote the report in {report_dir}")

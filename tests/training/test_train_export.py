@@ -213,3 +213,52 @@ def test_fine_tuning_refuses_a_model_of_other_shape(
         load_initial_weights(wider, tmp_path / "model.keras")
     with pytest.raises(ValueError, match="does not exist"):
         load_initial_weights(wider, tmp_path / "missing.keras")
+
+
+def test_redecide_rewrites_decisions_and_gate_not_weights(
+        trained: tuple[TrainingResult, Path], tmp_path: Path) -> None:
+    import json
+
+    from desktop_app.core.model_bundle import load_bundle, sha256_file
+    from model_training.bundle_evaluation import evaluate_bundle
+    from model_training.finalize import finalize
+    from model_training.redecide import redecide_bundle
+
+    result, folder = trained
+    finalize(result, tmp_path / "bundle", bootstrap_rounds=20)
+    card_path = tmp_path / "bundle" / "model_card.json"
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    # An export of 2026-12-06 already decides by the rule and fits refusal limits.
+    assert card["decision"]["strict_thresholds"] is True
+    assert set(card["ood"]["refusal_limits"]) == {"layout", "orientation", "global",
+                                                  "texture", "features"}
+    # A card of an older export: no rule fields, no refusal limits, non-strict thresholds.
+    for key in ("max_false_covid", "max_false_pneumonia", "child_max_false_covid",
+                "age_group_thresholds"):
+        card["training_config"].pop(key)
+    card["decision"].pop("strict_thresholds")
+    card["ood"].pop("refusal_limits")
+    card_path.write_text(json.dumps(card), encoding="utf-8")
+    hashes = {name: sha256_file(tmp_path / "bundle" / name) for name in card["files"]}
+
+    report = tmp_path / "bundle" / "report"
+    before = json.loads((report / "report.json").read_text(encoding="utf-8"))
+    new = redecide_bundle(tmp_path / "bundle", folder, report_dir=report,
+                          bootstrap_rounds=10, cache_dir=result.config.cache_dir)
+    bundle = load_bundle(tmp_path / "bundle")
+    assert bundle.model_id == card["model_id"]
+    assert {name: sha256_file(tmp_path / "bundle" / name) for name in card["files"]} == hashes
+    assert new["decision"]["strict_thresholds"] is True
+    assert new["decision"]["decided"]["by"].startswith("model_training.redecide")
+    assert new["training_config"]["max_false_covid"] == TrainingConfig().max_false_covid
+    limits = new["ood"]["refusal_limits"]
+    assert limits["features"] >= new["ood"]["distance_threshold"]
+    assert limits["orientation"] <= new["ood"]["orientation"]["min_score"]
+    after = json.loads((report / "report.json").read_text(encoding="utf-8"))
+    assert after["history"] == before["history"]
+    assert after["decision"]["strict_thresholds"] is True
+    # The card's TEST figures are those of the new operating point, through LiteRT.
+    metrics = evaluate_bundle(tmp_path / "bundle", folder, bootstrap_rounds=10,
+                              cache_dir=result.config.cache_dir)
+    assert metrics["populations"]["overall"]["accuracy"]["value"] == pytest.approx(
+        new["metrics"]["test"]["populations"]["overall"]["accuracy"]["value"])
