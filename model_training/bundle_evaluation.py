@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["evaluate_bundle", "gate_verdicts"]
+__all__ = ["evaluate_bundle", "gate_verdicts", "record_gate_figures"]
 
 
 def evaluate_bundle(
@@ -82,6 +82,50 @@ def evaluate_bundle(
     metrics["subset"] = subset
     metrics["skipped"] = {table.at[i, "path"]: reason for i, reason in images.errors.items()}
     return metrics
+
+
+def record_gate_figures(bundle_dir: Path | str, rows: Any, probabilities: Any, *,
+                        bootstrap_rounds: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Put the gate's TEST figures into a finished bundle's card (``metrics.test.gate``).
+
+    The refusals come from the app's classify path on the bundle as exported (its gate,
+    refusal limits and view check), the labels from the card's decision at each film's age
+    group; the card is rewritten (it is not hashed, the model files are).
+
+    Args:
+        bundle_dir: The exported bundle.
+        rows: The TEST rows of the dataset table (``path``, ``label``, ``patient_id``,
+            optional ``age_group``), in the order of ``probabilities``.
+        probabilities: Calibrated probabilities of those rows.
+        bootstrap_rounds: Bootstrap resamples for the intervals.
+        seed: Bootstrap seed.
+
+    Returns:
+        The figures written.
+    """
+    import json
+
+    from desktop_app.core.metrics.decisions import decision_predictions
+    from desktop_app.core.metrics.refusals import refusal_figures
+    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.model_card import CARD_FILE
+
+    bundle = load_bundle(bundle_dir)
+    classes = list(bundle.card.classes)
+    verdicts = gate_verdicts(bundle, rows["path"].astype(str).tolist())
+    ages = rows["age_group"].astype(str).tolist() if "age_group" in rows.columns else None
+    chosen, _ = decision_predictions(probabilities, classes, bundle.card.decision, ages)
+    labels = [classes.index(str(label)) for label in rows["label"]]
+    figures = refusal_figures(labels, chosen, verdicts["refused"], classes,
+                              cautioned=verdicts["cautioned"],
+                              patients=rows["patient_id"].astype(str).tolist(),
+                              bootstrap_rounds=bootstrap_rounds, seed=seed)
+    card_path = Path(bundle_dir) / CARD_FILE
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card.setdefault("metrics", {}).setdefault("test", {})["gate"] = figures
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    load_bundle(bundle_dir)  # the rewritten card must still load
+    return figures
 
 
 def gate_verdicts(bundle: Any, paths: list[str]) -> dict[str, list[bool]]:

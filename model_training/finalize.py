@@ -150,6 +150,7 @@ def finalize(
     import desktop_app
     from model_training.architectures import has_cam
     from model_training.augmentation import get_preset
+    from model_training.bundle_evaluation import record_gate_figures
     from model_training.calibration import decision_for_config, fit_temperature
     from model_training.data_fingerprint import rows_fingerprint
     from model_training.evaluation import evaluate, population_columns, predict
@@ -278,6 +279,12 @@ def finalize(
     export_bundle(result.model, out_dir, card_fields, verify_images=verify, cam=cam,
                   tflite=tflite,
                   tolerance=QUANTIZED_TOLERANCE if tflite is not None else TOLERANCE)
+    if test_eval is not None:
+        say("measuring the gate on the test split through the app's classify path")
+        metrics["test"]["gate"] = record_gate_figures(
+            out_dir, result.table.loc[masks["test"]],
+            softmax(test_eval.logits, temperature), bootstrap_rounds=bootstrap_rounds,
+            seed=result.config.seed)
     report_path = Path(report_dir) if report_dir is not None else Path(out_dir) / "report"
     say(f"writing the report to {report_path}")
     report = write_report(report_path, card_fields=card_fields, history=result.history,

@@ -63,6 +63,7 @@ def redecide_bundle(
     from desktop_app.core.inference import TfliteModel
     from desktop_app.core.model_bundle import load_bundle
     from desktop_app.core.model_card import CARD_FILE
+    from model_training.bundle_evaluation import record_gate_figures
     from model_training.calibration import decision_for_config, operating_point_settings
     from model_training.data_fingerprint import rows_fingerprint
     from model_training.data_pipeline import load_preprocessed
@@ -153,6 +154,11 @@ def redecide_bundle(
     _write_atomically(card_path, json.dumps(card, indent=2) + "\n")
     load_bundle(folder)  # the rewritten card must still load and verify
     say(f"rewrote {card_path}")
+    if test_eval is not None:
+        say("measuring the gate on the TEST split through the app's classify path")
+        metrics["test"]["gate"] = record_gate_figures(
+            folder, subsets["test"]["rows"], softmax(test_eval.logits, temperature),
+            bootstrap_rounds=bootstrap_rounds, seed=int(config.get("seed", 2026)))
     if report_dir is not None:
         # The training curves come from the export's report (the weights did not change).
         old = next((path for path in (Path(report_dir) / "report.json",

@@ -257,6 +257,11 @@ def test_redecide_rewrites_decisions_and_gate_not_weights(
     after = json.loads((report / "report.json").read_text(encoding="utf-8"))
     assert after["history"] == before["history"]
     assert after["decision"]["strict_thresholds"] is True
+    # The gate's TEST figures come from the app's classify path on the re-decided bundle.
+    gate = new["metrics"]["test"]["gate"]
+    assert gate == bundle.card.metrics["test"]["gate"]
+    assert sum(entry["films"] for entry in gate["per_class"].values()) == \
+        new["metrics"]["test"]["n"]
     # The card's TEST figures are those of the new operating point, through LiteRT.
     metrics = evaluate_bundle(tmp_path / "bundle", folder, bootstrap_rounds=10,
                               cache_dir=result.config.cache_dir)
