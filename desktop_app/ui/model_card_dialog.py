@@ -274,6 +274,45 @@ def _leave_one_source_out_section(card: ModelCard) -> str:
                     [[_esc(cell) for cell in row] for row in rows]))
 
 
+def _gate_section(card: ModelCard) -> str:
+    """Films the gate refuses or labels with a caution: on TEST, and at unseen sources.
+
+    Sensitivity is shown both ways because a clinic experiences the second: a refused
+    COVID-19 film is a COVID-19 film not found.
+    """
+    parts = ["<h3>Films refused or labelled with a caution</h3>"]
+    test = card.metric("test", "gate")
+    if isinstance(test, Mapping) and isinstance(test.get("per_class"), Mapping):
+        parts.append(f"<p>TEST split, through the app's own classify path: "
+                     f"{_esc(test.get('refused'))} of {_esc(test.get('films'))} films refused, "
+                     f"{_esc(test.get('cautioned'))} labelled with a caution.</p>")
+        rows = [[_esc(name), _esc(entry.get("films")), _esc(entry.get("refused")),
+                 _esc(entry.get("cautioned")), _fig(entry.get("sensitivity_labelled")),
+                 _fig(entry.get("sensitivity_counting_refused"))]
+                for name, entry in test["per_class"].items() if isinstance(entry, Mapping)]
+        parts.append(_grid(["class", "films", "refused", "cautioned",
+                            "found, of the films labelled",
+                            "found, counting refused films as not found"], rows))
+    else:
+        parts.append("<p><i>This card records no gate figures on its TEST split.</i></p>")
+    study = card.metric("leave_one_source_out_gate")
+    if isinstance(study, Mapping) and isinstance(study.get("per_source"), Mapping):
+        strict = study.get("strict") if isinstance(study.get("strict"), Mapping) else {}
+        rows = []
+        for source, entry in study["per_source"].items():
+            other = strict.get(source, {}) if isinstance(strict, Mapping) else {}
+            rows.append([_esc(source), _esc(entry.get("n")), _pct(entry.get("refused_one_tier")),
+                         _pct(entry.get("refused_two_tiers")), _pct(entry.get("cautioned")),
+                         _pct(other.get("refused_two_tiers")) if other else "—"])
+        parts.append("<p>A hospital the gate never saw: the gate fitted without each source, "
+                     "that source's real frontal films judged "
+                     f"({_esc(study.get('measured', ''))}).</p>")
+        parts.append(_grid(["source left out", "frontal films", "refused, refusing at the "
+                            "usual limits", "refused, with the caution tier", "cautioned",
+                            "refused, network also trained without it"], rows))
+    return "".join(parts)
+
+
 def _without_populations(metrics: Mapping[str, Any]) -> dict[str, Any]:
     """The metrics with each ``populations`` block replaced by a pointer to its section."""
     out: dict[str, Any] = {}
@@ -345,6 +384,7 @@ def model_card_html(card: ModelCard) -> str:
         _populations_section(card),
         _plain_limits_section(card),
         _leave_one_source_out_section(card),
+        _gate_section(card),
         validations_html(card.model_id),
         "<h2>Performance per class</h2>",
         _per_class_section(card),

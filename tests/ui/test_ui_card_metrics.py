@@ -252,3 +252,30 @@ def test_card_without_populations_says_so_plainly(qtbot) -> None:
     assert "This model's card has no per-population figures" in section
     assert "measured when a model is trained again" in section
     assert "Performance per source" in dialog.text()  # the existing content stays
+
+
+def test_dialog_shows_refused_and_cautioned_films_and_the_unseen_source_gate(qtbot) -> None:
+    entry = {"value": 0.99, "ci95": [0.97, 1.0], "n": 197}
+    counting = {"value": 0.81, "ci95": [0.76, 0.86], "n": 241}
+    gate = {"films": 241, "refused": 44, "cautioned": 12, "per_class": {
+        "COVID-19": {"films": 241, "refused": 44, "cautioned": 12,
+                     "sensitivity_labelled": entry, "sensitivity_counting_refused": counting}}}
+    study = {"measured": "2026-12-06", "per_source": {
+        "nih": {"n": 726, "refused_one_tier": 0.298, "refused_two_tiers": 0.014,
+                "cautioned": 0.284}},
+        "strict": {"nih": {"n": 726, "refused_two_tiers": 0.03}}}
+    metrics = {**SPLIT_METRICS, "test": {**SPLIT_METRICS["test"], "gate": gate},
+               "leave_one_source_out_gate": study}
+    dialog = ModelCardDialog(_bundled_card(metrics))
+    qtbot.addWidget(dialog)
+    text = dialog.text()
+    assert "44 of 241 films refused, 12 labelled with a caution" in text
+    for expected in ("found, counting refused films as not found", "81.0 % (76.0-86.0)",
+                     "99.0 % (97.0-100.0)", "29.8%", "1.4%", "28.4%", "3.0%"):
+        assert expected in text, expected
+
+
+def test_dialog_says_when_a_card_has_no_gate_figures(qtbot, split_card_bundle) -> None:
+    dialog = ModelCardDialog(load_bundle(split_card_bundle).card)
+    qtbot.addWidget(dialog)
+    assert "records no gate figures on its TEST split" in dialog.text()
