@@ -334,7 +334,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     margins = choose_margins({s: e for s, e in pool.items() if s in deciding}, dev,
                              view_caution)
 
-    lines = [f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with model "
+    lines = ["## The gate at sources it never saw (leave one source out)", "",
+             "Every source's films are real frontal chest films: each one refused is a false "
+             "refusal. Reproduce with `python benchmarks/gate_loso.py --loso-runs RUN_DIR... "
+             "--view-loso DIR` (runs: `scripts/loso_study.sh`, reduced scale; view models: "
+             "`model_training view-model --exclude-source S`); the margin rule is in the "
+             "script's docstring and in the text below the tables.", "",
+             f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with model "
              f"`{bundle.model_id}` and view model `{view.model.card.model_id}`, "
              f"{time.perf_counter() - started:.0f} s. Margins (refusal limit = limit + "
              f"margin x (limit - median)): "

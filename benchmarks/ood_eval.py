@@ -58,7 +58,8 @@ class Row:
         group: OOD category, or the source of a real chest X-ray.
         is_cxr: True for the real TEST-split chest X-rays (hard negatives).
         held_out: For OOD images, whether it is in the reported half.
-        flagged: True when the app gave no label (gate fired, or the loader refused it).
+        flagged: True when the app gave no label (gate refused it, or the loader refused it).
+        cautioned: True when the app labelled it with a caution (unusual, not refused).
         error: The loader's reason when it refused the file.
         reason: The gate's reason.
         fired: Which checks fire on their own (subset of :data:`CHECKS`).
@@ -74,6 +75,7 @@ class Row:
     reason: str | None
     fired: set[str] = field(default_factory=set)
     description: str = ""
+    cautioned: bool = False
 
 
 @dataclass
@@ -179,7 +181,7 @@ def evaluate(
             flagged=result.label is None, error=result.error,
             reason=result.ood.reason if result.ood else None,
             fired=_fired(analyzer, result) if result.ok else set(),
-            description=description,
+            description=description, cautioned=result.caution is not None,
         ))
     tiny = "tiny" in bundle.model_id or bundle.card.architecture == "tiny-test"
     return Evaluation(rows, bundle.model_id, tiny, time.perf_counter() - started)
@@ -189,8 +191,12 @@ def _pct(value: float) -> str:
     return "–" if value != value else f"{value:.1%}"  # NaN -> dash
 
 
-def render_markdown(evaluation: Evaluation, command: str) -> str:
-    """The report: summary, per-category and per-source tables, misses and false flags."""
+def render_markdown(evaluation: Evaluation, command: str, appendix: str = "") -> str:
+    """The report: summary, per-category and per-source tables, misses and false flags.
+
+    ``appendix`` (markdown, e.g. ``benchmarks/gate_loso.py``'s tables) goes after the tables
+    under its own heading, so one command regenerates the whole page.
+    """
     rows = evaluation.rows
     ood_held = evaluation.rate(is_cxr=False, held_out=True)
     ood_dev = evaluation.rate(is_cxr=False, held_out=False)
@@ -223,8 +229,10 @@ def render_markdown(evaluation: Evaluation, command: str) -> str:
         f"{'–' if not cxr[0] else 'yes' if met_cxr else 'NO'} |",
         "",
         "\"Flagged\" = the app gave no label: the gate refused it, or the loader refused the "
-        "file (too small, unreadable). Check columns: share of images on which that check "
-        "fires on its own (several can fire on one image). *image* = colour, aspect, grey "
+        "file (too small, unreadable); a film labelled with a caution (unusual, past a "
+        "check's usual limit but within its refusal limit) is not flagged. Check columns: "
+        "share of images on which that check is past its usual limit on its own (cautioning "
+        "or refusing; several can fire on one image). *image* = colour, aspect, grey "
         "levels, flat area; *layout* = 16x16 appearance PPCA; *orientation* = bright "
         "centre column vs centre row (sideways films); *global* = whole-image statistics; "
         "*texture* = histogram + gradient/detail maps; *features* = Mahalanobis "
@@ -251,15 +259,16 @@ def render_markdown(evaluation: Evaluation, command: str) -> str:
             "",
             "## Real chest X-rays (TEST split) flagged, per source",
             "",
-            "| source | n | flagged | " + " | ".join(CHECKS) + " |",
-            "|---|---:|---:|" + "---:|" * len(CHECKS),
+            "| source | n | flagged | cautioned | " + " | ".join(CHECKS) + " |",
+            "|---|---:|---:|---:|" + "---:|" * len(CHECKS),
         ]
         sources = sorted({r.group for r in rows if r.is_cxr})
         for source in [*sources, None]:
             chosen = [r for r in rows if r.is_cxr and (source is None or r.group == source)]
             n, rate = evaluation.rate(is_cxr=True, group=source)
             fired = [sum(check in r.fired for r in chosen) / len(chosen) for check in CHECKS]
-            lines.append(f"| {source or '**all**'} | {n} | {_pct(rate)} | "
+            cautioned = sum(r.cautioned for r in chosen) / len(chosen)
+            lines.append(f"| {source or '**all**'} | {n} | {_pct(rate)} | {_pct(cautioned)} | "
                          + " | ".join(_pct(f) for f in fired) + " |")
     lines += [
         "",
@@ -281,6 +290,8 @@ def render_markdown(evaluation: Evaluation, command: str) -> str:
         "train/validation subsets: `benchmarks/refit_ood.py`); the TEST split and the OOD "
         "set are never used to choose them.",
     ]
+    if appendix:
+        lines += ["", appendix.rstrip()]
     missed = [r for r in rows if not r.is_cxr and not r.flagged]
     lines += ["", f"## Non-chest-X-ray images that got a label ({len(missed)})", ""]
     lines += [f"- `{r.group}/{r.path.name}` ({'held-out' if r.held_out else 'dev'}): "
@@ -303,6 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="OOD images per category")
     parser.add_argument("--rotated", type=int, default=40,
                         help="real TRAIN films rotated by 90° added as OOD (default 40)")
+    parser.add_argument("--append", type=Path, default=None, metavar="FILE",
+                        help="markdown to include after the tables (benchmarks/gate_loso.py "
+                             "--markdown: the gate at sources it never saw)")
     args = parser.parse_args(argv)
     data = args.data if (args.data / "metadata.csv").is_file() else None
     if data is None:
@@ -312,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               rotated=args.rotated)
     command = "python benchmarks/ood_eval.py " + " ".join(
         sys.argv[1:] if argv is None else list(argv))
-    report = render_markdown(evaluation, command.strip())
+    appendix = args.append.read_text(encoding="utf-8") if args.append is not None else ""
+    report = render_markdown(evaluation, command.strip(), appendix)
     print(report)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
