@@ -179,6 +179,7 @@ def evaluate_rule(pred: Predictions, rule: Rule, *, ages_known: bool,
     chosen = _decide_all(pred.probabilities[test], pred.classes, spec, groups)
     truth, ages = pred.labels[test], pred.age_groups[test]
     covid, normal = pred.classes.index("COVID-19"), pred.classes.index("Normal")
+    pneumonia = pred.classes.index("Pneumonia")
     adult_rest = (truth != covid) & (ages != "child")  # adults and unknown ages
     children = ages == "child"
     return {
@@ -187,6 +188,7 @@ def evaluate_rule(pred: Predictions, rule: Rule, *, ages_known: bool,
         "covid_found": _share(chosen[truth == covid] == covid),
         "non_covid_adult_labelled_covid": _share(chosen[adult_rest] == covid),
         "normal_labelled_normal": _share(chosen[(truth == normal) & ~children] == normal),
+        "adult_pneumonia_found": _share(chosen[(truth == pneumonia) & ~children] == pneumonia),
         "children_correct": _share(chosen[children] == truth[children]),
         "accuracy": _share(chosen == truth),
     }
@@ -203,13 +205,15 @@ def markdown(results: dict[str, dict[str, dict[str, Any]]]) -> str:
         title = source if " on its " in source else f"{source} held out"
         lines += [f"### {title}", "",
                   "| rule | ages | COVID-19 found | adult non-COVID → COVID-19 | "
-                  "adult Normal → Normal | children correct | accuracy |",
-                  "|---|---|---:|---:|---:|---:|---:|"]
+                  "adult Normal → Normal | adult Pneumonia found | children correct | "
+                  "accuracy |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|"]
         for name, by_age in rules.items():
             for ages, figures in by_age.items():
                 lines.append(f"| {name} | {ages} | {_cell(figures['covid_found'])} | "
                              f"{_cell(figures['non_covid_adult_labelled_covid'])} | "
                              f"{_cell(figures['normal_labelled_normal'])} | "
+                             f"{_cell(figures['adult_pneumonia_found'])} | "
                              f"{_cell(figures['children_correct'])} | "
                              f"{_cell(figures['accuracy'])} |")
         lines.append("")
@@ -268,19 +272,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for name, rule in RULES.items()
             }
     text = markdown(installed) if installed else ""
-    if not results:
-        print(text)
-        return 0
-    text += markdown(results)
+    if results:
+        text += markdown(results)
     summary = pooled(results)
-    text += "\n### all held-out sources pooled\n\n| rule | ages | COVID-19 found | " \
-            "adult non-COVID → COVID-19 | adult Normal → Normal | children correct | " \
-            "accuracy |\n|---|---|---:|---:|---:|---:|---:|\n"
+    if summary:
+        text += "\n### all held-out sources pooled\n\n| rule | ages | COVID-19 found | " \
+            "adult non-COVID → COVID-19 | adult Normal → Normal | adult Pneumonia found | " \
+            "children correct | accuracy |\n|---|---|---:|---:|---:|---:|---:|---:|\n"
     for key, figures in summary.items():
         name, ages = key.split(" | ")
         text += (f"| {name} | {ages} | " + " | ".join(
             _cell(figures[k]) for k in ("covid_found", "non_covid_adult_labelled_covid",
-                                        "normal_labelled_normal", "children_correct",
+                                        "normal_labelled_normal", "adult_pneumonia_found",
+                                        "children_correct",
                                         "accuracy")) + " |\n")
     print(text)
     if args.markdown:
