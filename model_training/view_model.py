@@ -105,6 +105,10 @@ class ViewTrainingConfig:
         refuse_below: Frontal probability below which a film is refused (between it and
             the caution threshold the film is answered with a caution): at 0.25 another view
             is at least three times as likely as a frontal film.
+        confident_frontal: At or above this frontal probability the view check vouches for
+            the film and the classifier's distance checks only caution (chosen by the
+            leave-one-source-out gate study, docs/ood_evaluation.md: every non-chest image
+            stayed refused at 0.99, 0.95 and 0.90; the most careful was taken).
         ward_copies: Bedside versions (:func:`model_training.ward_films.ward_film`) of each
             training frontal film.
         exclude_sources: Sources whose films are left out of the material (leave-one-source-
@@ -125,6 +129,7 @@ class ViewTrainingConfig:
     validation_fraction: float = 0.15
     max_validation_flagged: float = 0.005
     refuse_below: float = 0.25
+    confident_frontal: float = 0.99
     ward_copies: int = 1
     exclude_sources: tuple[str, ...] = ()
 
@@ -547,6 +552,7 @@ def train_view_model(
         "classes": list(VIEW_CLASSES),
         "min_frontal_probability": threshold,
         "caution_frontal_probability": caution,
+        "confident_frontal_probability": max(caution, config.confident_frontal),
         "preprocessing": config.preprocessing.to_dict(),
         "input": {
             "name": VIEW_INPUT_NAME, "shape": [None, config.input_size, config.input_size, 1],

@@ -367,7 +367,8 @@ class Analyzer:
             probs = outputs.probabilities[position]
             age_group = decision_age_group(item.age, item.age_group_hint)
             verdict = self.gate.combine(item.image_verdict, view_verdicts[position],
-                                        item.verdict, feature_verdicts[position])
+                                        item.verdict, feature_verdicts[position],
+                                        self.gate.confident_frontal)
             probabilities = {
                 name: float(p) for name, p in zip(self.card.classes, probs, strict=True)
             }

@@ -57,7 +57,15 @@ def test_a_frontal_answer_at_or_above_the_threshold_passes(view_check: ViewCheck
     rest = (1.0 - limit) / 3
     at_limit = _probabilities(frontal=limit, lateral=rest, rotated=rest, other=rest)
     below = _probabilities(frontal=limit - 0.01, lateral=rest + 0.01, rotated=rest, other=rest)
-    assert view_check.verdicts(at_limit) == [PASS]
+    # At the refusal limit the film is labelled (with a caution, below the caution limit).
+    (verdict,) = view_check.verdicts(at_limit)
+    assert not verdict.out_of_distribution
+    assert (verdict.caution is not None) == (
+        limit < (view_check.caution_frontal_probability or limit))
+    sure = 0.5 * (1.0 + (view_check.caution_frontal_probability or limit))
+    other = (1.0 - sure) / 3
+    assert view_check.verdicts(
+        _probabilities(frontal=sure, lateral=other, rotated=other, other=other)) == [PASS]
     assert view_check.verdicts(below)[0].reason.startswith("lateral view")
     assert view_check.verdicts(np.full((1, 4), np.nan))[0].out_of_distribution
 

@@ -138,10 +138,16 @@ def test_combine_refusal_wins_else_cautions_are_joined() -> None:
     assert Gate.combine(PASS, PASS, PASS, OodVerdict(False, None, 3.0)).caution is None
 
 
-def _view_check_with(tmp_path: Path, caution: object) -> ViewCheck:
+def _view_check_with(tmp_path: Path, caution: object, **changes: object) -> ViewCheck:
+    """The shipped view model with its card's caution threshold (and other keys) changed;
+    ``None`` removes a key."""
     model = load_view_model()
     card = dict(model.card.raw)
-    card["caution_frontal_probability"] = caution
+    for key, value in {"caution_frontal_probability": caution, **changes}.items():
+        if value is None:
+            card.pop(key, None)
+        else:
+            card[key] = value
     folder = tmp_path / "view"
     folder.mkdir()
     for name in model.card.files:
@@ -178,10 +184,26 @@ def test_view_card_with_a_bad_caution_probability_is_refused(tmp_path: Path,
         _view_check_with(tmp_path, caution)
 
 
-def test_view_card_without_a_caution_probability_has_no_caution_tier() -> None:
-    model = load_view_model()
-    assert model.card.caution_frontal_probability is None
-    assert isinstance(model.card, ViewCard)
+def test_view_card_without_a_caution_probability_has_no_caution_tier(tmp_path: Path) -> None:
+    view_check = _view_check_with(tmp_path, None, confident_frontal_probability=None)
+    assert view_check.caution_frontal_probability is None
+    assert view_check.confident_frontal_probability is None
+    assert isinstance(view_check.model.card, ViewCard)
+    low = view_check.min_frontal_probability
+    assert view_check.verdicts(np.array([[low + 0.01, 1 - low - 0.01, 0.0, 0.0]]))[0] == PASS
+
+
+def test_the_shipped_view_card_has_both_tiers_and_vouches_at_99_percent() -> None:
+    card = load_view_model().card
+    assert card.min_frontal_probability < card.caution_frontal_probability
+    assert card.confident_frontal_probability == 0.99
+
+
+@pytest.mark.parametrize("confident", [0.3, 1.5, "sure", True])
+def test_view_card_with_a_bad_confident_probability_is_refused(tmp_path: Path,
+                                                              confident: object) -> None:
+    with pytest.raises(ModelBundleError, match=repr(confident).replace(".", r"\.")):
+        _view_check_with(tmp_path, 0.5, confident_frontal_probability=confident)
 
 
 def test_analyzer_results_carry_each_checks_value_for_benchmarks(
@@ -203,3 +225,49 @@ def test_analyzer_results_carry_each_checks_value_for_benchmarks(
     limit, refusal = analyzer.gate.limits["features"]
     assert limit < values["features"] <= refusal  # hence the caution
     assert result.caution is not None
+
+
+def _features_refusal(distance: float = 25.0) -> OodVerdict:
+    return OodVerdict(True, "image content is unlike the chest X-rays ...", distance,
+                      if_frontal=f"features unlike the training films (distance {distance})")
+
+
+def test_a_confident_view_check_turns_distance_refusals_into_cautions() -> None:
+    sure = OodVerdict(False, None, values={"frontal_probability": 0.995})
+    combined = Gate.combine(PASS, sure, PASS, _features_refusal(), confident_frontal=0.99)
+    assert not combined.out_of_distribution
+    assert combined.caution == (
+        "unusual film: features unlike the training films (distance 25.0), far past it, but "
+        "the view check is sure it is a frontal film (100%): read with care")
+    layout = OodVerdict(True, "layout reason", if_frontal="unusual layout (2.5; usual up to 1.9)")
+    both = Gate.combine(PASS, sure, layout, _features_refusal(), confident_frontal=0.99)
+    assert not both.out_of_distribution
+    assert "unusual layout" in both.caution
+    assert "features unlike" in both.caution
+
+
+@pytest.mark.parametrize(
+    ("image", "frontal", "features", "confident"),
+    [
+        (PASS, 0.95, _features_refusal(), 0.99),       # the view check is not sure enough
+        (PASS, 0.995, _features_refusal(), None),      # the card has no confident threshold
+        (OodVerdict(True, "colour image"), 0.995, _features_refusal(), 0.99),  # image checks
+        (PASS, 0.995, OodVerdict(True, "old card: no refusal limit"), 0.99),   # no if_frontal
+    ],
+)
+def test_what_a_confident_view_check_does_not_vouch_for(
+        image: OodVerdict, frontal: float, features: OodVerdict, confident: float | None
+) -> None:
+    view = OodVerdict(False, None, values={"frontal_probability": frontal})
+    assert Gate.combine(image, view, PASS, features, confident_frontal=confident
+                        ).out_of_distribution
+
+
+def test_feature_refusals_carry_the_caution_they_would_become() -> None:
+    gate, features = fitted_gate()
+    spec = copy.deepcopy(_spec_of(gate))
+    far = features[:1] + 50.0
+    spec["refusal_limits"] = {"features": spec["distance_threshold"] * 1.1}
+    verdict = OodGate(spec).check_features(far)[0]
+    assert verdict.out_of_distribution
+    assert verdict.if_frontal.startswith("features unlike the training films (distance ")

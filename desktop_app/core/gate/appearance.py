@@ -183,7 +183,12 @@ class AppearanceChecks:
             words = {"d": distance, "t": limit, "nd": -distance, "nt": -limit}
             outcome = tier(distance, limit, self.refusal_limits.get(name))
             if outcome is Tier.REFUSE:
-                return OodVerdict(True, _REASONS[name].format(**words), values=values)
+                # Only with a refusal limit is "far past the usual limit" a caution when the
+                # view check vouches for the film; a card without one refuses as before.
+                vouchable = name in self.refusal_limits and np.isfinite(distance)
+                return OodVerdict(True, _REASONS[name].format(**words), values=values,
+                                  if_frontal=(_CAUTIONS[name].format(**words) if vouchable
+                                              else None))
             if outcome is Tier.CAUTION:
                 cautions.append(_CAUTIONS[name].format(**words))
         return OodVerdict(False, None, caution="; ".join(cautions) or None, values=values)

@@ -52,20 +52,19 @@ class FeatureDistance:
             distance = float(distance)
             values = {"features": distance}
             outcome = tier(distance, self.distance_threshold, self.refusal_limit)
+            caution = (f"features unlike the training films (distance {distance:.1f}; "
+                       f"usual up to {self.distance_threshold:.1f})")
             if outcome is Tier.REFUSE:
                 verdicts.append(OodVerdict(
                     True,
                     f"image content is unlike the chest X-rays the model was trained on "
                     f"(feature distance {distance:.1f}, limit {self.distance_threshold:.1f}); "
                     "not a frontal chest X-ray, or an unusual one",
-                    distance, values=values,
+                    distance, values=values, if_frontal=caution,
                 ))
             elif outcome is Tier.CAUTION:
-                verdicts.append(OodVerdict(
-                    False, None, distance,
-                    caution=f"features unlike the training films (distance {distance:.1f}; "
-                            f"usual up to {self.distance_threshold:.1f})",
-                    values=values))
+                verdicts.append(OodVerdict(False, None, distance, caution=caution,
+                                           values=values))
             else:
                 verdicts.append(OodVerdict(False, None, distance, values=values))
         return verdicts

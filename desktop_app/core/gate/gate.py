@@ -124,12 +124,18 @@ class Gate(OodGate):
         super().__init__(spec)
         self.view = view
 
+    @property
+    def confident_frontal(self) -> float | None:
+        """The view card's ``confident_frontal_probability`` (see :meth:`combine`)."""
+        return None if self.view is None else self.view.confident_frontal_probability
+
     @staticmethod
     def combine(
         image: OodVerdict,
         view: OodVerdict,
         appearance: OodVerdict,
         features: OodVerdict,
+        confident_frontal: float | None = None,
     ) -> OodVerdict:
         """The first verdict that refuses (in the order above), else every check's caution.
 
@@ -137,12 +143,31 @@ class Gate(OodGate):
         distance and each check's value are reported even when an earlier check gave the
         reason. An accepted film that any check cautions about gets one caution:
         ``"unusual film: <each check's caution>: read with care"``.
+
+        With ``confident_frontal`` (the view card's ``confident_frontal_probability``), a
+        film the view check is at least that sure is a whole frontal chest film is not
+        refused by the distance checks alone: being far from the training films says the
+        film is unusual (a ward film with lines and tubes, another hospital's processing),
+        not that it is no chest film, and the view check is the one trained to tell. Their
+        refusal becomes a caution (``OodVerdict.if_frontal``). The image checks, the view
+        check itself and "no lung fields" still refuse. Measured leave-one-source-out in
+        docs/ood_evaluation.md: every non-chest image stays refused.
         """
         verdicts = (image, view, appearance, features)
         values = {key: value for verdict in verdicts for key, value in verdict.values.items()}
+        frontal = view.values.get("frontal_probability")
+        vouched = (confident_frontal is not None and frontal is not None
+                   and frontal >= confident_frontal)
+        vouched_cautions = []
         for verdict in verdicts:
             if verdict.out_of_distribution:
+                if vouched and verdict.if_frontal:
+                    vouched_cautions.append(f"{verdict.if_frontal}, far past it, but the view "
+                                            f"check is sure it is a frontal film "
+                                            f"({frontal:.0%})")
+                    continue
                 return OodVerdict(True, verdict.reason, features.distance, values=values)
         cautions = [verdict.caution for verdict in verdicts if verdict.caution]
+        cautions += vouched_cautions
         caution = CAUTION_PREFIX + "; ".join(cautions) + CAUTION_SUFFIX if cautions else None
         return OodVerdict(False, None, features.distance, caution=caution, values=values)

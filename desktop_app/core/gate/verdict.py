@@ -30,6 +30,10 @@ class OodVerdict:
         values: Each check's measured value (``"frontal_probability"``, ``"layout"``,
             ``"orientation"`` (the score), ``"global"``, ``"texture"``, ``"features"``), so a
             benchmark can count which tier a film falls in without recomputing them.
+        if_frontal: For a refusal by a distance check (the film is unlike the training
+            films, which does not say it is not a chest film): the caution it becomes when
+            the view check is confident the film is a whole frontal chest film
+            (:meth:`desktop_app.core.gate.gate.Gate.combine`). ``None`` for other verdicts.
     """
 
     out_of_distribution: bool
@@ -37,6 +41,7 @@ class OodVerdict:
     distance: float | None = None
     caution: str | None = None
     values: Mapping[str, float] = field(default_factory=dict, compare=False)
+    if_frontal: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.out_of_distribution and self.caution is not None:

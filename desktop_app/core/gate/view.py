@@ -17,6 +17,10 @@ input together) and is made by the one shared
 strided subsample of the loaded image (:func:`view_input`), so that it adds about 0.3 ms of
 core time per image to the classify path (``benchmarks/view_check.py``).
 
+A card may hold ``confident_frontal_probability`` (at least the caution threshold): at or
+above it the view check vouches for the film, and the classifier's distance checks caution
+instead of refusing (:meth:`desktop_app.core.gate.gate.Gate.combine`).
+
 A card may hold ``caution_frontal_probability`` (at least ``min_frontal_probability``, at most
 1): a film whose frontal probability lies between the two is labelled with a caution ("the
 view check is not sure this is a whole frontal film") instead of refused; below
@@ -115,6 +119,9 @@ class ViewCard:
         min_frontal_probability: An image whose frontal probability is below this is refused.
         caution_frontal_probability: Below this (and at least ``min_frontal_probability``)
             an image is labelled with a caution; ``None``: no caution tier.
+        confident_frontal_probability: At or above this the view check vouches for the
+            film: the classifier's distance checks then caution instead of refusing
+            (:meth:`desktop_app.core.gate.gate.Gate.combine`); ``None``: they refuse.
         files: ``{file name: sha256}`` of the model files.
         raw: The whole card (training data, metrics, ... for display and audit).
     """
@@ -126,6 +133,7 @@ class ViewCard:
     files: dict[str, str]
     raw: Mapping[str, Any]
     caution_frontal_probability: float | None = None
+    confident_frontal_probability: float | None = None
 
     @classmethod
     def read(cls, path: Path) -> ViewCard:
@@ -158,8 +166,17 @@ class ViewCard:
             raise ModelBundleError(
                 path, f"caution_frontal_probability must be a number within "
                       f"min_frontal_probability ({threshold!r}) .. 1. Received: {caution!r}")
+        confident = data.get("confident_frontal_probability")
+        floor = float(caution) if caution is not None else threshold
+        if confident is not None and (
+                isinstance(confident, bool) or not isinstance(confident, int | float)
+                or not floor <= float(confident) <= 1.0):
+            raise ModelBundleError(
+                path, f"confident_frontal_probability must be a number within the caution "
+                      f"threshold ({floor!r}) .. 1. Received: {confident!r}")
         return cls(model_id, classes, spec, threshold, files, data,
-                   None if caution is None else float(caution))
+                   None if caution is None else float(caution),
+                   None if confident is None else float(confident))
 
 
 @dataclass(frozen=True)
@@ -203,6 +220,7 @@ class ViewCheck:
         self.spec = model.card.preprocessing
         self.min_frontal_probability = model.card.min_frontal_probability
         self.caution_frontal_probability = model.card.caution_frontal_probability
+        self.confident_frontal_probability = model.card.confident_frontal_probability
         self._litert = open_signature(
             model.tflite_path, signature=VIEW_SIGNATURE, input_name=VIEW_INPUT_NAME,
             output_name=VIEW_OUTPUT_NAME, input_shape=self.spec.input_shape, what="view model",
