@@ -229,8 +229,9 @@ def render_markdown(evaluation: Evaluation, command: str, appendix: str = "") ->
         f"{'–' if not cxr[0] else 'yes' if met_cxr else 'NO'} |",
         "",
         "\"Flagged\" = the app gave no label: the gate refused it, or the loader refused the "
-        "file (too small, unreadable); a film labelled with a caution (unusual, past a "
-        "check's usual limit but within its refusal limit) is not flagged. Check columns: "
+        "file (too small, unreadable); a film labelled with a caution (unusual: past a "
+        "check's usual limit but within its refusal limit, or vouched for by a confident view "
+        "check) is not flagged. Check columns: "
         "share of images on which that check is past its usual limit on its own (cautioning "
         "or refusing; several can fire on one image). *image* = colour, aspect, grey "
         "levels, flat area; *layout* = 16x16 appearance PPCA; *orientation* = bright "
