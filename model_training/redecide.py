@@ -176,9 +176,13 @@ def redecide_bundle(
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write next to ``path`` and rename over it: a crash never leaves half a card."""
+    """Write next to ``path`` and rename over it: a crash never leaves half a card.
+
+    The new file keeps the old one's permissions (``mkstemp`` would make it owner-only).
+    """
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()

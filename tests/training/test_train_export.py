@@ -267,3 +267,18 @@ def test_redecide_rewrites_decisions_and_gate_not_weights(
                               cache_dir=result.config.cache_dir)
     assert metrics["populations"]["overall"]["accuracy"]["value"] == pytest.approx(
         new["metrics"]["test"]["populations"]["overall"]["accuracy"]["value"])
+
+
+def test_rewriting_a_card_keeps_its_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from model_training.redecide import _write_atomically
+
+    card = tmp_path / "model_card.json"
+    card.write_text("{}", encoding="utf-8")
+    os.chmod(card, 0o644)
+    _write_atomically(card, '{"new": true}\n')
+    assert card.read_text(encoding="utf-8") == '{"new": true}\n'
+    assert stat.S_IMODE(card.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["model_card.json"]  # no temporary left
