@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Sequence
@@ -64,6 +65,13 @@ def push(address: tuple[str, int], films: Sequence[Dataset | Path], *,
         if assoc.is_established:
             assoc.release()
     return answers
+
+
+def push_until_killed(address: tuple[str, int], films: Sequence[Dataset],
+                      statuses: dict[str, int]) -> None:
+    """Like :func:`push`, for a server about to be killed: answers so far stay in ``statuses``."""
+    with contextlib.suppress(ConnectionError, RuntimeError, OSError):
+        push(address, films, statuses=statuses)
 
 
 def push_concurrently(address: tuple[str, int], films: Sequence[Dataset],

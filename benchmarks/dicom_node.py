@@ -1,0 +1,203 @@
+"""The DICOM node's targets: films pushed and analysed once, none lost to SIGKILL, throughput.
+
+``python benchmarks/dicom_node.py [--model DIR] [-n 500] [--size 1024] [--kill-films 100]``
+
+Everything runs as a user runs it: ``python -m desktop_app serve`` in its own process (on a
+temporary data folder, loopback, any free port) and pynetdicom's SCU as the modality.
+
+* **load**: N generated DX films (12-bit, ``--size`` px, Explicit VR Little Endian) pushed
+  over 4 simultaneous associations; counted: C-STORE answers with success, rows, results
+  committed per film (target: N of N, each exactly once). The time from the first push to
+  the last result gives the node's throughput; the server's resident memory is sampled
+  every 100 ms (``/proc``; target: <= 500 MB).
+* **classify**: ``python -m desktop_app classify --json`` on the same N files, start to
+  exit; the node's throughput over classify's (target: >= 0.7x).
+* **fault**: ``--kill-films`` films pushed; the server is killed with SIGKILL after half of
+  them are acknowledged, restarted, and the sender pushes all of them again; counted:
+  acknowledged films missing from the worklist and films answered more than once
+  (target: 0 and 0).
+
+Prints one table. Nothing of the user's is read or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(REPO))
+
+from desktop_app.core.dicom_receiver import STATUS_SUCCESS  # noqa: E402
+from desktop_app.core.worklist_store import WorklistStore  # noqa: E402
+from tests.dicom_films import (  # noqa: E402
+    chest_film,
+    listening_address,
+    push,
+    push_concurrently,
+    push_until_killed,
+)
+
+DEFAULT_MODEL = REPO / "resources" / "model"
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class _Serve:
+    """A ``serve`` process; ``peak_rss_mb`` is sampled while it runs."""
+
+    def __init__(self, data: Path, model: Path, env: dict[str, str]) -> None:
+        self.log = data.parent / f"serve-{time.monotonic_ns()}.log"
+        self._stream = open(self.log, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "desktop_app", "serve", "--port", "0", "--data-dir",
+             str(data), "--model", str(model), "--poll", "0.2"],
+            cwd=REPO, env=env, stdout=self._stream, stderr=subprocess.STDOUT)
+        while (address := listening_address(self.log.read_text())) is None:
+            if self.process.poll() is not None:
+                raise SystemExit(f"serve did not start:\n{self.log.read_text()}")
+            time.sleep(0.1)
+        self.address = address
+        self.peak_rss_mb = 0.0
+        self._sampling = True
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def _sample(self) -> None:
+        while self._sampling:
+            self.peak_rss_mb = max(self.peak_rss_mb, _rss_mb(self.process.pid))
+            time.sleep(0.1)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        self._sampling = False
+        self.process.send_signal(signum)
+        code = self.process.wait(120)
+        self._stream.close()
+        return code
+
+
+def _wait_answered(data: Path, count: int) -> None:
+    while True:
+        with WorklistStore.in_folder(data) as store:
+            counts = store.counts()
+        if counts["queued"] == 0 and counts["analysed"] + counts["failed"] >= count:
+            return
+        time.sleep(0.1)
+
+
+def _rows(data: Path) -> dict[str, int]:
+    with WorklistStore.in_folder(data) as store:
+        return {row.sop_instance_uid: row.analyses for row in store.films()}
+
+
+def _load(films: list, model: Path, work: Path, env: dict[str, str]) -> dict[str, float]:
+    data = work / "load"
+    server = _Serve(data, model, env)
+    started = time.perf_counter()
+    statuses = push_concurrently(server.address, films, associations=4)
+    _wait_answered(data, len(films))
+    elapsed = time.perf_counter() - started
+    server.stop()
+    analyses = _rows(data)
+    return {"acknowledged": sum(s == STATUS_SUCCESS for s in statuses.values()),
+            "rows": len(analyses), "once": sum(n == 1 for n in analyses.values()),
+            "seconds": elapsed, "rss": server.peak_rss_mb}
+
+
+def _classify(folder: Path, model: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "desktop_app", "classify", "--json", "--model",
+                    str(model), str(folder)], cwd=REPO, env=env, capture_output=True,
+                   check=True)
+    return time.perf_counter() - started
+
+
+def _fault(films: list, model: Path, work: Path, env: dict[str, str]) -> dict[str, int]:
+    data = work / "fault"
+    server = _Serve(data, model, env)
+    statuses: dict[str, int] = {}
+
+    pusher = threading.Thread(target=push_until_killed, args=(server.address, films, statuses))
+    pusher.start()
+    while len(statuses) < len(films) // 2:
+        time.sleep(0.005)
+    server.stop(signal.SIGKILL)
+    pusher.join()
+    acknowledged = {uid for uid, status in statuses.items() if status == STATUS_SUCCESS}
+    restarted = _Serve(data, model, env)
+    push(restarted.address, films)
+    _wait_answered(data, len(films))
+    restarted.stop()
+    analyses = _rows(data)
+    return {"acknowledged": len(acknowledged),
+            "lost": len(acknowledged - set(analyses)),
+            "twice": sum(n > 1 for n in analyses.values())}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("-n", type=int, default=500, help="films pushed in the load run")
+    parser.add_argument("--size", type=int, default=1024, help="film side in pixels")
+    parser.add_argument("--kill-films", type=int, default=100)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="lunglens-dicom-bench-") as temp:
+        work = Path(temp)
+        env = dict(os.environ, LUNGLENS_DATA_DIR=str(work / "user"),
+                   XDG_CONFIG_HOME=str(work / "config"), TF_CPP_MIN_LOG_LEVEL="2")
+        side = (args.size, args.size * 7 // 8)
+        films = [chest_film(seed, size=side) for seed in range(args.n)]
+        folder = work / "films"
+        folder.mkdir()
+        for film in films:
+            film.save_as(folder / f"{film.SOPInstanceUID}.dcm", enforce_file_format=True)
+        load = _load(films, args.model, work, env)
+        classify_seconds = _classify(folder, args.model, env)
+        fault = _fault(films[:args.kill_films], args.model, work, env)
+
+    ratio = classify_seconds / load["seconds"]
+    node_rate = args.n / load["seconds"]
+    rows = [
+        ("films pushed over 4 associations, stored + analysed",
+         f"{load['acknowledged']:.0f} acknowledged, {load['rows']:.0f} rows, "
+         f"{load['once']:.0f} analysed exactly once (of {args.n})",
+         f"{args.n} of {args.n}, exactly once"),
+        ("acknowledged films lost after SIGKILL + restart",
+         f"{fault['lost']} of {fault['acknowledged']} acknowledged; {fault['twice']} "
+         "analysed twice", "0"),
+        ("receive + analyse throughput vs classify",
+         f"{ratio:.2f}x ({node_rate:.1f} films/s vs {args.n / classify_seconds:.1f})",
+         ">= 0.7x"),
+        ("memory while receiving (serve process, peak RSS)", f"{load['rss']:.0f} MB",
+         "<= 500 MB"),
+    ]
+    print(f"DICOM node, {args.n} films of {side[0]}x{side[1]} px, model {args.model.name}, "
+          f"{platform.machine()} {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    width = max(len(r[0]) for r in rows)
+    print(f"| {'figure':<{width}} | measured | target |")
+    print(f"|{'-' * (width + 2)}|---|---|")
+    for figure, measured, target in rows:
+        print(f"| {figure:<{width}} | {measured} | {target} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
