@@ -150,7 +150,7 @@ def run(corpus: Path, model: Path | None, switch_every: float, timeout: float) -
             shown.append(time.perf_counter() - started)
 
     def on_finished(cancelled: bool) -> None:
-        if not window._pending:  # the whole folder was one batch
+        if not window.batch.pending:  # the whole folder was one batch
             state["finished"] = True
             state["cancelled"] = cancelled
             loop.quit()

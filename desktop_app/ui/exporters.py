@@ -54,7 +54,7 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
     """Header plus one row per record, as strings."""
     header = ["name", "path", "status", "label", "uncertain",
               *(f"p_{name}" for name in classes), "out_of_distribution", "reason", "model_id",
-              "patient_age_years", "age_group"]
+              "patient_age_years", "age_group", "sop_instance_uid", "calling_ae", "received"]
     rows = [header]
     for record in records:
         result = record.result
@@ -73,6 +73,9 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
             _safe_cell(record.details),
             (result.model_id if result is not None else model_id) or "",
             *_age_cells(result),
+            record.sop_instance_uid or "",
+            _safe_cell(record.calling_ae or ""),
+            record.received.isoformat(timespec="seconds") if record.received else "",
         ])
     return rows
 

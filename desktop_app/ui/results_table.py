@@ -103,6 +103,21 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
         return ["", "Name", "Status", "Label", *(f"P({c})" for c in self._classes),
                 "OOD", "Details", "Received"]
 
+    def summary(self) -> str:
+        """The status-bar summary: films, done, unreadable, not labelled (empty: no rows)."""
+        total = len(self.worklist)
+        if total == 0:
+            return ""
+        parts = [f"{total} image(s)", f"{self.count(Status.DONE)} done"]
+        errors = self.count(Status.ERROR)
+        if errors:
+            parts.append(f"{errors} unreadable")
+        ood = sum(1 for r in self.worklist.records()
+                  if r.result is not None and r.result.out_of_distribution)
+        if ood:
+            parts.append(f"{ood} not labelled (OOD)")
+        return " · ".join(parts)
+
     # -- the worklist (kept as the table's API: the window and the tests use it) ---------------
 
     def add_paths(self, paths: Iterable[Path]) -> tuple[list[int], list[int]]:
