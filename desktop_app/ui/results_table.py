@@ -96,7 +96,7 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
     @property
     def sender_column(self) -> int:
         """Column of the sender (calling AE title or watch folder) and the arrival time."""
-        return 7 + len(self._classes)
+        return 6 + len(self._classes)
 
     def headers(self) -> list[str]:
         """Column titles."""
