@@ -3,7 +3,8 @@
 ``python benchmarks/dicom_node.py [--model DIR] [-n 500] [--size 1024] [--kill-films 100]``
 
 Everything runs as a user runs it: ``python -m desktop_app serve`` in its own process (on a
-temporary data folder, loopback, any free port) and pynetdicom's SCU as the modality.
+temporary data folder, loopback, any free port) and pynetdicom's SCU as the modality, sending
+the films from files.
 
 * **load**: N generated DX films (12-bit, ``--size`` px, Explicit VR Little Endian) pushed
   over 4 simultaneous associations; counted: C-STORE answers with success, rows, results
@@ -16,6 +17,11 @@ temporary data folder, loopback, any free port) and pynetdicom's SCU as the moda
   them are acknowledged, restarted, and the sender pushes all of them again; counted:
   acknowledged films missing from the worklist and films answered more than once
   (target: 0 and 0).
+* **GUI**: the real window (offscreen unless a display is set) in a child process receives
+  the N films through File › Receive Films… from a pushing process; a 10 ms ``QTimer``
+  probe measures event-loop latency until every row is answered (target: p99 <= 100 ms) and
+  the window process's resident memory is sampled (target: <= 500 MB; its decoder
+  processes are reported beside it).
 
 Prints one table. Nothing of the user's is read or written.
 """
@@ -23,6 +29,7 @@ Prints one table. Nothing of the user's is read or written.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import signal
@@ -37,6 +44,13 @@ REPO = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(REPO))
 
+from benchmarks.gui_responsiveness import (  # noqa: E402
+    PROBE_MS,
+    _children_rss_mb,
+    _isolate_user_folders,
+    _percentile,
+    _rss_mb,
+)
 from desktop_app.core.dicom_receiver import STATUS_SUCCESS  # noqa: E402
 from desktop_app.core.worklist_store import WorklistStore  # noqa: E402
 from tests.dicom_films import (  # noqa: E402
@@ -50,7 +64,7 @@ from tests.dicom_films import (  # noqa: E402
 DEFAULT_MODEL = REPO / "resources" / "model"
 
 
-def _rss_mb(pid: int) -> float:
+def _process_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -82,7 +96,7 @@ class _Serve:
 
     def _sample(self) -> None:
         while self._sampling:
-            self.peak_rss_mb = max(self.peak_rss_mb, _rss_mb(self.process.pid))
+            self.peak_rss_mb = max(self.peak_rss_mb, _process_rss_mb(self.process.pid))
             time.sleep(0.1)
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
@@ -107,7 +121,7 @@ def _rows(data: Path) -> dict[str, int]:
         return {row.sop_instance_uid: row.analyses for row in store.films()}
 
 
-def _load(films: list, model: Path, work: Path, env: dict[str, str]) -> dict[str, float]:
+def _load(films: list[Path], model: Path, work: Path, env: dict[str, str]) -> dict[str, float]:
     data = work / "load"
     server = _Serve(data, model, env)
     started = time.perf_counter()
@@ -129,7 +143,7 @@ def _classify(folder: Path, model: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def _fault(films: list, model: Path, work: Path, env: dict[str, str]) -> dict[str, int]:
+def _fault(films: list[Path], model: Path, work: Path, env: dict[str, str]) -> dict[str, int]:
     data = work / "fault"
     server = _Serve(data, model, env)
     statuses: dict[str, int] = {}
@@ -151,27 +165,111 @@ def _fault(films: list, model: Path, work: Path, env: dict[str, str]) -> dict[st
             "twice": sum(n > 1 for n in analyses.values())}
 
 
+def _gui_run(folder: Path, model: Path, timeout: float) -> dict[str, float]:
+    """In this (child) process: the window receives every film of ``folder``; measure it."""
+    from PySide6 import QtCore
+
+    from desktop_app.ui.application import create_application
+
+    app = create_application([sys.argv[0]])
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.results_table import Status
+
+    count = len(list(folder.glob("*.dcm")))
+    window = MainWindow(model_dir=model)
+    window.resize(1400, 900)
+    window.show()
+    loop = QtCore.QEventLoop()
+
+    def wait(condition: object, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 50)
+
+    wait(lambda: window.active_model is not None, 120)
+    window.receiver.start({"host": "127.0.0.1", "port": 0, "ae_title": "LUNGLENS",
+                           "allowed_aes": [], "watch": ""})
+    wait(lambda: window.receiver.indicator.text().startswith("Listening on"), 60)
+    host, port = window.receiver.indicator.text().split()[2].split(":")
+    pusher = subprocess.Popen([sys.executable, __file__, "--push", host, port, str(folder)],
+                              cwd=REPO)
+    gaps: list[float] = []
+    rss = [_rss_mb()]
+    children = [0.0]
+    last = [time.perf_counter()]
+    ticks = [0]
+
+    def on_probe() -> None:
+        now = time.perf_counter()
+        gaps.append(max(0.0, (now - last[0]) * 1000.0 - PROBE_MS))
+        last[0] = now
+        ticks[0] += 1
+        if ticks[0] % 10 == 0:
+            rss.append(_rss_mb())
+            children.append(_children_rss_mb())
+            if window.table_model.count(Status.DONE) >= count:
+                loop.quit()
+
+    probe = QtCore.QTimer()
+    probe.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    probe.timeout.connect(on_probe)
+    started = time.perf_counter()
+    probe.start(PROBE_MS)
+    QtCore.QTimer.singleShot(int(timeout * 1000), loop.quit)
+    loop.exec()
+    elapsed = time.perf_counter() - started
+    probe.stop()
+    pusher.wait(120)
+    done = window.table_model.count(Status.DONE)
+    window.close()
+    return {"p50": _percentile(gaps, 0.50), "p99": _percentile(gaps, 0.99), "max": max(gaps),
+            "rss": max(rss), "children": max(children), "done": done, "count": count,
+            "seconds": elapsed}
+
+
+def _gui(folder: Path, model: Path, work: Path) -> dict[str, float]:
+    done = subprocess.run([sys.executable, __file__, "--gui-run", str(folder), "--model",
+                           str(model), "--work", str(work / "gui")], cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("-n", type=int, default=500, help="films pushed in the load run")
     parser.add_argument("--size", type=int, default=1024, help="film side in pixels")
     parser.add_argument("--kill-films", type=int, default=100)
+    parser.add_argument("--push", nargs=3, metavar=("HOST", "PORT", "FOLDER"),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--gui-run", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.push:  # the modality of the GUI run, in its own process
+        host, port, folder = args.push
+        push_concurrently((host, int(port)), sorted(Path(folder).glob("*.dcm")))
+        return 0
+    if args.gui_run:
+        _isolate_user_folders(args.work)
+        print(json.dumps(_gui_run(args.gui_run, args.model, timeout=1800)))
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="lunglens-dicom-bench-") as temp:
         work = Path(temp)
         env = dict(os.environ, LUNGLENS_DATA_DIR=str(work / "user"),
                    XDG_CONFIG_HOME=str(work / "config"), TF_CPP_MIN_LOG_LEVEL="2")
         side = (args.size, args.size * 7 // 8)
-        films = [chest_film(seed, size=side) for seed in range(args.n)]
         folder = work / "films"
         folder.mkdir()
-        for film in films:
-            film.save_as(folder / f"{film.SOPInstanceUID}.dcm", enforce_file_format=True)
+        films = []
+        for seed in range(args.n):  # one at a time: 500 films in memory would be ~1 GB
+            film = chest_film(seed, size=side)
+            films.append(folder / f"{film.SOPInstanceUID}.dcm")
+            film.save_as(films[-1], enforce_file_format=True)
         load = _load(films, args.model, work, env)
         classify_seconds = _classify(folder, args.model, env)
         fault = _fault(films[:args.kill_films], args.model, work, env)
+        gui = _gui(folder, args.model, work)
 
     ratio = classify_seconds / load["seconds"]
     node_rate = args.n / load["seconds"]
@@ -188,6 +286,12 @@ def main() -> int:
          ">= 0.7x"),
         ("memory while receiving (serve process, peak RSS)", f"{load['rss']:.0f} MB",
          "<= 500 MB"),
+        ("GUI event-loop latency while receiving, p50 / p99 / max",
+         f"{gui['p50']:.0f} / {gui['p99']:.0f} / {gui['max']:.0f} ms "
+         f"({gui['done']:.0f} of {gui['count']:.0f} rows answered in {gui['seconds']:.0f} s)",
+         "p99 <= 100 ms"),
+        ("GUI memory while receiving (window process, peak RSS)",
+         f"{gui['rss']:.0f} MB (+ {gui['children']:.0f} MB decoder processes)", "<= 500 MB"),
     ]
     print(f"DICOM node, {args.n} films of {side[0]}x{side[1]} px, model {args.model.name}, "
           f"{platform.machine()} {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
