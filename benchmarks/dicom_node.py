@@ -45,11 +45,9 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(REPO))
 
 from benchmarks.gui_responsiveness import (  # noqa: E402
-    PROBE_MS,
-    _children_rss_mb,
+    EventLoopProbe,
     _isolate_user_folders,
     _percentile,
-    _rss_mb,
 )
 from desktop_app.core.dicom_receiver import STATUS_SUCCESS  # noqa: E402
 from desktop_app.core.worklist_store import WorklistStore  # noqa: E402
@@ -193,28 +191,10 @@ def _gui_run(folder: Path, model: Path, timeout: float) -> dict[str, float]:
     host, port = window.receiver.indicator.text().split()[2].split(":")
     pusher = subprocess.Popen([sys.executable, __file__, "--push", host, port, str(folder)],
                               cwd=REPO)
-    gaps: list[float] = []
-    rss = [_rss_mb()]
-    children = [0.0]
-    last = [time.perf_counter()]
-    ticks = [0]
-
-    def on_probe() -> None:
-        now = time.perf_counter()
-        gaps.append(max(0.0, (now - last[0]) * 1000.0 - PROBE_MS))
-        last[0] = now
-        ticks[0] += 1
-        if ticks[0] % 10 == 0:
-            rss.append(_rss_mb())
-            children.append(_children_rss_mb())
-            if window.table_model.count(Status.DONE) >= count:
-                loop.quit()
-
-    probe = QtCore.QTimer()
-    probe.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-    probe.timeout.connect(on_probe)
+    probe = EventLoopProbe(
+        lambda: loop.quit() if window.table_model.count(Status.DONE) >= count else None)
     started = time.perf_counter()
-    probe.start(PROBE_MS)
+    probe.start()
     QtCore.QTimer.singleShot(int(timeout * 1000), loop.quit)
     loop.exec()
     elapsed = time.perf_counter() - started
@@ -222,9 +202,10 @@ def _gui_run(folder: Path, model: Path, timeout: float) -> dict[str, float]:
     pusher.wait(120)
     done = window.table_model.count(Status.DONE)
     window.close()
+    gaps = probe.gaps
     return {"p50": _percentile(gaps, 0.50), "p99": _percentile(gaps, 0.99), "max": max(gaps),
-            "rss": max(rss), "children": max(children), "done": done, "count": count,
-            "seconds": elapsed}
+            "rss": max(probe.rss), "children": max(probe.children), "done": done,
+            "count": count, "seconds": elapsed}
 
 
 def _gui(folder: Path, model: Path, work: Path) -> dict[str, float]:
