@@ -4,7 +4,7 @@
 window's *Receive Films…*: a plain object whose :meth:`DicomNode.run` blocks until asked to
 stop, reporting through callbacks (the Qt adapter turns them into signals). Films are
 answered in order of arrival from the database queue; a stop request finishes the films in
-hand (one analysis batch) and returns.
+hand (one analysis batch, at most 16 films) and returns.
 
 Data folder layout (the user data folder or ``--data-dir``)::
 
@@ -45,7 +45,7 @@ class NodeOptions:
         watch: A folder to watch, or ``None``.
         poll_seconds: Watch-folder scan interval (and the longest idle wait).
         settle_seconds: How long a watched file must stay unchanged to count as complete.
-        batch_size: Films analysed at a time.
+        batch_size: Films analysed at a time (as ``classify``'s LiteRT batches).
     """
 
     receiver: ReceiverConfig | None
@@ -53,7 +53,7 @@ class NodeOptions:
     watch: Path | None = None
     poll_seconds: float = 1.0
     settle_seconds: float = 2.0
-    batch_size: int = 8
+    batch_size: int = 16
 
 
 @dataclass

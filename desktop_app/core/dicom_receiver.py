@@ -103,6 +103,10 @@ TRANSFER_SYNTAXES: tuple[str, ...] = (
     JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000, RLELossless,
 )
 _VERIFICATION = "1.2.840.10008.1.1"
+#: Largest P-DATA PDU a sender may send us. pynetdicom's default (16 kB) cuts an 18 MB film
+#: into 1,100 PDUs, each handled in Python; 1 MiB keeps the per-film overhead small while a
+#: single PDU still cannot hold much memory.
+MAXIMUM_PDU_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -221,6 +225,7 @@ class StorageReceiver:
         if self.config.allowed_aes:
             ae.require_calling_aet = list(self.config.allowed_aes)
         ae.maximum_associations = 8
+        ae.maximum_pdu_size = MAXIMUM_PDU_BYTES
         ae.network_timeout = 60
         handlers = [
             (evt.EVT_C_STORE, self._on_c_store),

@@ -152,7 +152,10 @@ class ReceiverControl(QtCore.QObject):
         dialog = ReceiverDialog(self._window.settings.receiver_options(), self._window)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
             self._window.settings.set_receiver_options(dialog.options())
-            self.start(dialog.options())
+            if not self.start(dialog.options()):
+                message = self._window.model_error or "The model is still loading…"
+                self._window.statusBar().showMessage(
+                    f"The receiver needs a model to analyse films: {message}", 8000)
 
     def start(self, options: dict[str, Any]) -> bool:
         """Start the node with dialog choices; False when no model is loaded yet.

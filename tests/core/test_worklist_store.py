@@ -104,3 +104,23 @@ def test_atomic_write_leaves_the_whole_file_and_no_partial(tmp_path: Path) -> No
     (target.parent / ".1.2.4.dcm.1.2.partial").write_bytes(b"half")
     assert remove_partial_files(tmp_path) == 1
     assert list(target.parent.iterdir()) == [target]
+
+
+def test_worklist_command_prints_a_readable_table(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from desktop_app.core.worklist_cli import run_worklist
+
+    with WorklistStore.in_folder(tmp_path) as store:
+        store.add_film("1.2.3", origin="dicom", stored_file=tmp_path / "a.dcm", sha256="00",
+                       calling_ae="XRAYROOM")
+        store.add_film("1.2.4", origin="watch", stored_file=tmp_path / "b.png", sha256="00")
+        store.record_result("1.2.3", {**RECORD, "caution": "low contrast"})
+    assert run_worklist(["--data-dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "XRAYROOM" in lines[0]
+    assert "analysed" in lines[0]
+    assert "Normal (caution: low contrast)" in lines[0]
+    assert lines[0].endswith("1.2.3")
+    assert "watch" in lines[1]
+    assert "queued" in lines[1]
+    assert lines[2] == ("2 film(s) listed; in the worklist: 1 queued, 1 analysed, 0 failed.")
