@@ -190,6 +190,8 @@ def _gui_run(folder: Path, model: Path, timeout: float) -> dict[str, float]:
     window.receiver.start({"host": "127.0.0.1", "port": 0, "ae_title": "LUNGLENS",
                            "allowed_aes": [], "watch": ""})
     wait(lambda: window.receiver.indicator.text().startswith("Listening on"), 60)
+    if not window.receiver.indicator.text().startswith("Listening on"):
+        raise SystemExit(f"error: the receiver did not start: {window.banner.text()}")
     host, port = window.receiver.indicator.text().split()[2].split(":")
     pusher = subprocess.Popen([sys.executable, __file__, "--push", host, port, str(folder)],
                               cwd=REPO)

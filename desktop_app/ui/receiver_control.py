@@ -170,8 +170,10 @@ class ReceiverControl(QtCore.QObject):
         if active is None or self.worker is not None:
             return False
         watch = Path(options["watch"]) if options.get("watch") else None
+        # Batches of 8, as the window's own batch worker: the panel and table get answers
+        # in smaller steps than the headless node's 16.
         node_options = NodeOptions(receiver=receiver_config(options), data_dir=self.data_dir,
-                                   watch=watch)
+                                   watch=watch, batch_size=8)
         worker = ReceiverWorker(node_options, active.bundle)
         worker.signals.listening.connect(self._on_worker_listening)
         worker.signals.film_received.connect(self._on_worker_film_received)
