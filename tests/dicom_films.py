@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +16,6 @@ from desktop_app.core.synthetic import synthetic_radiograph
 from tests.image_factory import dicom_dataset
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
-_LISTENING = re.compile(r"listening as AE .* on ([0-9.]+):([0-9]+)")
 
 
 def chest_film(seed: int, size: tuple[int, int] = (256, 224)) -> Dataset:
@@ -25,20 +24,16 @@ def chest_film(seed: int, size: tuple[int, int] = (256, 224)) -> Dataset:
     return dicom_dataset(pixels, seed=seed)
 
 
-def listening_address(log_text: str) -> tuple[str, int] | None:
-    """The address the node's log says it listens on, or ``None`` (not yet)."""
-    match = _LISTENING.search(log_text)
-    return (match.group(1), int(match.group(2))) if match else None
-
-
 def push(address: tuple[str, int], films: Sequence[Dataset | Path], *,
          calling_ae: str = "XRAYROOM", called_ae: str = "LUNGLENS",
          statuses: dict[str, int] | None = None,
-         contexts: Sequence[str] = tuple(IMAGE_STORAGE_CLASSES)) -> dict[str, int]:
+         contexts: Sequence[str] = tuple(IMAGE_STORAGE_CLASSES),
+         pause: float = 0.0) -> dict[str, int]:
     """Send films over one association; return ``{sop_instance_uid: status}``.
 
     A film without an answer (association lost) gets no entry. ``statuses`` may be a shared
-    dict filled as answers arrive (the fault test reads it after killing the server).
+    dict filled as answers arrive (the fault test reads it after killing the server);
+    ``pause`` seconds pass between films (so that a kill lands in the middle of a push).
 
     Raises:
         ConnectionError: If the association is rejected or cannot be made.
@@ -61,17 +56,18 @@ def push(address: tuple[str, int], films: Sequence[Dataset | Path], *,
             if "Status" not in status:
                 break  # no answer: the peer went away
             answers[uid] = int(status.Status)
+            time.sleep(pause)
     finally:
         if assoc.is_established:
             assoc.release()
     return answers
 
 
-def push_until_killed(address: tuple[str, int], films: Sequence[Dataset],
-                      statuses: dict[str, int]) -> None:
+def push_until_killed(address: tuple[str, int], films: Sequence[Dataset | Path],
+                      statuses: dict[str, int], pause: float = 0.0) -> None:
     """Like :func:`push`, for a server about to be killed: answers so far stay in ``statuses``."""
     with contextlib.suppress(ConnectionError, RuntimeError, OSError):
-        push(address, films, statuses=statuses)
+        push(address, films, statuses=statuses, pause=pause)
 
 
 def push_concurrently(address: tuple[str, int], films: Sequence[Dataset],

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ __all__ = [
     "ReceivedFilm",
     "ReceiverConfig",
     "StorageReceiver",
+    "listening_address",
 ]
 
 LOGGER = logging.getLogger("desktop_app.dicom")
@@ -103,10 +105,18 @@ TRANSFER_SYNTAXES: tuple[str, ...] = (
     JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000, RLELossless,
 )
 _VERIFICATION = "1.2.840.10008.1.1"
+# The log line that says where the receiver listens (read back by the window and the tests).
+_LISTENING = re.compile(r"listening as AE .* on ([0-9A-Za-z.:\[\]-]+):([0-9]+) ")
 #: Largest P-DATA PDU a sender may send us. pynetdicom's default (16 kB) cuts an 18 MB film
 #: into 1,100 PDUs, each handled in Python; 1 MiB keeps the per-film overhead small while a
 #: single PDU still cannot hold much memory.
 MAXIMUM_PDU_BYTES = 1024 * 1024
+
+
+def listening_address(log_text: str) -> tuple[str, int] | None:
+    """The ``(host, port)`` a receiver's log says it listens on, or ``None`` (not yet)."""
+    match = _LISTENING.search(log_text)
+    return (match.group(1), int(match.group(2))) if match else None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from desktop_app.core.analysis import Analyzer, ImageResult
+from desktop_app.core.row_thumbnails import make_thumbnail, thumbnail_png
 from desktop_app.core.worklist_store import FilmRow, WorklistStore
 
 __all__ = ["QueueAnalyser"]
@@ -51,7 +52,10 @@ class QueueAnalyser:
             results = self.analyzer.analyse([row.stored_file for row in rows],
                                             batch_size=self.batch_size)
             for row, result in zip(rows, results, strict=False):
-                if self.store.record_result(row.sop_instance_uid, result.to_json()):
+                thumbnail = make_thumbnail(result)
+                if self.store.record_result(
+                        row.sop_instance_uid, result.to_json(),
+                        thumbnail_png(thumbnail) if thumbnail is not None else None):
                     committed += 1
                     if on_result is not None:
                         on_result(row, result)

@@ -96,8 +96,10 @@ def run_serve(argv: Sequence[str], stderr: TextIO | None = None) -> int:
         return Analyzer(bundle)
 
     node = DicomNode(options, analyzer)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: node.stop())
+    # SIGBREAK: how the window stops its child node on Windows (CTRL_BREAK_EVENT).
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), lambda *_: node.stop())
     try:
         node.run()
     except (DataFolderBusyError, ModelBundleError, OSError) as error:

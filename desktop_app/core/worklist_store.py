@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS films (
     caution TEXT,
     refusal TEXT,
     record TEXT,
-    analyses INTEGER NOT NULL DEFAULT 0
+    analyses INTEGER NOT NULL DEFAULT 0,
+    thumbnail BLOB
 );
 CREATE INDEX IF NOT EXISTS films_status ON films (status, seq);
 CREATE INDEX IF NOT EXISTS films_received ON films (received);
@@ -97,6 +98,7 @@ class FilmRow:
         refusal: Why no label was given (out-of-distribution reason or read error).
         record: The ``classify --json`` record of the result (``None`` while queued).
         analyses: How many results were committed (0 or 1).
+        thumbnail_png: What the model saw, small, as PNG bytes (``None`` while queued).
     """
 
     seq: int
@@ -114,6 +116,7 @@ class FilmRow:
     refusal: str | None
     record: dict[str, Any] | None
     analyses: int
+    thumbnail_png: bytes | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``worklist --json`` object: the classify record plus where the film came from."""
@@ -144,6 +147,7 @@ def _row(values: sqlite3.Row) -> FilmRow:
         refusal=values["refusal"],
         record=json.loads(values["record"]) if values["record"] else None,
         analyses=values["analyses"],
+        thumbnail_png=values["thumbnail"],
     )
 
 
@@ -232,8 +236,9 @@ class WorklistStore:
                            (limit,))
         return [_row(r) for r in rows]
 
-    def record_result(self, sop_instance_uid: str, record: Mapping[str, Any]) -> bool:
-        """Store a ``classify --json`` record as the film's result.
+    def record_result(self, sop_instance_uid: str, record: Mapping[str, Any],
+                      thumbnail_png: bytes | None = None) -> bool:
+        """Store a ``classify --json`` record (and the row's thumbnail) as the film's result.
 
         Returns:
             False when the film was not queued (already answered, or unknown): the result
@@ -245,11 +250,12 @@ class WorklistStore:
         with self._transaction() as connection:
             cursor = connection.execute(
                 "UPDATE films SET status = ?, model_id = ?, label = ?, probabilities = ?, "
-                "caution = ?, refusal = ?, record = ?, analyses = analyses + 1 "
+                "caution = ?, refusal = ?, record = ?, thumbnail = ?, analyses = analyses + 1 "
                 "WHERE sop_instance_uid = ? AND status = 'queued'",
                 ("analysed" if ok else "failed", record.get("model"), record.get("label"),
                  json.dumps(probabilities) if probabilities is not None else None,
-                 record.get("caution"), refusal, json.dumps(dict(record)), sop_instance_uid),
+                 record.get("caution"), refusal, json.dumps(dict(record)), thumbnail_png,
+                 sop_instance_uid),
             )
             return cursor.rowcount == 1
 
@@ -273,6 +279,22 @@ class WorklistStore:
             rows = [r for r in self._query("SELECT * FROM films ORDER BY seq")
                     if dt.datetime.fromisoformat(r["received"]) >= since]
         return [_row(r) for r in rows]
+
+    def films_after(self, seq: int) -> list[FilmRow]:
+        """Films that arrived after the one numbered ``seq``, in order of arrival."""
+        rows = self._query("SELECT * FROM films WHERE seq > ? ORDER BY seq", (seq,))
+        return [_row(r) for r in rows]
+
+    def answered(self, sop_instance_uids: list[str]) -> list[FilmRow]:
+        """Those of the given films that have their answer now."""
+        found: list[FilmRow] = []
+        for start in range(0, len(sop_instance_uids), 500):  # SQLite's parameter limit
+            part = sop_instance_uids[start:start + 500]
+            marks = ", ".join("?" * len(part))
+            found += [_row(r) for r in self._query(
+                f"SELECT * FROM films WHERE status != 'queued' AND sop_instance_uid IN ({marks})"
+                " ORDER BY seq", tuple(part))]
+        return found
 
     def film(self, sop_instance_uid: str) -> FilmRow | None:
         """The row of one film, or ``None``."""

@@ -1,7 +1,7 @@
 """File › Receive Films…: the window as a DICOM node, and the persistent worklist in the table.
 
-:class:`ReceiverControl` starts and stops the same node as ``python -m desktop_app serve`` in
-a worker (:class:`~desktop_app.ui.receiver_worker.ReceiverWorker`); received and watched
+:class:`ReceiverControl` starts and stops ``python -m desktop_app serve`` itself, from a
+worker (:class:`~desktop_app.ui.receiver_worker.ReceiverWorker`); received and watched
 films become worklist rows as they arrive and take their answers when the node commits
 them (in order of arrival). A status-bar indicator shows listening / films received. At
 start-up the films of the persistent worklist received today are loaded into the table, so
@@ -163,18 +163,13 @@ class ReceiverControl(QtCore.QObject):
         Raises:
             ValueError: Quoting the bad value, if the choices are not valid.
         """
-        from desktop_app.core.dicom_node import NodeOptions
         from desktop_app.ui.receiver_worker import ReceiverWorker
 
         active = self._window.active_model
         if active is None or self.worker is not None:
             return False
-        watch = Path(options["watch"]) if options.get("watch") else None
-        # Batches of 8, as the window's own batch worker: the panel and table get answers
-        # in smaller steps than the headless node's 16.
-        node_options = NodeOptions(receiver=receiver_config(options), data_dir=self.data_dir,
-                                   watch=watch, batch_size=8)
-        worker = ReceiverWorker(node_options, active.bundle)
+        receiver_config(options)  # refuses bad choices here, with the value quoted
+        worker = ReceiverWorker(options, self.data_dir, active.bundle)
         worker.signals.listening.connect(self._on_worker_listening)
         worker.signals.film_received.connect(self._on_worker_film_received)
         worker.signals.film_watched.connect(self._on_worker_film_watched)

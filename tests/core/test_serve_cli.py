@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.dicom_receiver import STATUS_SUCCESS
+from desktop_app.core.dicom_receiver import STATUS_SUCCESS, listening_address
 from desktop_app.core.worklist_cli import run_worklist
 from desktop_app.core.worklist_store import WorklistStore
 from tests.conftest import REPO_ROOT
-from tests.dicom_films import chest_film, listening_address, push, push_until_killed
+from tests.dicom_films import chest_film, push, push_until_killed
 
 pytest.importorskip("pynetdicom")
 
@@ -116,7 +116,9 @@ def test_sigkill_mid_push_loses_no_acknowledged_film_and_answers_none_twice(
     films = [chest_film(100 + seed) for seed in range(60)]
     statuses: dict[str, int] = {}
     server = Server(data, tiny_bundle)
-    pusher = threading.Thread(target=push_until_killed, args=(server.address, films, statuses))
+    # A short pause between films: the kill must land in the middle of the push.
+    pusher = threading.Thread(target=push_until_killed,
+                              args=(server.address, films, statuses, 0.05))
     pusher.start()
     deadline = time.monotonic() + 60
     while len(statuses) < 15 and time.monotonic() < deadline:
