@@ -30,7 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -73,6 +73,47 @@ def _children_rss_mb() -> float:
     return total
 
 
+class EventLoopProbe:
+    """A 10 ms ``QTimer`` on the main thread: each late firing is event-loop latency.
+
+    Every tenth firing samples this process's resident memory and its children's, then calls
+    ``every_100_ms`` (e.g. to see whether the work is done).
+    """
+
+    def __init__(self, every_100_ms: Callable[[], None] | None = None) -> None:
+        from PySide6 import QtCore
+
+        self.gaps: list[float] = []
+        self.rss: list[float] = [_rss_mb()]
+        self.children: list[float] = [0.0]
+        self._last = time.perf_counter()
+        self._ticks = 0
+        self._every_100_ms = every_100_ms
+        self._timer = QtCore.QTimer()
+        self._timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self._timer.timeout.connect(self._on_timer_timeout)
+
+    def start(self) -> None:
+        """Start probing now."""
+        self._last = time.perf_counter()
+        self._timer.start(PROBE_MS)
+
+    def stop(self) -> None:
+        """Stop probing."""
+        self._timer.stop()
+
+    def _on_timer_timeout(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(max(0.0, (now - self._last) * 1000.0 - PROBE_MS))
+        self._last = now
+        self._ticks += 1
+        if self._ticks % 10 == 0:
+            self.rss.append(_rss_mb())
+            self.children.append(_children_rss_mb())
+            if self._every_100_ms is not None:
+                self._every_100_ms()
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -100,20 +141,7 @@ def run(corpus: Path, model: Path | None, switch_every: float, timeout: float) -
     if window.active_model is None:
         raise SystemExit("error: the model did not load")
 
-    gaps: list[float] = []
-    rss: list[float] = [_rss_mb()]
-    children: list[float] = [0.0]
-    last = [time.perf_counter()]
-    ticks = [0]
-
-    def on_probe() -> None:
-        now = time.perf_counter()
-        gaps.append(max(0.0, (now - last[0]) * 1000.0 - PROBE_MS))
-        last[0] = now
-        ticks[0] += 1
-        if ticks[0] % 10 == 0:
-            rss.append(_rss_mb())
-            children.append(_children_rss_mb())
+    probe = EventLoopProbe()
 
     selected: dict[int, float] = {}
     shown: list[float] = []
@@ -150,23 +178,19 @@ def run(corpus: Path, model: Path | None, switch_every: float, timeout: float) -
             shown.append(time.perf_counter() - started)
 
     def on_finished(cancelled: bool) -> None:
-        if not window._pending:  # the whole folder was one batch
+        if not window.batch.pending:  # the whole folder was one batch
             state["finished"] = True
             state["cancelled"] = cancelled
             loop.quit()
 
     window.image_shown.connect(on_image_shown)
     window.analysis_finished.connect(on_finished)
-    probe = QtCore.QTimer()
-    probe.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
-    probe.timeout.connect(on_probe)
     switcher = QtCore.QTimer()
     switcher.timeout.connect(on_switch)
 
     rss_start = _rss_mb()
     started = time.perf_counter()
-    last[0] = started
-    probe.start(PROBE_MS)
+    probe.start()
     switcher.start(int(switch_every * 1000))
     window.open_paths([corpus])
     QtCore.QTimer.singleShot(int(timeout * 1000), loop.quit)
@@ -182,15 +206,15 @@ def run(corpus: Path, model: Path | None, switch_every: float, timeout: float) -
     return {
         "files": rows,
         "seconds": elapsed,
-        "p50_ms": statistics.median(gaps),
-        "p99_ms": _percentile(gaps, 0.99),
-        "max_ms": max(gaps),
-        "late_50": sum(1 for g in gaps if g > 50),
-        "ticks": len(gaps),
+        "p50_ms": statistics.median(probe.gaps),
+        "p99_ms": _percentile(probe.gaps, 0.99),
+        "max_ms": max(probe.gaps),
+        "late_50": sum(1 for g in probe.gaps if g > 50),
+        "ticks": len(probe.gaps),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "sampled_rss_mb": max(rss),
+        "sampled_rss_mb": max(probe.rss),
         "start_rss_mb": rss_start,
-        "children_rss_mb": max(children),
+        "children_rss_mb": max(probe.children),
         "switches": len(shown),
         "show_median_s": statistics.median(shown) if shown else float("nan"),
         "show_max_s": max(shown) if shown else float("nan"),

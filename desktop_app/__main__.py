@@ -3,6 +3,9 @@
 * ``classify [--json] [--model DIR] PATH...`` — the command-line classifier (no window);
 * ``validate --data PATH [--model DIR] [--report out.pdf] [--json]`` — measure the model on
   labelled films (no window);
+* ``serve [--host H] [--port P] [--ae-title T] [--allow-ae NAME ...] [--data-dir DIR]
+  [--watch FOLDER]`` — a headless DICOM node (receive, watch, analyse into the worklist);
+* ``worklist [--data-dir DIR] [--json] [--since DATE]`` — print the persistent worklist;
 * ``--self-test`` — verify the installation headlessly, exit 0 or 1;
 * ``[FILES...]`` — open the main window, optionally with images.
 
@@ -25,7 +28,8 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lunglens",
         description="LungLens: offline decision support for chest X-rays. "
-        "Sub-commands: 'classify' and 'validate' (run 'lunglens classify --help').",
+        "Sub-commands: 'classify', 'validate', 'serve' and 'worklist' "
+        "(run 'lunglens classify --help').",
         epilog=DISCLAIMER,
     )
     parser.add_argument("files", nargs="*", help="images or folders to open")
@@ -49,6 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.core.validate_cli import run_validate
 
         return run_validate(args[1:])
+    if args and args[0] == "serve":
+        from desktop_app.core.serve_cli import run_serve
+
+        return run_serve(args[1:])
+    if args and args[0] == "worklist":
+        from desktop_app.core.worklist_cli import run_worklist
+
+        return run_worklist(args[1:])
     options = _gui_parser().parse_args(args)
     if options.self_test:
         from desktop_app.core.self_test import run_self_test

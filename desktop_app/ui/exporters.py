@@ -54,7 +54,8 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
     """Header plus one row per record, as strings."""
     header = ["name", "path", "status", "label", "uncertain",
               *(f"p_{name}" for name in classes), "out_of_distribution", "reason", "caution",
-              "model_id", "patient_age_years", "age_group"]
+              "model_id", "patient_age_years", "age_group", "sop_instance_uid", "calling_ae",
+              "received"]
     rows = [header]
     for record in records:
         result = record.result
@@ -74,6 +75,9 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
             _safe_cell((result.caution or "") if result is not None else ""),
             (result.model_id if result is not None else model_id) or "",
             *_age_cells(result),
+            record.sop_instance_uid or "",
+            _safe_cell(record.calling_ae or ""),
+            record.received.isoformat(timespec="seconds") if record.received else "",
         ])
     return rows
 

@@ -1,8 +1,9 @@
-"""The batch worklist: one row per opened image, sortable (e.g. by COVID-19 probability).
+"""The batch worklist's table: one row per film, sortable (e.g. by COVID-19 probability).
 
-:class:`ResultsTableModel` holds light :class:`RowRecord` objects — status, the result without
-pixels and a small thumbnail — so a folder of 500 images costs a few megabytes; the selected
-image is re-loaded at full resolution on demand. Sorting goes through a
+:class:`ResultsTableModel` is the Qt adapter of the core :class:`~desktop_app.core.worklist.
+Worklist`, which owns the light rows (status, the result without pixels, a small thumbnail)
+whoever added them: open, drop, the DICOM receiver or the watch folder. The selected image is
+re-loaded at full resolution on demand. Sorting goes through a
 :class:`QtCore.QSortFilterProxyModel` on :data:`SORT_ROLE`, which gives numbers for
 probabilities, so "highest COVID-19 first" is one click on a header.
 
@@ -13,14 +14,14 @@ the worklist is scanned by label.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
+
+from desktop_app.core.worklist import RowRecord, Status, Worklist
 
 if TYPE_CHECKING:
     from desktop_app.core.analysis import ImageResult
@@ -36,78 +37,8 @@ __all__ = [
 ]
 
 SORT_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
-KEY_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2
-
-
-class Status(enum.Enum):
-    """Where a row is in its life; the value is what the table shows."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    ERROR = "error"
-    CANCELLED = "cancelled"
-
-
 _STATUS_ORDER = {status: index for index, status in enumerate(Status)}
-
-
-@dataclass
-class RowRecord:
-    """One opened image.
-
-    Attributes:
-        key: Stable id of the row (row numbers change when sorting).
-        path: The file.
-        status: Where it is in the queue.
-        result: Its result without pixels (``None`` until analysed).
-        thumbnail: What the model saw, small (``None`` until analysed or for errors).
-    """
-
-    key: int
-    path: Path
-    status: Status = Status.QUEUED
-    result: ImageResult | None = None
-    thumbnail: QtGui.QImage | None = None
-
-    @property
-    def label_text(self) -> str:
-        """The label column: the label, flagged when uncertain or cautioned; nothing for OOD."""
-        result = self.result
-        if result is None or not result.ok:
-            return ""
-        if result.out_of_distribution:
-            return "not labelled (out of distribution)"
-        if result.decision is None:
-            return ""
-        flags = [word for word, on in (("uncertain", result.decision.uncertain),
-                                       ("caution", result.caution is not None)) if on]
-        return result.decision.label + (f" ({', '.join(flags)})" if flags else "")
-
-    @property
-    def gate_text(self) -> str:
-        """The gate column: "OOD" (refused), "caution" (labelled, unusual film) or empty."""
-        result = self.result
-        if result is None or not result.ok:
-            return ""
-        if result.out_of_distribution:
-            return "OOD"
-        return "caution" if result.caution is not None else ""
-
-    @property
-    def details(self) -> str:
-        """The details column: the error, the OOD reason or the decision's reason."""
-        result = self.result
-        if result is None:
-            return ""
-        if not result.ok:
-            return result.error or "could not be read"
-        if result.out_of_distribution and result.ood is not None:
-            return result.ood.reason or "outside what the model was trained on"
-        reason = result.decision.reason if result.decision is not None else ""
-        if result.caution is not None:
-            return f"Caution — {result.caution}. {reason}".rstrip()
-        return reason
+KEY_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2
 
 
 def gray_qimage(pixels: np.ndarray) -> QtGui.QImage:
@@ -119,23 +50,23 @@ def gray_qimage(pixels: np.ndarray) -> QtGui.QImage:
 
 
 class ResultsTableModel(QtCore.QAbstractTableModel):
-    """Rows of opened images; columns depend on the model's classes.
+    """The worklist as a table; columns depend on the model's classes.
 
     Signals:
-        counts_changed(): Row statuses changed (for the status-bar summary).
+        counts_changed(): Rows were added, removed or changed status (status-bar summary).
     """
 
     counts_changed = QtCore.Signal()
 
     THUMB, NAME, STATUS, LABEL = range(4)
 
-    def __init__(self, parent: QtCore.QObject | None = None) -> None:
+    def __init__(self, parent: QtCore.QObject | None = None,
+                 worklist: Worklist | None = None) -> None:
         super().__init__(parent)
-        self._records: list[RowRecord] = []
-        self._row_of: dict[int, int] = {}
-        self._by_path: dict[Path, int] = {}
+        self.worklist = worklist if worklist is not None else Worklist()
         self._classes: list[str] = []
-        self._next_key = 0
+        self._thumbnails: dict[int, QtGui.QImage] = {}
+        self.worklist.subscribe(self)
 
     # -- structure -----------------------------------------------------------------------------
 
@@ -166,75 +97,65 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
         """Column of the reason / error text."""
         return 5 + len(self._classes)
 
+    @property
+    def sender_column(self) -> int:
+        """Column of the sender (calling AE title or watch folder) and the arrival time."""
+        return 6 + len(self._classes)
+
     def headers(self) -> list[str]:
         """Column titles."""
         return ["", "Name", "Status", "Label", *(f"P({c})" for c in self._classes),
-                "OOD", "Details"]
+                "OOD", "Details", "Received"]
 
-    # -- records -------------------------------------------------------------------------------
+    def summary(self) -> str:
+        """The status-bar summary: films, done, unreadable, not labelled, with a caution."""
+        total = len(self.worklist)
+        if total == 0:
+            return ""
+        parts = [f"{total} image(s)", f"{self.count(Status.DONE)} done"]
+        errors = self.count(Status.ERROR)
+        if errors:
+            parts.append(f"{errors} unreadable")
+        ood, cautioned = self.gate_counts()
+        if ood:
+            parts.append(f"{ood} not labelled (OOD)")
+        if cautioned:
+            parts.append(f"{cautioned} with a caution (unusual film)")
+        return " · ".join(parts)
+
+    # -- the worklist (kept as the table's API: the window and the tests use it) ---------------
 
     def add_paths(self, paths: Iterable[Path]) -> tuple[list[int], list[int]]:
-        """Append rows for new files.
-
-        Returns:
-            Keys of the rows added, and keys of files that were already in the table.
-        """
-        new: list[Path] = []
-        existing: list[int] = []
-        for path in paths:
-            path = Path(path)
-            if path in self._by_path:
-                existing.append(self._by_path[path])
-            elif path not in new:
-                new.append(path)
-        if not new:
-            return [], existing
-        first = len(self._records)
-        self.beginInsertRows(QtCore.QModelIndex(), first, first + len(new) - 1)
-        keys = []
-        for path in new:
-            record = RowRecord(self._next_key, path)
-            self._next_key += 1
-            self._row_of[record.key] = len(self._records)
-            self._by_path[path] = record.key
-            self._records.append(record)
-            keys.append(record.key)
-        self.endInsertRows()
-        self.counts_changed.emit()
-        return keys, existing
+        """Append rows for new files; return keys added and keys already present."""
+        return self.worklist.add_paths(paths)
 
     def clear(self) -> None:
         """Remove every row."""
-        self.beginResetModel()
-        self._records.clear()
-        self._row_of.clear()
-        self._by_path.clear()
-        self.endResetModel()
-        self.counts_changed.emit()
+        self.worklist.clear()
 
     def records(self) -> list[RowRecord]:
-        """All rows in insertion order."""
-        return list(self._records)
+        """All rows in order of arrival."""
+        return self.worklist.records()
 
     def record(self, key: int) -> RowRecord:
         """The row with ``key``."""
-        return self._records[self._row_of[key]]
+        return self.worklist.record(key)
 
     def has_key(self, key: int) -> bool:
         """True if the row is still in the table (it may have been cleared)."""
-        return key in self._row_of
+        return self.worklist.has_key(key)
 
     def row_of(self, key: int) -> int:
         """Source row of ``key``."""
-        return self._row_of[key]
+        return self.worklist.row_of(key)
 
     def keys_with_status(self, *statuses: Status) -> list[int]:
-        """Keys of rows in any of ``statuses``, in insertion order."""
-        return [r.key for r in self._records if r.status in statuses]
+        """Keys of rows in any of ``statuses``, in order of arrival."""
+        return self.worklist.keys_with_status(*statuses)
 
     def count(self, status: Status) -> int:
         """How many rows have ``status``."""
-        return sum(1 for r in self._records if r.status is status)
+        return self.worklist.count(status)
 
     def gate_counts(self) -> tuple[int, int]:
         """``(refused, cautioned)``: rows not labelled by the gate, and labelled with a caution.
@@ -242,38 +163,53 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
         The worklist summary shows both: a batch of ward films where many were only just
         accepted should be read with care, not just the refused ones.
         """
-        texts = [record.gate_text for record in self._records]
+        texts = [record.gate_text for record in self.worklist.records()]
         return texts.count("OOD"), texts.count("caution")
 
     def set_status(self, keys: Iterable[int], status: Status) -> None:
         """Change the status of several rows."""
-        rows = []
-        for key in keys:
-            row = self._row_of.get(key)
-            if row is None:
-                continue
-            self._records[row].status = status
-            rows.append(row)
-        if rows:
-            self._rows_changed(min(rows), max(rows))
-            self.counts_changed.emit()
+        self.worklist.set_status(keys, status)
 
     def set_result(self, key: int, result: ImageResult,
                    thumbnail: np.ndarray | None = None) -> None:
         """Store a row's result (light: pixels are dropped by the worker)."""
-        row = self._row_of.get(key)
-        if row is None:
-            return
-        record = self._records[row]
-        record.result = result
-        record.status = Status.DONE if result.ok else Status.ERROR
-        if thumbnail is not None:
-            record.thumbnail = gray_qimage(thumbnail)
-        self._rows_changed(row, row)
+        self.worklist.set_result(key, result, thumbnail)
+
+    # -- WorklistListener: the core's changes become Qt's row signals --------------------------
+
+    def rows_about_to_be_inserted(self, first: int, last: int) -> None:
+        """Announce appended rows to the views."""
+        self.beginInsertRows(QtCore.QModelIndex(), first, last)
+
+    def rows_inserted(self) -> None:
+        """The appended rows are there."""
+        self.endInsertRows()
         self.counts_changed.emit()
 
-    def _rows_changed(self, first: int, last: int) -> None:
+    def rows_changed(self, first: int, last: int) -> None:
+        """Repaint changed rows (their thumbnails may be new)."""
+        for row in range(first, last + 1):
+            self._thumbnails.pop(self.worklist.record_at(row).key, None)
         self.dataChanged.emit(self.index(first, 0), self.index(last, self.columnCount() - 1))
+        self.counts_changed.emit()
+
+    def about_to_reset(self) -> None:
+        """Every row is about to go."""
+        self.beginResetModel()
+
+    def reset(self) -> None:
+        """The worklist is empty."""
+        self._thumbnails.clear()
+        self.endResetModel()
+        self.counts_changed.emit()
+
+    def _thumbnail(self, record: RowRecord) -> QtGui.QImage | None:
+        if record.thumbnail is None:
+            return None
+        image = self._thumbnails.get(record.key)
+        if image is None:
+            image = self._thumbnails[record.key] = gray_qimage(record.thumbnail)
+        return image
 
     # -- Qt model interface --------------------------------------------------------------------
 
@@ -281,13 +217,13 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
         """Number of rows (flat table)."""
         if parent is not None and parent.isValid():
             return 0
-        return len(self._records)
+        return len(self.worklist)
 
     def columnCount(self, parent: QtCore.QModelIndex | None = None) -> int:
         """Number of columns."""
         if parent is not None and parent.isValid():
             return 0
-        return 6 + len(self._classes)
+        return 7 + len(self._classes)
 
     def headerData(self, section: int, orientation: QtCore.Qt.Orientation,
                    role: int = QtCore.Qt.ItemDataRole.DisplayRole) -> Any:
@@ -313,7 +249,7 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
         """Cell contents for display, sorting, tooltips and colours."""
         if not index.isValid():
             return None
-        record = self._records[index.row()]
+        record = self.worklist.record_at(index.row())
         column = index.column()
         if role == KEY_ROLE:
             return record.key
@@ -322,7 +258,7 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
         if role == SORT_ROLE:
             return self._sort_value(record, column)
         if role == QtCore.Qt.ItemDataRole.DecorationRole and column == self.THUMB:
-            return record.thumbnail
+            return self._thumbnail(record)
         if role == QtCore.Qt.ItemDataRole.ToolTipRole:
             if column in (self.NAME, self.THUMB):
                 return str(record.path)
@@ -361,6 +297,8 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
             return record.gate_text
         if column == self.details_column:
             return record.details
+        if column == self.sender_column:
+            return _sender_text(record)
         return None
 
     def _sort_value(self, record: RowRecord, column: int) -> Any:
@@ -377,7 +315,16 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
             return {"OOD": 2, "caution": 1}.get(record.gate_text, 0)
         if column == self.details_column:
             return record.details
+        if column == self.sender_column:
+            return record.received.timestamp() if record.received is not None else 0.0
         return record.key
+
+
+def _sender_text(record: RowRecord) -> str:
+    if record.received is None:
+        return ""
+    time = record.received.strftime("%H:%M:%S")
+    return f"{record.calling_ae} · {time}" if record.calling_ae else f"watch folder · {time}"
 
 
 class ResultsTableView(QtWidgets.QTableView):

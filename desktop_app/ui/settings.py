@@ -9,7 +9,9 @@ program. Tests point ``QSettings`` at a temporary INI file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from PySide6 import QtCore
 
@@ -25,6 +27,7 @@ _LAST_FOLDER = "files/last_folder"
 _RECENT = "files/recent"
 _OPACITY = "view/overlay_opacity"
 _HEATMAP = "view/heatmap_visible"
+_RECEIVER = "receiver/options"
 
 
 class Settings:
@@ -137,3 +140,17 @@ class Settings:
     def set_heatmap_visible(self, visible: bool) -> None:
         """Remember the heat-map toggle."""
         self._store.setValue(_HEATMAP, bool(visible))
+
+    # -- receiver ------------------------------------------------------------------------------
+
+    def receiver_options(self) -> dict[str, Any]:
+        """The last *Receive Films* choices (host, port, AE titles, watch folder), or ``{}``."""
+        try:
+            value = json.loads(str(self._store.value(_RECEIVER, "{}") or "{}"))
+        except json.JSONDecodeError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def set_receiver_options(self, options: dict[str, Any]) -> None:
+        """Remember the *Receive Films* choices."""
+        self._store.setValue(_RECEIVER, json.dumps(options))

@@ -10,9 +10,14 @@ screen, centred.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app.ui.settings import Settings
+
+if TYPE_CHECKING:
+    from desktop_app.ui.main_window import MainWindow
 
 __all__ = [
     "DEFAULT_SHARE",
@@ -20,6 +25,8 @@ __all__ = [
     "fits_available",
     "remember_window_geometry",
     "restore_window_geometry",
+    "restore_window_layout",
+    "save_window_layout",
 ]
 
 #: Share of the screen's available width and height a window takes when nothing fits.
@@ -67,3 +74,28 @@ def remember_window_geometry(window: QtWidgets.QWidget, settings: Settings) -> N
     """Save the geometry with the available area of the screen it is on."""
     settings.set_geometry(window.saveGeometry())
     settings.set_screen_geometry(_available(window))
+
+
+def restore_window_layout(window: MainWindow) -> None:
+    """Geometry, toolbar state and splitter positions as the user left them."""
+    settings = window.settings
+    restore_window_geometry(window, settings)
+    state = settings.window_state()
+    if state is not None:
+        window.restoreState(state)
+    splitters = settings.splitter_states()
+    if len(splitters) == 2:
+        window.main_splitter.restoreState(splitters[0])
+        window.top_splitter.restoreState(splitters[1])
+
+
+def save_window_layout(window: MainWindow) -> None:
+    """Remember the layout and the viewer's overlay choices (closing the window)."""
+    settings = window.settings
+    remember_window_geometry(window, settings)
+    settings.set_window_state(window.saveState())
+    settings.set_splitter_states([window.main_splitter.saveState(),
+                                  window.top_splitter.saveState()])
+    settings.set_overlay_opacity(window.viewer.opacity_slider.value())
+    settings.set_heatmap_visible(window.viewer.heatmap_action.isChecked())
+    settings.sync()

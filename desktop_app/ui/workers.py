@@ -29,6 +29,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from desktop_app.core.errors import LungLensError
+from desktop_app.core.row_thumbnails import make_thumbnail
 
 if TYPE_CHECKING:
     from desktop_app.core.analysis import Analyzer, ExpandedInputs, ImageResult
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 __all__ = [
     "DECODE_PROCESSES",
     "MODEL_DIR_ENV",
-    "THUMBNAIL_SIZE",
     "BatchAnalysisWorker",
     "BatchItem",
     "FunctionWorker",
@@ -53,7 +53,6 @@ __all__ = [
 
 # Overrides the model store for this run (also `--model DIR`): handy for testing a bundle.
 MODEL_DIR_ENV = "LUNGLENS_MODEL_DIR"
-THUMBNAIL_SIZE = 48
 
 _thread_state = threading.local()
 # Decoding in worker processes: several decoders (JPEG 2000, pylibjpeg's JPEG plugins) hold
@@ -132,21 +131,6 @@ def expand_paths(paths: Sequence[str | Path]) -> ExpandedInputs:
     from desktop_app.core.analysis import expand_inputs
 
     return expand_inputs(paths)
-
-
-def make_thumbnail(result: ImageResult, size: int = THUMBNAIL_SIZE) -> np.ndarray | None:
-    """A small 8-bit grayscale thumbnail of what the model saw (content only, no padding)."""
-    if result.prepared is None:
-        return None
-    from PIL import Image
-
-    from desktop_app.core.preprocessing import to_uint8
-
-    left, top, right, bottom = result.prepared.content_box
-    content = to_uint8(result.prepared.array[top:bottom, left:right])
-    image = Image.fromarray(content)
-    image.thumbnail((size, size), Image.Resampling.BILINEAR)
-    return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
 
 
 def _describe(error: BaseException) -> str:

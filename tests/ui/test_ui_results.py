@@ -242,10 +242,10 @@ def test_cancel_before_the_model_is_loaded_leaves_rows_cancelled(
 
 def test_table_model_columns_follow_the_model_classes() -> None:
     model = ResultsTableModel()
-    assert model.columnCount() == 6
+    assert model.columnCount() == 7
     model.set_classes(["Normal", "COVID-19"])
     assert model.headers() == ["", "Name", "Status", "Label", "P(Normal)", "P(COVID-19)",
-                               "OOD", "Details"]
+                               "OOD", "Details", "Received"]
     keys, existing = model.add_paths([Path("a.png"), Path("b.png"), Path("a.png")])
     assert len(keys) == 2
     assert existing == []

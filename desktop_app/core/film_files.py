@@ -1,0 +1,105 @@
+"""Files of received films: validated names, atomic writes, content hashes.
+
+A name from the network never reaches the file system unchecked: a stored film is called
+after its SOP Instance UID only once the UID has passed :func:`is_valid_uid` (digits and dots,
+at most 64 characters, as PS3.5 9.1 defines it), so a UID such as ``../../etc/x`` or one with
+a drive letter cannot name a path. The bytes are written to a temporary name in the target
+folder, flushed with ``fsync`` and renamed into place: a crash leaves either the whole file
+or an ignorable ``*.partial`` file, never a half film under a real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from pathlib import Path
+
+__all__ = [
+    "PARTIAL_SUFFIX",
+    "is_valid_uid",
+    "received_file",
+    "remove_partial_files",
+    "sha256_bytes",
+    "uid_from_sha256",
+    "write_atomically",
+]
+
+PARTIAL_SUFFIX = ".partial"
+# PS3.5 9.1: components of digits separated by dots, no leading zero in a multi-digit
+# component, 64 characters at most.
+_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
+_MAX_UID_LENGTH = 64
+
+
+def is_valid_uid(value: object) -> bool:
+    """True when ``value`` is a well-formed DICOM UID (and so a safe file name)."""
+    return (isinstance(value, str) and 0 < len(value) <= _MAX_UID_LENGTH
+            and _UID.fullmatch(value) is not None)
+
+
+def uid_from_sha256(digest: str) -> str:
+    """A UID for a file that has none (e.g. a PNG), derived from its content.
+
+    Under the ``2.25`` root (PS3.5 B.2: a UID from a 128-bit number), so the same bytes always
+    get the same UID and one film opened twice stays one row.
+    """
+    return f"2.25.{int(digest[:32], 16)}"
+
+
+def sha256_bytes(data: bytes | memoryview) -> str:
+    """Hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def received_file(folder: Path, day: str, sop_instance_uid: str) -> Path:
+    """Where a received film is kept: ``folder/day/<uid>.dcm``.
+
+    Raises:
+        ValueError: Quoting the value, if the UID or the day is not a safe name.
+    """
+    if not is_valid_uid(sop_instance_uid):
+        raise ValueError(f"not a valid SOP Instance UID: {sop_instance_uid!r}")
+    if not re.fullmatch(r"[0-9]{8}", day):
+        raise ValueError(f"day must be YYYYMMDD, got {day!r}")
+    return folder / day / f"{sop_instance_uid}.dcm"
+
+
+def write_atomically(path: Path, data: bytes | memoryview) -> None:
+    """Write ``data`` to ``path`` so that ``path`` holds all of it or does not change.
+
+    Temporary name in the same folder, ``fsync``, rename, then ``fsync`` of the folder (on
+    POSIX) so the rename itself survives a power cut.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(
+        f".{path.name}.{os.getpid()}.{threading.get_ident()}{PARTIAL_SUFFIX}")
+    try:
+        with open(partial, "xb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if os.name == "posix":
+        descriptor = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def remove_partial_files(folder: Path) -> int:
+    """Delete temporary files a killed receiver left behind; return how many.
+
+    Called only while holding the data folder's lock, so no writer is using them.
+    """
+    removed = 0
+    if folder.is_dir():
+        for partial in folder.rglob(f"*{PARTIAL_SUFFIX}"):
+            partial.unlink(missing_ok=True)
+            removed += 1
+    return removed

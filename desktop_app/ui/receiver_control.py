@@ -1,0 +1,278 @@
+"""File › Receive Films…: the window as a DICOM node, and the persistent worklist in the table.
+
+:class:`ReceiverControl` starts and stops ``python -m desktop_app serve`` itself, from a
+worker (:class:`~desktop_app.ui.receiver_worker.ReceiverWorker`); received and watched
+films become worklist rows as they arrive and take their answers when the node commits
+them (in order of arrival). A status-bar indicator shows listening / films received. At
+start-up the films of the persistent worklist received today are loaded into the table, so
+a restart does not lose the day's results. The network and classify code is imported when
+the receiver is first used, not when the window opens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6 import QtCore, QtWidgets
+
+from desktop_app.core.locations import user_data_dir
+from desktop_app.core.worklist_store import WORKLIST_FILE, WorklistStore, start_of_local_day
+from desktop_app.ui.banner import BannerLevel
+from desktop_app.ui.window_menus import make_action
+from desktop_app.ui.workers import FunctionWorker
+
+if TYPE_CHECKING:
+    from desktop_app.core.dicom_receiver import ReceivedFilm, ReceiverConfig
+    from desktop_app.core.watch_folder import WatchedFilm
+    from desktop_app.core.worklist_store import FilmRow
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.receiver_worker import AnalysedFilm, ReceiverWorker
+
+__all__ = ["ReceiverControl", "ReceiverDialog", "todays_films"]
+
+
+def todays_films(data_dir: Path) -> list[FilmRow]:
+    """Films of the persistent worklist received since local midnight (none if no worklist)."""
+    if not (data_dir / WORKLIST_FILE).is_file():
+        return []
+    with WorklistStore.in_folder(data_dir) as store:
+        return store.films(start_of_local_day(dt.date.today()))
+
+
+class ReceiverDialog(QtWidgets.QDialog):
+    """Where to listen, whom to accept and which folder to watch."""
+
+    def __init__(self, options: dict[str, Any], parent: QtWidgets.QWidget | None = None) -> None:
+        from desktop_app.core.dicom_receiver import DEFAULT_AE_TITLE, DEFAULT_HOST, DEFAULT_PORT
+
+        super().__init__(parent)
+        self.setWindowTitle("Receive Films")
+        self.host = QtWidgets.QLineEdit(str(options.get("host", DEFAULT_HOST)), self)
+        self.host.setToolTip("127.0.0.1 accepts this computer only; give the network "
+                             "address (or 0.0.0.0) for a modality or PACS")
+        self.port = QtWidgets.QSpinBox(self)
+        self.port.setRange(1, 65535)
+        self.port.setValue(int(options.get("port", DEFAULT_PORT)))
+        self.ae_title = QtWidgets.QLineEdit(str(options.get("ae_title", DEFAULT_AE_TITLE)), self)
+        self.allowed = QtWidgets.QLineEdit(" ".join(options.get("allowed_aes", [])), self)
+        self.allowed.setPlaceholderText("any (separate AE titles with spaces)")
+        self.watch = QtWidgets.QLineEdit(str(options.get("watch", "")), self)
+        self.watch.setPlaceholderText("no watch folder")
+        form = QtWidgets.QFormLayout()
+        form.addRow("Listen on:", self.host)
+        form.addRow("Port:", self.port)
+        form.addRow("AE title:", self.ae_title)
+        form.addRow("Accept from AE titles:", self.allowed)
+        form.addRow("Watch folder:", self.watch)
+        buttons = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok
+            | QtWidgets.QDialogButtonBox.StandardButton.Cancel, parent=self)
+        buttons.button(QtWidgets.QDialogButtonBox.StandardButton.Ok).setText("Start")
+        self.error = QtWidgets.QLabel("", self)
+        self.error.setStyleSheet("color: #c62828")
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+        buttons.accepted.connect(self._on_buttons_accepted)
+        buttons.rejected.connect(self.reject)
+
+    def options(self) -> dict[str, Any]:
+        """The choices as :meth:`Settings.set_receiver_options` keeps them."""
+        return {"host": self.host.text().strip(), "port": self.port.value(),
+                "ae_title": self.ae_title.text().strip(),
+                "allowed_aes": self.allowed.text().split(), "watch": self.watch.text().strip()}
+
+    def _on_buttons_accepted(self) -> None:
+        try:
+            receiver_config(self.options())
+        except ValueError as error:
+            self.error.setText(str(error))
+            return
+        watch = self.watch.text().strip()
+        if watch and not Path(watch).is_dir():
+            self.error.setText(f"watch folder {watch!r} is not a folder")
+            return
+        self.accept()
+
+
+def receiver_config(options: dict[str, Any]) -> ReceiverConfig:
+    """The receiver configuration of dialog choices.
+
+    Raises:
+        ValueError: Quoting the bad value.
+    """
+    from desktop_app.core.dicom_receiver import ReceiverConfig
+
+    return ReceiverConfig(host=options["host"], port=int(options["port"]),
+                          ae_title=options["ae_title"],
+                          allowed_aes=tuple(options.get("allowed_aes", ())))
+
+
+class ReceiverControl(QtCore.QObject):
+    """Owns the *Receive Films* action, the node worker and the status-bar indicator.
+
+    Signals:
+        film_analysed(int): The row of a received or watched film got its answer.
+        state_changed(bool): The node started (True) or stopped (False).
+    """
+
+    film_analysed = QtCore.Signal(int)
+    state_changed = QtCore.Signal(bool)
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self.data_dir = user_data_dir()
+        self.worker: ReceiverWorker | None = None
+        self._received = 0
+        self._address = ""
+        self._pool = QtCore.QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self.indicator = QtWidgets.QLabel("", window)
+        self.indicator.setAccessibleName("DICOM receiver status")
+        self.action = make_action(
+            window, "&Receive Films…", self.toggle, None,
+            "Receive films from an X-ray unit or PACS (DICOM) and from a watch folder")
+        self.action.setCheckable(True)
+
+    @property
+    def running(self) -> bool:
+        """True while the node runs (or is stopping)."""
+        return self.worker is not None
+
+    def toggle(self) -> None:
+        """Start the node (asking where to listen) or stop it."""
+        if self.worker is not None:
+            self.stop()
+            return
+        self.action.setChecked(False)
+        dialog = ReceiverDialog(self._window.settings.receiver_options(), self._window)
+        if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
+            self._window.settings.set_receiver_options(dialog.options())
+            if not self.start(dialog.options()):
+                message = self._window.model_error or "The model is still loading…"
+                self._window.statusBar().showMessage(
+                    f"The receiver needs a model to analyse films: {message}", 8000)
+
+    def start(self, options: dict[str, Any]) -> bool:
+        """Start the node with dialog choices; False when no model is loaded yet.
+
+        Raises:
+            ValueError: Quoting the bad value, if the choices are not valid.
+        """
+        from desktop_app.ui.receiver_worker import ReceiverWorker
+
+        active = self._window.active_model
+        if active is None or self.worker is not None:
+            return False
+        receiver_config(options)  # refuses bad choices here, with the value quoted
+        worker = ReceiverWorker(options, self.data_dir, active.bundle)
+        worker.signals.listening.connect(self._on_worker_listening)
+        worker.signals.film_received.connect(self._on_worker_film_received)
+        worker.signals.film_watched.connect(self._on_worker_film_watched)
+        worker.signals.film_analysed.connect(self._on_worker_film_analysed)
+        worker.signals.stopped.connect(self._on_worker_stopped)
+        worker.signals.failed.connect(self._on_worker_failed)
+        self.worker = worker
+        self._received = 0
+        self.action.setChecked(True)
+        self.indicator.setText("Receiver starting…")
+        self._pool.start(worker)
+        self.state_changed.emit(True)
+        return True
+
+    def stop(self) -> None:
+        """Stop the node after the films in hand (cooperative)."""
+        if self.worker is not None:
+            self.worker.stop()
+            self.indicator.setText("Receiver stopping…")
+
+    def wait(self, msecs: int) -> None:
+        """Stop and wait for the node's thread (closing the window)."""
+        self.stop()
+        self._pool.waitForDone(msecs)
+
+    def load_today(self) -> None:
+        """Show today's films of the persistent worklist (read off the UI thread)."""
+        worker = FunctionWorker(todays_films, self.data_dir)
+        worker.signals.succeeded.connect(self._on_loader_succeeded)
+        self._window.pool.start(worker)
+
+    def _on_loader_succeeded(self, rows: list[FilmRow]) -> None:
+        from desktop_app.core.stored_results import result_from_row
+
+        active = self._window.active_model
+        again = []
+        for row in rows:
+            key, new = self._window.table_model.worklist.add_film(
+                row.stored_file, row.sop_instance_uid, calling_ae=row.calling_ae,
+                received=row.received)
+            result = result_from_row(row, active.bundle.card) if active else None
+            if result is not None:
+                self._window.table_model.set_result(key, result)
+            elif new and row.status != "queued":
+                again.append(key)  # answered by another model: this one answers for display
+        if again:
+            self._window.batch.enqueue(again)
+        if rows:
+            self._window.statusBar().showMessage(
+                f"Loaded {len(rows)} film(s) received today from the worklist", 8000)
+        self._window.update_actions()
+
+    def _update_indicator(self) -> None:
+        self.indicator.setText(f"Listening on {self._address} · {self._received} film(s) "
+                               "received")
+
+    def _on_worker_listening(self, host: str, port: int) -> None:
+        self._address = f"{host}:{port}"
+        self._update_indicator()
+
+    def _add(self, path: Path, uid: str, calling_ae: str | None,
+             received: dt.datetime) -> int:
+        key, _ = self._window.table_model.worklist.add_film(path, uid, calling_ae=calling_ae,
+                                                            received=received)
+        self._window.update_actions()
+        return key
+
+    def _on_worker_film_received(self, film: ReceivedFilm) -> None:
+        self._received += 1
+        self._add(film.stored_file, film.sop_instance_uid, film.calling_ae, film.received)
+        self._update_indicator()
+
+    def _on_worker_film_watched(self, film: WatchedFilm) -> None:
+        self._add(film.path, film.sop_instance_uid, None, dt.datetime.now().astimezone())
+
+    def _on_worker_film_analysed(self, film: AnalysedFilm) -> None:
+        worklist = self._window.table_model.worklist
+        key = worklist.key_of_film(film.sop_instance_uid)
+        if key is None:  # queued before this start: show it now
+            row = self._film_row(film.sop_instance_uid)
+            if row is None:
+                return
+            key = self._add(row.stored_file, row.sop_instance_uid, row.calling_ae,
+                            row.received)
+        if self._window.is_current_model(film.result):
+            worklist.set_result(key, film.result, film.thumbnail)
+            self.film_analysed.emit(key)
+
+    def _film_row(self, uid: str) -> FilmRow | None:
+        with WorklistStore.in_folder(self.data_dir) as store:
+            return store.film(uid)
+
+    def _ended(self) -> None:
+        self.worker = None
+        self.action.setChecked(False)
+        self.state_changed.emit(False)
+
+    def _on_worker_stopped(self) -> None:
+        self._ended()
+        self.indicator.setText(f"Receiver stopped · {self._received} film(s) received")
+
+    def _on_worker_failed(self, message: str) -> None:
+        self._ended()
+        self.indicator.setText("Receiver stopped")
+        self._window.banner.show_message(f"The DICOM receiver stopped: {message}",
+                                         BannerLevel.ERROR)

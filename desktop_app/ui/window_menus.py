@@ -1,0 +1,158 @@
+"""The main window's actions, menus and toolbar (what the user can ask for, and where).
+
+Kept apart from :mod:`desktop_app.ui.main_window` so the window module stays composition:
+these functions only create ``QAction`` objects bound to the window's slots and place them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from desktop_app import APP_NAME
+
+if TYPE_CHECKING:
+    from desktop_app.ui.main_window import MainWindow
+
+__all__ = ["create_actions", "create_menus", "create_status_bar", "create_toolbar",
+           "make_action"]
+
+
+def make_action(parent: QtWidgets.QWidget, text: str, slot: object,
+                shortcut: QtGui.QKeySequence | str | None = None, tip: str | None = None,
+                icon: QtWidgets.QStyle.StandardPixmap | None = None) -> QtGui.QAction:
+    """An action with its shortcut, tooltip (also the status tip) and standard icon."""
+    action = QtGui.QAction(text, parent)
+    if shortcut is not None:
+        action.setShortcut(QtGui.QKeySequence(shortcut))
+    if tip:
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+    if icon is not None:
+        action.setIcon(parent.style().standardIcon(icon))
+    action.triggered.connect(slot)
+    return action
+
+
+def create_actions(window: MainWindow) -> None:
+    """The window's actions, as attributes of the window (tests and menus find them there)."""
+    pixmap = QtWidgets.QStyle.StandardPixmap
+    keys = QtGui.QKeySequence.StandardKey
+    w = window
+    w.open_action = make_action(w, "&Open Images…", w.open_files_dialog, keys.Open,
+                                "Open one or more chest X-ray images (Ctrl+O)",
+                                pixmap.SP_DialogOpenButton)
+    w.open_folder_action = make_action(
+        w, "Open &Folder…", w.open_folder_dialog, "Ctrl+Shift+O",
+        "Open every image in a folder and its subfolders (Ctrl+Shift+O)", pixmap.SP_DirOpenIcon)
+    w.export_csv_action = make_action(
+        w, "Export Worklist as &CSV…", w.export_csv_dialog, "Ctrl+E",
+        "Save the table of results as a CSV file (Ctrl+E)", pixmap.SP_DialogSaveButton)
+    w.export_pdf_action = make_action(
+        w, "Export &PDF Report…", w.export_pdf_dialog, "Ctrl+Shift+E",
+        "Save a PDF report with one page per image (Ctrl+Shift+E)", pixmap.SP_FileIcon)
+    w.clear_action = make_action(w, "C&lear Worklist", w.clear_worklist, None,
+                                 "Remove every image from the worklist")
+    w.quit_action = make_action(w, "&Quit", w.close, keys.Quit)
+    w.cancel_action = make_action(w, "&Cancel Analysis", w.cancel_analysis, "Esc",
+                                  "Stop the running analysis or export (Esc)",
+                                  pixmap.SP_BrowserStop)
+    w.next_action = make_action(w, "&Next Image", w.select_next, "N",
+                                "Show the next image of the worklist (N)")
+    w.previous_action = make_action(w, "&Previous Image", w.select_previous, "P",
+                                    "Show the previous image of the worklist (P)")
+    w.model_card_action = make_action(
+        w, "Model &Card…", w.show_model_card, "Ctrl+I",
+        "Training data, metrics, calibration and limitations of the model (Ctrl+I)",
+        pixmap.SP_FileDialogInfoView)
+    w.train_action = make_action(w, "&Train a New Model…", w.open_training_wizard, None,
+                                 "Retrain the classifier on your own labelled images")
+    w.models_action = make_action(w, "&Models…", w.open_model_manager, None,
+                                  "Switch, roll back or delete installed models")
+    w.validate_action = make_action(
+        w, "&Validate on Local Data…", w.open_validation_dialog, None,
+        "Measure the installed model on your own labelled films (no training needed)")
+    w.about_action = make_action(w, f"&About {APP_NAME}", w.show_about)
+
+
+def create_menus(window: MainWindow) -> None:
+    """File, View, Analysis, Training and Help."""
+    menu = window.menuBar()
+    file_menu = menu.addMenu("&File")
+    file_menu.addAction(window.open_action)
+    file_menu.addAction(window.open_folder_action)
+    window.recent_menu = file_menu.addMenu("Open &Recent")
+    file_menu.addAction(window.receiver.action)
+    file_menu.addSeparator()
+    file_menu.addAction(window.export_csv_action)
+    file_menu.addAction(window.export_pdf_action)
+    file_menu.addSeparator()
+    file_menu.addAction(window.clear_action)
+    file_menu.addSeparator()
+    file_menu.addAction(window.quit_action)
+
+    view_menu = menu.addMenu("&View")
+    viewer = window.viewer
+    for action in (viewer.original_action, viewer.model_input_action, None,
+                   viewer.heatmap_action, None, viewer.fit_action, viewer.zoom_in_action,
+                   viewer.zoom_out_action, viewer.actual_size_action, None,
+                   viewer.auto_window_action, viewer.reset_window_action):
+        if action is None:
+            view_menu.addSeparator()
+        else:
+            view_menu.addAction(action)
+
+    analysis_menu = menu.addMenu("&Analysis")
+    analysis_menu.addAction(window.next_action)
+    analysis_menu.addAction(window.previous_action)
+    analysis_menu.addSeparator()
+    analysis_menu.addAction(window.cancel_action)
+    analysis_menu.addSeparator()
+    analysis_menu.addAction(window.validate_action)
+
+    training_menu = menu.addMenu("&Training")
+    training_menu.addAction(window.train_action)
+    training_menu.addAction(window.models_action)
+
+    help_menu = menu.addMenu("&Help")
+    help_menu.addAction(window.model_card_action)
+    help_menu.addAction(window.about_action)
+
+def create_toolbar(window: MainWindow) -> None:
+    """The main toolbar, and the shortcut-only actions."""
+    toolbar = window.addToolBar("Main")
+    toolbar.setObjectName("mainToolbar")
+    toolbar.setMovable(False)
+    toolbar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    toolbar.addAction(window.open_action)
+    toolbar.addAction(window.open_folder_action)
+    toolbar.addSeparator()
+    toolbar.addAction(window.export_csv_action)
+    toolbar.addAction(window.export_pdf_action)
+    toolbar.addSeparator()
+    toolbar.addAction(window.cancel_action)
+    toolbar.addSeparator()
+    toolbar.addAction(window.model_card_action)
+    # The shortcut-only actions must live on a widget of the window to fire.
+    window.addAction(window.next_action)
+    window.addAction(window.previous_action)
+
+
+def create_status_bar(window: MainWindow) -> None:
+    """Receiver indicator, row counts, progress, Cancel and the model in use."""
+    window.model_status = QtWidgets.QLabel("Loading model…", window)
+    window.model_status.setAccessibleName("Model status")
+    window.counts_label = QtWidgets.QLabel("", window)
+    window.progress_bar = QtWidgets.QProgressBar(window)
+    window.progress_bar.setMaximumWidth(220)
+    window.progress_bar.setAccessibleName("Analysis progress")
+    window.progress_bar.hide()
+    window.cancel_button = QtWidgets.QPushButton("Cancel", window)
+    window.cancel_button.setToolTip("Stop the analysis or export (Esc)")
+    window.cancel_button.setAccessibleName("Cancel analysis")
+    window.cancel_button.hide()
+    status = window.statusBar()
+    for widget in (window.receiver.indicator, window.counts_label, window.progress_bar,
+                   window.cancel_button, window.model_status):
+        status.addPermanentWidget(widget)
