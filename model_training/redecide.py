@@ -69,7 +69,7 @@ def redecide_bundle(
     from model_training.data_pipeline import load_preprocessed
     from model_training.datasets import read_dataset
     from model_training.evaluation import evaluate, population_columns, predict
-    from model_training.finalize import compact_floats
+    from model_training.finalize import LIMITATIONS, compact_floats
     from model_training.metrics import softmax
     from model_training.ood_fitting import GateReference, fit_gate
     from model_training.report import write_report
@@ -151,6 +151,7 @@ def redecide_bundle(
     card["ood"] = ood
     card["metrics"] = metrics
     card["training_config"] = {**config, **rule}
+    card["limitations"] = list(LIMITATIONS)  # today's wording, which describes the rule
     _write_atomically(card_path, json.dumps(card, indent=2) + "\n")
     load_bundle(folder)  # the rewritten card must still load and verify
     say(f"rewrote {card_path}")
