@@ -281,9 +281,9 @@ class ResultPanel(QtWidgets.QScrollArea):
             self.decision_label.setStyleSheet(f"color: {colour};")
         if result.caution:
             self.caution_label.setText(
-                f"<b>Caution — {_escape(result.caution)}.</b><br>The film passed the checks "
-                "only just: the label and probabilities below are shown, but the model saw "
-                "few films like it.")
+                f"<b>Caution — {_escape(result.caution)}.</b><br>The label and probabilities "
+                "below are shown, but the model saw few films like this one: read them with "
+                "care.")
             self.caution_label.show()
         self._set_bars(result.probabilities, decision.label if decision else None)
         self._refresh_metrics()

@@ -237,8 +237,9 @@ def test_a_confident_view_check_turns_distance_refusals_into_cautions() -> None:
     combined = Gate.combine(PASS, sure, PASS, _features_refusal(), confident_frontal=0.99)
     assert not combined.out_of_distribution
     assert combined.caution == (
-        "unusual film: features unlike the training films (distance 25.0), far past it, but "
-        "the view check is sure it is a frontal film (100%): read with care")
+        "unusual film: far from the training films (features unlike the training films "
+        "(distance 25.0)), but the view check is sure it is a whole frontal film (100%): "
+        "read with care")
     layout = OodVerdict(True, "layout reason", if_frontal="unusual layout (2.5; usual up to 1.9)")
     both = Gate.combine(PASS, sure, layout, _features_refusal(), confident_frontal=0.99)
     assert not both.out_of_distribution

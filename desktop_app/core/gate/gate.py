@@ -162,12 +162,12 @@ class Gate(OodGate):
         for verdict in verdicts:
             if verdict.out_of_distribution:
                 if vouched and verdict.if_frontal:
-                    vouched_cautions.append(f"{verdict.if_frontal}, far past it, but the view "
-                                            f"check is sure it is a frontal film "
-                                            f"({frontal:.0%})")
+                    vouched_cautions.append(verdict.if_frontal)
                     continue
                 return OodVerdict(True, verdict.reason, features.distance, values=values)
         cautions = [verdict.caution for verdict in verdicts if verdict.caution]
-        cautions += vouched_cautions
+        if vouched_cautions:
+            cautions.append(f"far from the training films ({'; '.join(vouched_cautions)}), but "
+                            f"the view check is sure it is a whole frontal film ({frontal:.0%})")
         caution = CAUTION_PREFIX + "; ".join(cautions) + CAUTION_SUFFIX if cautions else None
         return OodVerdict(False, None, features.distance, caution=caution, values=values)
