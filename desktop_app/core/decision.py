@@ -180,7 +180,7 @@ def decide(
         missed = ", ".join(f"{name} {probs[name]:.0%} < {thresholds[name]:.0%}"
                            for name in spec["priority"] if name in thresholds)
         uncertain = probs[top] < min_confidence
-        reason = f"no finding reaches its operating threshold{which} ({missed}): {top}"
+        reason = f"no finding reaches its operating threshold{which} — {missed}: {top}"
         if uncertain:
             reason += f" ({probs[top]:.0%}, below the {min_confidence:.0%} needed to be " \
                       "confident)"
