@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,6 +58,7 @@ def redecide_bundle(
         ValueError: If the validation subset is empty, naming the data, or ``report_dir``
             holds no training history.
     """
+    from desktop_app.core.film_files import write_atomically
     from desktop_app.core.inference import TfliteModel
     from desktop_app.core.model_bundle import load_bundle
     from desktop_app.core.model_card import CARD_FILE
@@ -152,7 +151,8 @@ def redecide_bundle(
     card["metrics"] = metrics
     card["training_config"] = {**config, **rule}
     card["limitations"] = list(LIMITATIONS)  # today's wording, which describes the rule
-    _write_atomically(card_path, json.dumps(card, indent=2) + "\n")
+    # Atomic (a crash never leaves half a card), with the usual file permissions.
+    write_atomically(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
     load_bundle(folder)  # the rewritten card must still load and verify
     say(f"rewrote {card_path}")
     if test_eval is not None:
@@ -175,20 +175,3 @@ def redecide_bundle(
         say(f"rewrote the report in {report_dir}")
     return card
 
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write next to ``path`` and rename over it: a crash never leaves half a card.
-
-    The new file keeps the old one's permissions (``mkstemp`` would make it owner-only).
-    """
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -269,16 +269,18 @@ def test_redecide_rewrites_decisions_and_gate_not_weights(
         new["metrics"]["test"]["populations"]["overall"]["accuracy"]["value"])
 
 
-def test_rewriting_a_card_keeps_its_permissions(tmp_path: Path) -> None:
+
+def test_a_rewritten_card_is_readable_like_any_file(tmp_path: Path) -> None:
     import os
     import stat
 
-    from model_training.redecide import _write_atomically
+    from desktop_app.core.film_files import write_atomically
 
     card = tmp_path / "model_card.json"
     card.write_text("{}", encoding="utf-8")
-    os.chmod(card, 0o644)
-    _write_atomically(card, '{"new": true}\n')
+    write_atomically(card, b'{"new": true}\n')
     assert card.read_text(encoding="utf-8") == '{"new": true}\n'
-    assert stat.S_IMODE(card.stat().st_mode) == 0o644
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(card.stat().st_mode) == 0o666 & ~umask  # not owner-only
     assert [p.name for p in tmp_path.iterdir()] == ["model_card.json"]  # no temporary left
