@@ -47,12 +47,12 @@ class AnalysedFilm:
     """A film the node answered, as the worklist keeps it (no pixels).
 
     Attributes:
-        sop_instance_uid: The film.
+        row: The film's worklist row (UID, file, sender, arrival).
         result: The result without pixels.
         thumbnail: What the model saw, small.
     """
 
-    sop_instance_uid: str
+    row: FilmRow
     result: ImageResult
     thumbnail: np.ndarray | None
 
@@ -204,8 +204,7 @@ class ReceiverWorker(QtCore.QRunnable):
             if result is not None:
                 thumbnail = (thumbnail_from_png(row.thumbnail_png)
                              if row.thumbnail_png is not None else None)
-                self.signals.film_analysed.emit(
-                    AnalysedFilm(row.sop_instance_uid, result, thumbnail))
+                self.signals.film_analysed.emit(AnalysedFilm(row, result, thumbnail))
 
     def _announce(self, row: FilmRow) -> None:
         if row.origin == "watch":

@@ -87,6 +87,7 @@ def test_serve_answers_then_exits_0_on_sigterm_and_worklist_lists_the_film(
     log = server.log
     assert "association accepted from AE 'XRAYROOM'" in log
     assert f"stored {film.SOPInstanceUID} from AE 'XRAYROOM'" in log
+    assert f"analysed {film.SOPInstanceUID} from XRAYROOM: " in log
     assert "stopping: 1 result(s) committed" in log
 
     assert run_worklist(["--data-dir", str(data), "--json", "--since", "today"]) == 0

@@ -96,3 +96,26 @@ def test_the_receiver_needs_a_model_and_reports_a_busy_port(qtbot, make_window) 
     assert ended.args == [False]
     assert "The DICOM receiver stopped" in window.banner.text()
     assert window.receiver.indicator.text() == "Receiver stopped"
+
+
+def test_films_queued_before_a_restart_are_shown_and_answered_when_receiving_resumes(
+        qtbot, make_window, isolated_user_data: Path) -> None:
+    film = chest_film(320)
+    path = isolated_user_data / "received" / "20261206" / f"{film.SOPInstanceUID}.dcm"
+    path.parent.mkdir(parents=True)
+    film.save_as(path, enforce_file_format=True)
+    with WorklistStore.in_folder(isolated_user_data) as store:
+        store.add_film(film.SOPInstanceUID, origin="dicom", stored_file=path, sha256="00",
+                       calling_ae="XRAYROOM")  # acknowledged, then the node stopped
+    window = make_window()
+    model = window.table_model
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=30_000)
+    assert model.records()[0].status is Status.QUEUED
+    assert not window.analysis_running  # the node answers it, not the window's batch
+    with qtbot.waitSignal(window.receiver.film_analysed, timeout=60_000) as answered:
+        window.receiver.start(OPTIONS)
+    assert answered.args == [model.records()[0].key]
+    assert model.records()[0].status is Status.DONE
+    window.receiver.wait(30_000)
+    with WorklistStore.in_folder(isolated_user_data) as store:
+        assert store.film(film.SOPInstanceUID).analyses == 1
