@@ -119,3 +119,42 @@ def test_films_queued_before_a_restart_are_shown_and_answered_when_receiving_res
     window.receiver.wait(30_000)
     with WorklistStore.in_folder(isolated_user_data) as store:
         assert store.film(film.SOPInstanceUID).analyses == 1
+
+
+def test_films_exported_into_the_watch_folder_join_the_worklist(
+        qtbot, make_window, tmp_path: Path) -> None:
+    folder = tmp_path / "viewer-export"
+    folder.mkdir()
+    film = chest_film(330)
+    film.save_as(folder / "export.dcm", enforce_file_format=True)
+    window = make_window()
+    window.receiver.start({**OPTIONS, "watch": str(folder)})
+    model = window.table_model
+    qtbot.waitUntil(lambda: model.rowCount() == 1 and model.records()[0].status is Status.DONE,
+                    timeout=60_000)
+    record = model.records()[0]
+    assert (record.path, record.sop_instance_uid) == (folder / "export.dcm",
+                                                      film.SOPInstanceUID)
+    assert model.index(0, model.sender_column).data().startswith("watch folder · ")
+    window.receiver.wait(30_000)
+    assert sorted(p.name for p in folder.iterdir()) == ["export.dcm"]
+
+
+def test_the_dialog_refuses_bad_choices_quoting_them(qtbot, tmp_path: Path) -> None:
+    from desktop_app.ui.receiver_control import ReceiverDialog
+
+    dialog = ReceiverDialog({"ae_title": "A" * 17, "watch": ""})
+    qtbot.addWidget(dialog)
+    dialog._on_buttons_accepted()
+    assert f"got {'A' * 17!r}" in dialog.error.text()
+    assert dialog.result() != dialog.DialogCode.Accepted
+    dialog.ae_title.setText("LUNGLENS")
+    dialog.watch.setText(str(tmp_path / "missing"))
+    dialog._on_buttons_accepted()
+    assert f"watch folder {str(tmp_path / 'missing')!r} is not a folder" == dialog.error.text()
+    dialog.watch.setText(str(tmp_path))
+    dialog.allowed.setText("XRAYROOM  PACS")
+    dialog._on_buttons_accepted()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert dialog.options() == {"host": "127.0.0.1", "port": 11112, "ae_title": "LUNGLENS",
+                                "allowed_aes": ["XRAYROOM", "PACS"], "watch": str(tmp_path)}
