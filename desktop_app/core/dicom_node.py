@@ -26,7 +26,7 @@ from desktop_app.core.data_folder_lock import DataFolderLock
 from desktop_app.core.dicom_receiver import ReceivedFilm, ReceiverConfig, StorageReceiver
 from desktop_app.core.film_files import remove_partial_files
 from desktop_app.core.queue_analysis import QueueAnalyser
-from desktop_app.core.watch_folder import WatchedFilm, WatchFolder
+from desktop_app.core.watch_folder import WatchFolder
 from desktop_app.core.worklist_store import FilmRow, WorklistStore
 
 __all__ = ["RECEIVED_FOLDER", "DicomNode", "NodeCallbacks", "NodeOptions"]
@@ -63,13 +63,11 @@ class NodeCallbacks:
     Attributes:
         listening: ``(host, port)`` once the receiver is bound.
         received: A film was acknowledged and queued.
-        watched: A watch-folder file was queued.
         analysed: A film's result was committed.
     """
 
     listening: Callable[[tuple[str, int]], None] | None = None
     received: Callable[[ReceivedFilm], None] | None = None
-    watched: Callable[[WatchedFilm], None] | None = None
     analysed: Callable[[FilmRow, ImageResult], None] | None = None
 
 
@@ -149,9 +147,7 @@ class DicomNode:
         while not self._stop.is_set():
             self._wake.clear()
             if watcher is not None:
-                for film in watcher.scan():
-                    if self.callbacks.watched is not None:
-                        self.callbacks.watched(film)
+                watcher.scan()
             committed += queue.run_pending(cancelled=self._stop.is_set,
                                            on_result=self.callbacks.analysed)
             self._wake.wait(self.options.poll_seconds)

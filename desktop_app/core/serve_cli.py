@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import TextIO
 
 from desktop_app import DISCLAIMER
-from desktop_app.core.analysis import Analyzer
+from desktop_app.core.analysis import Analyzer, ImageResult
 from desktop_app.core.classify_cli import resolve_model
 from desktop_app.core.data_folder_lock import DataFolderBusyError
-from desktop_app.core.dicom_node import DicomNode, NodeOptions
+from desktop_app.core.dicom_node import DicomNode, NodeCallbacks, NodeOptions
 from desktop_app.core.dicom_receiver import (
     DEFAULT_AE_TITLE,
     DEFAULT_HOST,
@@ -31,6 +31,7 @@ from desktop_app.core.dicom_receiver import (
 )
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.locations import user_data_dir
+from desktop_app.core.worklist_store import FilmRow
 
 __all__ = ["build_parser", "run_serve"]
 
@@ -69,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _log_answer(row: FilmRow, result: ImageResult) -> None:
+    """One log line per answered film, so the operator of a headless node sees its work."""
+    if not result.ok:
+        answer = f"failed: {result.error}"
+    elif result.out_of_distribution:
+        answer = f"not labelled: {result.ood.reason if result.ood else 'out of distribution'}"
+    else:
+        answer = str(result.label)
+    logging.getLogger("desktop_app.dicom").info("analysed %s from %s: %s",
+                                                row.sop_instance_uid,
+                                                row.calling_ae or row.origin, answer)
+
+
 def run_serve(argv: Sequence[str], stderr: TextIO | None = None) -> int:
     """Run the node until SIGINT/SIGTERM; return the exit status."""
     stderr = stderr or sys.stderr
@@ -95,7 +109,7 @@ def run_serve(argv: Sequence[str], stderr: TextIO | None = None) -> int:
             logging.getLogger("desktop_app.dicom").warning("model: %s", warning)
         return Analyzer(bundle)
 
-    node = DicomNode(options, analyzer)
+    node = DicomNode(options, analyzer, NodeCallbacks(analysed=_log_answer))
     # SIGBREAK: how the window stops its child node on Windows (CTRL_BREAK_EVENT).
     for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
         if hasattr(signal, name):

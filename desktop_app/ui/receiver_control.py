@@ -246,21 +246,14 @@ class ReceiverControl(QtCore.QObject):
         self._add(film.path, film.sop_instance_uid, None, dt.datetime.now().astimezone())
 
     def _on_worker_film_analysed(self, film: AnalysedFilm) -> None:
-        worklist = self._window.table_model.worklist
-        key = worklist.key_of_film(film.sop_instance_uid)
+        row = film.row
+        key = self._window.table_model.worklist.key_of_film(row.sop_instance_uid)
         if key is None:  # queued before this start: show it now
-            row = self._film_row(film.sop_instance_uid)
-            if row is None:
-                return
             key = self._add(row.stored_file, row.sop_instance_uid, row.calling_ae,
                             row.received)
         if self._window.is_current_model(film.result):
-            worklist.set_result(key, film.result, film.thumbnail)
+            self._window.table_model.set_result(key, film.result, film.thumbnail)
             self.film_analysed.emit(key)
-
-    def _film_row(self, uid: str) -> FilmRow | None:
-        with WorklistStore.in_folder(self.data_dir) as store:
-            return store.film(uid)
 
     def _ended(self) -> None:
         self.worker = None

@@ -47,12 +47,12 @@ class AnalysedFilm:
     """A film the node answered, as the worklist keeps it (no pixels).
 
     Attributes:
-        sop_instance_uid: The film.
+        row: The film's worklist row (UID, file, sender, arrival).
         result: The result without pixels.
         thumbnail: What the model saw, small.
     """
 
-    sop_instance_uid: str
+    row: FilmRow
     result: ImageResult
     thumbnail: np.ndarray | None
 
@@ -107,6 +107,7 @@ class ReceiverWorker(QtCore.QRunnable):
         self._log: deque[str] = deque(maxlen=20)
         self._last_seq = 0
         self._pending: set[str] = set()
+        self._store: WorklistStore | None = None
 
     def stop(self) -> None:
         """Ask the node to finish the films in hand and exit."""
@@ -128,11 +129,19 @@ class ReceiverWorker(QtCore.QRunnable):
         reader.start()
         if self._stop.is_set():  # stopped while starting
             self.stop()
-        while self._process.poll() is None:
+        try:
+            while True:
+                self._follow()
+                try:
+                    self._process.wait(POLL_SECONDS)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            reader.join(5)
             self._follow()
-            self._stop.wait(POLL_SECONDS)
-        reader.join(5)
-        self._follow()
+        finally:
+            if self._store is not None:
+                self._store.close()
         code = self._process.returncode
         if code == 0 or (self._stop.is_set() and code == -signal.SIGTERM):
             self.signals.stopped.emit()
@@ -164,34 +173,38 @@ class ReceiverWorker(QtCore.QRunnable):
             if address is not None:
                 self.signals.listening.emit(*address)
 
+    def _opened_store(self) -> WorklistStore | None:
+        """The worklist, once the node has created it (one connection for the whole run)."""
+        if self._store is None and (self.data_dir / WORKLIST_FILE).is_file():
+            self._store = WorklistStore.in_folder(self.data_dir)
+        return self._store
+
     def _resume_point(self) -> None:
         """Films already in the worklist are not new; those still queued will be answered."""
-        if not (self.data_dir / WORKLIST_FILE).is_file():
+        store = self._opened_store()
+        if store is None:
             return
-        with WorklistStore.in_folder(self.data_dir) as store:
-            rows = store.films()
+        rows = store.films()
         self._last_seq = max((row.seq for row in rows), default=0)
         self._pending = {row.sop_instance_uid for row in rows if row.status == "queued"}
 
     def _follow(self) -> None:
         """Report films that arrived and answers committed since the last look."""
-        if not (self.data_dir / WORKLIST_FILE).is_file():
+        store = self._opened_store()
+        if store is None:
             return
-        with WorklistStore.in_folder(self.data_dir) as store:
-            arrived = store.films_after(self._last_seq)
-            for row in arrived:
-                self._last_seq = row.seq
-                self._announce(row)
-                self._pending.add(row.sop_instance_uid)
-            answered = store.answered(sorted(self._pending)) if self._pending else []
+        for row in store.films_after(self._last_seq):
+            self._last_seq = row.seq
+            self._announce(row)
+            self._pending.add(row.sop_instance_uid)
+        answered = store.answered(sorted(self._pending)) if self._pending else []
         for row in answered:
             self._pending.discard(row.sop_instance_uid)
             result = result_from_row(row, self._card)
             if result is not None:
                 thumbnail = (thumbnail_from_png(row.thumbnail_png)
                              if row.thumbnail_png is not None else None)
-                self.signals.film_analysed.emit(
-                    AnalysedFilm(row.sop_instance_uid, result, thumbnail))
+                self.signals.film_analysed.emit(AnalysedFilm(row, result, thumbnail))
 
     def _announce(self, row: FilmRow) -> None:
         if row.origin == "watch":

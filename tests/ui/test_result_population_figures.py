@@ -212,7 +212,7 @@ def test_exports_carry_the_age_and_the_report_ends_with_who_the_model_works_for(
                           ("film.png", PatientAge.unknown("PNG files carry no patient age")))]
     records = [RowRecord(i, r.path, Status.DONE, r) for i, r in enumerate(results)]
     header, *rows = csv_rows(records, classes, bundle.card.model_id)
-    age = header.index("patient_age_years")
+    age = header.index("patient_age_years")  # the worklist's own columns follow
     assert header[age:age + 2] == ["patient_age_years", "age_group"]
     assert [row[age:age + 2] for row in rows] == [["45.0", "adult"], ["", "unknown"]]
 

@@ -96,3 +96,65 @@ def test_the_receiver_needs_a_model_and_reports_a_busy_port(qtbot, make_window) 
     assert ended.args == [False]
     assert "The DICOM receiver stopped" in window.banner.text()
     assert window.receiver.indicator.text() == "Receiver stopped"
+
+
+def test_films_queued_before_a_restart_are_shown_and_answered_when_receiving_resumes(
+        qtbot, make_window, isolated_user_data: Path) -> None:
+    film = chest_film(320)
+    path = isolated_user_data / "received" / "20261206" / f"{film.SOPInstanceUID}.dcm"
+    path.parent.mkdir(parents=True)
+    film.save_as(path, enforce_file_format=True)
+    with WorklistStore.in_folder(isolated_user_data) as store:
+        store.add_film(film.SOPInstanceUID, origin="dicom", stored_file=path, sha256="00",
+                       calling_ae="XRAYROOM")  # acknowledged, then the node stopped
+    window = make_window()
+    model = window.table_model
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=30_000)
+    assert model.records()[0].status is Status.QUEUED
+    assert not window.analysis_running  # the node answers it, not the window's batch
+    with qtbot.waitSignal(window.receiver.film_analysed, timeout=60_000) as answered:
+        window.receiver.start(OPTIONS)
+    assert answered.args == [model.records()[0].key]
+    assert model.records()[0].status is Status.DONE
+    window.receiver.wait(30_000)
+    with WorklistStore.in_folder(isolated_user_data) as store:
+        assert store.film(film.SOPInstanceUID).analyses == 1
+
+
+def test_films_exported_into_the_watch_folder_join_the_worklist(
+        qtbot, make_window, tmp_path: Path) -> None:
+    folder = tmp_path / "viewer-export"
+    folder.mkdir()
+    film = chest_film(330)
+    film.save_as(folder / "export.dcm", enforce_file_format=True)
+    window = make_window()
+    window.receiver.start({**OPTIONS, "watch": str(folder)})
+    model = window.table_model
+    qtbot.waitUntil(lambda: model.rowCount() == 1 and model.records()[0].status is Status.DONE,
+                    timeout=60_000)
+    record = model.records()[0]
+    assert (record.path, record.sop_instance_uid) == (folder / "export.dcm",
+                                                      film.SOPInstanceUID)
+    assert model.index(0, model.sender_column).data().startswith("watch folder · ")
+    window.receiver.wait(30_000)
+    assert sorted(p.name for p in folder.iterdir()) == ["export.dcm"]
+
+
+def test_the_dialog_refuses_bad_choices_quoting_them(qtbot, tmp_path: Path) -> None:
+    from desktop_app.ui.receiver_control import ReceiverDialog
+
+    dialog = ReceiverDialog({"ae_title": "A" * 17, "watch": ""})
+    qtbot.addWidget(dialog)
+    dialog._on_buttons_accepted()
+    assert f"got {'A' * 17!r}" in dialog.error.text()
+    assert dialog.result() != dialog.DialogCode.Accepted
+    dialog.ae_title.setText("LUNGLENS")
+    dialog.watch.setText(str(tmp_path / "missing"))
+    dialog._on_buttons_accepted()
+    assert f"watch folder {str(tmp_path / 'missing')!r} is not a folder" == dialog.error.text()
+    dialog.watch.setText(str(tmp_path))
+    dialog.allowed.setText("XRAYROOM  PACS")
+    dialog._on_buttons_accepted()
+    assert dialog.result() == dialog.DialogCode.Accepted
+    assert dialog.options() == {"host": "127.0.0.1", "port": 11112, "ae_title": "LUNGLENS",
+                                "allowed_aes": ["XRAYROOM", "PACS"], "watch": str(tmp_path)}
