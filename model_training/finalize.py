@@ -103,12 +103,10 @@ def _model_id(result: TrainingResult, created: dt.datetime) -> str:
     second model trained the same day on the same data, gets its own id (settings, exports
     and the model store refer to models by id).
     """
-    import hashlib
+    from model_training.workers import weights_sha256
 
-    digest = hashlib.sha256(result.config.quantization.encode())
-    for weights in result.model.get_weights():
-        digest.update(np.ascontiguousarray(weights).tobytes())
-    return f"lunglens-{result.config.arch}-{created:%Y%m%d}-{digest.hexdigest()[:6]}"
+    digest = weights_sha256(result.model, result.config.quantization.encode())
+    return f"lunglens-{result.config.arch}-{created:%Y%m%d}-{digest[:6]}"
 
 
 def _counts(table: Any) -> dict[str, Any]:
