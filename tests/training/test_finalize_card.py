@@ -116,3 +116,16 @@ def test_finalize_writes_the_recorded_card(fixed_result: TrainingResult, tmp_pat
     assert _differences(_normalised(written), _normalised(json.loads(json.dumps(
         report, default=str))), "report") == []
     assert "gate" in card["metrics"]["test"]
+
+
+def test_every_stage_is_short_and_says_what_it_adds() -> None:
+    """A stage is one readable function whose docstring names its part of the card."""
+    import inspect
+
+    from model_training.finalize import STAGES
+
+    assert len({stage.__name__ for stage in STAGES}) == len(STAGES)
+    for stage in STAGES:
+        lines = inspect.getsource(stage).splitlines()
+        assert len(lines) <= 40, (stage.__name__, len(lines))
+        assert (stage.__doc__ or "").startswith("Card:"), stage.__name__
