@@ -352,3 +352,42 @@ def test_bootstrap_auroc_ci_equals_a_plain_reference() -> None:
     expected = np.quantile(values, [0.025, 0.975])
     np.testing.assert_allclose(bootstrap_auroc_ci(positive, scores, rounds=200, seed=4),
                                expected, rtol=0, atol=TOL)
+
+
+def test_population_figures_at_the_decision_equal_sklearn() -> None:
+    """The card's per-class figures at the app's decision, and their patient intervals."""
+    from sklearn.metrics import accuracy_score, recall_score
+
+    from desktop_app.core.metrics.decisions import decision_predictions
+    from desktop_app.core.metrics.populations import population_metrics
+
+    classes = ["Normal", "Pneumonia", "COVID-19"]
+    decision = {"priority": ["COVID-19", "Pneumonia"],
+                "thresholds": {"COVID-19": 0.5, "Pneumonia": 0.4}, "min_confidence": 0.0}
+    rng = np.random.default_rng(10)
+    for round_ in range(8):
+        n = int(rng.integers(12, 80))
+        labels = np.concatenate([np.arange(3), rng.integers(0, 3, n - 3)])
+        logits = rng.standard_normal((n, 3)) * 2
+        logits[np.arange(n), labels] += rng.uniform(0, 2)
+        probabilities = softmax(logits)
+        patients = [f"p{int(v)}" for v in rng.integers(0, n // 2, n)]
+        figures = population_metrics(probabilities, labels, classes, decision,
+                                     sources=["s"] * n, patients=patients,
+                                     bootstrap_rounds=100, seed=round_)
+        chosen, _ = decision_predictions(probabilities, classes, decision, ["unknown"] * n)
+        assert figures["overall"]["accuracy"]["value"] == pytest.approx(
+            accuracy_score(labels, chosen), abs=TOL)
+        recall = recall_score(labels, chosen, labels=[0, 1, 2], average=None)
+        draws = reference_draws(patients, 100, round_)
+        for index, name in enumerate(classes):
+            entry = figures["per_class"][name]
+            assert entry["sensitivity"]["value"] == pytest.approx(recall[index], abs=TOL)
+            specificity = recall_score(labels != index, chosen != index)
+            assert entry["specificity"]["value"] == pytest.approx(specificity, abs=TOL)
+            assert entry["auroc"]["value"] == pytest.approx(
+                roc_auc_score(labels == index, probabilities[:, index]), abs=TOL)
+            plain = [recall_score(labels[d] == index, chosen[d] == index) for d in draws
+                     if (labels[d] == index).any()]
+            np.testing.assert_allclose(entry["sensitivity"]["ci95"],
+                                       np.quantile(plain, [0.025, 0.975]), rtol=0, atol=TOL)
