@@ -13,6 +13,9 @@ definition and differs, the test pins the difference:
   to the upper bin), ``calibration_curve`` uses ``(a, b]``. Only a confidence exactly equal to
   ``k / bins`` differs; kept so that every card's ECE stays comparable.
 
+The core has no precision (PPV) figure: ``precision_recall_fscore_support`` checks its recall
+(sensitivity) and, one-vs-rest, its specificity.
+
 Property-style: seeded numpy loops over many random draws (hypothesis is not a dependency).
 """
 
