@@ -260,6 +260,23 @@ def _config_from_args(args: argparse.Namespace) -> Any:
     )
 
 
+def _writes_results(result: Any) -> bool:
+    """Print this worker's weights digest; True when it is the one that writes the results.
+
+    In a multi-worker run every machine runs the same command; they end with the same
+    weights (the digest lines show it) and only the chief writes the run folder, bundle and
+    report (:mod:`model_training.workers`).
+    """
+    from model_training.workers import is_chief, weights_sha256, worker_name
+
+    chief = is_chief()
+    print(f"{worker_name()}: weights sha256 {weights_sha256(result.model)}", file=sys.stderr)
+    if not chief:
+        print(f"{worker_name()}: training done; the chief writes the run folder and the bundle",
+              file=sys.stderr)
+    return chief
+
+
 def _train_with_bar(config: Any, table: Any) -> Any:
     """Run ``train`` with a text progress bar; None when cancelled (Ctrl+C is not a cancel)."""
     from model_training.training import TrainingCancelled, TrainingProgress, train
@@ -294,6 +311,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = _train_with_bar(config, table)
     if result is None:
         return EXIT_FAILURE
+    if not _writes_results(result):
+        return EXIT_OK
     run_dir = Path(args.run_dir) if args.run_dir else Path(args.out) / "run"
     save_run(result, run_dir)
     print(f"best epoch {result.best_epoch} ({config.monitor} {result.best_value:.4f}); "
@@ -316,6 +335,8 @@ def _cmd_loso(args: argparse.Namespace) -> int:
     result = _train_with_bar(config, table)
     if result is None:
         return EXIT_FAILURE
+    if not _writes_results(result):
+        return EXIT_OK
     save_run(result, out / "run")
     try:
         report = finalize(result, out / "bundle", report_dir=out / "report",

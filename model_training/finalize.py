@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from model_training.training import TrainingResult
 
-__all__ = ["INTENDED_USE", "LIMITATIONS", "finalize"]
+__all__ = ["INTENDED_USE", "LIMITATIONS", "STAGES", "Finishing", "finalize"]
 
 INTENDED_USE = (
     "Research and teaching aid: a second look at frontal (PA/AP) chest X-rays of the kinds in "
@@ -108,12 +109,10 @@ def _model_id(result: TrainingResult, created: dt.datetime) -> str:
     second model trained the same day on the same data, gets its own id (settings, exports
     and the model store refer to models by id).
     """
-    import hashlib
+    from model_training.workers import weights_sha256
 
-    digest = hashlib.sha256(result.config.quantization.encode())
-    for weights in result.model.get_weights():
-        digest.update(np.ascontiguousarray(weights).tobytes())
-    return f"lunglens-{result.config.arch}-{created:%Y%m%d}-{digest.hexdigest()[:6]}"
+    digest = weights_sha256(result.model, result.config.quantization.encode())
+    return f"lunglens-{result.config.arch}-{created:%Y%m%d}-{digest[:6]}"
 
 
 def _counts(table: Any) -> dict[str, Any]:
@@ -131,6 +130,290 @@ def _counts(table: Any) -> dict[str, Any]:
     return counts
 
 
+@dataclass
+class Finishing:
+    """What the stages of :func:`finalize` share: the inputs and what each stage adds.
+
+    A stage reads earlier stages' attributes and adds to :attr:`card` (the model card's
+    fields) or to the attributes below; the order of :data:`STAGES` is the order they run.
+
+    Attributes:
+        result: The training run being finished.
+        out_dir: The bundle folder.
+        report_dir: Where the report and its figures go.
+        dataset_description: The card's ``training_data.description``.
+        bootstrap_rounds: Bootstrap resamples for the TEST intervals.
+        say: Receives one line per step.
+        card: The card's fields, filled stage by stage; ``card["metrics"]`` is
+            :attr:`metrics`.
+        deployed: The model the app will run (Keras, or the int8 flatbuffer's bytes).
+        tflite: The int8 flatbuffer, or None to let the export convert the Keras model.
+        val_out: Validation outputs of :attr:`deployed` (logits, features).
+        test_eval: The TEST evaluation, or None without TEST images.
+        report: What :func:`model_training.report.write_report` wrote.
+    """
+
+    result: TrainingResult
+    out_dir: Path
+    report_dir: Path
+    dataset_description: str
+    bootstrap_rounds: int
+    say: Callable[[str], None]
+    card: dict[str, Any] = field(default_factory=dict)
+    deployed: Any = None
+    tflite: bytes | None = None
+    val_out: Any = None
+    test_eval: Any = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The card's ``metrics`` section (created on first use)."""
+        return self.card.setdefault("metrics", {})
+
+    def mask(self, subset: str) -> np.ndarray:
+        """Rows of ``subset`` (``train``, ``val`` or ``test``) in the run's table."""
+        return np.asarray(self.result.subset_mask(subset))
+
+    def images(self, subset: str) -> np.ndarray:
+        """Preprocessed images of ``subset``."""
+        return self.result.images.arrays[self.mask(subset)]
+
+    def labels(self, subset: str) -> np.ndarray:
+        """Class indices of ``subset``."""
+        return self.result.labels()[self.mask(subset)]
+
+
+def identify(state: Finishing) -> None:
+    """Card: what the model is, before any figure about it.
+
+    Adds ``model_id``, ``version``, ``created``, ``software_version``, ``task``,
+    ``classes``, ``architecture`` and ``preprocessing``.
+    """
+    import desktop_app
+
+    result = state.result
+    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    state.card.update({
+        "model_id": _model_id(result, created),
+        "version": f"{created:%Y.%m.%d}",
+        "created": created.isoformat(),
+        "software_version": desktop_app.__version__,
+        "task": result.config.task,
+        "classes": list(result.classes),
+        "architecture": result.config.arch,
+        "preprocessing": result.spec.to_dict(),
+    })
+
+
+def deploy(state: Finishing) -> None:
+    """Card: nothing itself, but every figure after it is of the model the app will run.
+
+    With int8 quantization that is the LiteRT flatbuffer (ranges from up to 300 training
+    images), not the Keras model; otherwise the Keras model (the float32 flatbuffer is
+    checked against it to 1e-4 at export).
+    """
+    from model_training.architectures import has_cam
+    from model_training.export import convert_to_tflite
+
+    result = state.result
+    state.deployed = result.model
+    if result.config.quantization != "int8":
+        return
+    state.say("quantizing to int8 (ranges from up to 300 training images)")
+    rng = np.random.default_rng(result.config.seed)
+    train_indices = np.flatnonzero(state.mask("train"))
+    chosen = np.sort(rng.choice(train_indices, min(300, len(train_indices)), replace=False))
+    state.tflite = convert_to_tflite(result.model, result.spec.input_size,
+                                     cam=has_cam(result.config.arch),
+                                     representative=result.images.arrays[chosen])
+    state.deployed = state.tflite
+
+
+def calibrate(state: Finishing) -> None:
+    """Card: ``temperature``, ``decision`` and ``metrics.validation``.
+
+    The temperature is fitted on validation; the decision is the operating point of the
+    training config's rule (at age-group thresholds when it has them); the validation
+    figures are measured at that decision.
+    """
+    from model_training.calibration import decision_for_config, fit_temperature
+    from model_training.evaluation import evaluate, population_columns, predict
+    from model_training.metrics import softmax
+
+    result = state.result
+    state.say("predicting the validation split")
+    images, labels = state.images("val"), state.labels("val")
+    state.val_out = predict(state.deployed, images)
+    temperature = fit_temperature(state.val_out.logits, labels)
+    columns = population_columns(result.table.loc[state.mask("val")])
+    decision = decision_for_config(softmax(state.val_out.logits, temperature), labels,
+                                   result.classes, columns.get("age_groups"),
+                                   result.config.to_dict())
+    state.say(f"temperature {temperature:.3f}; thresholds {decision['thresholds']}")
+    state.card.update({"temperature": float(temperature), "decision": decision})
+    val_eval = evaluate(state.deployed, images, labels, result.classes, **columns,
+                        temperature=temperature, decision=decision, shortcut_audit=False,
+                        bootstrap_rounds=200, seed=result.config.seed, outputs=state.val_out)
+    state.metrics["validation"] = val_eval.metrics
+
+
+def fit_ood(state: Finishing) -> None:
+    """Card: ``ood``, the out-of-distribution gate's references and thresholds.
+
+    One protocol for every bundle (:mod:`model_training.ood_fitting`), the one that
+    docs/ood_evaluation.md measured: fitted on train, feature threshold set on validation.
+    """
+    from model_training.evaluation import predict
+    from model_training.ood_fitting import GateReference, fit_gate
+
+    result = state.result
+    state.say("fitting the out-of-distribution gate (train; feature threshold on validation)")
+    train_out = predict(state.deployed, state.images("train"))
+
+    def reference(subset: str, features: np.ndarray) -> GateReference:
+        mask = state.mask(subset)
+        stats = [s for s, keep in zip(result.images.stats, mask, strict=True) if keep]
+        return GateReference.from_images(features, stats, state.images(subset))
+
+    ood = fit_gate(reference("train", train_out.features), state.labels("train"),
+                   reference("val", state.val_out.features), result.classes)
+    state.card["ood"] = compact_floats(ood)
+
+
+def evaluate_test(state: Finishing) -> None:
+    """Card: ``metrics.test``, every figure on TEST at the decision.
+
+    With bootstrap intervals, the lung-masked shortcut audit and the fingerprint of the
+    TEST rows; nothing when the table has no TEST rows.
+    """
+    from model_training.data_fingerprint import rows_fingerprint
+    from model_training.evaluation import evaluate, population_columns
+
+    result = state.result
+    mask = state.mask("test")
+    if not mask.any():
+        return
+    state.say("evaluating the test split (and the lung-masked shortcut audit)")
+    rows = result.table.loc[mask]
+    state.test_eval = evaluate(state.deployed, state.images("test"), state.labels("test"),
+                               result.classes, **population_columns(rows),
+                               temperature=state.card["temperature"],
+                               decision=state.card["decision"],
+                               bootstrap_rounds=state.bootstrap_rounds,
+                               seed=result.config.seed)
+    test = state.metrics["test"] = state.test_eval.metrics
+    test["rows_fingerprint"] = rows_fingerprint(
+        rows, [sha for sha, keep in zip(result.images.file_sha1, mask, strict=True) if keep])
+
+
+def measure_export(state: Finishing) -> None:
+    """Card: ``metrics.export``, how far the LiteRT model is from Keras (quantization)."""
+    state.metrics["export"] = _export_agreement(
+        state.result.model, state.val_out, state.images("val"), state.card["temperature"],
+        state.result.config.quantization)
+
+
+def record_training(state: Finishing) -> None:
+    """Card: ``metrics.training``, the best epoch, its monitored value, epoch times, size."""
+    result = state.result
+    state.metrics["training"] = {
+        "best_epoch": result.best_epoch,
+        "monitor": result.config.monitor,
+        "best_value": result.best_value,
+        "epochs_run": len(result.epoch_seconds),
+        "seconds_per_epoch_mean": float(np.mean(result.epoch_seconds)),
+        "seconds_per_epoch_median": float(np.median(result.epoch_seconds)),
+        "parameters": int(result.model.count_params()),
+    }
+
+
+def describe_training(state: Finishing) -> None:
+    """Card: ``training_data``, ``training_config``, ``intended_use``, ``limitations``.
+
+    The data's sources, counts, the hash of the train + validation files and the split
+    rule; the config with its augmentation spelled out.
+    """
+    from model_training.augmentation import get_preset
+    from model_training.export import training_data_hash
+
+    result, table = state.result, state.result.table
+    train_rows = table[state.mask("train") | state.mask("val")]
+    file_sha = np.asarray(result.images.file_sha1)
+    entries = [(Path(p).name, file_sha[i])
+               for i, p in zip(train_rows.index, train_rows["path"], strict=True)]
+    training_config = result.config.to_dict()
+    training_config["augmentation"] = get_preset(result.config.augment).to_dict()
+    training_config["dropped_files"] = result.dropped
+    state.card["training_data"] = {
+        "description": state.dataset_description
+        or "Chest X-rays in CoronaHack's label scheme.",
+        "sources": sorted(table["source"].astype(str).unique().tolist()),
+        "counts": _counts(table),
+        "sha256": training_data_hash(entries),
+        "sha256_of": "sorted (file name, sha1 of file content) of the train + validation "
+                     "images",
+        "split": "by patient; TRAIN/TEST as given by Dataset_type; validation = "
+                 f"{result.config.val_fraction:.0%} of TRAIN patients, stratified by class "
+                 "and source",
+    }
+    state.card.update({"training_config": training_config, "intended_use": INTENDED_USE,
+                       "limitations": LIMITATIONS})
+
+
+def export(state: Finishing) -> None:
+    """Card: ``files``; writes the bundle (both models and the card so far).
+
+    ``model.tflite`` is verified in LiteRT against Keras on up to 32 validation images.
+    """
+    from model_training.architectures import has_cam
+    from model_training.export import QUANTIZED_TOLERANCE, TOLERANCE, export_bundle
+
+    state.say(f"exporting the bundle to {state.out_dir}")
+    export_bundle(state.result.model, state.out_dir, state.card,
+                  verify_images=state.images("val")[:32],
+                  cam=has_cam(state.result.config.arch), tflite=state.tflite,
+                  tolerance=QUANTIZED_TOLERANCE if state.tflite is not None else TOLERANCE)
+
+
+def measure_gate(state: Finishing) -> None:
+    """Card: ``metrics.test.gate``, TEST films the gate refuses or cautions.
+
+    Measured through the app's classify path on the exported bundle, so it comes after
+    :func:`export` and rewrites the written card.
+    """
+    from model_training.bundle_evaluation import record_gate_figures
+    from model_training.metrics import softmax
+
+    if state.test_eval is None:
+        return
+    state.say("measuring the gate on the test split through the app's classify path")
+    result = state.result
+    state.metrics["test"]["gate"] = record_gate_figures(
+        state.out_dir, result.table.loc[state.mask("test")],
+        softmax(state.test_eval.logits, state.card["temperature"]),
+        bootstrap_rounds=state.bootstrap_rounds, seed=result.config.seed)
+
+
+def write(state: Finishing) -> None:
+    """Card: nothing; writes ``report.json`` (the card's figures and history) and figures."""
+    from model_training.report import write_report
+
+    state.say(f"writing the report to {state.report_dir}")
+    state.report = write_report(state.report_dir, card_fields=state.card,
+                                history=state.result.history, test=state.test_eval,
+                                classes=state.result.classes,
+                                temperature=state.card["temperature"])
+
+
+#: The stages of :func:`finalize`, in order. A new step (an operating-point rule, a site
+#: calibration) is one function taking :class:`Finishing` and one entry here.
+STAGES: tuple[Callable[[Finishing], None], ...] = (
+    identify, deploy, calibrate, fit_ood, evaluate_test, measure_export, record_training,
+    describe_training, export, measure_gate, write,
+)
+
+
 def finalize(
     result: TrainingResult,
     out_dir: Path | str,
@@ -141,6 +424,8 @@ def finalize(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Calibrate, evaluate, fit OOD, export the bundle to ``out_dir`` and write the report.
+
+    Runs :data:`STAGES` in order on one :class:`Finishing`.
 
     Args:
         result: Output of :func:`model_training.training.train`.
@@ -153,146 +438,11 @@ def finalize(
     Returns:
         The report (also written as ``report.json``).
     """
-    import desktop_app
-    from model_training.architectures import has_cam
-    from model_training.augmentation import get_preset
-    from model_training.bundle_evaluation import record_gate_figures
-    from model_training.calibration import decision_for_config, fit_temperature
-    from model_training.data_fingerprint import rows_fingerprint
-    from model_training.evaluation import evaluate, population_columns, predict
-    from model_training.export import (
-        QUANTIZED_TOLERANCE,
-        TOLERANCE,
-        convert_to_tflite,
-        export_bundle,
-        training_data_hash,
-    )
-    from model_training.metrics import softmax
-    from model_training.ood_fitting import GateReference, fit_gate
-    from model_training.report import write_report
-
-    say = log or (lambda _line: None)
-    labels = result.labels()
-    images = result.images.arrays
-    masks = {name: result.subset_mask(name) for name in ("train", "val", "test")}
-    classes = result.classes
-    cam = has_cam(result.config.arch)
-
-    # The model every figure below is measured on is the one the app will run: with int8
-    # quantization that is the LiteRT flatbuffer, not the Keras model.
-    tflite: bytes | None = None
-    deployed: Any = result.model
-    if result.config.quantization == "int8":
-        say("quantizing to int8 (ranges from up to 300 training images)")
-        rng = np.random.default_rng(result.config.seed)
-        train_indices = np.flatnonzero(masks["train"])
-        chosen = np.sort(rng.choice(train_indices, min(300, len(train_indices)), replace=False))
-        tflite = convert_to_tflite(result.model, result.spec.input_size, cam=cam,
-                                   representative=images[chosen])
-        deployed = tflite
-
-    say("predicting the validation split")
-    val_out = predict(deployed, images[masks["val"]])
-    temperature = fit_temperature(val_out.logits, labels[masks["val"]])
-    val_probs = softmax(val_out.logits, temperature)
-    val_columns = population_columns(result.table.loc[masks["val"]])
-    decision = decision_for_config(val_probs, labels[masks["val"]], classes,
-                                   val_columns.get("age_groups"), result.config.to_dict())
-    say(f"temperature {temperature:.3f}; thresholds {decision['thresholds']}")
-    val_eval = evaluate(deployed, images[masks["val"]], labels[masks["val"]], classes,
-                        **val_columns,
-                        temperature=temperature, decision=decision, shortcut_audit=False,
-                        bootstrap_rounds=200, seed=result.config.seed, outputs=val_out)
-
-    say("fitting the out-of-distribution gate (train; feature threshold on validation)")
-    train_out = predict(deployed, images[masks["train"]])
-
-    def reference(subset: str, features: np.ndarray) -> GateReference:
-        stats = [s for s, keep in zip(result.images.stats, masks[subset], strict=True) if keep]
-        return GateReference.from_images(features, stats, images[masks[subset]])
-
-    # One protocol for every bundle (model_training.ood_fitting), the one that
-    # docs/ood_evaluation.md measured: fitted on train, feature threshold set on validation.
-    ood = fit_gate(reference("train", train_out.features), labels[masks["train"]],
-                   reference("val", val_out.features), classes)
-    ood = compact_floats(ood)
-
-    metrics: dict[str, Any] = {"validation": val_eval.metrics}
-    test_eval = None
-    if masks["test"].any():
-        say("evaluating the test split (and the lung-masked shortcut audit)")
-        test_eval = evaluate(deployed, images[masks["test"]], labels[masks["test"]],
-                             classes, **population_columns(result.table.loc[masks["test"]]),
-                             temperature=temperature, decision=decision,
-                             bootstrap_rounds=bootstrap_rounds, seed=result.config.seed)
-        metrics["test"] = test_eval.metrics
-        metrics["test"]["rows_fingerprint"] = rows_fingerprint(
-            result.table.loc[masks["test"]],
-            [sha for sha, keep in zip(result.images.file_sha1, masks["test"], strict=True)
-             if keep])
-    metrics["export"] = _export_agreement(result.model, val_out, images[masks["val"]],
-                                          temperature, result.config.quantization)
-    metrics["training"] = {
-        "best_epoch": result.best_epoch,
-        "monitor": result.config.monitor,
-        "best_value": result.best_value,
-        "epochs_run": len(result.epoch_seconds),
-        "seconds_per_epoch_mean": float(np.mean(result.epoch_seconds)),
-        "seconds_per_epoch_median": float(np.median(result.epoch_seconds)),
-        "parameters": int(result.model.count_params()),
-    }
-
-    table = result.table
-    train_rows = table[masks["train"] | masks["val"]]
-    file_sha = np.asarray(result.images.file_sha1)
-    entries = [(Path(p).name, file_sha[i]) for i, p in zip(train_rows.index, train_rows["path"],
-                                                           strict=True)]
-    created = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    data_hash = training_data_hash(entries)
-    training_config = result.config.to_dict()
-    training_config["augmentation"] = get_preset(result.config.augment).to_dict()
-    training_config["dropped_files"] = result.dropped
-    card_fields = {
-        "model_id": _model_id(result, created),
-        "version": f"{created:%Y.%m.%d}",
-        "created": created.isoformat(),
-        "software_version": desktop_app.__version__,
-        "task": result.config.task,
-        "classes": list(classes),
-        "architecture": result.config.arch,
-        "preprocessing": result.spec.to_dict(),
-        "temperature": float(temperature),
-        "decision": decision,
-        "ood": ood,
-        "metrics": metrics,
-        "training_data": {
-            "description": dataset_description or "Chest X-rays in CoronaHack's label scheme.",
-            "sources": sorted(table["source"].astype(str).unique().tolist()),
-            "counts": _counts(table),
-            "sha256": data_hash,
-            "sha256_of": "sorted (file name, sha1 of file content) of the train + validation "
-                         "images",
-            "split": "by patient; TRAIN/TEST as given by Dataset_type; validation = "
-                     f"{result.config.val_fraction:.0%} of TRAIN patients, stratified by class "
-                     "and source",
-        },
-        "training_config": training_config,
-        "intended_use": INTENDED_USE,
-        "limitations": LIMITATIONS,
-    }
-    say(f"exporting the bundle to {out_dir}")
-    verify = images[masks["val"]][:32]
-    export_bundle(result.model, out_dir, card_fields, verify_images=verify, cam=cam,
-                  tflite=tflite,
-                  tolerance=QUANTIZED_TOLERANCE if tflite is not None else TOLERANCE)
-    if test_eval is not None:
-        say("measuring the gate on the test split through the app's classify path")
-        metrics["test"]["gate"] = record_gate_figures(
-            out_dir, result.table.loc[masks["test"]],
-            softmax(test_eval.logits, temperature), bootstrap_rounds=bootstrap_rounds,
-            seed=result.config.seed)
-    report_path = Path(report_dir) if report_dir is not None else Path(out_dir) / "report"
-    say(f"writing the report to {report_path}")
-    report = write_report(report_path, card_fields=card_fields, history=result.history,
-                          test=test_eval, classes=classes, temperature=temperature)
-    return report
+    state = Finishing(
+        result=result, out_dir=Path(out_dir),
+        report_dir=Path(report_dir) if report_dir is not None else Path(out_dir) / "report",
+        dataset_description=dataset_description, bootstrap_rounds=bootstrap_rounds,
+        say=log or (lambda _line: None))
+    for stage in STAGES:
+        stage(state)
+    return state.report

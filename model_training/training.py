@@ -20,6 +20,7 @@ from desktop_app.core.preprocessing import PreprocessingSpec
 from model_training.config import TrainingConfig
 from model_training.data_pipeline import PreprocessedSet, PreprocessingCancelled, load_preprocessed
 from model_training.datasets import TASK_CLASSES
+from model_training.workers import multi_worker_fit
 
 __all__ = [
     "TrainingCancelled",
@@ -207,6 +208,28 @@ def resolve_strategy(strategy: Any) -> Any:
     return strategy
 
 
+def _outside_workers(model: Any, strategy: Any, config: TrainingConfig, num_classes: int
+                     ) -> Any:
+    """The trained model as a plain one-process model when it was trained by several workers.
+
+    A model built in a multi-worker scope runs ``predict`` and ``save`` as collective
+    operations that wait for every worker; only the chief evaluates and exports, so each
+    worker gets the agreed weights (:func:`model_training.workers.agreed_weights`) in a
+    model of its own. Other strategies keep the model.
+    """
+    import tensorflow as tf
+
+    from model_training.architectures import build_model
+    from model_training.workers import agreed_weights
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return model
+    plain = build_model(config.arch, config.input_size, num_classes, width=config.width,
+                        dropout=config.dropout)
+    plain.set_weights(agreed_weights(model, strategy))
+    return plain
+
+
 def _make_callbacks(
     config: TrainingConfig,
     batches: int,
@@ -391,6 +414,10 @@ def train(
     from model_training.data_pipeline import make_dataset
     from model_training.splits import assign_subsets
 
+    # Before any TensorFlow op: a multi-worker strategy configures the collective ops of
+    # the process and fails once the eager context exists ("must be configured at program
+    # startup").
+    strategy = resolve_strategy(strategy if strategy is not None else config.strategy)
     classes = list(TASK_CLASSES[config.task])
     spec = spec or preprocessing_spec(config)
     if spec.input_size != config.input_size:
@@ -450,7 +477,7 @@ def train(
                           batch_size=config.batch_size)
     batches = int(np.ceil(train_mask.sum() / config.batch_size))
 
-    with resolve_strategy(strategy if strategy is not None else config.strategy).scope():
+    with strategy.scope():
         model = build_model(config.arch, config.input_size, len(classes),
                             width=config.width, dropout=config.dropout)
         if config.initial_model:
@@ -482,8 +509,9 @@ def train(
         )
     reporter, best = _make_callbacks(config, batches, progress, cancelled)
     try:
-        fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                        callbacks=[reporter, best], shuffle=False, verbose=0)
+        with multi_worker_fit(model, strategy, train_ds):
+            fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                            callbacks=[reporter, best], shuffle=False, verbose=0)
     except _SkipValidation:
         fit = None
     raw_history = fit.history if fit is not None else \
@@ -496,6 +524,7 @@ def train(
         raise TrainingCancelled(max(0, completed), history, reporter.batches_run)
     if best.best_weights is not None:
         model.set_weights(best.best_weights)
+    model = _outside_workers(model, strategy, config, len(classes))
     return TrainingResult(
         model=model, config=config, classes=classes, spec=spec, table=table, images=images,
         history=history, best_epoch=best.best_epoch, best_value=float(best.best),

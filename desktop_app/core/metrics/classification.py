@@ -83,11 +83,23 @@ def auroc(positive: np.ndarray, scores: np.ndarray) -> float:
 
 
 def roc_curve(positive: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """False- and true-positive rates at every distinct threshold (for plotting)."""
+    """False- and true-positive rates at every distinct threshold (for plotting).
+
+    One point per distinct score (tied films move together), starting at (0, 0): the
+    points of ``sklearn.metrics.roc_curve(..., drop_intermediate=False)``, and the trapezoid
+    under them is :func:`auroc`. With one class present the absent class's rate is 0 (not
+    NaN) so that the plot still draws.
+    """
     positive = np.asarray(positive, dtype=bool)
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="mergesort")
-    tps = np.concatenate([[0], np.cumsum(positive[order])])
-    fps = np.concatenate([[0], np.cumsum(~positive[order])])
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(-scores, kind="mergesort")
+    # A threshold sits after the last film of each group of tied scores; a point inside a
+    # tie would depend on the order the sort left the tied films in.
+    last_of_ties = np.append(np.flatnonzero(np.diff(scores[order])), len(scores) - 1)
+    if len(scores) == 0:
+        last_of_ties = last_of_ties[:0]
+    tps = np.concatenate([[0], np.cumsum(positive[order])[last_of_ties]])
+    fps = np.concatenate([[0], np.cumsum(~positive[order])[last_of_ties]])
     return fps / max(1, fps[-1]), tps / max(1, tps[-1])
 
 
