@@ -416,11 +416,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.markdown.write_text(text, encoding="utf-8")
     def summary(results: dict[str, Excess]) -> dict[str, Any]:
         return {s: {"n": len(e.loaded),
-                    "refused_one_tier": round(float(e.refused(None, view_caution).mean()), 4),
+                    "refused_one_tier": round(float(e.refused(None, view_caution).mean()), 6),
                     "refused_two_tiers": round(float(
-                        e.refused(margins, view_caution, confident).mean()), 4),
+                        e.refused(margins, view_caution, confident).mean()), 6),
                     "cautioned": round(float(
-                        e.cautioned(margins, view_caution, confident).mean()), 4)}
+                        e.cautioned(margins, view_caution, confident).mean()), 6)}
                 for s, e in results.items()}
 
     record = {
