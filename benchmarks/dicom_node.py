@@ -196,6 +196,7 @@ def _gui_run(folder: Path, model: Path, timeout: float) -> dict[str, float]:
                               cwd=REPO)
     probe = EventLoopProbe(
         lambda: loop.quit() if window.table_model.count(Status.DONE) >= count else None)
+    probe.exclude_children.add(pusher.pid)  # the modality is not LungLens's memory
     started = time.perf_counter()
     probe.start()
     QtCore.QTimer.singleShot(int(timeout * 1000), loop.quit)
@@ -289,7 +290,8 @@ def main() -> int:
          "p99 <= 100 ms"),
         ("GUI memory while receiving (window process, peak RSS)",
          f"{gui['rss']:.0f} MB (its child processes: the node and the decoders, "
-         f"{gui['children']:.0f} MB)", "<= 500 MB"),
+         f"{gui['children']:.0f} MB; together {gui['rss'] + gui['children']:.0f} MB)",
+         "<= 500 MB"),
     ]
     print(f"DICOM node, {args.n} films of {side[0]}x{side[1]} px, model {args.model.name}, "
           f"{platform.machine()} {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")

@@ -56,8 +56,11 @@ def _rss_mb() -> float:
         return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
-def _children_rss_mb() -> float:
-    """Resident memory of this process's children (the decoder processes), summed."""
+def _children_rss_mb(exclude: set[int] | frozenset[int] = frozenset()) -> float:
+    """Resident memory of this process's children (the decoder processes), summed.
+
+    ``exclude``: children that are not LungLens (e.g. a benchmark's own sender).
+    """
     total = 0.0
     for task in Path("/proc/self/task").iterdir():
         try:
@@ -65,6 +68,8 @@ def _children_rss_mb() -> float:
         except OSError:
             continue
         for pid in pids:
+            if int(pid) in exclude:
+                continue
             try:
                 pages = int(Path(f"/proc/{pid}/statm").read_text(encoding="ascii").split()[1])
             except (OSError, IndexError, ValueError):
@@ -86,6 +91,8 @@ class EventLoopProbe:
         self.gaps: list[float] = []
         self.rss: list[float] = [_rss_mb()]
         self.children: list[float] = [0.0]
+        #: Child processes left out of ``children`` (not part of the program measured).
+        self.exclude_children: set[int] = set()
         self._last = time.perf_counter()
         self._ticks = 0
         self._every_100_ms = every_100_ms
@@ -109,7 +116,7 @@ class EventLoopProbe:
         self._ticks += 1
         if self._ticks % 10 == 0:
             self.rss.append(_rss_mb())
-            self.children.append(_children_rss_mb())
+            self.children.append(_children_rss_mb(self.exclude_children))
             if self._every_100_ms is not None:
                 self._every_100_ms()
 

@@ -18,10 +18,13 @@ from pathlib import Path
 
 __all__ = [
     "PARTIAL_SUFFIX",
+    "dicom_uid",
+    "film_uid",
     "is_valid_uid",
     "received_file",
     "remove_partial_files",
     "sha256_bytes",
+    "sha256_file",
     "uid_from_sha256",
     "write_atomically",
 ]
@@ -51,6 +54,38 @@ def uid_from_sha256(digest: str) -> str:
 def sha256_bytes(data: bytes | memoryview) -> str:
     """Hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks (a film is never held whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dicom_uid(path: Path) -> str | None:
+    """The file's SOP Instance UID when present and valid (header only, pixels not read)."""
+    import pydicom
+
+    try:
+        dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True,
+                                  specific_tags=["SOPInstanceUID"])
+    except Exception:  # an unreadable header only means "no UID"
+        return None
+    uid = str(dataset.get("SOPInstanceUID", ""))
+    return uid if is_valid_uid(uid) else None
+
+
+def film_uid(path: Path, digest: str, *, is_dicom: bool) -> str:
+    """The worklist key of a file that was not received over DICOM (watched or opened).
+
+    A DICOM file keeps its own SOP Instance UID, so the same film received, watched or
+    opened is one row; any other file (or a DICOM file without a valid UID) gets
+    :func:`uid_from_sha256` of its content, so the same bytes are one row wherever they lie.
+    """
+    return (dicom_uid(path) if is_dicom else None) or uid_from_sha256(digest)
 
 
 def received_file(folder: Path, day: str, sop_instance_uid: str) -> Path:

@@ -10,7 +10,6 @@ already a row (received over the network too, say) is not queued twice.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -18,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from desktop_app.core.film_files import is_valid_uid, uid_from_sha256
+from desktop_app.core.film_files import film_uid, sha256_file
 from desktop_app.core.imaging import sniff_format
 from desktop_app.core.worklist_store import WorklistStore
 
@@ -104,11 +103,11 @@ class WatchFolder:
             LOGGER.info("watch folder: %s is not an image; ignored", path)
             return None
         try:
-            digest = _sha256_file(path)
+            digest = sha256_file(path)
         except OSError as error:
             LOGGER.warning("watch folder: cannot read %s: %s", path, error)
             return None
-        uid = (_dicom_uid(path) if kind == "DICOM" else None) or uid_from_sha256(digest)
+        uid = film_uid(path, digest, is_dicom=kind == "DICOM")
         added = self.store.add_film(uid, origin="watch", stored_file=path, sha256=digest)
         self.store.mark_watched(path, size, mtime_ns, uid)
         if not added:
@@ -116,24 +115,3 @@ class WatchFolder:
             return None
         LOGGER.info("watch folder: queued %s (%s)", path, uid)
         return WatchedFilm(uid, path)
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _dicom_uid(path: Path) -> str | None:
-    """The file's SOP Instance UID when present and valid (header only, pixels not read)."""
-    import pydicom
-
-    try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=True, force=True,
-                                  specific_tags=["SOPInstanceUID"])
-    except Exception:  # an unreadable header only means "no UID"
-        return None
-    uid = str(dataset.get("SOPInstanceUID", ""))
-    return uid if is_valid_uid(uid) else None

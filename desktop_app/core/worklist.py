@@ -50,7 +50,9 @@ class RowRecord:
         thumbnail: What the model saw, small uint8 grayscale (``None`` until analysed).
         sop_instance_uid: The film's UID in the persistent worklist (received or watched).
         calling_ae: The DICOM sender's AE title.
-        received: When the film arrived (received or watched films).
+        received: When the film arrived (received, watched or opened films).
+        origin: Where a film of the persistent worklist came from (``dicom``, ``watch``,
+            ``open``); ``None`` for a file that has no row there (it could not be read).
     """
 
     key: int
@@ -61,6 +63,7 @@ class RowRecord:
     sop_instance_uid: str | None = None
     calling_ae: str | None = None
     received: dt.datetime | None = None
+    origin: str | None = None
 
     @property
     def label_text(self) -> str:
@@ -155,7 +158,8 @@ class Worklist:
         return self._append([RowRecord(0, path) for path in new]), existing
 
     def add_film(self, path: Path, sop_instance_uid: str, *, calling_ae: str | None = None,
-                 received: dt.datetime | None = None) -> tuple[int, bool]:
+                 received: dt.datetime | None = None,
+                 origin: str | None = None) -> tuple[int, bool]:
         """Append a film of the persistent worklist (one row per UID).
 
         Returns:
@@ -167,12 +171,12 @@ class Worklist:
             key = self._by_path[Path(path)]
             record = self.record(key)
             record.sop_instance_uid, record.calling_ae = sop_instance_uid, calling_ae
-            record.received = received
+            record.received, record.origin = received, origin
             self._by_uid[sop_instance_uid] = key
             self._changed([self._row_of[key]])
             return key, False
         record = RowRecord(0, Path(path), sop_instance_uid=sop_instance_uid,
-                           calling_ae=calling_ae, received=received)
+                           calling_ae=calling_ae, received=received, origin=origin)
         return self._append([record])[0], True
 
     def _append(self, records: list[RowRecord]) -> list[int]:

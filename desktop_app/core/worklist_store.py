@@ -31,6 +31,7 @@ from typing import Any
 
 __all__ = [
     "FILM_STATUSES",
+    "ORIGIN_OPEN",
     "WORKLIST_FILE",
     "FilmRow",
     "WorklistStore",
@@ -40,6 +41,8 @@ __all__ = [
 WORKLIST_FILE = "worklist.sqlite3"
 #: What ``status`` may hold: waiting for analysis, answered, or could not be read.
 FILM_STATUSES = ("queued", "analysed", "failed")
+#: The ``origin`` of a film opened or dropped in the window (the others: ``dicom``, ``watch``).
+ORIGIN_OPEN = "open"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS films (
@@ -237,12 +240,22 @@ class WorklistStore:
         return [_row(r) for r in rows]
 
     def record_result(self, sop_instance_uid: str, record: Mapping[str, Any],
-                      thumbnail_png: bytes | None = None) -> bool:
+                      thumbnail_png: bytes | None = None, *,
+                      replace_other_model: bool = False) -> bool:
         """Store a ``classify --json`` record (and the row's thumbnail) as the film's result.
+
+        Args:
+            sop_instance_uid: The film.
+            record: Its ``classify --json`` record.
+            thumbnail_png: What the model saw, small.
+            replace_other_model: Also replace the answer of an *opened* film (origin
+                ``open``) when another model gave it: the window answers its opened films
+                again when the user changes models, and that answer is what it shows.
+                Received and watched films keep their first answer whatever this says.
 
         Returns:
             False when the film was not queued (already answered, or unknown): the result
-            is then dropped, so no film is ever answered twice.
+            is then dropped, so no film is ever answered twice (by the same model).
         """
         ok = bool(record.get("ok"))
         refusal = record.get("ood_reason") if ok else record.get("error")
@@ -251,11 +264,12 @@ class WorklistStore:
             cursor = connection.execute(
                 "UPDATE films SET status = ?, model_id = ?, label = ?, probabilities = ?, "
                 "caution = ?, refusal = ?, record = ?, thumbnail = ?, analyses = analyses + 1 "
-                "WHERE sop_instance_uid = ? AND status = 'queued'",
+                "WHERE sop_instance_uid = ? AND (status = 'queued' OR (? AND origin = 'open' "
+                "AND model_id IS NOT ?))",
                 ("analysed" if ok else "failed", record.get("model"), record.get("label"),
                  json.dumps(probabilities) if probabilities is not None else None,
                  record.get("caution"), refusal, json.dumps(dict(record)), thumbnail_png,
-                 sop_instance_uid),
+                 sop_instance_uid, replace_other_model, record.get("model")),
             )
             return cursor.rowcount == 1
 

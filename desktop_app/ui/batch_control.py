@@ -2,8 +2,9 @@
 
 :class:`BatchControl` keeps the queue of rows waiting for the batch worker
 (:class:`~desktop_app.ui.workers.BatchAnalysisWorker`), starts a batch when the model is ready
-and nothing runs, and writes each answer into the worklist. Progress goes to the window's
-progress bar and status bar; the window decides what to show of a finished row.
+and nothing runs, and writes each answer into the worklist (and, for opened films, into its
+database: :class:`~desktop_app.ui.opened_persistence.OpenedFilmKeeper`). Progress goes to
+the window's progress bar and status bar; the window decides what to show of a finished row.
 """
 
 from __future__ import annotations
@@ -129,7 +130,11 @@ class BatchControl(QtCore.QObject):
         if item.key in self._done or not self._window.is_current_model(item.result):
             return  # a late answer of a batch cancelled by a model change
         self._done.add(item.key)
-        self._window.table_model.set_result(item.key, item.result, item.thumbnail)
+        model = self._window.table_model
+        model.set_result(item.key, item.result, item.thumbnail)
+        if model.has_key(item.key):  # an opened film's answer goes to the worklist database
+            self._window.receiver.opened.keep_answer(model.record(item.key), item.result,
+                                                     item.thumbnail)
         self.item_done.emit(item)
 
     def _on_batch_progress_changed(self, done: int, total: int) -> None:

@@ -1,7 +1,9 @@
 """Opening files: File › Open, Open Folder, Open Recent and what the window is given.
 
-Folders are expanded off the UI thread (every file's first bytes are read); new files become
-worklist rows and are queued for the batch.
+Folders are expanded off the UI thread (every file's first bytes are read) and each file is
+registered in the persistent worklist there too (hashed: a row per film, see
+:mod:`desktop_app.core.opened_films`); new files become worklist rows and are queued for the
+batch, unless the worklist already holds this model's answer for them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from desktop_app.ui.workers import FunctionWorker, expand_paths
 
 if TYPE_CHECKING:
     from desktop_app.core.analysis import ExpandedInputs
+    from desktop_app.core.worklist_store import FilmRow
     from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.opened_persistence import OpenedFilmKeeper
 
 __all__ = ["IMAGE_FILTER", "FileOpening", "local_paths"]
 
@@ -52,14 +56,16 @@ class FileOpening(QtCore.QObject):
             settings.set_last_folder(first if first.is_dir() else first.parent)
         if any(p.is_dir() for p in paths):
             self._window.statusBar().showMessage("Looking for images…")
-        worker = FunctionWorker(expand_paths, paths)
+        worker = FunctionWorker(_expand_and_register, paths, self._window.receiver.opened)
         worker.signals.succeeded.connect(self._on_expander_succeeded)
         worker.signals.failed.connect(self._on_expander_failed)
         self._pool.start(worker)
 
-    def _on_expander_succeeded(self, expanded: ExpandedInputs) -> None:
+    def _on_expander_succeeded(
+            self, found: tuple[ExpandedInputs, dict[Path, FilmRow], str | None]) -> None:
+        expanded, rows, not_kept = found
         window = self._window
-        keys, existing = window.table_model.add_paths(expanded.files)
+        keys, existing, answer = self._add(expanded.files, rows)
         message = f"Added {len(keys)} image(s)"
         if existing:
             message += f", {len(existing)} already in the worklist"
@@ -67,15 +73,43 @@ class FileOpening(QtCore.QObject):
             message += f"; skipped {len(expanded.skipped)} file(s) that are not images"
         if not expanded.files:
             message = "No images found"
+        if not_kept:
+            message += f" (not kept in the worklist: {not_kept})"
         window.statusBar().showMessage(message, 8000)
+        if answer:
+            window.batch.enqueue(answer)
         if keys:
-            window.batch.enqueue(keys)
             self.files_added.emit(keys)
         target = (keys or existing or [None])[0]
         if target is not None and (window.table.current_key() < 0 or not keys):
             window.table.select_key(target)
             window.table.setFocus()
         window.update_actions()
+
+    def _add(self, files: list[Path], rows: dict[Path, FilmRow]
+             ) -> tuple[list[int], list[int], list[int]]:
+        """Add files in their order: keys added, keys already shown, keys to analyse."""
+        model = self._window.table_model
+        keys: list[int] = []
+        existing: list[int] = []
+        answer: list[int] = []
+        for path in files:
+            row = rows.get(path)
+            if row is None:  # no worklist row (unreadable): listed, its analysis says why
+                added, known = model.add_paths([path])
+                keys += added
+                answer += added
+                existing += known
+                continue
+            shown = model.worklist.key_of_film(row.sop_instance_uid)
+            if shown is not None:  # the same film (file or content) is already a row
+                existing.append(shown)
+                continue
+            answer += self._window.receiver.show_rows([row], [path])
+            key = model.worklist.key_of_film(row.sop_instance_uid)
+            if key is not None:
+                keys.append(key)
+        return keys, existing, answer
 
     def _on_expander_failed(self, message: str) -> None:
         self._window.statusBar().showMessage(f"Could not open: {message}", 10000)
@@ -116,6 +150,22 @@ class FileOpening(QtCore.QObject):
         action = self.sender()
         if isinstance(action, QtGui.QAction) and action.data():
             self.open_paths([str(action.data())])
+
+
+def _expand_and_register(paths: Sequence[Path], keeper: OpenedFilmKeeper
+                         ) -> tuple[ExpandedInputs, dict[Path, FilmRow], str | None]:
+    """Expand folders and give each file its worklist row (in the opener's worker thread).
+
+    A worklist that cannot be written (a full disk, a read-only data folder) does not stop
+    the files from being opened: they are analysed as before, and the reason is returned.
+    """
+    import sqlite3
+
+    expanded = expand_paths(paths)
+    try:
+        return expanded, keeper.register(expanded.files), None
+    except (OSError, sqlite3.Error) as error:
+        return expanded, {}, str(error)
 
 
 def local_paths(mime: QtCore.QMimeData) -> list[Path]:

@@ -76,6 +76,13 @@ class ImageDisplay(QtCore.QObject):
         if record.result is not None and not record.result.ok:
             self.show_full(key, record.result)
             return
+        if record.result is not None and not record.path.is_file():
+            # A film of the persistent worklist whose file was moved or deleted since: its
+            # stored answer still stands, only the pixels (and the heat map) are gone.
+            window.viewer.clear(f"The file is no longer there:\n{record.path}\n"
+                                "The stored answer is shown.")
+            window.panel.set_result(record.result)
+            return
         window.viewer.clear(f"Loading {record.path.name}…")
         if window.active_model is None:
             waiting = window.model_error or "Waiting for the model to load…"

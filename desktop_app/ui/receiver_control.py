@@ -4,9 +4,11 @@
 worker (:class:`~desktop_app.ui.receiver_worker.ReceiverWorker`); received and watched
 films become worklist rows as they arrive and take their answers when the node commits
 them (in order of arrival). A status-bar indicator shows listening / films received. At
-start-up the films of the persistent worklist received today are loaded into the table, so
-a restart does not lose the day's results. The network and classify code is imported when
-the receiver is first used, not when the window opens.
+start-up the films of the persistent worklist that arrived today (received, watched, or
+opened in the window: :class:`~desktop_app.ui.opened_persistence.OpenedFilmKeeper` keeps
+those) are loaded into the table, so a restart does not lose the day's results. The
+network and classify code is imported when the receiver is first used, not when the window
+opens.
 """
 
 from __future__ import annotations
@@ -18,8 +20,14 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app.core.locations import user_data_dir
-from desktop_app.core.worklist_store import WORKLIST_FILE, WorklistStore, start_of_local_day
+from desktop_app.core.worklist_store import (
+    ORIGIN_OPEN,
+    WORKLIST_FILE,
+    WorklistStore,
+    start_of_local_day,
+)
 from desktop_app.ui.banner import BannerLevel
+from desktop_app.ui.opened_persistence import OpenedFilmKeeper
 from desktop_app.ui.window_menus import make_action
 from desktop_app.ui.workers import FunctionWorker
 
@@ -126,6 +134,8 @@ class ReceiverControl(QtCore.QObject):
         super().__init__(window)
         self._window = window
         self.data_dir = user_data_dir()
+        #: Keeps opened and dropped films in the same worklist database.
+        self.opened = OpenedFilmKeeper(self.data_dir, self)
         self.worker: ReceiverWorker | None = None
         self._received = 0
         self._address = ""
@@ -191,9 +201,10 @@ class ReceiverControl(QtCore.QObject):
             self.indicator.setText("Receiver stopping…")
 
     def wait(self, msecs: int) -> None:
-        """Stop and wait for the node's thread (closing the window)."""
+        """Stop and wait for the node's thread and the pending commits (closing the window)."""
         self.stop()
         self._pool.waitForDone(msecs)
+        self.opened.wait(msecs)
 
     def load_today(self) -> None:
         """Show today's films of the persistent worklist (read off the UI thread)."""
@@ -202,25 +213,51 @@ class ReceiverControl(QtCore.QObject):
         self._window.pool.start(worker)
 
     def _on_loader_succeeded(self, rows: list[FilmRow]) -> None:
-        from desktop_app.core.stored_results import result_from_row
-
-        active = self._window.active_model
-        again = []
-        for row in rows:
-            key, new = self._window.table_model.worklist.add_film(
-                row.stored_file, row.sop_instance_uid, calling_ae=row.calling_ae,
-                received=row.received)
-            result = result_from_row(row, active.bundle.card) if active else None
-            if result is not None:
-                self._window.table_model.set_result(key, result)
-            elif new and row.status != "queued":
-                again.append(key)  # answered by another model: this one answers for display
+        again = self.show_rows(rows)
         if again:
             self._window.batch.enqueue(again)
         if rows:
             self._window.statusBar().showMessage(
-                f"Loaded {len(rows)} film(s) received today from the worklist", 8000)
+                f"Loaded {len(rows)} film(s) of today from the worklist", 8000)
         self._window.update_actions()
+
+    def show_rows(self, rows: list[FilmRow],
+                  paths: list[Path] | None = None) -> list[int]:
+        """Put rows of the persistent worklist in the table, with their stored answers.
+
+        Args:
+            rows: The films.
+            paths: Where each film is shown from (the opened file); default its stored file.
+
+        Returns:
+            Keys of the new rows the window's batch must answer: those answered by another
+            model, and opened films still queued (the window, not the node, answers those).
+            An opened film whose file is gone keeps its stored answer, or says it is gone.
+        """
+        from desktop_app.core.analysis import ImageResult
+        from desktop_app.core.row_thumbnails import thumbnail_from_png
+        from desktop_app.core.stored_results import result_from_row
+
+        active = self._window.active_model
+        model = self._window.table_model
+        again = []
+        for index, row in enumerate(rows):
+            path = paths[index] if paths is not None else row.stored_file
+            key, new = model.worklist.add_film(path, row.sop_instance_uid,
+                                               calling_ae=row.calling_ae,
+                                               received=row.received, origin=row.origin)
+            result = result_from_row(row, active.bundle.card) if active else None
+            if result is not None:
+                thumbnail = (thumbnail_from_png(row.thumbnail_png)
+                             if row.thumbnail_png is not None else None)
+                model.set_result(key, result, thumbnail)
+            elif new and row.origin == ORIGIN_OPEN and not Path(path).is_file():
+                model.set_result(key, ImageResult(
+                    Path(path), active.bundle.card.model_id if active else "",
+                    error=f"the file {str(path)!r} is no longer there"))
+            elif new and (row.status != "queued" or row.origin == ORIGIN_OPEN):
+                again.append(key)  # this model answers for display (the node: received)
+        return again
 
     def _update_indicator(self) -> None:
         self.indicator.setText(f"Listening on {self._address} · {self._received} film(s) "

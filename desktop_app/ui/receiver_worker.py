@@ -30,7 +30,7 @@ from desktop_app.core.dicom_receiver import ReceivedFilm, listening_address
 from desktop_app.core.row_thumbnails import thumbnail_from_png
 from desktop_app.core.stored_results import result_from_row
 from desktop_app.core.watch_folder import WatchedFilm
-from desktop_app.core.worklist_store import WORKLIST_FILE, FilmRow, WorklistStore
+from desktop_app.core.worklist_store import ORIGIN_OPEN, WORKLIST_FILE, FilmRow, WorklistStore
 
 if TYPE_CHECKING:
     from desktop_app.core.analysis import ImageResult
@@ -207,6 +207,8 @@ class ReceiverWorker(QtCore.QRunnable):
                 self.signals.film_analysed.emit(AnalysedFilm(row, result, thumbnail))
 
     def _announce(self, row: FilmRow) -> None:
+        if row.origin == ORIGIN_OPEN:
+            return  # the window added it itself; its answer is still followed
         if row.origin == "watch":
             self.signals.film_watched.emit(WatchedFilm(row.sop_instance_uid, row.stored_file))
         else:

@@ -103,7 +103,10 @@ def load_active_model(override: Path | str | None = None) -> ActiveModel:
     from desktop_app.core.model_bundle import load_bundle
     from desktop_app.core.model_store import ActiveModel, ModelStore
 
-    shared_decoder().warm_up(wait=False)  # decoder processes start while the model loads
+    # One decoder process starts while the model loads, so the first compressed film does
+    # not wait for it; the second starts when two decodes first overlap. Started ahead, it sat
+    # idle holding 62 MB while the window received films (the node decodes those).
+    shared_decoder().warm_up(wait=False, processes=1)
     folder = override or os.environ.get(MODEL_DIR_ENV) or None
     if folder:
         return ActiveModel("override", load_bundle(Path(folder)))

@@ -247,3 +247,25 @@ def test_process_decoder_gives_what_load_image_gives(picture: np.ndarray, tmp_pa
         assert caught.value.reason == expected.value.reason
     finally:
         decoder.close()
+
+
+def test_warming_up_one_decoder_starts_one_process_and_a_second_on_demand(
+        picture: np.ndarray, tmp_path: Path) -> None:
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    from desktop_app.core.imaging.process_decoder import ProcessDecoder
+
+    before = set(multiprocessing.active_children())
+    decoder = ProcessDecoder(2)
+    try:
+        decoder.warm_up(processes=1)  # what the window does while its model loads
+        assert len(set(multiprocessing.active_children()) - before) == 1
+        path = _write("dicom_j2k_lossless", picture, tmp_path)
+        with ThreadPoolExecutor(4) as threads:  # overlapping decodes still all succeed
+            results = list(threads.map(lambda _: decoder(path, min_side=MIN_SIDE), range(4)))
+        expected = load_image(path, min_side=MIN_SIDE).pixels
+        assert all(np.array_equal(r.pixels, expected) for r in results)
+        assert 1 <= len(set(multiprocessing.active_children()) - before) <= 2
+    finally:
+        decoder.close()

@@ -124,3 +124,23 @@ def test_worklist_command_prints_a_readable_table(tmp_path: Path,
     assert "watch" in lines[1]
     assert "queued" in lines[1]
     assert lines[2] == ("2 film(s) listed; in the worklist: 1 queued, 1 analysed, 0 failed.")
+
+
+def test_only_an_opened_film_takes_another_models_answer(tmp_path: Path) -> None:
+    other_model = {**RECORD, "model": "m2", "label": "Pneumonia"}
+    with WorklistStore.in_folder(tmp_path) as store:
+        for uid, origin in (("1.1", "open"), ("1.2", "dicom"), ("1.3", "watch")):
+            store.add_film(uid, origin=origin, stored_file=tmp_path / f"{uid}.png", sha256="ab")
+            assert store.record_result(uid, RECORD)
+        # The same model again: dropped, whatever the origin (one answer per model).
+        assert not store.record_result("1.1", RECORD, replace_other_model=True)
+        # Another model: the window's opened film takes it; received and watched films do not.
+        assert store.record_result("1.1", other_model, replace_other_model=True)
+        assert not store.record_result("1.2", other_model, replace_other_model=True)
+        assert not store.record_result("1.3", other_model, replace_other_model=True)
+        assert not store.record_result("1.1", other_model)  # not asked: never replaced
+        rows = {row.sop_instance_uid: row for row in store.films()}
+    assert (rows["1.1"].model_id, rows["1.1"].label, rows["1.1"].analyses) == ("m2", "Pneumonia",
+                                                                               2)
+    assert {rows[uid].model_id for uid in ("1.2", "1.3")} == {"m1"}
+    assert {rows[uid].analyses for uid in ("1.2", "1.3")} == {1}

@@ -111,14 +111,21 @@ class ProcessDecoder:
                     initializer=_exit_with_parent, initargs=(os.getpid(),))
             return self._pool
 
-    def warm_up(self, *, wait: bool = True) -> None:
-        """Start the workers and import the decoders now (e.g. while a model loads).
+    def warm_up(self, *, wait: bool = True, processes: int | None = None) -> None:
+        """Start workers and import the decoders now (e.g. while a model loads).
 
         Starting a worker costs about a second of one core (a fresh interpreter importing
         numpy, Pillow and pydicom); done ahead, the first image does not wait for it.
+
+        Args:
+            wait: Return only once the workers are ready.
+            processes: How many to start now (default all). Each idle worker holds about
+                60 MB; the others start when two decodes first run at the same time.
         """
+        count = self.processes if processes is None else max(1, min(self.processes,
+                                                                    int(processes)))
         pool = self._executor()
-        futures = [pool.submit(_warm) for _ in range(self.processes)]
+        futures = [pool.submit(_warm) for _ in range(count)]
         if wait:
             for future in futures:
                 future.result()
