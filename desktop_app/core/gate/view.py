@@ -159,24 +159,29 @@ class ViewCard:
                 path, f"min_frontal_probability must be within 0..1. Received: {threshold!r}")
         if VIEW_TFLITE_FILE not in files:
             raise ModelBundleError(path, f"view model card does not list {VIEW_TFLITE_FILE!r}")
-        caution = data.get("caution_frontal_probability")
-        if caution is not None and (
-                isinstance(caution, bool) or not isinstance(caution, int | float)
-                or not threshold <= float(caution) <= 1.0):
-            raise ModelBundleError(
-                path, f"caution_frontal_probability must be a number within "
-                      f"min_frontal_probability ({threshold!r}) .. 1. Received: {caution!r}")
-        confident = data.get("confident_frontal_probability")
-        floor = float(caution) if caution is not None else threshold
-        if confident is not None and (
-                isinstance(confident, bool) or not isinstance(confident, int | float)
-                or not floor <= float(confident) <= 1.0):
-            raise ModelBundleError(
-                path, f"confident_frontal_probability must be a number within the caution "
-                      f"threshold ({floor!r}) .. 1. Received: {confident!r}")
-        return cls(model_id, classes, spec, threshold, files, data,
-                   None if caution is None else float(caution),
-                   None if confident is None else float(confident))
+        caution = _optional_probability(path, data, "caution_frontal_probability",
+                                        threshold, "min_frontal_probability")
+        confident = _optional_probability(
+            path, data, "confident_frontal_probability",
+            caution if caution is not None else threshold, "the caution threshold")
+        return cls(model_id, classes, spec, threshold, files, data, caution, confident)
+
+
+def _optional_probability(path: Path, data: Mapping[str, Any], key: str, floor: float,
+                          floor_name: str) -> float | None:
+    """An optional threshold of the card: ``None``, or a number from ``floor`` to 1.
+
+    Raises:
+        ModelBundleError: Naming the key, the allowed range and the value found.
+    """
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) \
+            or not floor <= float(value) <= 1.0:
+        raise ModelBundleError(path, f"{key} must be a number within {floor_name} "
+                                     f"({floor!r}) .. 1. Received: {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
