@@ -28,11 +28,11 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from desktop_app.core.decision import decide
 from desktop_app.core.errors import ImageLoadError
 from desktop_app.core.imaging import load_image, model_min_side
 from desktop_app.core.inference import TfliteModel
 from desktop_app.core.lung_fields import ModelInputs
+from desktop_app.core.metrics.decisions import decision_predictions
 from desktop_app.core.model_bundle import load_bundle
 from model_training.calibration import choose_decision
 
@@ -153,15 +153,6 @@ RULES: dict[str, Rule] = {
 }
 
 
-def _decide_all(probs: np.ndarray, classes: list[str], spec: dict[str, Any],
-                groups: Sequence[str] | None) -> np.ndarray:
-    """Class index per row at the rule's operating point (age groups known or not)."""
-    index = {name: i for i, name in enumerate(classes)}
-    ages = groups if groups is not None else [None] * len(probs)
-    return np.array([index[decide(row, classes, spec, group).label]
-                     for row, group in zip(probs, ages, strict=True)], dtype=np.int64)
-
-
 def _share(hit: np.ndarray) -> dict[str, float | int | None]:
     return {"value": float(hit.mean()) if len(hit) else None, "n": len(hit)}
 
@@ -176,7 +167,7 @@ def evaluate_rule(pred: Predictions, rule: Rule, *, ages_known: bool,
     val, test = pred.subset == "val", pred.subset == on
     spec = rule(pred.probabilities[val], pred.labels[val], pred.classes, pred.age_groups[val])
     groups = list(pred.age_groups[test]) if ages_known else None
-    chosen = _decide_all(pred.probabilities[test], pred.classes, spec, groups)
+    chosen, _ = decision_predictions(pred.probabilities[test], pred.classes, spec, groups)
     truth, ages = pred.labels[test], pred.age_groups[test]
     covid, normal = pred.classes.index("COVID-19"), pred.classes.index("Normal")
     pneumonia = pred.classes.index("Pneumonia")
