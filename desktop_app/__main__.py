@@ -3,6 +3,8 @@
 * ``classify [--json] [--model DIR] PATH...`` — the command-line classifier (no window);
 * ``validate --data PATH [--model DIR] [--report out.pdf] [--json]`` — measure the model on
   labelled films (no window);
+* ``calibrate --data PATH --out DIR [--model DIR] [--site NAME] [--install] [--json]`` —
+  calibrate the model's thresholds and gate to a site's films (no window);
 * ``serve [--host H] [--port P] [--ae-title T] [--allow-ae NAME ...] [--data-dir DIR]
   [--watch FOLDER]`` — a headless DICOM node (receive, watch, analyse into the worklist);
 * ``worklist [--data-dir DIR] [--json] [--since DATE]`` — print the persistent worklist;
@@ -28,7 +30,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lunglens",
         description="LungLens: offline decision support for chest X-rays. "
-        "Sub-commands: 'classify', 'validate', 'serve' and 'worklist' "
+        "Sub-commands: 'classify', 'validate', 'calibrate', 'serve' and 'worklist' "
         "(run 'lunglens classify --help').",
         epilog=DISCLAIMER,
     )
@@ -53,6 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.core.validate_cli import run_validate
 
         return run_validate(args[1:])
+    if args and args[0] == "calibrate":
+        from desktop_app.core.calibrate_cli import run_calibrate
+
+        return run_calibrate(args[1:])
     if args and args[0] == "serve":
         from desktop_app.core.serve_cli import run_serve
 

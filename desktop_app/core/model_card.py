@@ -77,6 +77,9 @@ class ModelCard:
         files: ``{file name: sha256}`` for each model file in the bundle.
         intended_use: What the model is for (and not for).
         limitations: Known limitations, one sentence each.
+        site_calibration: For a bundle calibrated to a site (``python -m desktop_app
+            calibrate``), for which site, when, from how many films and what changed
+            (:mod:`desktop_app.core.site_calibration`); ``None`` for a model as trained.
     """
 
     schema_version: int
@@ -97,6 +100,7 @@ class ModelCard:
     files: dict[str, str]
     intended_use: str
     limitations: list[str] = field(default_factory=list)
+    site_calibration: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, source: Path | str = CARD_FILE) -> ModelCard:
@@ -149,6 +153,14 @@ class ModelCard:
                 source, f"model card 'files' must map file names to sha256 hex digests: {files!r}"
             )
         values = {name: data[name] for name in _FIELD_TYPES}
+        calibration = data.get("site_calibration")
+        if calibration is not None:
+            if not isinstance(calibration, dict) or not all(
+                    key in calibration for key in ("site", "date", "films")):
+                raise ModelBundleError(
+                    source, "model card 'site_calibration' must be an object with 'site', "
+                    f"'date' and 'films': {str(calibration)[:200]!r}")
+            values["site_calibration"] = calibration
         values["preprocessing"] = spec
         values["temperature"] = temperature
         values["classes"] = list(classes)
@@ -159,6 +171,8 @@ class ModelCard:
         result: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
+            if item.name == "site_calibration" and value is None:
+                continue  # a model as trained has no such section
             result[item.name] = value.to_dict() if isinstance(value, PreprocessingSpec) else value
         return result
 

@@ -20,6 +20,7 @@ from desktop_app.core.gate.spec import (
     fit_ood_spec,
     usual_limits,
     validate_ood_spec,
+    with_limits,
 )
 from desktop_app.core.gate.vectors import (
     GLOBAL_NAMES,
@@ -69,4 +70,5 @@ __all__ = [
     "usual_limits",
     "validate_ood_spec",
     "view_input",
+    "with_limits",
 ]

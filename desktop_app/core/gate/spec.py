@@ -16,6 +16,7 @@ without one refuses at its usual limit, as every card before 2026-12-06 does.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,7 +32,9 @@ from desktop_app.core.gate.vectors import (
     orientation_score,
 )
 
-__all__ = ["REFUSAL_LIMIT_KEYS", "fit_ood_spec", "usual_limits", "validate_ood_spec"]
+__all__ = [
+    "REFUSAL_LIMIT_KEYS", "fit_ood_spec", "usual_limits", "validate_ood_spec", "with_limits",
+]
 
 #: The checks that may have a refusal limit (``ood.refusal_limits``).
 REFUSAL_LIMIT_KEYS = ("features", "layout", "texture", "global", "orientation")
@@ -97,6 +100,29 @@ def usual_limits(spec: Mapping[str, Any]) -> dict[str, float]:
     if spec.get("orientation"):
         limits["orientation"] = float(spec["orientation"]["min_score"])
     return limits
+
+
+def with_limits(spec: Mapping[str, Any], usual: Mapping[str, float],
+                refusal: Mapping[str, float]) -> dict[str, Any]:
+    """A copy of an ``ood`` section with new usual and refusal limits.
+
+    The inverse of :func:`usual_limits` (orientation given as minimum scores, as there).
+
+    Site calibration (:mod:`desktop_app.core.site_gate`) moves limits and nothing else: the
+    reference statistics the distances are measured from stay the model's.
+    """
+    out = json.loads(json.dumps(spec))  # a deep copy of plain JSON data
+    for key, value in usual.items():
+        if key == "features":
+            out["distance_threshold"] = float(value)
+        elif key == "orientation":
+            out["orientation"]["min_score"] = float(value)
+        else:
+            out[_SECTIONS[key]]["distance_threshold"] = float(value)
+    if refusal:
+        out["refusal_limits"] = {**out.get("refusal_limits", {}),
+                                 **{key: float(value) for key, value in refusal.items()}}
+    return out
 
 
 def _validate_refusal_limits(spec: Mapping[str, Any]) -> None:

@@ -4,6 +4,7 @@
 * :mod:`~desktop_app.core.metrics.decisions` - the app's decision on many rows;
 * :mod:`~desktop_app.core.metrics.populations` - per class / source / age group with
   patient-level bootstrap intervals;
+* :mod:`~desktop_app.core.metrics.thresholds` - the threshold rules of an operating point;
 * :mod:`~desktop_app.core.metrics.refusals` - sensitivity over the labelled films and counting
   the gate's refusals as not found.
 

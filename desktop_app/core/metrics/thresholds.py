@@ -1,0 +1,72 @@
+"""Threshold rules shared by training's operating point and a site's calibration.
+
+Training chooses its operating point on validation films (:mod:`model_training.calibration`);
+a clinic re-chooses it on its own films (:mod:`desktop_app.core.site_thresholds`) in the
+classify-only build, which has no TensorFlow. Both must pick a threshold the same way, so the
+two rules live here, in plain numpy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["threshold_for_false_positive_rate", "threshold_for_sensitivity"]
+
+
+def threshold_for_sensitivity(
+    scores: np.ndarray, positive: np.ndarray, target: float = 0.95
+) -> tuple[float, float, float]:
+    """Threshold reaching ``target`` sensitivity with the best specificity.
+
+    Among thresholds with equal (best) specificity the one in the middle of the tied range is
+    taken, which keeps a margin on both sides for unseen data.
+
+    Returns:
+        ``(threshold, sensitivity, specificity)`` on the given data.
+
+    Raises:
+        ValueError: If there are no positives, naming the count.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    if positive.sum() == 0:
+        raise ValueError(f"cannot choose a threshold without positives (got {positive.sum()})")
+    candidates = np.unique(np.clip(scores, 1e-6, 1.0))
+    sens = np.array([(scores[positive] >= t).mean() for t in candidates])
+    negatives = ~positive
+    spec = np.array([(scores[negatives] < t).mean() if negatives.any() else 1.0
+                     for t in candidates])
+    feasible = sens >= target - 1e-12
+    best_spec = spec[feasible].max()
+    tied = np.flatnonzero(feasible & (spec >= best_spec - 1e-12))
+    best_sens = sens[tied].max()
+    tied = tied[sens[tied] >= best_sens - 1e-12]
+    low, high = candidates[tied.min()], candidates[tied.max()]
+    # The interval of equivalent thresholds extends down to just above the next lower score.
+    below = candidates[candidates < low]
+    floor = below.max() if len(below) else 0.0
+    threshold = float(np.clip((floor + high) / 2.0 if high == low else (low + high) / 2.0,
+                              1e-6, 1.0))
+    return threshold, float(sens[tied[0]]), float(spec[tied[0]])
+
+
+def threshold_for_false_positive_rate(scores: np.ndarray, negatives: np.ndarray,
+                                     max_rate: float) -> float:
+    """The lowest threshold calling at most ``max_rate`` of ``negatives`` positive.
+
+    Placed half-way between the highest negative score it lets through and the next higher
+    one, so a score tied with a negative never flips. Without negatives there is nothing to
+    anchor on and the lowest possible threshold is returned (the caller keeps its own).
+    """
+    values = np.sort(np.asarray(scores, dtype=np.float64)[np.asarray(negatives, dtype=bool)])
+    if len(values) == 0:
+        return 1e-6
+    allowed = math.floor(max_rate * len(values) + 1e-9)  # negatives that may reach it
+    if allowed >= len(values):
+        return 1e-6
+    kept = values[len(values) - allowed - 1]  # the highest negative that must stay below
+    higher = values[values > kept]  # ties with it stay below too
+    upper = float(higher.min()) if len(higher) else 1.0
+    return float(np.clip((kept + upper) / 2.0, 1e-6, 1.0))

@@ -1,0 +1,278 @@
+"""The gate's limits moved to a site's films, never so far that non-chest images get through.
+
+A site's own frontal films are, by definition, what "a frontal chest film from here" looks
+like; when the model's limits (fitted on public research films) refuse or caution many of
+them, the limits, not the films, are wrong for this site. Site calibration therefore moves
+each two-tier check's limits (layout, orientation, global statistics, texture, the
+classifier's feature distance) out to where the site's films lie:
+
+* **the site's look** is its films that the view model calls frontal (frontal probability at
+  least the view card's caution limit) and that passed the image checks; films the view model
+  calls lateral, rotated or other, and colour/flat/few-grey images, never count;
+* each check's **usual limit** becomes at least the site's 99th percentile, and its **refusal
+  limit** at least the site's 99.5th percentile plus the check's refusal margin (at least
+  :data:`MIN_SITE_MARGIN`) times its distance from the site's median, the rule the model's
+  own limits were fitted by (:mod:`model_training.ood_fitting`); limits only widen;
+* **the brake**: the non-chest check set shipped with LungLens
+  (:mod:`desktop_app.core.gate.check_set`) is run through the same model; a check's widening
+  is scaled back (bisection on the fraction of the way it moves) until the development half
+  of that set is still refused at least as the floor says (:func:`non_chest_floor`: 98 %,
+  and never more than half a point below what the model refused before). The held-out half
+  is only measured and reported.
+
+The refusal of a film under new limits is simulated from the values the gate measured
+(:func:`refused_and_cautioned`), by the rule of :meth:`desktop_app.core.gate.Gate.combine`:
+a tests compares it with the real classify path on a calibrated bundle.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from desktop_app.core.gate import usual_limits, with_limits
+from desktop_app.core.gate.verdict import Tier, tier
+
+__all__ = [
+    "CHECKS",
+    "MIN_SITE_MARGIN",
+    "GateLimits",
+    "ViewLimits",
+    "non_chest_floor",
+    "refused_and_cautioned",
+    "site_limits",
+]
+
+#: The checks a site may widen, in the order the gate applies them.
+CHECKS = ("layout", "orientation", "global", "texture", "features")
+#: Site quantile a usual limit moves out to (films past it are cautioned).
+USUAL_QUANTILE = 0.99
+#: Site quantile a refusal limit starts from.
+REFUSAL_QUANTILE = 0.995
+#: Smallest refusal margin at a site (the model's margins for orientation and global
+#: statistics are 0: no held-out public source needed room there, but a new site might).
+MIN_SITE_MARGIN = 0.25
+#: The non-chest check set must stay refused at least this much ...
+MIN_NON_CHEST_REFUSED = 0.98
+#: ... and never fall more than this below what the model refused before calibration.
+MAX_NON_CHEST_DROP = 0.005
+_BISECTION_STEPS = 24
+
+#: The model's refusal margins (model_training.ood_fitting.REFUSAL_MARGINS, measured by the
+#: leave-one-source-out study); repeated here because the core cannot import training code,
+#: and read from the card's fit record when it has one.
+_DEFAULT_MARGINS = {"layout": 0.225, "orientation": 0.0, "global": 0.0, "texture": 0.251,
+                    "features": 0.473}
+
+
+@dataclass(frozen=True)
+class ViewLimits:
+    """The view card's thresholds (:class:`desktop_app.core.gate.ViewCheck`)."""
+
+    min_frontal: float
+    caution_frontal: float | None = None
+    confident_frontal: float | None = None
+
+
+@dataclass(frozen=True)
+class GateLimits:
+    """Each check's usual and refusal limit, all as upper limits (orientation negated).
+
+    Attributes:
+        usual: Per check, past this a film is cautioned.
+        refusal: Per check, past this it is refused (unless the view check vouches).
+    """
+
+    usual: dict[str, float]
+    refusal: dict[str, float]
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> GateLimits:
+        """The limits of a card's ``ood`` section (no refusal limit: refused at the usual)."""
+        usual = {key: (-value if key == "orientation" else value)
+                 for key, value in usual_limits(spec).items() if key in CHECKS}
+        stored = dict(spec.get("refusal_limits") or {})
+        refusal = {key: (-float(stored[key]) if key == "orientation" else float(stored[key]))
+                   if key in stored else usual[key] for key in usual}
+        return cls(usual, refusal)
+
+    def to_spec(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """``spec`` with these limits written in (orientation back to minimum scores)."""
+        def card_value(key: str, value: float) -> float:
+            return -value if key == "orientation" else value
+
+        return with_limits(spec, {k: card_value(k, v) for k, v in self.usual.items()},
+                           {k: card_value(k, v) for k, v in self.refusal.items()})
+
+    def scaled(self, target: GateLimits, fraction: Mapping[str, float]) -> GateLimits:
+        """These limits moved ``fraction[check]`` of the way to ``target``'s."""
+        def move(now: dict[str, float], goal: dict[str, float]) -> dict[str, float]:
+            return {key: now[key] + fraction.get(key, 0.0) * (goal[key] - now[key])
+                    for key in now}
+
+        return GateLimits(move(self.usual, target.usual), move(self.refusal, target.refusal))
+
+
+def _upper(values: Mapping[str, float], key: str) -> float:
+    value = float(values.get(key, math.nan))
+    return -value if key == "orientation" else value
+
+
+def measured_by_gate(values: Mapping[str, float] | None) -> bool:
+    """True when the appearance checks ran (the image checks and the lung finder passed)."""
+    return bool(values) and "layout" in values
+
+
+def refused_and_cautioned(
+    values: Sequence[Mapping[str, float] | None],
+    limits: GateLimits,
+    view: ViewLimits,
+    fixed_refusal: Sequence[bool],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each film would be refused / cautioned under ``limits``.
+
+    Args:
+        values: Each film's gate values (``OodVerdict.values``); ``None`` for an unreadable
+            file.
+        limits: The limits to simulate.
+        view: The view card's thresholds (the view check is never moved).
+        fixed_refusal: Per film, whether it was refused before; used for films the limits
+            cannot change (unreadable, refused by the image checks or "no lung fields").
+
+    Returns:
+        ``(refused, cautioned)`` boolean arrays.
+    """
+    refused = np.zeros(len(values), dtype=bool)
+    cautioned = np.zeros(len(values), dtype=bool)
+    for index, film in enumerate(values):
+        if not measured_by_gate(film):
+            refused[index] = bool(fixed_refusal[index]) or film is None
+            continue
+        frontal = float(film.get("frontal_probability", 1.0))
+        if not frontal >= view.min_frontal:
+            refused[index] = True
+            continue
+        vouched = view.confident_frontal is not None and frontal >= view.confident_frontal
+        caution = view.caution_frontal is not None and frontal < view.caution_frontal
+        for key in CHECKS:
+            if key not in limits.usual or key not in film:
+                continue
+            outcome = tier(_upper(film, key), limits.usual[key], limits.refusal[key])
+            if outcome is Tier.REFUSE and not vouched:
+                refused[index] = True
+                break
+            caution = caution or outcome is not Tier.PASS
+        cautioned[index] = caution and not refused[index]
+    return refused, cautioned
+
+
+def non_chest_floor(refused_before: float) -> float:
+    """The share of the non-chest check set that must stay refused (see module docs)."""
+    return max(MIN_NON_CHEST_REFUSED, refused_before - MAX_NON_CHEST_DROP)
+
+
+def _margins(spec: Mapping[str, Any]) -> dict[str, float]:
+    recorded = (spec.get("fit") or {}).get("refusal_margins") or {}
+    return {key: max(float(recorded.get(key, _DEFAULT_MARGINS[key])), MIN_SITE_MARGIN)
+            for key in CHECKS}
+
+
+def site_look(values: Sequence[Mapping[str, float] | None], view: ViewLimits) -> list[int]:
+    """Indices of the films that count as the site's look (see module docs)."""
+    floor = view.caution_frontal if view.caution_frontal is not None else view.min_frontal
+    return [index for index, film in enumerate(values)
+            if measured_by_gate(film) and float(film.get("frontal_probability", 1.0)) >= floor]
+
+
+def site_limits(
+    spec: Mapping[str, Any],
+    site_values: Sequence[Mapping[str, float] | None],
+    view: ViewLimits,
+    check_values: Sequence[Mapping[str, float] | None],
+    check_fixed: Sequence[bool],
+    check_development: Sequence[bool],
+) -> dict[str, Any]:
+    """The site's limits for a card's ``ood`` section, braked by the non-chest check set.
+
+    Args:
+        spec: The model card's ``ood`` section.
+        site_values: The gate values of the site's films (the calibration films only).
+        view: The view card's thresholds.
+        check_values: The gate values of the shipped non-chest check set under this model.
+        check_fixed: Per check-set image, whether it was refused before (for the images the
+            limits cannot change).
+        check_development: Per check-set image, True for the development half (the brake);
+            the held-out half is only reported.
+
+    Returns:
+        ``{"limits": GateLimits, "wanted": GateLimits, "moved": {check: fraction},
+        "site_films": n, "non_chest": {...}}``: the limits to use, where the site's films
+        alone would have put them, how far of that way each check moved (1 = all the way),
+        how many films made the site's look, and the check set's refusal before/after per half.
+    """
+    before = GateLimits.from_spec(spec)
+    look = site_look(site_values, view)
+    margins = _margins(spec)
+    wanted_usual = dict(before.usual)
+    wanted_refusal = dict(before.refusal)
+    for key in before.usual:
+        column = np.array([_upper(site_values[i], key) for i in look], dtype=np.float64)
+        column = column[np.isfinite(column)]
+        if len(column) == 0:
+            continue
+        usual = float(np.quantile(column, USUAL_QUANTILE))
+        high = float(np.quantile(column, REFUSAL_QUANTILE))
+        median = float(np.median(column))
+        refusal = high + margins[key] * max(high - median, 0.0)
+        wanted_usual[key] = max(before.usual[key], usual)
+        wanted_refusal[key] = max(before.refusal[key], refusal, wanted_usual[key])
+    wanted = GateLimits(wanted_usual, wanted_refusal)
+
+    development = np.asarray(check_development, dtype=bool)
+    held_out = ~development
+
+    def refused_share(limits: GateLimits, rows: np.ndarray) -> float:
+        refused, _ = refused_and_cautioned(check_values, limits, view, check_fixed)
+        return float(refused[rows].mean()) if rows.any() else 1.0
+
+    floor = non_chest_floor(refused_share(before, development))
+    # Widen the check that refuses most site films first: it is the one the site needs most.
+    site_refused = {key: sum(_upper(site_values[i], key) > before.refusal[key] for i in look)
+                    for key in before.usual}
+    moved = {key: 0.0 for key in before.usual}
+    for key in sorted(before.usual, key=lambda k: -site_refused[k]):
+        if wanted.refusal[key] <= before.refusal[key] and wanted.usual[key] <= before.usual[key]:
+            moved[key] = 1.0  # the site's films asked for nothing: all of no way
+            continue
+        if refused_share(before.scaled(wanted, {**moved, key: 1.0}), development) >= floor:
+            moved[key] = 1.0
+            continue
+        low, high = 0.0, 1.0
+        for _ in range(_BISECTION_STEPS):
+            middle = (low + high) / 2
+            if refused_share(before.scaled(wanted, {**moved, key: middle}), development) \
+                    >= floor:
+                low = middle
+            else:
+                high = middle
+        moved[key] = low
+    limits = before.scaled(wanted, moved)
+    return {
+        "limits": limits,
+        "wanted": wanted,
+        "moved": moved,
+        "site_films": len(look),
+        "non_chest": {
+            "floor": floor,
+            "development": {"n": int(development.sum()),
+                            "refused_before": refused_share(before, development),
+                            "refused_after": refused_share(limits, development)},
+            "held_out": {"n": int(held_out.sum()),
+                         "refused_before": refused_share(before, held_out),
+                         "refused_after": refused_share(limits, held_out)},
+        },
+    }
