@@ -68,6 +68,9 @@ def format_result(record: Mapping[str, Any]) -> list[str]:
         + (f", {counts['other_classes']} of classes this model does not have (left out)"
            if counts.get("other_classes") else "") + ".",
         f"  {cautioned_text(counts)}",
+        *([f"  Model {record['calibration']['line']} "
+           f"(from {record['calibration']['calibrated_from']})."]
+          if record.get("calibration") else []),
         f"  Data fingerprint: {record['data_fingerprint']['sha256'][:16]} "
         f"({record['data_fingerprint']['images']} films).",
         "",

@@ -145,6 +145,8 @@ class ValidationResult:
         metrics: The figures (see :func:`validation_metrics`).
         record_path: Where the JSON record was stored (None when not stored).
         csv_path: Where the per-image CSV was stored.
+        calibration: For a model calibrated to a site, which calibration was measured
+            (site, date, films, the model it was made from); ``None`` for a model as trained.
     """
 
     model_id: str
@@ -156,6 +158,7 @@ class ValidationResult:
     metrics: dict[str, Any]
     record_path: Path | None = None
     csv_path: Path | None = None
+    calibration: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stored record (also what ``validate --json`` prints)."""
@@ -169,6 +172,7 @@ class ValidationResult:
             "classes": list(self.classes),
             "metrics": self.metrics,
             "images_csv": self.csv_path.name if self.csv_path is not None else None,
+            "calibration": self.calibration,
         }
 
 
@@ -251,10 +255,22 @@ def validate(
         classes=classes,
         images=images,
         metrics=metrics,
+        calibration=_calibration_measured(bundle),
     )
     if store:
         _store(result)
     return result
+
+
+def _calibration_measured(bundle: ModelBundle) -> dict[str, Any] | None:
+    """Which site calibration the figures belong to (kept in the record; see module docs)."""
+    section = bundle.card.site_calibration
+    if not section:
+        return None
+    return {"site": section["site"], "date": section["date"],
+            "films": section["films"].get("used"), "calibrated_from": section.get("model_id"),
+            "line": f"calibrated for {section['site']} on {section['date']} from "
+                    f"{section['films'].get('used')} films"}
 
 
 def _validated(row: LabelledImage, result: Any) -> ValidatedImage:

@@ -29,11 +29,12 @@ def threshold_for_sensitivity(
     Raises:
         ValueError: If there are no positives, naming the count.
     """
-    scores = np.asarray(scores, dtype=np.float64)
+    # Clipped like the candidates, so a score of exactly 0 still reaches the lowest one.
+    scores = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1.0)
     positive = np.asarray(positive, dtype=bool)
     if positive.sum() == 0:
         raise ValueError(f"cannot choose a threshold without positives (got {positive.sum()})")
-    candidates = np.unique(np.clip(scores, 1e-6, 1.0))
+    candidates = np.unique(scores)
     sens = np.array([(scores[positive] >= t).mean() for t in candidates])
     negatives = ~positive
     spec = np.array([(scores[negatives] < t).mean() if negatives.any() else 1.0
