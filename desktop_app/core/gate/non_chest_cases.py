@@ -1504,7 +1504,10 @@ def _reduce_dicom(source: Path, target: Path, max_side: int) -> None:
         resized = np.asarray(Image.fromarray(pixels.astype(np.float32)).resize(
             (width, height), Image.Resampling.LANCZOS), dtype=np.float64)
         small = np.clip(np.rint(resized), pixels.min(), pixels.max()).astype(pixels.dtype)
-    for tag in [tag for tag in dataset if 0x6000 <= tag.group <= 0x601E]:
+    # keys(), not iteration: iterating a dataset decodes every raw element, which changes the
+    # bytes written for some of them (the shipped files would then differ from a re-run).
+    overlays = [tag for tag in dataset.keys() if 0x6000 <= tag.group <= 0x601E]  # noqa: SIM118
+    for tag in overlays:
         del dataset[tag]
     if "NumberOfFrames" in dataset:
         dataset.NumberOfFrames = 1
