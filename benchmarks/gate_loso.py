@@ -52,11 +52,11 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ood_cases import write_ood_cases, write_rotated_cxrs
 from benchmarks.ood_eval import train_split_sample
 from benchmarks.refit_ood import Measurements, dataset_subsets, measure, refit_spec
 from desktop_app.core.errors import ImageLoadError
 from desktop_app.core.gate import OodGate, ViewCheck, load_view_model, orientation_score
+from desktop_app.core.gate.non_chest_cases import write_ood_cases, write_rotated_cxrs
 from desktop_app.core.gate.view import FRONTAL, VIEW_CLASSES
 from desktop_app.core.imaging import load_image
 from desktop_app.core.model_bundle import ModelBundle, load_bundle

@@ -3,9 +3,9 @@
 ``python benchmarks/ood_eval.py [--model DIR] [--data ../shared/datasets/cxr]
 [--out docs/ood_evaluation.md]``
 
-Writes the evaluation set of :mod:`benchmarks.ood_cases` (plus real TRAIN-split films rotated
-by 90°) into a temporary folder, classifies it and the real TEST split with
-:class:`desktop_app.core.analysis.Analyzer` (the app's own classify path), and prints (and
+Writes the evaluation set of :mod:`desktop_app.core.gate.non_chest_cases` (plus real
+TRAIN-split films rotated by 90°) into a temporary folder, classifies it and the real TEST split
+with :class:`desktop_app.core.analysis.Analyzer` (the app's own classify path), and prints (and
 writes) markdown tables: per category the share flagged and which checks fire, and the
 false-flag rate of real chest X-rays per source.
 
@@ -34,8 +34,13 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ood_cases import CATEGORIES, OodCase, write_ood_cases, write_rotated_cxrs
 from desktop_app.core.analysis import Analyzer, ImageResult
+from desktop_app.core.gate.non_chest_cases import (
+    CATEGORIES,
+    OodCase,
+    write_ood_cases,
+    write_rotated_cxrs,
+)
 from desktop_app.core.model_bundle import load_bundle
 
 __all__ = ["CHECKS", "Evaluation", "Row", "evaluate", "main", "render_markdown"]
@@ -275,10 +280,11 @@ def render_markdown(evaluation: Evaluation, command: str, appendix: str = "") ->
         "",
         "## How this was measured",
         "",
-        "- Non-chest-X-ray images: `benchmarks/ood_cases.py` writes them offline from what "
-        "the installed packages ship (scikit-image and matplotlib sample photos, matplotlib "
-        "charts, Pillow-rendered documents, PySide6 widgets grabbed offscreen, pydicom's CT/MR/"
-        "ultrasound/NM test files as DICOM and PNG) or draws them with numpy (noise, "
+        "- Non-chest-X-ray images: `desktop_app/core/gate/non_chest_cases.py` writes them "
+        "offline from what the installed packages ship (scikit-image and matplotlib sample "
+        "photos, matplotlib charts, Pillow-rendered documents, application windows drawn with "
+        "Pillow, pydicom's CT/MR/ultrasound/NM test files as DICOM and PNG) or draws them with "
+        "numpy (noise, "
         "ultrasound fan, skull, hand, knee, pelvis, spine, mammogram, dental panoramic, axial "
         "chest CT, lateral chest film, synthetic films turned by 90°). `cxr_rotated` are real "
         "TRAIN-split films turned by 90° (written to a temporary folder, never into the "

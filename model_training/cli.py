@@ -162,7 +162,8 @@ def _parser() -> argparse.ArgumentParser:
                            "leave-one-source-out measurement of the view check)")
     view.add_argument("--no-ood-cases", action="store_true",
                       help="leave out the OOD evaluation set's development half "
-                           "(benchmarks/ood_cases.py; needs a source checkout)")
+                           "(desktop_app/core/gate/non_chest_cases.py; writing it needs "
+                           "scikit-image and matplotlib)")
 
     lungs = sub.add_parser("lung-segmenter",
                            help="train and export the lung segmenter shipped in "
@@ -441,9 +442,9 @@ def _cmd_view_model(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="lunglens_view_ood_") as folder:
         cases: list[tuple[Path, str]] = []
         if not args.no_ood_cases:
-            # The OOD set is a development tool of the source checkout (benchmarks/); only its
-            # development half is trained on, the held-out half is what the benchmark reports.
-            from benchmarks.ood_cases import write_ood_cases
+            # Writing the OOD set needs scikit-image and matplotlib (a development install);
+            # only its development half is trained on, the held-out half is what is reported.
+            from desktop_app.core.gate.non_chest_cases import write_ood_cases
 
             cases = [(c.path, c.category) for c in write_ood_cases(Path(folder))
                      if not c.held_out]

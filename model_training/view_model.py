@@ -13,9 +13,9 @@ Only 22 real lateral films of 17 patients exist in the shared data, so the mater
   (crops, mirrors, contrast and gamma changes, small rotations, borders, lower resolution),
   plus the synthetic lateral sketches of the OOD evaluation's development half;
 * **rotated**: other TRAIN frontal films and the training laterals turned by 90° or 270°;
-* **other**: the development half of the OOD evaluation set (``benchmarks/ood_cases.py``:
-  photos, charts, documents, screenshots, noise, CT/MR, other radiographs) and heavily cropped
-  or zoomed regions of frontal films.
+* **other**: the development half of the OOD evaluation set
+  (``desktop_app/core/gate/non_chest_cases.py``: photos, charts, documents, screenshots, noise,
+  CT/MR, other radiographs) and heavily cropped or zoomed regions of frontal films.
 
 A part of the lateral patients is held out (never trained on) and reported in the card; the
 OOD set's held-out half and the dataset's TEST split are never used here, so
@@ -571,7 +571,8 @@ def train_view_model(
                            "patients (heavily augmented), frontal films and laterals turned "
                            "by 90°/270°, heavily cropped regions of frontal films, the "
                            "development half of the OOD evaluation set "
-                           "(benchmarks/ood_cases.py), the program's synthetic radiograph",
+                           "(desktop_app/core/gate/non_chest_cases.py), the program's "
+                           "synthetic radiograph",
             "held_out_lateral_patients": material.held_out_patients,
             "held_out_lateral_files": sorted(material.held_out_files),
             "inputs_per_split_class_origin": material.counts,

@@ -1,4 +1,4 @@
-"""The OOD evaluation set (benchmarks/ood_cases.py) and the gate's targets on it.
+"""The OOD evaluation set (desktop_app/core/gate/non_chest_cases.py) and the gate's targets on it.
 
 The first tests need no data and no trained model: the cheap image checks and the appearance
 checks do not depend on what a network learned. The last one measures the real bundled model
@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.ood_cases import CATEGORIES, OodCase, write_ood_cases
 from desktop_app.core.gate import (
     ImageStatistics,
     OodGate,
@@ -22,6 +21,7 @@ from desktop_app.core.gate import (
     texture_vector,
     thumbnail_vector,
 )
+from desktop_app.core.gate.non_chest_cases import CATEGORIES, OodCase, write_ood_cases
 from desktop_app.core.imaging import load_image
 from desktop_app.core.model_bundle import load_bundle
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess

@@ -32,6 +32,7 @@ import pytest
 from PIL import Image
 
 from desktop_app.core.classify_cli import run_classify
+from desktop_app.core.gate import load_check_set
 from desktop_app.core.model_bundle import load_bundle
 from desktop_app.core.synthetic import synthetic_radiograph
 
@@ -190,6 +191,12 @@ def test_bundled_icon_decodes(frozen_dir: Path) -> None:
     with Image.open(frozen_dir / "_internal" / "resources" / "icons" / "lunglens.png") as icon:
         icon.load()
         assert icon.size == (256, 256)
+
+
+def test_bundled_check_set_verifies(frozen_dir: Path) -> None:
+    """Both variants ship the non-chest check set, every file intact (site calibration)."""
+    cases = load_check_set(frozen_dir / "_internal" / "resources" / "non_chest_check")
+    assert {case.held_out for case in cases} == {False, True}
 
 
 def test_build_within_size_budget(frozen_dir: Path) -> None:

@@ -9,11 +9,15 @@ One module per kind of check (see :mod:`desktop_app.core.gate.gate` for how they
   other);
 * :mod:`~desktop_app.core.gate.spec` — the card's ``ood`` section: validation and fitting;
 * :mod:`~desktop_app.core.gate.verdict` — the verdict and the two-tier rule (refuse, caution,
-  pass) of a check with a refusal limit.
+  pass) of a check with a refusal limit;
+* :mod:`~desktop_app.core.gate.check_set` — the shipped non-chest check set (images the gate
+  must refuse), written by :mod:`~desktop_app.core.gate.non_chest_cases` in a development
+  install.
 """
 
 from __future__ import annotations
 
+from desktop_app.core.gate.check_set import CheckCase, check_set_dir, load_check_set
 from desktop_app.core.gate.gate import CAUTION_PREFIX, CAUTION_SUFFIX, Gate, OodGate
 from desktop_app.core.gate.spec import (
     REFUSAL_LIMIT_KEYS,
@@ -50,6 +54,7 @@ __all__ = [
     "REFUSAL_LIMIT_KEYS",
     "THUMBNAIL_SIZE",
     "VIEW_CLASSES",
+    "CheckCase",
     "Gate",
     "ImageStatistics",
     "OodGate",
@@ -59,9 +64,11 @@ __all__ = [
     "ViewModel",
     "appearance_vectors",
     "bundled_view_model_dir",
+    "check_set_dir",
     "fit_ood_spec",
     "global_vector",
     "image_statistics",
+    "load_check_set",
     "load_view_model",
     "orientation_score",
     "texture_vector",

@@ -4,8 +4,14 @@ The out-of-distribution gate (:mod:`desktop_app.core.gate`) must refuse to label
 screenshots, charts, documents, noise, CT/MR slices, other radiographs and views. Measuring
 that needs such images, and a clinic workstation (and CI) has no network, so every image here
 is written from what the installed packages ship (scikit-image's bundled sample images,
-matplotlib's sample data, pydicom's test files, Qt widgets rendered offscreen) or drawn with
-numpy. The set is deterministic: the same packages write the same pixels.
+matplotlib's sample data, pydicom's test files) or drawn with Pillow and numpy; application
+screenshots are drawn with Pillow too, since the core may not import Qt. The set is
+deterministic: the same packages write the same pixels.
+
+Writing the set needs scikit-image and matplotlib (lazy imports: a development install), so
+the program ships a reduced copy instead: :func:`write_shipped_set` writes
+``resources/non_chest_check/`` with a manifest, which
+:func:`desktop_app.core.gate.check_set.load_check_set` reads in every build.
 
 :func:`write_ood_cases` writes the images into a folder and returns one :class:`OodCase` per
 file. Each case belongs to a *group* (one source photo with its crops, one noise recipe, one
@@ -24,7 +30,8 @@ Which transforms of a chest film count as out of distribution (documented decisi
 * **The upright synthetic radiograph** (:func:`desktop_app.core.synthetic.synthetic_radiograph`)
   is not a real X-ray, so it counts neither way either.
 
-Run ``python benchmarks/ood_cases.py OUT_DIR`` to write the set and print the counts.
+Run ``python -m desktop_app.core.gate.non_chest_cases OUT_DIR`` to write the set and print the
+counts, ``... --shipped resources/non_chest_check`` to re-create the shipped check set.
 """
 
 from __future__ import annotations
@@ -32,9 +39,9 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
-import os
+import json
 import shutil
-import sys
+import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -43,12 +50,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-if __package__ in (None, ""):  # run as a script: make the repository importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from desktop_app.core.file_hashes import sha256_file
 from desktop_app.core.synthetic import synthetic_radiograph
 
-__all__ = ["CATEGORIES", "OodCase", "write_ood_cases"]
+__all__ = [
+    "CATEGORIES",
+    "SHIPPED_MAX_SIDE",
+    "OodCase",
+    "write_ood_cases",
+    "write_rotated_cxrs",
+    "write_shipped_set",
+]
 
 #: Category names, in the order they are written.
 CATEGORIES: tuple[str, ...] = (
@@ -527,201 +539,396 @@ def _documents() -> Iterator[_Spec]:
 # ------------------------------------------------------------------------------ screenshots
 
 
-def _qt_app() -> object:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6 import QtGui, QtWidgets
+@dataclass(frozen=True)
+class _Theme:
+    """Colours of a drawn desktop theme.
 
-    app = QtWidgets.QApplication.instance()
-    if app is None:
-        app = QtWidgets.QApplication(["ood_cases"])
-        font_dir = Path(__import__("matplotlib").get_data_path()) / "fonts" / "ttf"
-        QtGui.QFontDatabase.addApplicationFont(str(font_dir / "DejaVuSans.ttf"))
-        app.setFont(QtGui.QFont("DejaVu Sans", 10))
-    return app
+    The screenshots are drawn, not grabbed: the core may not import Qt, and a drawing is the
+    same on every machine.
+    """
 
-
-def _grab(build: Callable[[], object], size: tuple[int, int], dark: bool) -> Image.Image:
-    from PySide6 import QtCore, QtGui, QtWidgets
-
-    _qt_app()
-    widget = build()
-    assert isinstance(widget, QtWidgets.QWidget)
-    if dark:
-        palette = QtGui.QPalette()
-        for role, colour in ((QtGui.QPalette.ColorRole.Window, "#2b2b2b"),
-                             (QtGui.QPalette.ColorRole.Base, "#1e1e1e"),
-                             (QtGui.QPalette.ColorRole.Text, "#e0e0e0"),
-                             (QtGui.QPalette.ColorRole.WindowText, "#e0e0e0"),
-                             (QtGui.QPalette.ColorRole.Button, "#3c3f41"),
-                             (QtGui.QPalette.ColorRole.ButtonText, "#e0e0e0"),
-                             (QtGui.QPalette.ColorRole.Highlight, "#2f65ca")):
-            palette.setColor(role, QtGui.QColor(colour))
-        widget.setPalette(palette)
-        widget.setAutoFillBackground(True)
-    widget.resize(*size)
-    widget.show()
-    QtWidgets.QApplication.processEvents()
-    pixmap = widget.grab()
-    widget.close()
-    widget.deleteLater()
-    buffer = QtCore.QBuffer()
-    buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-    pixmap.save(buffer, "PNG")
-    return Image.open(io.BytesIO(bytes(buffer.data()))).convert("RGB")
+    window: tuple[int, int, int]
+    title: tuple[int, int, int]
+    title_text: tuple[int, int, int]
+    text: tuple[int, int, int]
+    base: tuple[int, int, int]  # text fields, tables, lists
+    alternate: tuple[int, int, int]  # every other table row
+    border: tuple[int, int, int]
+    button: tuple[int, int, int]
+    accent: tuple[int, int, int]  # selection, progress, default button
+    muted: tuple[int, int, int]  # secondary text
 
 
-def _qt_message() -> object:
-    from PySide6 import QtWidgets
+_LIGHT = _Theme(window=(239, 239, 239), title=(222, 226, 232), title_text=(30, 30, 30),
+                text=(20, 20, 20), base=(255, 255, 255), alternate=(245, 247, 250),
+                border=(180, 180, 186), button=(228, 228, 230), accent=(48, 110, 210),
+                muted=(110, 110, 118))
+_DARK = _Theme(window=(43, 43, 43), title=(32, 34, 37), title_text=(225, 225, 225),
+               text=(224, 224, 224), base=(30, 30, 30), alternate=(38, 40, 43),
+               border=(85, 85, 90), button=(60, 63, 65), accent=(47, 101, 202),
+               muted=(150, 150, 156))
 
-    box = QtWidgets.QMessageBox()
-    box.setIcon(QtWidgets.QMessageBox.Icon.Warning)
-    box.setText("The model bundle could not be verified.")
-    box.setInformativeText("sha256 of 'model.tflite' does not match the model card.")
-    box.setStandardButtons(QtWidgets.QMessageBox.StandardButton.Ok
-                           | QtWidgets.QMessageBox.StandardButton.Cancel)
-    return box
+_MENUS = ("File", "Edit", "View", "Tools", "Help")
+_CLASSES = ("Normal", "Pneumonia", "COVID-19")
 
 
-def _qt_table() -> object:
-    from PySide6 import QtWidgets
+def _mono(size: int) -> ImageFont.FreeTypeFont:
+    import matplotlib
 
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSansMono.ttf"
+    return ImageFont.truetype(str(path), size)
+
+
+class _Canvas:
+    """A window drawn with Pillow: frame, title bar and optional menu bar, then widgets."""
+
+    def __init__(self, size: tuple[int, int], title: str, theme: _Theme, *,
+                 menus: Sequence[str] = (), dialog: bool = False) -> None:
+        self.theme = theme
+        self.image = Image.new("RGB", size, theme.window)
+        self.draw = ImageDraw.Draw(self.image)
+        self.font = _font(12)
+        width, height = size
+        bar = 26 if dialog else 30
+        self.draw.rectangle((0, 0, width - 1, bar), fill=theme.title)
+        self.draw.text((12 if dialog else 40, bar // 2), title, font=_font(13, bold=True),
+                       fill=theme.title_text, anchor="lm")
+        if not dialog:  # application icon
+            self.draw.rounded_rectangle((10, 7, 26, 23), 3, fill=theme.accent)
+        for k, colour in enumerate(((220, 80, 70), theme.muted, theme.muted)):
+            x = width - 20 - 26 * k
+            if k == 0:
+                self.draw.line((x - 5, bar // 2 - 5, x + 5, bar // 2 + 5), fill=colour, width=2)
+                self.draw.line((x - 5, bar // 2 + 5, x + 5, bar // 2 - 5), fill=colour, width=2)
+            elif k == 1:
+                self.draw.rectangle((x - 5, bar // 2 - 5, x + 5, bar // 2 + 5), outline=colour)
+            else:
+                self.draw.line((x - 5, bar // 2 + 4, x + 5, bar // 2 + 4), fill=colour, width=2)
+        self.top = bar + 1
+        if menus:
+            x = 10
+            for name in menus:
+                self.draw.text((x, self.top + 11), name, font=self.font, fill=theme.text,
+                               anchor="lm")
+                x += int(self.draw.textlength(name, font=self.font)) + 18
+            self.top += 23
+            self.draw.line((0, self.top, width, self.top), fill=theme.border)
+            self.top += 1
+        self.draw.rectangle((0, 0, width - 1, height - 1), outline=theme.border)
+
+    def text(self, xy: tuple[int, int], value: str, *, bold: bool = False, size: int = 12,
+             fill: tuple[int, int, int] | None = None, anchor: str = "la") -> None:
+        self.draw.text(xy, value, font=_font(size, bold) if bold or size != 12 else self.font,
+                       fill=fill or self.theme.text, anchor=anchor)
+
+    def button(self, box: tuple[int, int, int, int], label: str, *,
+               default: bool = False) -> None:
+        theme = self.theme
+        fill = theme.accent if default else theme.button
+        self.draw.rounded_rectangle(box, 4, fill=fill, outline=theme.border)
+        self.draw.text(((box[0] + box[2]) // 2, (box[1] + box[3]) // 2), label, font=self.font,
+                       fill=(255, 255, 255) if default else theme.text, anchor="mm")
+
+    def field(self, box: tuple[int, int, int, int], value: str, *, combo: bool = False,
+              spin: bool = False) -> None:
+        theme = self.theme
+        self.draw.rectangle(box, fill=theme.base, outline=theme.border)
+        self.draw.text((box[0] + 6, (box[1] + box[3]) // 2), value, font=self.font,
+                       fill=theme.text, anchor="lm")
+        if combo or spin:
+            x = box[2] - 18
+            self.draw.line((x, box[1], x, box[3]), fill=theme.border)
+            mid = (box[1] + box[3]) // 2
+            if combo:
+                self.draw.polygon(((x + 5, mid - 2), (x + 13, mid - 2), (x + 9, mid + 3)),
+                                  fill=theme.text)
+            else:
+                self.draw.polygon(((x + 5, mid - 3), (x + 13, mid - 3), (x + 9, box[1] + 3)),
+                                  fill=theme.text)
+                self.draw.polygon(((x + 5, mid + 3), (x + 13, mid + 3), (x + 9, box[3] - 3)),
+                                  fill=theme.text)
+
+    def toolbar(self, labels: Sequence[str]) -> None:
+        x = 8
+        for index, label in enumerate(labels):
+            width = int(self.draw.textlength(label, font=self.font)) + 34
+            box = (x, self.top + 4, x + width, self.top + 30)
+            self.draw.rounded_rectangle(box, 3, fill=self.theme.button)
+            icon = (self.theme.accent, (70, 160, 90), (200, 140, 40))[index % 3]
+            self.draw.rectangle((x + 6, self.top + 10, x + 20, self.top + 24), fill=icon)
+            self.draw.text((x + 25, self.top + 17), label, font=self.font, fill=self.theme.text,
+                           anchor="lm")
+            x += width + 6
+        self.top += 35
+        self.draw.line((0, self.top, self.image.width, self.top), fill=self.theme.border)
+        self.top += 1
+
+    def status(self, message: str) -> int:
+        """Draw a status bar; returns its top (the bottom of the content area)."""
+        top = self.image.height - 24
+        self.draw.rectangle((1, top, self.image.width - 2, self.image.height - 2),
+                            fill=self.theme.title)
+        self.draw.text((10, top + 12), message, font=self.font, fill=self.theme.muted,
+                       anchor="lm")
+        return top
+
+    def table(self, box: tuple[int, int, int, int], headers: Sequence[str],
+              rows: Sequence[Sequence[str]], widths: Sequence[int], *,
+              selected: int | None = None, numbers: bool = False) -> None:
+        theme = self.theme
+        left, top, right, bottom = box
+        self.draw.rectangle(box, fill=theme.base, outline=theme.border)
+        row_h = 22
+        self.draw.rectangle((left + 1, top + 1, right - 1, top + row_h), fill=theme.button)
+        offset = 34 if numbers else 0
+        x = left + offset
+        for header, width in zip(headers, widths, strict=True):
+            self.draw.text((x + 6, top + row_h // 2 + 1), header, font=_font(12, bold=True),
+                           fill=theme.text, anchor="lm")
+            x += width
+            self.draw.line((x, top, x, bottom), fill=theme.border)
+        for index, row in enumerate(rows):
+            y = top + row_h * (index + 1)
+            if y + row_h > bottom:
+                break
+            fill = theme.accent if index == selected else (
+                theme.alternate if index % 2 else theme.base)
+            self.draw.rectangle((left + 1, y, right - 1, y + row_h), fill=fill)
+            ink = (255, 255, 255) if index == selected else theme.text
+            if numbers:
+                self.draw.rectangle((left + 1, y, left + offset, y + row_h), fill=theme.button)
+                self.draw.text((left + offset // 2, y + row_h // 2), str(index + 1),
+                               font=self.font, fill=theme.text, anchor="mm")
+            x = left + offset
+            for value, width in zip(row, widths, strict=True):
+                self.draw.text((x + 6, y + row_h // 2), value, font=self.font, fill=ink,
+                               anchor="lm")
+                x += width
+            self.draw.line((left, y + row_h, right, y + row_h), fill=theme.border)
+
+
+def _shot_message(theme: _Theme) -> Image.Image:
+    canvas = _Canvas((440, 170), "LungLens", theme, dialog=True)
+    draw = canvas.draw
+    draw.polygon(((46, 52), (70, 94), (22, 94)), fill=(236, 170, 40))
+    canvas.text((46, 80), "!", bold=True, size=22, fill=(30, 30, 30), anchor="mm")
+    canvas.text((90, 50), "The model bundle could not be verified.", bold=True, size=13)
+    canvas.text((90, 76), "sha256 of 'model.tflite' does not match the model card.")
+    canvas.text((90, 96), "Reinstall the program or choose another model.", fill=theme.muted)
+    canvas.button((250, 128, 330, 156), "Cancel")
+    canvas.button((342, 128, 422, 156), "OK", default=True)
+    return canvas.image
+
+
+def _shot_table(theme: _Theme) -> Image.Image:
     rng = np.random.default_rng(0)
-    table = QtWidgets.QTableWidget(25, 5)
-    table.setHorizontalHeaderLabels(["File", "Normal", "Pneumonia", "COVID-19", "Result"])
-    for row in range(25):
+    canvas = _Canvas((660, 520), "LungLens - results", theme, menus=_MENUS)
+    canvas.toolbar(("Open", "Classify", "Export"))
+    rows = []
+    for row in range(24):
         probs = rng.dirichlet([1, 1, 1])
-        values = [f"image_{row:03d}.png", *(f"{p:.1%}" for p in probs),
-                  ["Normal", "Pneumonia", "COVID-19"][int(probs.argmax())]]
-        for column, value in enumerate(values):
-            table.setItem(row, column, QtWidgets.QTableWidgetItem(value))
-    return table
+        rows.append([f"image_{row:03d}.png", *(f"{p:.1%}" for p in probs),
+                     _CLASSES[int(probs.argmax())]])
+    bottom = canvas.status("24 images classified")
+    canvas.table((8, canvas.top + 8, 652, bottom - 8),
+                 ["File", "Normal", "Pneumonia", "COVID-19", "Result"], rows,
+                 [170, 100, 100, 100, 120], selected=5)
+    return canvas.image
 
 
-def _qt_form() -> object:
-    from PySide6 import QtWidgets
-
-    widget = QtWidgets.QWidget()
-    form = QtWidgets.QFormLayout(widget)
-    form.addRow("Patient folder:", QtWidgets.QLineEdit("/data/xrays/2024"))
-    combo = QtWidgets.QComboBox()
-    combo.addItems(["efficientnet-b0", "resnet50", "densenet121"])
-    form.addRow("Architecture:", combo)
-    spin = QtWidgets.QSpinBox()
-    spin.setValue(20)
-    form.addRow("Epochs:", spin)
-    form.addRow("Augmentation:", QtWidgets.QCheckBox("random rotation and contrast"))
-    slider = QtWidgets.QSlider()
-    slider.setOrientation(__import__("PySide6.QtCore", fromlist=["Qt"]).Qt.Orientation.Horizontal)
-    form.addRow("Learning rate:", slider)
-    form.addRow(QtWidgets.QPushButton("Start training"))
-    return widget
+def _shot_spreadsheet(theme: _Theme) -> Image.Image:
+    rng = np.random.default_rng(4)
+    canvas = _Canvas((720, 540), "audit_2026.xlsx - Spreadsheet", theme,
+                     menus=(*_MENUS[:3], "Insert", "Format", "Data", "Help"))
+    canvas.toolbar(("Save", "Sort", "Filter", "Chart"))
+    canvas.text((12, canvas.top + 14), "fx", bold=True, anchor="lm")
+    canvas.field((40, canvas.top + 4, 712, canvas.top + 26), "=AVERAGE(C2:C31)")
+    canvas.top += 32
+    rows = [[f"Site {r % 4 + 1}", f"{rng.normal(100, 30):.2f}", f"{rng.normal(50, 12):.1f}",
+             f"{rng.integers(0, 40)}", f"{rng.random():.3f}"] for r in range(30)]
+    bottom = canvas.status("Sum = 3,118.40   Average = 103.95")
+    canvas.table((8, canvas.top, 712, bottom - 8), list("ABCDE"), rows,
+                 [150, 130, 130, 110, 130], numbers=True)
+    return canvas.image
 
 
-def _qt_tree() -> object:
-    from PySide6 import QtWidgets
+def _shot_form(theme: _Theme) -> Image.Image:
+    canvas = _Canvas((500, 330), "Training settings", theme, dialog=True)
+    rows = [("Patient folder:", "/data/xrays/2026", "field"),
+            ("Architecture:", "efficientnet-b0", "combo"),
+            ("Epochs:", "20", "spin"),
+            ("Augmentation:", "random rotation and contrast", "check"),
+            ("Learning rate:", "", "slider")]
+    y = canvas.top + 20
+    for label, value, kind in rows:
+        canvas.text((150, y + 11), label, anchor="rm")
+        if kind == "check":
+            canvas.draw.rectangle((162, y + 4, 176, y + 18), fill=theme.accent)
+            canvas.draw.line((165, y + 11, 169, y + 15, 174, y + 6), fill=(255, 255, 255),
+                             width=2)
+            canvas.text((184, y + 11), value, anchor="lm")
+        elif kind == "slider":
+            canvas.draw.line((162, y + 11, 480, y + 11), fill=theme.border, width=4)
+            canvas.draw.line((162, y + 11, 260, y + 11), fill=theme.accent, width=4)
+            canvas.draw.ellipse((252, y + 3, 268, y + 19), fill=theme.base,
+                                outline=theme.accent, width=2)
+        else:
+            canvas.field((160, y, 480, y + 24), value, combo=kind == "combo",
+                         spin=kind == "spin")
+        y += 40
+    canvas.button((160, y + 6, 300, y + 36), "Start training", default=True)
+    return canvas.image
 
-    tree = QtWidgets.QTreeWidget()
-    tree.setHeaderLabels(["Name", "Size", "Modified"])
+
+def _shot_tree(theme: _Theme) -> Image.Image:
+    canvas = _Canvas((500, 600), "Studies", theme, menus=_MENUS[:3])
+    bottom = canvas.status("6 studies, 24 images")
+    box = (8, canvas.top + 8, 492, bottom - 8)
+    canvas.table(box, ["Name", "Size", "Modified"], [], [250, 100, 130])
+    y = box[1] + 24
     for folder in range(6):
-        parent = QtWidgets.QTreeWidgetItem(tree, [f"study_{folder:02d}", "", "2024-03-0{folder}"])
+        if y > box[3] - 24:  # the rest is scrolled out of view
+            break
+        canvas.draw.polygon(((16, y + 6), (26, y + 6), (21, y + 13)), fill=theme.text)
+        canvas.draw.rectangle((32, y + 5, 46, y + 16), fill=(222, 180, 80))
+        canvas.text((52, y + 11), f"study_{folder:02d}", anchor="lm")
+        canvas.text((364, y + 11), f"2026-12-0{folder + 1}",
+                    anchor="lm")
+        y += 22
         for child in range(4):
-            QtWidgets.QTreeWidgetItem(parent, [f"img_{child}.dcm", f"{(child + 3) * 417} KB", ""])
-    tree.expandAll()
-    return tree
+            if y > box[3] - 24:
+                break
+            canvas.draw.line((22, y - 8, 22, y + 11, 40, y + 11), fill=theme.border)
+            canvas.draw.rectangle((46, y + 4, 58, y + 18), fill=theme.base,
+                                  outline=theme.muted)
+            canvas.text((64, y + 11), f"img_{child}.dcm", anchor="lm")
+            canvas.text((264, y + 11), f"{(child + 3) * 417} KB", anchor="lm")
+            y += 22
+    return canvas.image
 
 
-def _qt_text() -> object:
-    from PySide6 import QtWidgets
-
-    edit = QtWidgets.QPlainTextEdit()
-    edit.setPlainText("\n".join(f"2024-03-01 12:{m:02d}:00 INFO classify image_{m}.png -> Normal"
-                                for m in range(40)))
-    return edit
-
-
-def _qt_progress() -> object:
-    from PySide6 import QtWidgets
-
-    widget = QtWidgets.QWidget()
-    layout = QtWidgets.QVBoxLayout(widget)
-    layout.addWidget(QtWidgets.QLabel("Training epoch 3 of 20 ..."))
-    bar = QtWidgets.QProgressBar()
-    bar.setValue(37)
-    layout.addWidget(bar)
-    layout.addWidget(QtWidgets.QListWidget())
-    layout.addWidget(QtWidgets.QPushButton("Cancel"))
-    return widget
+def _shot_log(theme: _Theme) -> Image.Image:
+    canvas = _Canvas((700, 500), "lunglens.log - Log viewer", theme, menus=_MENUS[:3])
+    bottom = canvas.status("Line 40, column 1")
+    canvas.draw.rectangle((8, canvas.top + 8, 692, bottom - 8), fill=theme.base,
+                          outline=theme.border)
+    font = _mono(12)
+    y = canvas.top + 14
+    for minute in range(40):
+        if y > bottom - 24:
+            break
+        level = "WARNING" if minute % 7 == 3 else "INFO"
+        line = (f"2026-12-06 12:{minute:02d}:00 {level:<7} classify image_{minute}.png -> "
+                f"{_CLASSES[minute % 3]}")
+        canvas.draw.text((14, y), line, font=font,
+                         fill=(200, 140, 40) if level == "WARNING" else theme.text)
+        y += 17
+    return canvas.image
 
 
-def _qt_calendar() -> object:
-    from PySide6 import QtCore, QtWidgets
-
-    calendar = QtWidgets.QCalendarWidget()
-    calendar.setSelectedDate(QtCore.QDate(2024, 3, 14))
-    return calendar
-
-
-def _qt_viewer() -> object:
-    """A viewer window showing an X-ray-like image: mostly image, some UI chrome."""
-    from PySide6 import QtGui, QtWidgets
-
-    window = QtWidgets.QMainWindow()
-    window.menuBar().addMenu("File")
-    window.menuBar().addMenu("View")
-    toolbar = window.addToolBar("tools")
-    toolbar.addAction("Open")
-    toolbar.addAction("Classify")
-    label = QtWidgets.QLabel()
-    pixels = synthetic_radiograph((420, 500), seed=3)
-    qimage = QtGui.QImage(pixels.tobytes(), pixels.shape[1], pixels.shape[0], pixels.shape[1],
-                          QtGui.QImage.Format.Format_Grayscale8)
-    label.setPixmap(QtGui.QPixmap.fromImage(qimage.copy()))
-    window.setCentralWidget(label)
-    window.statusBar().showMessage("Normal 91.2 %  -  model lunglens-1.0")
-    return window
+def _shot_progress(theme: _Theme) -> Image.Image:
+    canvas = _Canvas((420, 420), "Training", theme, dialog=True)
+    canvas.text((16, canvas.top + 16), "Training epoch 3 of 20 ...")
+    top = canvas.top + 42
+    canvas.draw.rounded_rectangle((16, top, 404, top + 20), 4, fill=theme.base,
+                                  outline=theme.border)
+    canvas.draw.rounded_rectangle((16, top, 16 + int(388 * 0.37), top + 20), 4,
+                                  fill=theme.accent)
+    canvas.text((210, top + 10), "37 %", anchor="mm")
+    canvas.table((16, top + 34, 404, 360), ["Epoch", "Loss", "Accuracy"],
+                 [[str(k + 1), f"{0.9 / (k + 1):.3f}", f"{0.6 + 0.1 * k:.2f}"]
+                  for k in range(3)], [80, 140, 140])
+    canvas.button((304, 374, 404, 404), "Cancel")
+    return canvas.image
 
 
-def _qt_wizard() -> object:
-    from PySide6 import QtWidgets
+def _shot_calendar(theme: _Theme) -> Image.Image:
+    canvas = _Canvas((380, 320), "Choose a date", theme, dialog=True)
+    top = canvas.top + 8
+    canvas.draw.rectangle((8, top, 372, top + 30), fill=theme.accent)
+    canvas.text((190, top + 15), "December 2026", bold=True, fill=(255, 255, 255), anchor="mm")
+    for x, arrow in ((24, "<"), (356, ">")):
+        canvas.text((x, top + 15), arrow, bold=True, fill=(255, 255, 255), anchor="mm")
+    cell_w, cell_h = 52, 34
+    for column, day in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")):
+        canvas.text((8 + cell_w * column + cell_w // 2, top + 44), day, bold=True,
+                    anchor="mm", fill=theme.muted)
+    first = 1  # 2026-12-01 is a Tuesday: column 1
+    for day in range(1, 32):
+        slot = first + day - 1
+        row, column = divmod(slot, 7)
+        cx = 8 + cell_w * column + cell_w // 2
+        cy = top + 72 + cell_h * row
+        if day == 6:
+            canvas.draw.ellipse((cx - 14, cy - 14, cx + 14, cy + 14), fill=theme.accent)
+        canvas.text((cx, cy), str(day), anchor="mm",
+                    fill=(255, 255, 255) if day == 6 else (
+                        (200, 60, 60) if column >= 5 else theme.text))
+    return canvas.image
 
-    wizard = QtWidgets.QWizard()
-    wizard.setWizardStyle(QtWidgets.QWizard.WizardStyle.ClassicStyle)
-    page = QtWidgets.QWizardPage()
-    page.setTitle("Select training data")
-    page.setSubTitle("Choose a folder with one sub-folder per class.")
-    layout = QtWidgets.QVBoxLayout(page)
-    layout.addWidget(QtWidgets.QLineEdit("/data/cxr"))
-    layout.addWidget(QtWidgets.QLabel("Found 3048 images in 3 classes."))
-    wizard.addPage(page)
-    return wizard
+
+def _shot_viewer(theme: _Theme) -> Image.Image:
+    """An image viewer showing a small chest-film-like picture: mostly image, some chrome."""
+    canvas = _Canvas((560, 620), "LungLens - image_007.png", theme, menus=_MENUS[:3])
+    canvas.toolbar(("Open", "Classify", "Zoom"))
+    bottom = canvas.status("Normal 91.2 %  -  model lunglens-1.0")
+    canvas.draw.rectangle((1, canvas.top, 558, bottom - 1), fill=(0, 0, 0) if theme is _DARK
+                          else (90, 90, 90))
+    film = Image.fromarray(synthetic_radiograph((400, 480), seed=3)).convert("RGB")
+    left = (560 - film.width) // 2
+    top = canvas.top + (bottom - canvas.top - film.height) // 2
+    canvas.image.paste(film, (left, top))
+    return canvas.image
+
+
+def _shot_wizard(theme: _Theme) -> Image.Image:
+    canvas = _Canvas((580, 420), "Train a new model", theme, dialog=True)
+    draw = canvas.draw
+    draw.rectangle((1, canvas.top, 160, 370), fill=theme.accent)
+    for index, step in enumerate(("Data", "Check", "Train", "Evaluate", "Install")):
+        y = canvas.top + 30 + 34 * index
+        draw.ellipse((16, y - 9, 34, y + 9), fill=(255, 255, 255) if index == 0 else None,
+                     outline=(255, 255, 255), width=2)
+        canvas.text((44, y), step, bold=index == 0, fill=(255, 255, 255), anchor="lm")
+    canvas.text((180, canvas.top + 20), "Select training data", bold=True, size=16)
+    canvas.text((180, canvas.top + 48), "Choose a folder with one sub-folder per class.",
+                fill=theme.muted)
+    canvas.field((180, canvas.top + 84, 470, canvas.top + 110), "/data/cxr")
+    canvas.button((480, canvas.top + 84, 566, canvas.top + 110), "Browse...")
+    canvas.text((180, canvas.top + 130), "Found 3048 images in 3 classes.")
+    draw.line((1, 370, 578, 370), fill=theme.border)
+    canvas.button((300, 380, 380, 410), "< Back")
+    canvas.button((390, 380, 470, 410), "Next >", default=True)
+    canvas.button((484, 380, 566, 410), "Cancel")
+    return canvas.image
 
 
 def _screenshots() -> Iterator[_Spec]:
-    builders = [
-        ("message_box", "warning message box", _qt_message, (420, 160)),
-        ("results_table", "results table", _qt_table, (640, 520)),
-        ("training_form", "form with inputs", _qt_form, (480, 300)),
-        ("file_tree", "tree view of files", _qt_tree, (500, 600)),
-        ("log_view", "plain-text log view", _qt_text, (700, 500)),
-        ("progress", "progress dialog with list", _qt_progress, (400, 420)),
-        ("calendar", "calendar widget", _qt_calendar, (360, 300)),
-        ("viewer", "viewer window showing an X-ray-like image", _qt_viewer, (560, 620)),
-        ("wizard", "wizard page", _qt_wizard, (560, 420)),
+    builders: list[tuple[str, str, Callable[[_Theme], Image.Image]]] = [
+        ("message_box", "warning message box", _shot_message),
+        ("results_table", "application window with toolbar and results table", _shot_table),
+        ("training_form", "form with text fields, combo box, spin box and slider", _shot_form),
+        ("file_tree", "tree view of files", _shot_tree),
+        ("log_view", "plain-text log view", _shot_log),
+        ("progress", "progress dialog with table", _shot_progress),
+        ("calendar", "calendar dialog", _shot_calendar),
+        ("viewer", "viewer window showing an X-ray-like image", _shot_viewer),
+        ("wizard", "wizard page", _shot_wizard),
+        ("spreadsheet_app", "spreadsheet window with formula bar", _shot_spreadsheet),
     ]
-    for name, description, build, size in builders:
+    for name, description, build in builders:
         for dark in (False, True):
 
-            def write(path: Path, build: Callable[[], object] = build,
-                      size: tuple[int, int] = size, dark: bool = dark) -> None:
-                image = _grab(build, size, dark)
+            def write(path: Path, build: Callable[[_Theme], Image.Image] = build,
+                      dark: bool = dark) -> None:
+                image = build(_DARK if dark else _LIGHT)
                 _save(image if path.suffix == ".png" else image.convert("L"), path)
 
             suffix = "_dark" if dark else ""
             gray = dark  # the dark variants are saved as 8-bit gray: a colourless screenshot
             yield _Spec(f"{name}{suffix}{'_gray' if gray else ''}.{'jpg' if gray else 'png'}",
-                        f"Qt screenshot: {description}" + (", dark palette, grayscale JPEG"
-                                                           if dark else ""), name, write)
-
+                        f"drawn screenshot: {description}" + (", dark theme, grayscale JPEG"
+                                                              if dark else ""), name, write)
 
 # ------------------------------------------------------------------------------ noise
 
@@ -1164,6 +1371,158 @@ def write_rotated_cxrs(folder: Path, sources: Sequence[Path], *,
     return cases
 
 
+# ------------------------------------------------------------------------------ shipped set
+
+#: Longest side of every image in the shipped check set (pixels). Noise and photos hardly
+#: compress: at 512 px the folder takes 21 MB, at 320 px 9.6 MB, at 256 px 6.4 MB on disk
+#: (5.9 MB of bytes), within its ~6 MB budget. The model looks at a 192 px input, so 256 px
+#: still gives it more pixels than it uses, and each image keeps its content and proportions.
+SHIPPED_MAX_SIDE = 256
+_SHIPPED_FORMAT = "lunglens-non-chest-check-1"
+
+
+def write_shipped_set(folder: Path, *, max_side: int = SHIPPED_MAX_SIDE) -> list[OodCase]:
+    """Write the check set that ships in ``resources/non_chest_check/``: reduced, hashed.
+
+    Every generated image is reduced so its longest side is at most ``max_side`` (smaller
+    ones are copied byte for byte) and keeps its format: a DICOM file stays DICOM (its pixels
+    resampled and stored deflated), PNG stays PNG, JPEG stays JPEG. ``manifest.json`` lists
+    each file with its category, description, half, group and sha256, which is what
+    :func:`desktop_app.core.gate.check_set.load_check_set` verifies. The same packages write
+    the same bytes, so a test can regenerate the folder and compare the hashes.
+
+    Args:
+        folder: The output folder. An existing check set there (a folder with a manifest)
+            is replaced; any other non-empty folder is refused.
+        max_side: Longest side in pixels.
+
+    Returns:
+        The cases, with paths inside ``folder``.
+
+    Raises:
+        ValueError: If ``max_side`` is below the loader's minimum, or ``folder`` is a
+            non-empty folder that is not a check set.
+    """
+    from desktop_app.core.gate.check_set import MANIFEST_FILE
+    from desktop_app.core.imaging import MIN_SIDE
+
+    if max_side < 4 * MIN_SIDE:
+        raise ValueError(f"max_side must be at least {4 * MIN_SIDE} so that narrow images "
+                         f"keep {MIN_SIDE} px. Received: {max_side!r}")
+    folder = Path(folder)
+    if folder.is_dir() and any(folder.iterdir()):
+        if not (folder / MANIFEST_FILE).is_file():
+            raise ValueError(f"refusing to replace {str(folder)!r}: it is not empty and has "
+                             f"no {MANIFEST_FILE}")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="non-chest-") as work:
+        generated = write_ood_cases(Path(work))
+        cases = []
+        entries = []
+        for case in generated:
+            relative = f"{case.category}/{case.path.name}"
+            target = folder / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _reduce(case.path, target, max_side)
+            cases.append(OodCase(target, case.category, case.description, case.held_out,
+                                 case.group))
+            entries.append({"path": relative, "category": case.category,
+                            "description": case.description, "held_out": case.held_out,
+                            "group": case.group, "sha256": sha256_file(target)})
+    manifest = {
+        "format": _SHIPPED_FORMAT,
+        "description": "Images that are not frontal chest X-rays, which the gate must refuse; "
+                       "written by python -m desktop_app.core.gate.non_chest_cases --shipped",
+        "max_side": max_side,
+        "max_side_note": "every image reduced so its longest side is at most max_side px "
+                         "(smaller images copied unchanged); DICOM stays DICOM, PNG and JPEG "
+                         "keep their format",
+        "categories": list(CATEGORIES),
+        "count": len(entries),
+        "held_out_count": sum(entry["held_out"] for entry in entries),
+        "files": entries,
+    }
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, ensure_ascii=False)
+                                        + "\n", encoding="utf-8")
+    return cases
+
+
+def _reduced_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    scale = max_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _reduce(source: Path, target: Path, max_side: int) -> None:
+    """Copy ``source`` to ``target``, reduced to ``max_side`` if larger, in its own format."""
+    if source.suffix.lower() == ".dcm":
+        _reduce_dicom(source, target, max_side)
+        return
+    with Image.open(source) as image:
+        if max(image.size) <= max_side:
+            shutil.copyfile(source, target)
+            return
+        image.load()
+        if image.mode not in ("L", "RGB"):
+            image = image.convert("RGB")
+        small = image.resize(_reduced_size(*image.size, max_side), Image.Resampling.LANCZOS)
+    if target.suffix.lower() in (".jpg", ".jpeg"):
+        small.save(target, quality=90)  # no optimize/progressive: plain baseline, stable bytes
+    else:
+        small.save(target, optimize=True)
+
+
+def _reduce_dicom(source: Path, target: Path, max_side: int) -> None:
+    """Resample a DICOM's (first frame's) pixels and store them uncompressed, deflated.
+
+    The header is kept (UIDs, modality, LUTs), so the file still reads as the same study;
+    overlays are dropped (their planes would no longer match the image size).
+    """
+    import pydicom
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    dataset = pydicom.dcmread(source)
+    rows, columns = int(dataset.Rows), int(dataset.Columns)
+    if max(rows, columns) <= max_side:
+        shutil.copyfile(source, target)
+        return
+    pixels = dataset.pixel_array
+    if int(dataset.get("NumberOfFrames", 1) or 1) > 1:
+        pixels = pixels[0]
+    width, height = _reduced_size(columns, rows, max_side)
+    photometric = str(dataset.PhotometricInterpretation)
+    if pixels.ndim == 3:  # colour: the decoder returned RGB whatever the stored encoding
+        small = np.asarray(Image.fromarray(pixels.astype(np.uint8), "RGB").resize(
+            (width, height), Image.Resampling.LANCZOS))
+        dataset.PhotometricInterpretation = "RGB"
+        dataset.PlanarConfiguration = 0
+    elif photometric == "PALETTE COLOR" or int(dataset.BitsAllocated) == 1:
+        # indices into a palette, or a binary mask: never interpolate between values
+        small = np.asarray(Image.fromarray(pixels.astype(np.int32)).resize(
+            (width, height), Image.Resampling.NEAREST)).astype(pixels.dtype)
+    else:
+        resized = np.asarray(Image.fromarray(pixels.astype(np.float32)).resize(
+            (width, height), Image.Resampling.LANCZOS), dtype=np.float64)
+        small = np.clip(np.rint(resized), pixels.min(), pixels.max()).astype(pixels.dtype)
+    # keys(), not iteration: iterating a dataset decodes every raw element, which changes the
+    # bytes written for some of them (the shipped files would then differ from a re-run).
+    overlays = [tag for tag in dataset.keys() if 0x6000 <= tag.group <= 0x601E]  # noqa: SIM118
+    for tag in overlays:
+        del dataset[tag]
+    if "NumberOfFrames" in dataset:
+        dataset.NumberOfFrames = 1
+    dataset.Rows, dataset.Columns = height, width
+    if int(dataset.BitsAllocated) == 1:
+        from pydicom.pixels import pack_bits
+
+        dataset.PixelData = pack_bits(small)
+    else:
+        dataset.PixelData = np.ascontiguousarray(small).tobytes()
+    dataset["PixelData"].VR = "OW" if int(dataset.BitsAllocated) > 8 else "OB"
+    dataset.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    dataset.save_as(target, enforce_file_format=True)
+
+
 _GENERATORS: dict[str, Callable[[], Iterator[_Spec]]] = {
     "photo_colour": _photo_colour,
     "photo_gray": _photo_gray,
@@ -1178,17 +1537,31 @@ _GENERATORS: dict[str, Callable[[], Iterator[_Spec]]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Write the set into a folder and print the counts per category."""
+    """Write the full set, or the reduced shipped check set, and print the counts."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="output folder")
+    parser.add_argument("out", type=Path, nargs="?", help="output folder (full-size set)")
     parser.add_argument("--limit", type=int, default=None, help="images per category")
+    parser.add_argument("--shipped", type=Path, default=None, metavar="FOLDER",
+                        help="write the reduced check set with its manifest instead "
+                             "(resources/non_chest_check)")
+    parser.add_argument("--max-side", type=int, default=SHIPPED_MAX_SIDE,
+                        help=f"with --shipped: longest side in px (default {SHIPPED_MAX_SIDE})")
     args = parser.parse_args(argv)
-    cases = write_ood_cases(args.out, limit_per_category=args.limit)
+    if (args.out is None) == (args.shipped is None):
+        parser.error("give either OUT or --shipped FOLDER")
+    if args.shipped is not None:
+        if args.limit is not None:
+            parser.error("--limit does not apply to --shipped (the shipped set is complete)")
+        cases = write_shipped_set(args.shipped, max_side=args.max_side)
+        out = args.shipped
+    else:
+        cases = write_ood_cases(args.out, limit_per_category=args.limit)
+        out = args.out
     for category in CATEGORIES:
         chosen = [c for c in cases if c.category == category]
         held = sum(c.held_out for c in chosen)
         print(f"{category:<16} {len(chosen):>4} images ({held} held out)")
-    print(f"{'total':<16} {len(cases):>4} images in {args.out}")
+    print(f"{'total':<16} {len(cases):>4} images in {out}")
     return 0
 
 
