@@ -36,6 +36,7 @@ from desktop_app.core.metrics.classification import (
 from desktop_app.core.metrics.decisions import decision_predictions
 from desktop_app.core.metrics.populations import population_metrics
 from desktop_app.core.metrics.refusals import refusal_figures
+from desktop_app.core.metrics.thresholds import sensitivity_curves
 
 __all__ = [
     "LUNG_MASK_DESCRIPTION",
@@ -273,6 +274,8 @@ def evaluate(
                 for i, name in enumerate(classes)
             },
         }
+    metrics["sensitivity_curves"] = sensitivity_curves(probabilities, labels, classes,
+                                                       age_groups)
     if decision is not None and refused is not None:
         if len(refused) != len(labels):
             raise ValueError(f"refused must have one flag per image ({len(labels)}). "

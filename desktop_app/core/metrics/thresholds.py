@@ -9,10 +9,17 @@ two rules live here, in plain numpy.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["threshold_for_false_positive_rate", "threshold_for_sensitivity"]
+__all__ = [
+    "CURVE_THRESHOLDS",
+    "sensitivity_curves",
+    "threshold_for_false_positive_rate",
+    "threshold_for_sensitivity",
+]
 
 
 def threshold_for_sensitivity(
@@ -71,3 +78,51 @@ def threshold_for_false_positive_rate(scores: np.ndarray, negatives: np.ndarray,
     higher = values[values > kept]  # ties with it stay below too
     upper = float(higher.min()) if len(higher) else 1.0
     return float(np.clip((kept + upper) / 2.0, 1e-6, 1.0))
+
+
+#: Thresholds a sensitivity curve is recorded at (0, 0.01, ..., 1).
+CURVE_THRESHOLDS = tuple(round(step / 100, 2) for step in range(101))
+
+
+def sensitivity_curves(probabilities: np.ndarray, labels: np.ndarray,
+                       classes: Sequence[str], age_groups: Sequence[str] | None = None
+                       ) -> dict[str, dict[str, Any]]:
+    """Each finding's sensitivity at :data:`CURVE_THRESHOLDS`, for the card.
+
+    A site that calibrates with normal films only sets its COVID-19 threshold from them; how
+    many COVID-19 films that threshold finds can then only come from the model's own test
+    films (:mod:`desktop_app.core.site_calibration` reads these curves and says so). Adults
+    are the population when the data names at least 20 adult films with the finding (a clinic
+    reading adult films should not be told children's figures); else every film.
+
+    Args:
+        probabilities: ``(n, classes)`` calibrated probabilities.
+        labels: True class index per row.
+        classes: Class names (``Normal`` is no finding and gets no curve).
+        age_groups: Per row ``child``/``adult``/``unknown``, when known.
+
+    Returns:
+        ``{finding: {"thresholds", "sensitivity", "n", "population"}}`` for each finding with
+        films.
+    """
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    labels = np.asarray(labels)
+    groups = (np.asarray([str(g) for g in age_groups]) if age_groups is not None
+              else np.full(len(labels), "unknown"))
+    grid = np.asarray(CURVE_THRESHOLDS)
+    curves: dict[str, dict[str, Any]] = {}
+    for index, name in enumerate(classes):
+        positive = labels == index
+        if name == "Normal" or not positive.any():
+            continue
+        adults = positive & (groups == "adult")
+        rows, population = ((adults, "adult test films") if adults.sum() >= 20
+                            else (positive, "all test films"))
+        scores = probabilities[rows, index]
+        curves[name] = {
+            "thresholds": list(CURVE_THRESHOLDS),
+            "sensitivity": [round(float((scores >= t).mean()), 4) for t in grid],
+            "n": int(rows.sum()),
+            "population": population,
+        }
+    return curves
