@@ -35,7 +35,6 @@ from desktop_app.core.site_thresholds import ThresholdSettings
 from desktop_app.ui.calibration_tables import (
     AFTER_NOTE,
     figure_rows,
-    gate_rows,
     section_html,
 )
 from desktop_app.ui.modeless import show_reloading_on
@@ -55,6 +54,7 @@ def _percent_box(value: float, name: str) -> QtWidgets.QDoubleSpinBox:
     box.setSuffix(" %")
     box.setValue(value)
     box.setAccessibleName(name)
+    box.setMaximumWidth(120)
     return box
 
 
@@ -134,6 +134,8 @@ class CalibrationDialog(QtWidgets.QDialog):
         self.install_button = QtWidgets.QPushButton("Install and Use")
         for button in (self.save_button, self.install_button):
             button.setEnabled(False)
+        self.install_button.setToolTip("Install the calibrated model and use it now. "
+                                       + _ROLLBACK_NOTE)
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
         for button in (self.save_button, self.install_button):
             buttons.addButton(button, QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
@@ -264,7 +266,8 @@ class CalibrationDialog(QtWidgets.QDialog):
         self._show(result)
         self.status.setText(
             f"Calibrated: {result.model_id}. Nothing is installed yet: \"Save Model As…\" "
-            "writes it to a folder, \"Install and Use\" makes it the model in use.")
+            "writes it to a folder, \"Install and Use\" makes it the model in use (the model "
+            "in use now stays restorable: Training › Models… › Roll Back).")
         self.calibration_finished.emit(result)
 
     def _on_worker_failed(self, message: str) -> None:
@@ -292,12 +295,9 @@ class CalibrationDialog(QtWidgets.QDialog):
         self.tabs.addTab(figures, "Before / after")
         details = QtWidgets.QTextBrowser()
         details.setAccessibleName("Thresholds, gate limits and check set")
-        details.setHtml(section_html(section, figures=False))
+        details.setHtml(section_html(section, figures=False, warnings=False))
         self.details = details
         self.tabs.addTab(details, "Thresholds and gate")
-        self.gate_table = figure_table(["check", "usual limit", "refusal limit", "moved"],
-                                 gate_rows(section), "Gate limits moved")
-        self.tabs.addTab(self.gate_table, "Gate limits")
         warnings = result.warnings
         self.warnings_label.setText(
             "<b>Warnings</b><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)

@@ -131,8 +131,15 @@ def _grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
             f"<tr>{head}</tr>{body}</table>")
 
 
-def section_html(section: Mapping[str, Any], *, figures: bool = True) -> str:
-    """Thresholds, gate moves, check set, warnings (and the before/after figures) as HTML."""
+def section_html(section: Mapping[str, Any], *, figures: bool = True,
+                 warnings: bool = True) -> str:
+    """Thresholds, gate moves, check set (and the figures and warnings) as HTML.
+
+    Args:
+        section: The card's ``site_calibration`` section.
+        figures: Include the before/after table (the dialog shows it as a table widget).
+        warnings: Include the warnings (the dialog keeps them always visible on their own).
+    """
     films = section.get("films", {})
     parts = [f"<p><b>{html.escape(_line(section))}</b> ({films.get('given', '?')} given, "
              f"{films.get('unreadable', 0)} unreadable; films by label: "
@@ -149,10 +156,10 @@ def section_html(section: Mapping[str, Any], *, figures: bool = True) -> str:
     parts.append("<p><b>Non-chest check set</b></p><ul>"
                  + "".join(f"<li>{html.escape(t)}</li>" for t in check_set_lines(section))
                  + "</ul>")
-    warnings = section.get("warnings") or []
-    if warnings:
+    shown = (section.get("warnings") or []) if warnings else []
+    if shown:
         parts.append("<p><b>Warnings</b></p><ul>"
-                     + "".join(f"<li>{html.escape(w)}</li>" for w in warnings) + "</ul>")
+                     + "".join(f"<li>{html.escape(w)}</li>" for w in shown) + "</ul>")
     return "".join(parts)
 
 
