@@ -356,8 +356,8 @@ def _site_calibration_section(card: ModelCard) -> str:
     if not section or not calibration_words(card):
         return ""
     return ("<h2>Site calibration</h2>"
-            + section_html(section)
-            + f"<p class='warn'>{_esc(CARD_FIGURES_NOTE)}</p>")
+            f"<p class='warn'>{_esc(CARD_FIGURES_NOTE)}</p>"
+            + section_html(section))
 
 
 def model_card_html(card: ModelCard) -> str:
