@@ -27,6 +27,7 @@ from desktop_app.core.heatmap import colourise, heatmap_for_input
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.model_card import ModelCard
 from desktop_app.core.preprocessing import to_uint8
+from desktop_app.ui.calibration_tables import calibration_words
 from desktop_app.ui.card_metrics import (
     age_group_populations,
     group_table,
@@ -50,12 +51,22 @@ def _safe_cell(value: str) -> str:
 
 
 def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
-             model_id: str | None) -> list[list[str]]:
-    """Header plus one row per record, as strings."""
+             model_id: str | None, calibration: str | None = None) -> list[list[str]]:
+    """Header plus one row per record, as strings.
+
+    Args:
+        records: The worklist rows, in the order to write.
+        classes: The model's classes (one probability column each).
+        model_id: The model in use (for rows not yet analysed).
+        calibration: Its :func:`calibration_words` (``None``: a model as trained). Filled in
+            only on rows answered by that model, so a row answered before a switch never
+            claims a calibration it was not given; the column comes last so the columns
+            readers already rely on keep their places.
+    """
     header = ["name", "path", "status", "label", "uncertain",
               *(f"p_{name}" for name in classes), "out_of_distribution", "reason", "caution",
               "model_id", "patient_age_years", "age_group", "sop_instance_uid", "calling_ae",
-              "received"]
+              "received", "site_calibration"]
     rows = [header]
     for record in records:
         result = record.result
@@ -78,6 +89,8 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
             record.sop_instance_uid or "",
             _safe_cell(record.calling_ae or ""),
             record.received.isoformat(timespec="seconds") if record.received else "",
+            _safe_cell(calibration or "") if result is not None and model_id is not None
+            and result.model_id == model_id else "",
         ])
     return rows
 
@@ -91,13 +104,13 @@ def _age_cells(result: ImageResult | None) -> list[str]:
 
 
 def write_csv(path: Path | str, records: Sequence[RowRecord], classes: Sequence[str],
-              model_id: str | None) -> int:
+              model_id: str | None, calibration: str | None = None) -> int:
     """Write the worklist as CSV (UTF-8 with BOM so spreadsheets detect the encoding).
 
     Returns:
         Number of data rows written.
     """
-    rows = csv_rows(records, classes, model_id)
+    rows = csv_rows(records, classes, model_id, calibration)
     with open(path, "w", encoding="utf-8-sig", newline="") as stream:
         csv.writer(stream).writerows(rows)
     return len(rows) - 1
@@ -181,6 +194,12 @@ def _draw_page(canvas, result: ImageResult, card: ModelCard, generated: str,
     canvas.drawString(margin, y, f"Model: {result.model_id}    Generated: {generated}    "
                                  f"{APP_NAME} {__version__}")
     y -= 10
+    calibrated = calibration_words(card) if result.model_id == card.model_id else None
+    if calibrated:
+        y = _draw_wrapped(canvas, f"Model {calibrated} (thresholds and gate limits set from "
+                                  "the site's films; the measured figures are the model's as "
+                                  "trained).", margin, y, inner, font="Helvetica-Bold",
+                          size=8, leading=10)
 
     probabilities = result.probabilities or {}
     # A refused (OOD) image gets no label, so no class's heat map either.

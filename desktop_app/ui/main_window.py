@@ -20,6 +20,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from desktop_app import APP_NAME
 from desktop_app.ui.banner import Banner, BannerLevel
 from desktop_app.ui.batch_control import BatchControl
+from desktop_app.ui.calibration_tables import calibration_words
 from desktop_app.ui.export_control import ExportControl
 from desktop_app.ui.file_opening import IMAGE_FILTER, FileOpening, local_paths
 from desktop_app.ui.image_display import ImageDisplay
@@ -216,7 +217,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panel.set_model_card(card)
         self.image_loader.set_bundle(active.bundle)
         self.display.forget()
-        self.model_status.setText(f"Model: {card.model_id}")
+        calibrated = calibration_words(card)
+        self.model_status.setText(f"Model: {card.model_id}"
+                                  + (f" — {calibrated}" if calibrated else ""))
         self.model_status.setToolTip(str(active.bundle.path))
         if active.warning:
             self.banner.show_message(f"Model warning: {active.warning}", BannerLevel.WARNING)
@@ -351,6 +354,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_validation_dialog(self) -> QtWidgets.QDialog | None:
         """Analysis › Validate on Local Data… (lives in ``ui.validation_dialog``)."""
         return self.dialogs.validation()
+
+    def open_calibration_dialog(self) -> QtWidgets.QDialog | None:
+        """Analysis › Calibrate to This Site… (the dialog calls :meth:`reload_model` on install)."""
+        return self.dialogs.calibration()
 
     def open_model_manager(self) -> None:
         """Training › Models… (the dialog calls :meth:`reload_model` after a switch)."""

@@ -19,6 +19,11 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtGui, QtWidgets
 
 from desktop_app import DISCLAIMER
+from desktop_app.ui.calibration_tables import (
+    CARD_FIGURES_NOTE,
+    calibration_words,
+    section_html,
+)
 from desktop_app.ui.card_metrics import (
     calibration_summary,
     class_metrics,
@@ -345,6 +350,16 @@ def _inference_model(card: ModelCard) -> str:
     return text + "); every figure on this card is measured on this model"
 
 
+def _site_calibration_section(card: ModelCard) -> str:
+    """For a calibrated bundle: for which site, what moved, what it changed; else nothing."""
+    section = getattr(card, "site_calibration", None)
+    if not section or not calibration_words(card):
+        return ""
+    return ("<h2>Site calibration</h2>"
+            f"<p class='warn'>{_esc(CARD_FIGURES_NOTE)}</p>"
+            + section_html(section))
+
+
 def model_card_html(card: ModelCard) -> str:
     """The whole card as an HTML document."""
     shortcut_limits = [t for t in card.limitations
@@ -362,6 +377,7 @@ def model_card_html(card: ModelCard) -> str:
             "trained with LungLens": card.software_version,
             "model the app runs": _inference_model(card),
         }),
+        _site_calibration_section(card),
         "<h2>Intended use</h2>",
         f"<p>{_esc(card.intended_use)}</p>",
         f"<p><i>{_esc(DISCLAIMER)}</i></p>",

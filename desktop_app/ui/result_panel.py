@@ -18,6 +18,7 @@ from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
 from desktop_app.core.decision import AGE_GROUP_WORDS
+from desktop_app.ui.calibration_tables import calibration_words
 from desktop_app.ui.card_metrics import (
     age_group_figures,
     age_group_populations,
@@ -235,9 +236,14 @@ class ResultPanel(QtWidgets.QScrollArea):
         if card is None:
             self.model_label.setText("<i>Model not loaded yet.</i>")
         else:
+            calibrated = calibration_words(card)
+            # The figures above are the card's, measured at the model's own thresholds.
+            site = (f"<br><b>{_escape(calibrated[:1].upper() + calibrated[1:])}</b> "
+                    "(thresholds and gate limits set from the site's films; the measured "
+                    "figures above are the model's as trained)" if calibrated else "")
             self.model_label.setText(
                 f"Model <b>{_escape(_breakable(card.model_id))}</b> — "
-                "<a href='card'>model card: training data, metrics, limitations…</a>"
+                "<a href='card'>model card: training data, metrics, limitations…</a>" + site
             )
         if result is None:
             self.file_label.setText("No image selected")

@@ -33,13 +33,14 @@ from desktop_app.ui.figure_format import (
 )
 from desktop_app.ui.workers import TaskWorker
 
-__all__ = ["ValidationDialog", "open_validation_dialog"]
+__all__ = ["ValidationDialog", "figure_table", "open_validation_dialog"]
 
 _AGE_ORDER = ("adult", "child", "unknown")
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]],
-           name: str) -> QtWidgets.QTableWidget:
+def figure_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                 name: str) -> QtWidgets.QTableWidget:
+    """A read-only table of figures (also used by the calibration dialog, so both read alike)."""
     table = QtWidgets.QTableWidget(len(rows), len(headers))
     table.setAccessibleName(name)
     table.setHorizontalHeaderLabels(list(headers))
@@ -305,18 +306,18 @@ class ValidationDialog(QtWidgets.QDialog):
         summary.setAccessibleName("Validation summary")
         summary.setHtml(summary_html(result))
         self.tabs.addTab(summary, "Summary")
-        self.tabs.addTab(_table(["class", "films", "sensitivity (95 % CI)",
+        self.tabs.addTab(figure_table(["class", "films", "sensitivity (95 % CI)",
                                  "specificity (95 % CI)", "AUROC (95 % CI)"],
                                 class_rows(result), "Figures per class"), "Per class")
         group_headers = ["films", "accuracy (95 % CI)", "non-COVID labelled COVID-19",
                          "ECE (95 % CI)"]
-        self.tabs.addTab(_table(["source", *group_headers],
+        self.tabs.addTab(figure_table(["source", *group_headers],
                                 group_rows(populations["per_source"]), "Figures per source"),
                          "Per source")
         ages = populations["per_age_group"]
         ordered = {g: ages[g] for g in [*_AGE_ORDER, *sorted(set(ages) - set(_AGE_ORDER))]
                    if g in ages}
-        self.tabs.addTab(_table(["age group", *group_headers],
+        self.tabs.addTab(figure_table(["age group", *group_headers],
                                 group_rows(ordered, label=age_group_label),
                                 "Figures per age group"), "Per age group")
         matrix = QtWidgets.QLabel(matrix_html(result))
@@ -355,7 +356,7 @@ class ValidationDialog(QtWidgets.QDialog):
                                                         (f"caution — {i.caution}",
                                                          i.caution is not None)) if on)),
                   i.source, age_group_label(i.age_group)] for i in result.images]
-        self.tabs.addTab(_table(["file", "true label", "app's label", "note", "source",
+        self.tabs.addTab(figure_table(["file", "true label", "app's label", "note", "source",
                                  "age group"], films, "Films and the app's answers"), "Films")
 
     # -- exports ------------------------------------------------------------------------------

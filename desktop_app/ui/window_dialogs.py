@@ -1,4 +1,4 @@
-"""The main window's dialogs: model card, validation, training and model hooks, About.
+"""The main window's dialogs: model card, validation, calibration, model hooks, About.
 
 The training wizard and the model manager live in their own modules, imported when asked
 for (TensorFlow-backed training is optional in the classify-only build); this object opens
@@ -56,6 +56,15 @@ class WindowDialogs(QtCore.QObject):
         dialog = open_validation_dialog(self._window, self._window.active_model.bundle)
         dialog.validation_finished.connect(self._on_validation_dialog_validation_finished)
         return dialog
+
+    def calibration(self) -> QtWidgets.QDialog | None:
+        """Analysis › Calibrate to This Site… (lives in ``ui.calibration_dialog``)."""
+        if self._window.active_model is None:
+            self._say_waiting()
+            return None
+        from desktop_app.ui.calibration_dialog import open_calibration_dialog
+
+        return open_calibration_dialog(self._window, self._window.active_model.bundle)
 
     def _on_validation_dialog_validation_finished(self, _result: object) -> None:
         # The model card lists the stored validations: show the new one in an open card.

@@ -73,6 +73,9 @@ def create_actions(window: MainWindow) -> None:
     w.validate_action = make_action(
         w, "&Validate on Local Data…", w.open_validation_dialog, None,
         "Measure the installed model on your own labelled films (no training needed)")
+    w.calibrate_action = make_action(
+        w, "Ca&librate to This Site…", w.open_calibration_dialog, None,
+        "Set the model's thresholds and gate limits from this site's films (same weights)")
     w.about_action = make_action(w, f"&About {APP_NAME}", w.show_about)
 
 
@@ -110,6 +113,7 @@ def create_menus(window: MainWindow) -> None:
     analysis_menu.addAction(window.cancel_action)
     analysis_menu.addSeparator()
     analysis_menu.addAction(window.validate_action)
+    analysis_menu.addAction(window.calibrate_action)
 
     training_menu = menu.addMenu("&Training")
     training_menu.addAction(window.train_action)

@@ -1,0 +1,402 @@
+"""Analysis › Calibrate to This Site…: the active model's thresholds and gate, set from its films.
+
+A model trained on public films ranks a new hospital's films far better than its thresholds
+and gate limits suit them; :func:`desktop_app.core.site_calibration.calibrate_site` sets both
+from the site's own films. This dialog collects what the clinic asks (films, site name, the
+operating-point rule), runs the calibration on a :class:`~desktop_app.ui.workers.TaskWorker`
+(progress bar, cooperative cancel), shows what changed (before/after cross-validated by
+patient, thresholds, gate moves, the non-chest check set, warnings in plain words), and then
+saves the calibrated bundle or installs it as the active model. The input model is never
+modified and the previous model stays one click away (Training › Models… › Roll Back).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from desktop_app.core.errors import LungLensError
+from desktop_app.core.gate.check_set import CheckCase
+from desktop_app.core.locations import user_data_dir
+from desktop_app.core.model_bundle import ModelBundle
+from desktop_app.core.model_store import ModelEntry, ModelStore
+from desktop_app.core.site_calibration import (
+    CalibrationSettings,
+    SiteCalibration,
+    calibrate_site,
+)
+from desktop_app.core.site_thresholds import ThresholdSettings
+from desktop_app.ui.calibration_tables import (
+    AFTER_NOTE,
+    figure_rows,
+    section_html,
+)
+from desktop_app.ui.modeless import show_reloading_on
+from desktop_app.ui.validation_dialog import figure_table
+from desktop_app.ui.workers import TaskWorker
+
+__all__ = ["CalibrationDialog", "open_calibration_dialog"]
+
+_ROLLBACK_NOTE = "The model in use before can be restored from Training › Models… (Roll Back)."
+
+
+def _percent_box(value: float, name: str) -> QtWidgets.QDoubleSpinBox:
+    box = QtWidgets.QDoubleSpinBox()
+    box.setRange(0.0, 100.0)
+    box.setDecimals(1)
+    box.setSingleStep(1.0)
+    box.setSuffix(" %")
+    box.setValue(value)
+    box.setAccessibleName(name)
+    box.setMaximumWidth(120)
+    return box
+
+
+class CalibrationDialog(QtWidgets.QDialog):
+    """Pick the site's films and rule, calibrate in the background, show, save or install.
+
+    Signals:
+        calibration_finished(object): A finished :class:`SiteCalibration` (not yet saved).
+        active_model_changed(str): The calibrated model was installed and made active (key).
+    """
+
+    calibration_finished = QtCore.Signal(object)
+    active_model_changed = QtCore.Signal(str)
+
+    def __init__(self, bundle: ModelBundle, parent: QtWidgets.QWidget | None = None, *,
+                 store: ModelStore | None = None,
+                 check_set: Sequence[CheckCase] | None = None) -> None:
+        super().__init__(parent)
+        self.bundle = bundle
+        self.result: SiteCalibration | None = None
+        self.installed: ModelEntry | None = None
+        self._store = store
+        # None: the non-chest check set shipped with LungLens (tests give a small one).
+        self._check_set = None if check_set is None else list(check_set)
+        self._worker: TaskWorker | None = None
+        self._pool = QtCore.QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self.setWindowTitle(f"Calibrate to this site — {bundle.model_id}")
+        self.resize(900, 760)
+
+        intro = QtWidgets.QLabel(
+            "Set the model's thresholds and its \"not a chest X-ray\" limits from this site's "
+            "own films, with the same weights. Labelled films (a folder per class NORMAL, "
+            "PNEUMONIA, COVID-19, a folder with metadata.csv, or such a CSV) set both; a plain "
+            "folder of films adapts the limits only. At least 30 frontal chest films are "
+            "needed; the model in use is not modified.")
+        intro.setWordWrap(True)
+        defaults = ThresholdSettings()
+        self.path_edit = QtWidgets.QLineEdit()
+        self.path_edit.setPlaceholderText("The site's films: folder or CSV")
+        self.path_edit.setAccessibleName("Site films")
+        self.folder_button = QtWidgets.QPushButton("Folder…")
+        self.csv_button = QtWidgets.QPushButton("CSV…")
+        self.site_edit = QtWidgets.QLineEdit()
+        self.site_edit.setPlaceholderText("e.g. St Mary's radiology")
+        self.site_edit.setAccessibleName("Site name")
+        self.max_covid_box = _percent_box(100 * defaults.max_false_covid,
+                                          "Largest share of non-COVID films called COVID-19")
+        self.sensitivity_box = _percent_box(100 * defaults.target_sensitivity,
+                                            "Share of each finding's films to find")
+        self.max_pneumonia_box = _percent_box(
+            100 * defaults.max_false_pneumonia, "Largest share of normal films called Pneumonia")
+        self.run_button = QtWidgets.QPushButton("Calibrate")
+        self.run_button.setDefault(True)
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setAccessibleName("Calibration progress")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status = QtWidgets.QLabel("Choose the site's films and name the site.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setAccessibleName("Calibration status")
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.setAccessibleName("Calibration results")
+        self.warnings_label = QtWidgets.QLabel()
+        self.warnings_label.setWordWrap(True)
+        self.warnings_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.warnings_label.setAccessibleName("Calibration warnings")
+        self.warnings_area = QtWidgets.QScrollArea()
+        self.warnings_area.setWidgetResizable(True)
+        self.warnings_area.setWidget(self.warnings_label)
+        self.warnings_area.setMaximumHeight(150)
+        self.warnings_area.hide()
+        self.save_button = QtWidgets.QPushButton("Save Model As…")
+        self.install_button = QtWidgets.QPushButton("Install and Use")
+        for button in (self.save_button, self.install_button):
+            button.setEnabled(False)
+        self.install_button.setToolTip("Install the calibrated model and use it now. "
+                                       + _ROLLBACK_NOTE)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
+        for button in (self.save_button, self.install_button):
+            buttons.addButton(button, QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
+
+        pick = QtWidgets.QHBoxLayout()
+        pick.addWidget(self.path_edit, 1)
+        pick.addWidget(self.folder_button)
+        pick.addWidget(self.csv_button)
+        form = QtWidgets.QFormLayout()
+        form.addRow("Site's films:", pick)
+        form.addRow("Site name:", self.site_edit)
+        form.addRow("At most non-COVID films called COVID-19:", self.max_covid_box)
+        form.addRow("Find at least (each finding):", self.sensitivity_box)
+        form.addRow("At most normal films called Pneumonia:", self.max_pneumonia_box)
+        running = QtWidgets.QHBoxLayout()
+        running.addWidget(self.run_button)
+        running.addWidget(self.progress, 1)
+        running.addWidget(self.cancel_button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(QtWidgets.QLabel(
+            f"<b>Model:</b> {html.escape(bundle.model_id)} (not modified)"))
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addLayout(running)
+        layout.addWidget(self.status)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.warnings_area)
+        layout.addWidget(buttons)
+
+        self.folder_button.clicked.connect(self._on_folder_button_clicked)
+        self.csv_button.clicked.connect(self._on_csv_button_clicked)
+        self.run_button.clicked.connect(self._on_run_button_clicked)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.save_button.clicked.connect(self._on_save_button_clicked)
+        self.install_button.clicked.connect(self._on_install_button_clicked)
+        buttons.rejected.connect(self.reject)
+
+    # -- running ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True while a calibration runs."""
+        return self._worker is not None
+
+    def settings(self) -> CalibrationSettings:
+        """What the form asks for.
+
+        Raises:
+            ValueError: If the site has no name (quoted in the message).
+        """
+        return CalibrationSettings(self.site_edit.text(), ThresholdSettings(
+            self.max_covid_box.value() / 100, self.sensitivity_box.value() / 100,
+            self.max_pneumonia_box.value() / 100))
+
+    def start(self) -> bool:
+        """Calibrate the films named in the form in the background; False if it cannot start."""
+        if self.running:
+            return False
+        text = self.path_edit.text().strip()
+        if not text:
+            self.status.setText("Choose the site's films (a folder or a CSV) first.")
+            return False
+        try:
+            settings = self.settings()
+        except ValueError as error:
+            self.status.setText(f"Cannot calibrate: {error}")
+            return False
+        self._clear_result()
+        self.progress.setRange(0, 0)  # busy until the films are listed
+        self.status.setText(f"Reading the site's films in {text}…")
+        function = functools.partial(calibrate_site, check_set=self._check_set)
+        worker = TaskWorker(function, Path(text), self.bundle, settings)
+        worker.signals.progress_changed.connect(self._on_worker_progress_changed)
+        worker.signals.succeeded.connect(self._on_worker_succeeded)
+        worker.signals.failed.connect(self._on_worker_failed)
+        self._worker = worker
+        self._set_running(True)
+        self._pool.start(worker)
+        return True
+
+    def cancel(self) -> None:
+        """Ask the running calibration to stop (it stops after the current film)."""
+        if self._worker is not None:
+            self._worker.cancel()
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling…")
+
+    def wait_for_worker(self, msecs: int = 30_000) -> bool:
+        """Block until the worker thread ended (used on close and by tests)."""
+        return self._pool.waitForDone(msecs)
+
+    def _clear_result(self) -> None:
+        self.result = None
+        self.tabs.clear()
+        self.warnings_label.clear()
+        self.warnings_area.hide()
+
+    def _set_running(self, running: bool) -> None:
+        for widget in (self.path_edit, self.folder_button, self.csv_button, self.site_edit,
+                       self.max_covid_box, self.sensitivity_box, self.max_pneumonia_box,
+                       self.run_button):
+            widget.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        for button in (self.save_button, self.install_button):
+            button.setEnabled(not running and self.result is not None)
+
+    def _on_worker_progress_changed(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        if done >= total:
+            self.status.setText("Films measured. Choosing thresholds and limits, and "
+                                "cross-validating by patient…")
+        else:
+            self.status.setText(f"Measuring film {done} of {total} (the site's films, then "
+                                "the non-chest check set)…")
+
+    def _on_worker_succeeded(self, result: SiteCalibration | None) -> None:
+        self._worker = None
+        self.progress.setRange(0, 1)
+        if result is None:
+            self.progress.setValue(0)
+            self.status.setText("Calibration cancelled: nothing was changed or written.")
+            self._set_running(False)
+            return
+        self.progress.setValue(1)
+        self.result = result
+        self._set_running(False)
+        self._show(result)
+        self.status.setText(
+            f"Calibrated: {result.model_id}. Nothing is installed yet: \"Save Model As…\" "
+            "writes it to a folder, \"Install and Use\" makes it the model in use (the model "
+            "in use now stays restorable: Training › Models… › Roll Back).")
+        self.calibration_finished.emit(result)
+
+    def _on_worker_failed(self, message: str) -> None:
+        self._worker = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self._set_running(False)
+        self.status.setText(f"Cannot calibrate: {message}")
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _show(self, result: SiteCalibration) -> None:
+        section = result.summary
+        figures = QtWidgets.QWidget()
+        box = QtWidgets.QVBoxLayout(figures)
+        box.setContentsMargins(0, 0, 0, 0)
+        self.figures_table = figure_table(["figure", "before (model as trained)",
+                                     "after (cross-validated by patient)"],
+                                    figure_rows(section), "Figures before and after")
+        note = QtWidgets.QLabel(AFTER_NOTE)
+        note.setWordWrap(True)
+        note.setAccessibleName("How the figures were measured")
+        box.addWidget(self.figures_table, 1)
+        box.addWidget(note)
+        self.tabs.addTab(figures, "Before / after")
+        details = QtWidgets.QTextBrowser()
+        details.setAccessibleName("Thresholds, gate limits and check set")
+        details.setHtml(section_html(section, figures=False, warnings=False))
+        self.details = details
+        self.tabs.addTab(details, "Thresholds and gate")
+        warnings = result.warnings
+        self.warnings_label.setText(
+            "<b>Warnings</b><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+            + "</ul>" if warnings else "<b>No warnings.</b>")
+        self.warnings_area.show()
+
+    # -- saving and installing ----------------------------------------------------------------
+
+    def save_bundle(self, folder: Path | str) -> ModelBundle | None:
+        """Write the calibrated bundle into ``folder`` (new or empty); None if it failed."""
+        if self.result is None:
+            return None
+        try:
+            bundle = self.result.write_bundle(folder)
+        except (LungLensError, OSError) as error:
+            self.status.setText(f"Not saved: {error}")
+            return None
+        self.status.setText(f"Saved the calibrated model to {bundle.path}. It can be installed "
+                            "later from the command line (calibrate --install) or here.")
+        return bundle
+
+    def install(self) -> ModelEntry | None:
+        """Install the calibrated bundle into the model store and make it the active model."""
+        if self.result is None:
+            return None
+        store = self._store if self._store is not None else ModelStore()
+        staging_root = user_data_dir()
+        staging_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".calibrated-", dir=staging_root))
+        name = self.result.model_id
+        suffix = 2
+        while store.path_of(name).exists():
+            name = f"{self.result.model_id}-{suffix}"
+            suffix += 1
+        QtWidgets.QApplication.setOverrideCursor(QtCore.Qt.CursorShape.WaitCursor)
+        try:
+            self.result.write_bundle(staging / "bundle")
+            entry = store.install(staging / "bundle", name, activate=True)
+        except (LungLensError, OSError) as error:
+            self.status.setText(f"Not installed: {error}")
+            return None
+        finally:
+            QtWidgets.QApplication.restoreOverrideCursor()
+            shutil.rmtree(staging, ignore_errors=True)
+        self.installed = entry
+        self.install_button.setEnabled(False)
+        self.status.setText(f"Installed {entry.model_id!r} and made it the model in use. "
+                            + _ROLLBACK_NOTE)
+        self.active_model_changed.emit(entry.key)
+        return entry
+
+    def _on_save_button_clicked(self) -> None:
+        if self.result is None:
+            return
+        folder = QtWidgets.QFileDialog.getExistingDirectory(
+            self, "Save the calibrated model in a new, empty folder")
+        if not folder:
+            return
+        target = Path(folder)
+        if any(target.iterdir()):
+            # A folder that holds other files gets the model in a sub-folder of its own.
+            target = target / self.result.model_id
+        self.save_bundle(target)
+
+    def _on_install_button_clicked(self) -> None:
+        self.install()
+
+    # -- picking ------------------------------------------------------------------------------
+
+    def _on_folder_button_clicked(self) -> None:
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "The site's films")
+        if folder:
+            self.path_edit.setText(folder)
+
+    def _on_csv_button_clicked(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "The site's labelled CSV", "",
+                                                        "CSV files (*.csv)")
+        if path:
+            self.path_edit.setText(path)
+
+    def _on_run_button_clicked(self) -> None:
+        self.start()
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        """Stop a running calibration before the dialog goes away."""
+        self.cancel()
+        self.wait_for_worker()
+        super().closeEvent(event)
+
+    def reject(self) -> None:
+        """Close (Esc / Close): cancel a running calibration first."""
+        self.cancel()
+        self.wait_for_worker()
+        super().reject()
+
+
+def open_calibration_dialog(main_window: QtWidgets.QWidget,
+                            bundle: ModelBundle) -> CalibrationDialog:
+    """Analysis › Calibrate to This Site… (modeless, freed on close; reloads on install)."""
+    dialog = CalibrationDialog(bundle, main_window)
+    show_reloading_on(dialog, dialog.active_model_changed, main_window)
+    return dialog
