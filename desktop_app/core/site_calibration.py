@@ -45,7 +45,7 @@ from desktop_app.core.analysis import Analyzer
 from desktop_app.core.decision import decide
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.film_files import write_atomically
-from desktop_app.core.gate.check_set import CheckCase, load_check_set
+from desktop_app.core.gate.check_set import CheckCase, CheckSetError, load_check_set
 from desktop_app.core.model_bundle import ModelBundle, load_bundle
 from desktop_app.core.model_card import CARD_FILE
 from desktop_app.core.site_figures import (
@@ -386,7 +386,13 @@ def calibrate_site(
         films, left_out = read_site_films(data, classes)
     except SiteFilmsError as error:
         raise CalibrationError(str(error)) from error
-    cases = list(check_set) if check_set is not None else load_check_set()
+    try:
+        cases = list(check_set) if check_set is not None else load_check_set()
+    except CheckSetError as error:
+        raise CalibrationError(
+            f"the non-chest check set shipped with LungLens cannot be read ({error}); it "
+            "brakes how far the gate may widen, so nothing was calibrated: reinstall "
+            "LungLens") from error
     analyzer = analyzer if analyzer is not None else Analyzer(bundle)
     total = len(films) + len(cases)
 
