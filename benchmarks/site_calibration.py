@@ -7,12 +7,15 @@ Each run (``python -m model_training loso``, or ``scripts/loso_study.sh``) holds
 trained, with its gate, **without** one source S: S is a hospital the model never saw. S's
 patients are split in two halves by a hash of the patient id (the same split every time):
 
-* half A is the site's labelled export: ``calibrate`` (the core function the CLI and the
+* one half (A) is the site's labelled export: ``calibrate`` (the core function the CLI and the
   window run, :func:`desktop_app.core.site_calibration.calibrate_site`) sets thresholds and
   gate limits from it;
-* half B is the site's next films: the model before and the calibrated bundle after classify
-  them through the app's classify path, and the figures of issue 19's target table are
-  counted on them (not on the films that set anything).
+* the other half (B) is the site's next films: the model before and the calibrated bundle
+  after classify them through the app's classify path, and the figures of issue 19's target
+  table are counted on them (not on the films that set anything).
+
+Then the halves swap roles: how far the figures move between the two directions shows how
+much a figure rests on which patients happened to be in the calibration half.
 
 The non-chest check set's held-out half and the real lateral films are put through both
 bundles too. The view model is the one shipped with LungLens (trained on every source's
@@ -51,8 +54,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: Rows of the table: (key in the figures, words).
 ROWS = (
-    ("adult_normal_as_covid", "the site's adult normals labelled COVID-19"),
-    ("adult_normal_as_normal", "the site's adult normals labelled Normal"),
+    ("adult_normal_as_covid", "the site's adult normals labelled COVID-19 (children at Kermany)"),
+    ("adult_normal_as_normal", "the site's adult normals labelled Normal (children at Kermany)"),
     ("refused", "the site's frontal films refused"),
     ("covid_found", "the site's COVID-19 films found"),
     ("pneumonia_found", "the site's pneumonia films found"),
@@ -118,13 +121,15 @@ def measure_half(bundle: ModelBundle, half: Path, laterals: list[Path],
 
 
 def run_one(run: Path, data: Path, laterals: list[Path], non_chest: list[Path],
-            work: Path) -> dict[str, Any]:
-    """Calibrate the run's model on half A of its held-out source; measure on half B."""
+            work: Path, calibrate_on: str = "A") -> dict[str, Any]:
+    """Calibrate the run's model on one half of its held-out source; measure on the other."""
     source = json.loads((run / "holdout.json").read_text(encoding="utf-8"))["source"]
     bundle = load_bundle(run / "bundle")
-    half_a = write_half(data, source, "A", work / source / "A")
-    half_b = write_half(data, source, "B", work / source / "B")
+    measure_on = "B" if calibrate_on == "A" else "A"
+    half_a = write_half(data, source, calibrate_on, work / source / calibrate_on)
+    half_b = write_half(data, source, measure_on, work / source / measure_on)
     record: dict[str, Any] = {"source": source, "model_id": bundle.model_id,
+                              "calibrated_on": calibrate_on, "measured_on": measure_on,
                               "films_a": len(read_labelled(half_a)),
                               "films_b": len(read_labelled(half_b))}
     record["before"] = measure_half(bundle, half_b, laterals, non_chest)
@@ -136,7 +141,7 @@ def run_one(run: Path, data: Path, laterals: list[Path], non_chest: list[Path],
         return record
     record["calibrate_seconds"] = time.perf_counter() - started
     assert result is not None
-    calibrated = result.write_bundle(work / source / "calibrated")
+    calibrated = result.write_bundle(work / source / f"calibrated-on-{calibrate_on}")
     record["after"] = measure_half(calibrated, half_b, laterals, non_chest)
     record["thresholds"] = result.summary["thresholds"]["site"]
     record["model_thresholds"] = result.summary["thresholds"]["model"]
@@ -160,15 +165,17 @@ def markdown(records: Sequence[dict[str, Any]]) -> str:
     """The table of docs/site_calibration.md."""
     lines = []
     for record in records:
-        lines.append(f"### Unseen source: {record['source']} (model {record['model_id']}; "
-                     f"calibrated on half A, {record['films_a']} films; measured on half B, "
-                     f"{record['films_b']} films)")
+        lines.append(f"### Unseen source: {record['source']}, calibrated on half "
+                     f"{record['calibrated_on']} ({record['films_a']} films), measured on half "
+                     f"{record['measured_on']} ({record['films_b']} films); model "
+                     f"{record['model_id']}")
         lines.append("")
         if "cannot_calibrate" in record:
             lines.append(f"`calibrate` refused: {record['cannot_calibrate']}")
             lines.append("")
             continue
-        lines.append("| figure (on half B) | before | after calibration |")
+        lines.append(f"| figure (on half {record['measured_on']}) | before | after "
+                     "calibration |")
         lines.append("|---|---|---|")
         for key, words in ROWS:
             before, after = record["before"].get(key), record["after"].get(key)
@@ -204,9 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for run in args.loso_runs:
             if not (run / "holdout.json").is_file():
                 continue
-            record = run_one(run, args.data, laterals, non_chest, Path(work))
-            records.append(record)
-            print(markdown([record]), flush=True)
+            for half in ("A", "B"):  # both ways: how much rests on the split
+                record = run_one(run, args.data, laterals, non_chest, Path(work), half)
+                records.append(record)
+                print(markdown([record]), flush=True)
     if args.markdown:
         args.markdown.write_text(markdown(records) + "\n", encoding="utf-8")
     if args.json:

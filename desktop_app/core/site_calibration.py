@@ -68,7 +68,7 @@ from desktop_app.core.site_gate import (
     site_limits,
     site_look,
 )
-from desktop_app.core.site_thresholds import MIN_NEGATIVES, ThresholdSettings, site_decision
+from desktop_app.core.site_thresholds import ThresholdSettings, site_decision
 
 __all__ = [
     "MIN_SITE_FILMS",
@@ -307,24 +307,10 @@ def _warnings(films: Sequence[MeasuredFilm], after: Mapping[str, Any],
                                 "not known (the model's card has no test curve to say)")
         for scope, record in (how or {}).items():
             for finding, entry in record.items() if isinstance(record, Mapping) else ():
-                set_by = str(entry.get("set_by", "")) if isinstance(entry, Mapping) else ""
-                if set_by.startswith("model (lowering"):
+                note = entry.get("note") if isinstance(entry, Mapping) else None
+                if note:
                     where = "" if scope == "all" else f" ({scope} films)"
-                    warnings.append(
-                        f"{finding}{where}: the model's threshold finds "
-                        f"{entry.get('sensitivity', 0):.0%} of the site's {finding} films "
-                        f"(target {settings.thresholds.target_sensitivity:.0%}); lowering it "
-                        f"would find more, but the site gave too few films without {finding} "
-                        f"(at least {MIN_NEGATIVES} needed) to show what that would cost, so "
-                        "it was kept")
-                if "conflict" in set_by:
-                    where = "" if scope == "all" else f" ({scope} films)"
-                    warnings.append(
-                        f"{finding}{where}: at most "
-                        f"{_limit_of(settings, finding):.0%} false positives and "
-                        f"{settings.thresholds.target_sensitivity:.0%} sensitivity cannot "
-                        f"both be met on this site's films; the false-positive limit was "
-                        f"kept and the threshold finds {entry.get('sensitivity', 0):.0%}")
+                    warnings.append(f"{finding}{where}: {note}")
     if cross_validated:
         warnings += few_films_warnings(after)
     else:
@@ -346,11 +332,6 @@ def _warnings(films: Sequence[MeasuredFilm], after: Mapping[str, Any],
                 "further would let images of the shipped non-chest check set through; "
                 "films past it are still refused")
     return warnings
-
-
-def _limit_of(settings: CalibrationSettings, finding: str) -> float:
-    return (settings.thresholds.max_false_covid if finding == "COVID-19"
-            else settings.thresholds.max_false_pneumonia)
 
 
 def calibrate_site(
@@ -409,6 +390,10 @@ def calibrate_site(
     readable = [m for m in measured if m.ok]
     view = _view_limits(analyzer)
     look = site_look([m.values for m in readable], view)
+    if len(look) < MIN_SITE_FILMS and len(look) == len(films):
+        raise CalibrationError(
+            f"only {len(films)} films in {str(data)!r}; a calibration needs at least "
+            f"{MIN_SITE_FILMS} of the site's frontal chest films")
     if len(look) < MIN_SITE_FILMS:
         raise CalibrationError(
             f"only {len(look)} of the {len(films)} films in {str(data)!r} are frontal chest "

@@ -11,9 +11,15 @@ site's labelled films the thresholds are chosen again, by the rule the model's o
   least ``target_sensitivity`` of its COVID-19 films
   (:func:`~desktop_app.core.metrics.thresholds.threshold_for_sensitivity`). When both can be
   met the threshold is placed half-way between the two limits, so neither figure sits on its
-  edge for the films that come next; when they conflict, the false-COVID limit wins (it is
-  the stated maximum) and the shortfall in sensitivity is said.
-* **Pneumonia**: the same with ``max_false_pneumonia`` of the site's normal films.
+  edge for the films that come next. When they conflict, the model does not tell COVID-19
+  from the site's other pneumonias: the limit is then kept on the site's *normal* films
+  (calling a normal film COVID-19 is the harm the limit is for; another pneumonia called
+  COVID-19 is still flagged as disease), half-way to the sensitivity limit if that is
+  possible, else at the normals' limit; with too few normal films to do that the model's
+  threshold is kept (the site's films cannot justify a move that would make COVID-19 go
+  unfound). Every such case is said in the calibration's warnings with the figures.
+* **Pneumonia**: the same with ``max_false_pneumonia`` of the site's normal films (in a
+  conflict the false-positive limit is kept: it is already on the normal films).
 * **For the films that come next**, not only for these: a rate measured on n films is only
   known to about one standard error, and a threshold placed exactly at ``max_false_covid`` on
   the calibration films lands above it on the next films half of the time (measured on the
@@ -112,19 +118,38 @@ def confident_rate(n: int, limit: float, *, upper: bool) -> float:
     return min(fits) if fits else 1.0
 
 
+def _false_positive_limit(scores: np.ndarray, negative: np.ndarray, max_false: float
+                          ) -> tuple[float, float]:
+    """The threshold aimed one standard error inside ``max_false``, and the share aimed at."""
+    aimed = confident_rate(int(negative.sum()), max_false, upper=True)
+    return threshold_for_false_positive_rate(scores, negative, aimed), aimed
+
+
 def _finding_threshold(
     scores: np.ndarray, positive: np.ndarray, negative: np.ndarray, max_false: float,
-    target: float, model_threshold: float,
+    target: float, model_threshold: float, *, normals: np.ndarray | None = None,
 ) -> tuple[float, dict[str, Any]]:
-    """One finding's threshold and how it was set (see module docs)."""
+    """One finding's threshold, how it was set and, where it matters, why in plain words.
+
+    Args:
+        scores: The finding's probability per film.
+        positive: Films with the finding.
+        negative: Films without it that must stay below ``max_false``.
+        max_false: The false-positive maximum.
+        target: The sensitivity target.
+        model_threshold: The model's own threshold (kept where the site cannot set one).
+        normals: For COVID-19, the normal films among ``negative``: when the limit on all
+            non-COVID films and the sensitivity target conflict (the model does not tell
+            COVID-19 from other pneumonias here), the limit is kept on the normals (see
+            module docs).
+    """
     n_pos, n_neg = int(positive.sum()), int(negative.sum())
     record: dict[str, Any] = {"positives": n_pos, "negatives": n_neg}
     spec_limit = sens_limit = None
     if n_neg >= MIN_NEGATIVES:
-        aimed = confident_rate(n_neg, max_false, upper=True)
-        spec_limit = threshold_for_false_positive_rate(scores, negative, aimed)
+        spec_limit, record["false_positive_aimed_at"] = _false_positive_limit(
+            scores, negative, max_false)
         record["false_positive_limit"] = round(spec_limit, 6)
-        record["false_positive_aimed_at"] = aimed
     if n_pos >= MIN_POSITIVES:
         mask = positive | negative
         aimed = confident_rate(n_pos, target, upper=False)
@@ -134,6 +159,17 @@ def _finding_threshold(
     if spec_limit is not None and sens_limit is not None:
         if sens_limit >= spec_limit:
             threshold, record["set_by"] = (spec_limit + sens_limit) / 2, "both"
+        elif normals is not None and int(normals.sum()) >= MIN_NEGATIVES:
+            normal_limit, _ = _false_positive_limit(scores, normals, max_false)
+            record["normal_limit"] = round(normal_limit, 6)
+            if sens_limit >= normal_limit:
+                threshold = (normal_limit + sens_limit) / 2
+                record["set_by"] = "normals and sensitivity (conflict on all non-COVID films)"
+            else:
+                threshold = normal_limit
+                record["set_by"] = "normals limit (conflict)"
+        elif normals is not None:
+            threshold, record["set_by"] = model_threshold, "model (conflict, too few normals)"
         else:
             threshold, record["set_by"] = spec_limit, "false_positive_limit (conflict)"
     elif spec_limit is not None:
@@ -153,7 +189,39 @@ def _finding_threshold(
         record["sensitivity"] = float((scores[positive] >= threshold).mean())
     if n_neg:
         record["false_positive_rate"] = float((scores[negative] >= threshold).mean())
+    if normals is not None and normals.any():
+        record["normals_false_positive_rate"] = float((scores[normals] >= threshold).mean())
+    note = _note(record, max_false, target)
+    if note:
+        record["note"] = note
     return float(threshold), record
+
+
+def _note(record: Mapping[str, Any], max_false: float, target: float) -> str | None:
+    """What a reader must know about how a threshold was set, in plain words."""
+    set_by = record["set_by"]
+    found = f"{record.get('sensitivity', 0):.0%}"
+    both = (f"at most {max_false:.0%} of the films without it called positive and "
+            f"{target:.0%} of the films with it found cannot both be met on this site's films")
+    if set_by == "false_positive_limit (conflict)":
+        return f"{both}; the false-positive limit was kept, and the threshold finds {found}"
+    if set_by.startswith("normals"):
+        return (f"{both} (the model does not tell it apart from the other pneumonias here); "
+                f"the limit was kept on the normal films instead: {found} found, "
+                f"{record.get('normals_false_positive_rate', 0):.0%} of normal films and "
+                f"{record.get('false_positive_rate', 0):.0%} of all films without it called "
+                "positive")
+    if set_by == "model (conflict, too few normals)":
+        return (f"{both}, and there are too few normal films (at least {MIN_NEGATIVES}) to "
+                f"keep the limit on them alone; the model's threshold was kept: it finds "
+                f"{found} and calls {record.get('false_positive_rate', 0):.0%} of the films "
+                "without it positive")
+    if set_by.startswith("model (lowering"):
+        return (f"the model's threshold finds {found} of the site's films with it (target "
+                f"{target:.0%}); lowering it would find more, but the site gave too few films "
+                f"without it (at least {MIN_NEGATIVES} needed) to show what that would cost, "
+                "so it was kept")
+    return None
 
 
 def _thresholds(probabilities: np.ndarray, truths: Sequence[str | None],
@@ -167,7 +235,7 @@ def _thresholds(probabilities: np.ndarray, truths: Sequence[str | None],
         scores = probabilities[:, list(classes).index(COVID)]
         thresholds[COVID], records[COVID] = _finding_threshold(
             scores, truth == COVID, labelled & (truth != COVID), settings.max_false_covid,
-            settings.target_sensitivity, float(model[COVID]))
+            settings.target_sensitivity, float(model[COVID]), normals=truth == NORMAL)
     if PNEUMONIA in classes and PNEUMONIA in model:
         scores = probabilities[:, list(classes).index(PNEUMONIA)]
         thresholds[PNEUMONIA], records[PNEUMONIA] = _finding_threshold(

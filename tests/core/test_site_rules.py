@@ -55,14 +55,42 @@ def test_site_thresholds_meet_both_limits_on_the_site_films() -> None:
     assert "operating_point" not in decision
 
 
-def test_false_covid_limit_wins_a_conflict_and_says_so() -> None:
+def test_covid_conflict_keeps_the_limit_on_normals() -> None:
+    # Other pneumonias look like COVID-19 to the model here; normals do not.
+    rng = np.random.default_rng(1)
+    normals, pneumonias, covid = (rng.uniform(0.0, 0.4, 100), rng.uniform(0.3, 1.0, 100),
+                                  rng.uniform(0.45, 1.0, 100))
+    scores = np.concatenate([normals, pneumonias, covid])
+    truths = ["Normal"] * 100 + ["Pneumonia"] * 100 + ["COVID-19"] * 100
+    decision, how = site_decision(MODEL_DECISION, _probabilities(scores, np.full(300, 0.01)),
+                                  truths, ["unknown"] * 300, CLASSES, ThresholdSettings())
+    record = how["all"]["COVID-19"]
+    threshold = decision["thresholds"]["COVID-19"]
+    assert record["set_by"].startswith("normals")
+    assert (normals >= threshold).mean() <= 0.05
+    assert (covid >= threshold).mean() >= 0.9
+    assert "the limit was kept on the normal films" in record["note"]
+
+
+def test_covid_conflict_without_normals_keeps_the_models_threshold() -> None:
     rng = np.random.default_rng(1)
     scores = rng.uniform(0.0, 1.0, 300)  # no separation at all
     truths = ["Pneumonia"] * 150 + ["COVID-19"] * 150
-    decision, how = site_decision(MODEL_DECISION, _probabilities(scores, np.zeros(300)),
+    decision, how = site_decision(MODEL_DECISION, _probabilities(scores, np.full(300, 0.01)),
                                   truths, ["unknown"] * 300, CLASSES, ThresholdSettings())
-    assert "conflict" in how["all"]["COVID-19"]["set_by"]
-    assert (scores[:150] >= decision["thresholds"]["COVID-19"]).mean() <= 0.05
+    assert how["all"]["COVID-19"]["set_by"] == "model (conflict, too few normals)"
+    assert decision["thresholds"]["COVID-19"] == pytest.approx(0.3)
+    assert "too few normal films" in how["all"]["COVID-19"]["note"]
+
+
+def test_pneumonia_conflict_keeps_the_false_positive_limit() -> None:
+    rng = np.random.default_rng(3)
+    pneumonia = rng.uniform(0.0, 1.0, 200)
+    truths = ["Normal"] * 100 + ["Pneumonia"] * 100
+    decision, how = site_decision(MODEL_DECISION, _probabilities(np.full(200, 0.01), pneumonia),
+                                  truths, ["unknown"] * 200, CLASSES, ThresholdSettings())
+    assert how["all"]["Pneumonia"]["set_by"] == "false_positive_limit (conflict)"
+    assert (pneumonia[:100] >= decision["thresholds"]["Pneumonia"]).mean() <= 0.10
 
 
 def test_covid_films_alone_never_lower_a_threshold() -> None:
