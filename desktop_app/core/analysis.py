@@ -117,6 +117,8 @@ class ImageResult:
         age: The patient's age from the DICOM header, or why it is unknown (other formats
             carry none); picks the population whose measured figures the panel shows.
         age_group: The age group the film was decided for (:func:`decision_age_group`).
+        equipment: The DICOM header's manufacturer and model ("GE Definium 8000"), when the
+            file names them; ``None`` otherwise.
     """
 
     path: Path
@@ -131,6 +133,7 @@ class ImageResult:
     stats: ImageStatistics | None = None
     age: PatientAge | None = None
     age_group: str = "unknown"
+    equipment: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -187,6 +190,7 @@ class _Prepared:
     image_verdict: OodVerdict | None = None
     view_input: np.ndarray | None = None
     age_group_hint: str | None = None
+    equipment: str | None = None
 
 
 class Analyzer:
@@ -254,6 +258,9 @@ class Analyzer:
         # Up to two batches wait in the pipeline: holding their full-resolution pixels
         # (12 MB for a 2000 px film, 36 MB for a 3000 px DICOM) would cost hundreds of MB.
         age = loaded.age or PatientAge.unknown(f"{loaded.format} files carry no patient age")
+        equipment = " ".join(loaded.metadata[key] for key in ("Manufacturer",
+                                                              "ManufacturerModelName")
+                             if loaded.metadata.get(key)) or None
         if keep_loaded and loaded.reduced and full_resolution:
             # The viewer shows the full image (and the heat map on it); the model input above
             # still comes from the reduced decode, so the CLI, the batch and the viewer agree.
@@ -262,7 +269,8 @@ class Analyzer:
             except ImageLoadError as error:
                 return _Prepared(path, error=error.reason)
         return _Prepared(path, None, loaded if keep_loaded else None, prepared, stats, verdict,
-                         age, image_verdict=image_verdict, view_input=view_input)
+                         age, image_verdict=image_verdict, view_input=view_input,
+                         equipment=equipment)
 
     def analyse(
         self,
@@ -387,6 +395,7 @@ class Analyzer:
                 stats=item.stats,
                 age=item.age,
                 age_group=age_group,
+                equipment=item.equipment,
             ))
             position += 1
         return results

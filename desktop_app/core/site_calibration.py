@@ -33,6 +33,7 @@ import hashlib
 import json
 import re
 import shutil
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -325,6 +326,13 @@ def _warnings(films: Sequence[MeasuredFilm], after: Mapping[str, Any],
         warnings.append(f"the films name several sources ({listed}): a calibration fits one "
                         "site's films; if these are different hospitals or machines, "
                         "calibrate for each separately")
+    machines = Counter(m.equipment for m in films if m.equipment)
+    several = {k: v for k, v in machines.items() if v >= _SEVERAL_SITES_SHARE * len(films)}
+    if len(several) > 1:
+        listed = ", ".join(f"{k} ({v})" for k, v in sorted(several.items()))
+        warnings.append(f"the films come from several machines ({listed}): if their films "
+                        "look different, one calibration fits neither well; check each "
+                        "machine's figures with validate, or calibrate for each")
     for check, moved in gate["moved"].items():
         if moved < 1.0 - 1e-9:
             warnings.append(

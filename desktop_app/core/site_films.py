@@ -72,6 +72,7 @@ class MeasuredFilm:
         refused: The gate refused the film.
         cautioned: The film was labelled with a caution.
         reason: Why it was refused.
+        equipment: The DICOM header's manufacturer and model, when the file names them.
     """
 
     film: SiteFilm
@@ -83,6 +84,7 @@ class MeasuredFilm:
     refused: bool = False
     cautioned: bool = False
     reason: str | None = None
+    equipment: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -167,6 +169,7 @@ def measure_films(
             refused=result.out_of_distribution,
             cautioned=result.caution is not None,
             reason=ood.reason if ood is not None and result.out_of_distribution else None,
+            equipment=result.equipment,
         ))
     if len(measured) < len(films) or (cancelled is not None and cancelled()):
         return None

@@ -222,3 +222,22 @@ def test_unlabelled_films_adapt_the_gate_only(site: Path, tiny_bundle: Path,
         load_bundle(tiny_bundle).card.decision["thresholds"]
     assert any(w.startswith("no labelled films") for w in result.warnings)
     assert result.summary["figures"]["after"]["all"]["refused"]["value"] < 0.1
+
+
+def test_films_from_several_machines_are_warned_about(tiny_bundle: Path,
+                                                      tmp_path: Path) -> None:
+    from tests.image_factory import dicom_dataset, write_dicom
+
+    folder = tmp_path / "machines"
+    for name, offset in CLASS_FOLDERS.items():
+        (folder / name).mkdir(parents=True)
+        for index in range(12):
+            stored = (synthetic_cxr(seed=offset + index).astype(np.uint16) * 16)
+            ds = dicom_dataset(stored, seed=offset + index)
+            ds.Manufacturer, ds.ManufacturerModelName = (("Acme", "DR-1") if index % 2
+                                                         else ("Globex", "CR 9"))
+            write_dicom(ds, folder / name / f"film_{index}.dcm")
+    result = calibrate_site(folder, load_bundle(tiny_bundle), CalibrationSettings("Two rooms"))
+    assert result is not None
+    assert any(w.startswith("the films come from several machines (Acme DR-1 (18), "
+                            "Globex CR 9 (18))") for w in result.warnings)

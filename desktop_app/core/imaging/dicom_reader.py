@@ -45,6 +45,9 @@ _DICOM_NATIVE_SYNTAXES = frozenset({
 _DICOM_METADATA_KEYWORDS = (
     "Modality", "BodyPartExamined", "ViewPosition", "PhotometricInterpretation",
     "PresentationIntentType",
+    # The equipment (never the patient): site calibration warns when one site's films come
+    # from machines that may each need their own calibration.
+    "Manufacturer", "ManufacturerModelName",
 )
 _DICOM_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 _MONOCHROME = ("MONOCHROME1", "MONOCHROME2")

@@ -37,7 +37,8 @@ class LoadedImage:
             pixels maps back with :meth:`to_original_box`.
         metadata: Small, non-identifying facts, all strings. DICOM: ``Modality``,
             ``BodyPartExamined``, ``ViewPosition``, ``PhotometricInterpretation``,
-            ``PresentationIntentType`` (those present), ``TransferSyntaxUID``,
+            ``PresentationIntentType``, ``Manufacturer``, ``ManufacturerModelName`` (those
+            present), ``TransferSyntaxUID``,
             ``TransferSyntax`` (its name), ``Rows``, ``Columns``, ``NumberOfFrames``. Other
             formats: ``ExifOrientation`` when one was applied. Never patient name, ID or dates.
         age: The patient's age derived from a DICOM header (``PatientAge``, or birth and
