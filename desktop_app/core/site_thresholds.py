@@ -127,7 +127,8 @@ def _false_positive_limit(scores: np.ndarray, negative: np.ndarray, max_false: f
 
 def _finding_threshold(
     scores: np.ndarray, positive: np.ndarray, negative: np.ndarray, max_false: float,
-    target: float, model_threshold: float, *, normals: np.ndarray | None = None,
+    target: float, model_threshold: float, *, finding: str, negatives_are: str,
+    normals: np.ndarray | None = None,
 ) -> tuple[float, dict[str, Any]]:
     """One finding's threshold, how it was set and, where it matters, why in plain words.
 
@@ -138,6 +139,8 @@ def _finding_threshold(
         max_false: The false-positive maximum.
         target: The sensitivity target.
         model_threshold: The model's own threshold (kept where the site cannot set one).
+        finding: The finding's name, for the note.
+        negatives_are: What ``negative`` holds, in words ("non-COVID films"), for the note.
         normals: For COVID-19, the normal films among ``negative``: when the limit on all
             non-COVID films and the sensitivity target conflict (the model does not tell
             COVID-19 from other pneumonias here), the limit is kept on the normals (see
@@ -191,36 +194,35 @@ def _finding_threshold(
         record["false_positive_rate"] = float((scores[negative] >= threshold).mean())
     if normals is not None and normals.any():
         record["normals_false_positive_rate"] = float((scores[normals] >= threshold).mean())
-    note = _note(record, max_false, target)
+    note = _note(record, finding, negatives_are, max_false, target)
     if note:
         record["note"] = note
     return float(threshold), record
 
 
-def _note(record: Mapping[str, Any], max_false: float, target: float) -> str | None:
+def _note(record: Mapping[str, Any], finding: str, negatives_are: str, max_false: float,
+          target: float) -> str | None:
     """What a reader must know about how a threshold was set, in plain words."""
     set_by = record["set_by"]
-    found = f"{record.get('sensitivity', 0):.0%}"
-    both = (f"at most {max_false:.0%} of the films without it called positive and "
-            f"{target:.0%} of the films with it found cannot both be met on this site's films")
+    found = f"{record.get('sensitivity', 0):.0%} of the {finding} films found"
+    called = f"{record.get('false_positive_rate', 0):.0%} of the {negatives_are} called {finding}"
+    both = (f"at most {max_false:.0%} of the {negatives_are} called {finding} and "
+            f"{target:.0%} of the {finding} films found cannot both be met on this site's films")
     if set_by == "false_positive_limit (conflict)":
-        return f"{both}; the false-positive limit was kept, and the threshold finds {found}"
+        return f"{both}; the first was kept: {found}"
     if set_by.startswith("normals"):
         return (f"{both} (the model does not tell it apart from the other pneumonias here); "
-                f"the limit was kept on the normal films instead: {found} found, "
-                f"{record.get('normals_false_positive_rate', 0):.0%} of normal films and "
-                f"{record.get('false_positive_rate', 0):.0%} of all films without it called "
-                "positive")
+                f"the limit was kept on the normal films instead: {found}, "
+                f"{record.get('normals_false_positive_rate', 0):.0%} of the normal films and "
+                f"{called}")
     if set_by == "model (conflict, too few normals)":
         return (f"{both}, and there are too few normal films (at least {MIN_NEGATIVES}) to "
-                f"keep the limit on them alone; the model's threshold was kept: it finds "
-                f"{found} and calls {record.get('false_positive_rate', 0):.0%} of the films "
-                "without it positive")
+                f"keep the limit on them alone; the model's threshold was kept: {found}, "
+                f"{called}")
     if set_by.startswith("model (lowering"):
-        return (f"the model's threshold finds {found} of the site's films with it (target "
-                f"{target:.0%}); lowering it would find more, but the site gave too few films "
-                f"without it (at least {MIN_NEGATIVES} needed) to show what that would cost, "
-                "so it was kept")
+        return (f"at the model's threshold {found} (target {target:.0%}); lowering it would "
+                f"find more, but the site gave too few {negatives_are} (at least "
+                f"{MIN_NEGATIVES}) to show what that would cost, so it was kept")
     return None
 
 
@@ -235,12 +237,14 @@ def _thresholds(probabilities: np.ndarray, truths: Sequence[str | None],
         scores = probabilities[:, list(classes).index(COVID)]
         thresholds[COVID], records[COVID] = _finding_threshold(
             scores, truth == COVID, labelled & (truth != COVID), settings.max_false_covid,
-            settings.target_sensitivity, float(model[COVID]), normals=truth == NORMAL)
+            settings.target_sensitivity, float(model[COVID]), finding=COVID,
+            negatives_are="non-COVID films", normals=truth == NORMAL)
     if PNEUMONIA in classes and PNEUMONIA in model:
         scores = probabilities[:, list(classes).index(PNEUMONIA)]
         thresholds[PNEUMONIA], records[PNEUMONIA] = _finding_threshold(
             scores, truth == PNEUMONIA, truth == NORMAL, settings.max_false_pneumonia,
-            settings.target_sensitivity, float(model[PNEUMONIA]))
+            settings.target_sensitivity, float(model[PNEUMONIA]), finding=PNEUMONIA,
+            negatives_are="normal films")
     return {k: round(float(v), 6) for k, v in thresholds.items()}, records
 
 
