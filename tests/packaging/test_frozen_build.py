@@ -10,8 +10,9 @@ Resources are checked by *using* them: the frozen ``--self-test`` loads the bund
 (sha256 verified) and classifies generated images, ``classify --json`` must return the same
 probabilities as the source tree, ``validate --json --report`` must measure a generated
 labelled folder as the source tree does and write its PDF (reportlab shipped, no TensorFlow
-or pandas needed), the GUI must show its window (Qt plugins present), and the bundled icon is
-decoded.
+or pandas needed), ``calibrate`` must write a bundle the build then classifies with (the
+shipped non-chest check set included), the GUI must show its window (Qt plugins present),
+and the bundled icon is decoded.
 
 Knobs: ``LUNGLENS_BUILD_TEST_VARIANT=full`` tests the full build instead;
 ``LUNGLENS_BUILD_TEST_DIST=/path/to/LungLens-classify`` tests an existing build (no rebuild).
@@ -174,6 +175,33 @@ def test_frozen_validate_json_matches_source(frozen_dir: Path, tmp_path: Path,
     assert record["data_fingerprint"] == source.fingerprint
     assert record["metrics"]["confusion_matrix"] == source.metrics["confusion_matrix"]
     assert record["metrics"]["counts"] == source.metrics["counts"]
+
+
+def test_frozen_calibrate_writes_a_bundle_the_build_classifies_with(
+        frozen_dir: Path, tmp_path: Path, isolated_user_data: Path) -> None:
+    """``calibrate`` runs in the build (no TensorFlow) and its bundle loads and classifies."""
+    from tests.image_factory import synthetic_cxr
+
+    data = tmp_path / "site films"
+    for offset, folder in enumerate(("NORMAL", "PNEUMONIA", "COVID-19")):
+        (data / folder).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(synthetic_cxr(seed=1000 * offset + i)).save(
+                data / folder / f"film{i}.png")
+    out = tmp_path / "calibrated"
+    done = subprocess.run([_exe(frozen_dir, "lunglens-cli"), "calibrate", "--json", "--data",
+                           str(data), "--out", str(out), "--site", "Ward 3"],
+                          capture_output=True, text=True, env=_frozen_env(), timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    record = json.loads(done.stdout)
+    assert record["site_calibration"]["site"] == "Ward 3"
+    assert load_bundle(out).card.site_calibration["films"]["used"] == 36
+    image = next(data.rglob("*.png"))
+    done = subprocess.run([_exe(frozen_dir, "lunglens-cli"), "classify", "--json", "--model",
+                           str(out), str(image)],
+                          capture_output=True, text=True, env=_frozen_env(), timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout.splitlines()[0])["model"] == record["model_id"]
 
 
 def test_frozen_gui_shows_window(frozen_dir: Path) -> None:
