@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.gate.check_set import CheckCase
@@ -38,12 +38,18 @@ from desktop_app.ui.calibration_tables import (
     section_html,
 )
 from desktop_app.ui.modeless import show_reloading_on
+from desktop_app.ui.task_dialog import FilmsTaskDialog, FilmsTaskTexts
 from desktop_app.ui.validation_dialog import figure_table
-from desktop_app.ui.workers import TaskWorker
 
 __all__ = ["CalibrationDialog", "open_calibration_dialog"]
 
 _ROLLBACK_NOTE = "The model in use before can be restored from Training › Models… (Roll Back)."
+_TEXTS = FilmsTaskTexts(
+    task="Calibration", run="Calibrate", path_name="Site films",
+    path_placeholder="The site's films: folder or CSV", folder_title="The site's films",
+    csv_title="The site's labelled CSV", ready="Choose the site's films and name the site.",
+    cancelled="Calibration cancelled: nothing was changed or written.",
+    failed="Cannot calibrate: {message}")
 
 
 def _percent_box(value: float, name: str) -> QtWidgets.QDoubleSpinBox:
@@ -58,7 +64,7 @@ def _percent_box(value: float, name: str) -> QtWidgets.QDoubleSpinBox:
     return box
 
 
-class CalibrationDialog(QtWidgets.QDialog):
+class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
     """Pick the site's films and rule, calibrate in the background, show, save or install.
 
     Signals:
@@ -72,16 +78,12 @@ class CalibrationDialog(QtWidgets.QDialog):
     def __init__(self, bundle: ModelBundle, parent: QtWidgets.QWidget | None = None, *,
                  store: ModelStore | None = None,
                  check_set: Sequence[CheckCase] | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(_TEXTS, parent)
         self.bundle = bundle
-        self.result: SiteCalibration | None = None
         self.installed: ModelEntry | None = None
         self._store = store
         # None: the non-chest check set shipped with LungLens (tests give a small one).
         self._check_set = None if check_set is None else list(check_set)
-        self._worker: TaskWorker | None = None
-        self._pool = QtCore.QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
         self.setWindowTitle(f"Calibrate to this site — {bundle.model_id}")
         self.resize(900, 760)
 
@@ -93,11 +95,6 @@ class CalibrationDialog(QtWidgets.QDialog):
             "needed; the model in use is not modified.")
         intro.setWordWrap(True)
         defaults = ThresholdSettings()
-        self.path_edit = QtWidgets.QLineEdit()
-        self.path_edit.setPlaceholderText("The site's films: folder or CSV")
-        self.path_edit.setAccessibleName("Site films")
-        self.folder_button = QtWidgets.QPushButton("Folder…")
-        self.csv_button = QtWidgets.QPushButton("CSV…")
         self.site_edit = QtWidgets.QLineEdit()
         self.site_edit.setPlaceholderText("e.g. St Mary's radiology")
         self.site_edit.setAccessibleName("Site name")
@@ -107,18 +104,7 @@ class CalibrationDialog(QtWidgets.QDialog):
                                             "Share of each finding's films to find")
         self.max_pneumonia_box = _percent_box(
             100 * defaults.max_false_pneumonia, "Largest share of normal films called Pneumonia")
-        self.run_button = QtWidgets.QPushButton("Calibrate")
-        self.run_button.setDefault(True)
-        self.cancel_button = QtWidgets.QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setAccessibleName("Calibration progress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.status = QtWidgets.QLabel("Choose the site's films and name the site.")
-        self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.setAccessibleName("Calibration status")
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setAccessibleName("Calibration results")
         self.warnings_label = QtWidgets.QLabel()
@@ -140,45 +126,28 @@ class CalibrationDialog(QtWidgets.QDialog):
         for button in (self.save_button, self.install_button):
             buttons.addButton(button, QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
 
-        pick = QtWidgets.QHBoxLayout()
-        pick.addWidget(self.path_edit, 1)
-        pick.addWidget(self.folder_button)
-        pick.addWidget(self.csv_button)
         form = QtWidgets.QFormLayout()
-        form.addRow("Site's films:", pick)
+        form.addRow("Site's films:", self._path_row())
         form.addRow("Site name:", self.site_edit)
         form.addRow("At most non-COVID films called COVID-19:", self.max_covid_box)
         form.addRow("Find at least (each finding):", self.sensitivity_box)
         form.addRow("At most normal films called Pneumonia:", self.max_pneumonia_box)
-        running = QtWidgets.QHBoxLayout()
-        running.addWidget(self.run_button)
-        running.addWidget(self.progress, 1)
-        running.addWidget(self.cancel_button)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(QtWidgets.QLabel(
             f"<b>Model:</b> {html.escape(bundle.model_id)} (not modified)"))
         layout.addWidget(intro)
         layout.addLayout(form)
-        layout.addLayout(running)
+        layout.addLayout(self._progress_row(self.run_button))
         layout.addWidget(self.status)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.warnings_area)
         layout.addWidget(buttons)
 
-        self.folder_button.clicked.connect(self._on_folder_button_clicked)
-        self.csv_button.clicked.connect(self._on_csv_button_clicked)
-        self.run_button.clicked.connect(self._on_run_button_clicked)
-        self.cancel_button.clicked.connect(self.cancel)
         self.save_button.clicked.connect(self._on_save_button_clicked)
         self.install_button.clicked.connect(self._on_install_button_clicked)
         buttons.rejected.connect(self.reject)
 
     # -- running ------------------------------------------------------------------------------
-
-    @property
-    def running(self) -> bool:
-        """True while a calibration runs."""
-        return self._worker is not None
 
     def settings(self) -> CalibrationSettings:
         """What the form asks for.
@@ -204,28 +173,13 @@ class CalibrationDialog(QtWidgets.QDialog):
             self.status.setText(f"Cannot calibrate: {error}")
             return False
         self._clear_result()
-        self.progress.setRange(0, 0)  # busy until the films are listed
-        self.status.setText(f"Reading the site's films in {text}…")
         function = functools.partial(calibrate_site, check_set=self._check_set)
-        worker = TaskWorker(function, Path(text), self.bundle, settings)
-        worker.signals.progress_changed.connect(self._on_worker_progress_changed)
-        worker.signals.succeeded.connect(self._on_worker_succeeded)
-        worker.signals.failed.connect(self._on_worker_failed)
-        self._worker = worker
-        self._set_running(True)
-        self._pool.start(worker)
+        self._start_worker(function, Path(text), self.bundle, settings,
+                           reading=f"Reading the site's films in {text}…")
         return True
 
-    def cancel(self) -> None:
-        """Ask the running calibration to stop (it stops after the current film)."""
-        if self._worker is not None:
-            self._worker.cancel()
-            self.cancel_button.setEnabled(False)
-            self.status.setText("Cancelling…")
-
-    def wait_for_worker(self, msecs: int = 30_000) -> bool:
-        """Block until the worker thread ended (used on close and by tests)."""
-        return self._pool.waitForDone(msecs)
+    def _on_run_button_clicked(self) -> None:
+        self.start()
 
     def _clear_result(self) -> None:
         self.result = None
@@ -233,49 +187,27 @@ class CalibrationDialog(QtWidgets.QDialog):
         self.warnings_label.clear()
         self.warnings_area.hide()
 
-    def _set_running(self, running: bool) -> None:
-        for widget in (self.path_edit, self.folder_button, self.csv_button, self.site_edit,
-                       self.max_covid_box, self.sensitivity_box, self.max_pneumonia_box,
-                       self.run_button):
-            widget.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-        for button in (self.save_button, self.install_button):
-            button.setEnabled(not running and self.result is not None)
+    def _inputs(self) -> tuple[QtWidgets.QWidget, ...]:
+        return (self.site_edit, self.max_covid_box, self.sensitivity_box,
+                self.max_pneumonia_box)
 
-    def _on_worker_progress_changed(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(done)
+    def _result_buttons(self) -> tuple[QtWidgets.QWidget, ...]:
+        return (self.save_button, self.install_button)
+
+    def _progress_text(self, done: int, total: int) -> str:
         if done >= total:
-            self.status.setText("Films measured. Choosing thresholds and limits, and "
-                                "cross-validating by patient…")
-        else:
-            self.status.setText(f"Measuring film {done} of {total} (the site's films, then "
-                                "the non-chest check set)…")
+            return ("Films measured. Choosing thresholds and limits, and cross-validating by "
+                    "patient…")
+        return (f"Measuring film {done} of {total} (the site's films, then the non-chest "
+                "check set)…")
 
-    def _on_worker_succeeded(self, result: SiteCalibration | None) -> None:
-        self._worker = None
-        self.progress.setRange(0, 1)
-        if result is None:
-            self.progress.setValue(0)
-            self.status.setText("Calibration cancelled: nothing was changed or written.")
-            self._set_running(False)
-            return
-        self.progress.setValue(1)
-        self.result = result
-        self._set_running(False)
+    def _show_result(self, result: SiteCalibration) -> None:
         self._show(result)
         self.status.setText(
             f"Calibrated: {result.model_id}. Nothing is installed yet: \"Save Model As…\" "
             "writes it to a folder, \"Install and Use\" makes it the model in use (the model "
             "in use now stays restorable: Training › Models… › Roll Back).")
         self.calibration_finished.emit(result)
-
-    def _on_worker_failed(self, message: str) -> None:
-        self._worker = None
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self._set_running(False)
-        self.status.setText(f"Cannot calibrate: {message}")
 
     # -- results ------------------------------------------------------------------------------
 
@@ -364,34 +296,6 @@ class CalibrationDialog(QtWidgets.QDialog):
 
     def _on_install_button_clicked(self) -> None:
         self.install()
-
-    # -- picking ------------------------------------------------------------------------------
-
-    def _on_folder_button_clicked(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "The site's films")
-        if folder:
-            self.path_edit.setText(folder)
-
-    def _on_csv_button_clicked(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "The site's labelled CSV", "",
-                                                        "CSV files (*.csv)")
-        if path:
-            self.path_edit.setText(path)
-
-    def _on_run_button_clicked(self) -> None:
-        self.start()
-
-    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        """Stop a running calibration before the dialog goes away."""
-        self.cancel()
-        self.wait_for_worker()
-        super().closeEvent(event)
-
-    def reject(self) -> None:
-        """Close (Esc / Close): cancel a running calibration first."""
-        self.cancel()
-        self.wait_for_worker()
-        super().reject()
 
 
 def open_calibration_dialog(main_window: QtWidgets.QWidget,

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
 from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
@@ -31,11 +31,17 @@ from desktop_app.ui.figure_format import (
     age_group_label,
     format_figure,
 )
-from desktop_app.ui.workers import TaskWorker
+from desktop_app.ui.task_dialog import FilmsTaskDialog, FilmsTaskTexts
 
 __all__ = ["ValidationDialog", "figure_table", "open_validation_dialog"]
 
 _AGE_ORDER = ("adult", "child", "unknown")
+_TEXTS = FilmsTaskTexts(
+    task="Validation", run="Validate", path_name="Labelled data",
+    path_placeholder="Labelled folder or CSV", folder_title="Labelled folder",
+    csv_title="Labelled CSV", ready="Choose the labelled films.",
+    cancelled="Validation cancelled: nothing was measured or kept.",
+    failed="Validation failed: {message}")
 
 
 def figure_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
@@ -147,7 +153,7 @@ def matrix_html(result: ValidationResult) -> str:
             f"<tr><th>true \\ app</th>{head}</tr>{body}</table>" + note)
 
 
-class ValidationDialog(QtWidgets.QDialog):
+class ValidationDialog(FilmsTaskDialog[ValidationResult]):
     """Pick labelled films, validate in the background, show and export the figures.
 
     Signals:
@@ -157,12 +163,8 @@ class ValidationDialog(QtWidgets.QDialog):
     validation_finished = QtCore.Signal(object)
 
     def __init__(self, bundle: ModelBundle, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(_TEXTS, parent)
         self.bundle = bundle
-        self.result: ValidationResult | None = None
-        self._worker: TaskWorker | None = None
-        self._pool = QtCore.QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
         self.setWindowTitle(f"Validate on local data — {bundle.model_id}")
         self.resize(900, 680)
 
@@ -171,22 +173,6 @@ class ValidationDialog(QtWidgets.QDialog):
             "sub-folder per class (NORMAL, PNEUMONIA, COVID-19), a folder with metadata.csv, or "
             "a CSV in CoronaHack's columns (optional: age or age_group, source, patient_id).")
         intro.setWordWrap(True)
-        self.path_edit = QtWidgets.QLineEdit()
-        self.path_edit.setPlaceholderText("Labelled folder or CSV")
-        self.path_edit.setAccessibleName("Labelled data")
-        self.folder_button = QtWidgets.QPushButton("Folder…")
-        self.csv_button = QtWidgets.QPushButton("CSV…")
-        self.run_button = QtWidgets.QPushButton("Validate")
-        self.run_button.setDefault(True)
-        self.cancel_button = QtWidgets.QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.progress = QtWidgets.QProgressBar()
-        self.progress.setAccessibleName("Validation progress")
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self.status = QtWidgets.QLabel("Choose the labelled films.")
-        self.status.setWordWrap(True)
-        self.status.setAccessibleName("Validation status")
         self.tabs = QtWidgets.QTabWidget()
         self.tabs.setAccessibleName("Validation results")
         self.export_pdf_button = QtWidgets.QPushButton("Export PDF…")
@@ -197,35 +183,20 @@ class ValidationDialog(QtWidgets.QDialog):
         close.addButton(self.export_pdf_button, QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
         close.addButton(self.export_csv_button, QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
 
-        pick = QtWidgets.QHBoxLayout()
-        for widget in (self.path_edit, self.folder_button, self.csv_button, self.run_button):
-            pick.addWidget(widget, 1 if widget is self.path_edit else 0)
-        running = QtWidgets.QHBoxLayout()
-        running.addWidget(self.progress, 1)
-        running.addWidget(self.cancel_button)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(QtWidgets.QLabel(f"<b>Model:</b> {html.escape(bundle.model_id)}"))
         layout.addWidget(intro)
-        layout.addLayout(pick)
-        layout.addLayout(running)
+        layout.addLayout(self._path_row(self.run_button))
+        layout.addLayout(self._progress_row())
         layout.addWidget(self.status)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(close)
 
-        self.folder_button.clicked.connect(self._on_folder_button_clicked)
-        self.csv_button.clicked.connect(self._on_csv_button_clicked)
-        self.run_button.clicked.connect(self._on_run_button_clicked)
-        self.cancel_button.clicked.connect(self.cancel)
         self.export_pdf_button.clicked.connect(self._on_export_pdf_button_clicked)
         self.export_csv_button.clicked.connect(self._on_export_csv_button_clicked)
         close.rejected.connect(self.reject)
 
     # -- running ------------------------------------------------------------------------------
-
-    @property
-    def running(self) -> bool:
-        """True while a validation runs."""
-        return self._worker is not None
 
     def start(self, data_path: Path | str) -> None:
         """Validate ``data_path`` in the background (ignored while one runs)."""
@@ -234,54 +205,25 @@ class ValidationDialog(QtWidgets.QDialog):
         self.path_edit.setText(str(data_path))
         self.result = None
         self.tabs.clear()
-        self.progress.setRange(0, 0)  # busy until the films are listed
-        self.status.setText(f"Reading the labelled films in {data_path}…")
-        worker = TaskWorker(validate, Path(data_path), self.bundle)
-        worker.signals.progress_changed.connect(self._on_worker_progress_changed)
-        worker.signals.succeeded.connect(self._on_worker_succeeded)
-        worker.signals.failed.connect(self._on_worker_failed)
-        self._worker = worker
-        self._set_running(True)
-        self._pool.start(worker)
+        self._start_worker(validate, Path(data_path), self.bundle,
+                           reading=f"Reading the labelled films in {data_path}…")
 
-    def cancel(self) -> None:
-        """Ask the running validation to stop (it stops after the current films)."""
-        if self._worker is not None:
-            self._worker.cancel()
-            self.cancel_button.setEnabled(False)
-            self.status.setText("Cancelling…")
-
-    def wait_for_worker(self, msecs: int = 30_000) -> bool:
-        """Block until the worker thread ended (used on close and by tests)."""
-        return self._pool.waitForDone(msecs)
-
-    def _set_running(self, running: bool) -> None:
-        for widget in (self.path_edit, self.folder_button, self.csv_button, self.run_button):
-            widget.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-        for button in (self.export_pdf_button, self.export_csv_button):
-            button.setEnabled(not running and self.result is not None)
-
-    def _on_worker_progress_changed(self, done: int, total: int) -> None:
-        self.progress.setRange(0, max(1, total))
-        self.progress.setValue(done)
-        if done >= total:
-            self.status.setText(f"{total} films classified. Computing the figures and their "
-                                "95 % intervals…")
-        else:
-            self.status.setText(f"Classifying film {done} of {total}…")
-
-    def _on_worker_succeeded(self, result: ValidationResult | None) -> None:
-        self._worker = None
-        self.progress.setRange(0, 1)
-        if result is None:
-            self.progress.setValue(0)
-            self.status.setText("Validation cancelled: nothing was measured or kept.")
-            self._set_running(False)
+    def _on_run_button_clicked(self) -> None:
+        text = self.path_edit.text().strip()
+        if not text:
+            self.status.setText("Choose a labelled folder or CSV first.")
             return
-        self.progress.setValue(1)
-        self.result = result
-        self._set_running(False)
+        self.start(text)
+
+    def _result_buttons(self) -> tuple[QtWidgets.QWidget, ...]:
+        return (self.export_pdf_button, self.export_csv_button)
+
+    def _progress_text(self, done: int, total: int) -> str:
+        if done >= total:
+            return f"{total} films classified. Computing the figures and their 95 % intervals…"
+        return f"Classifying film {done} of {total}…"
+
+    def _show_result(self, result: ValidationResult) -> None:
         self._show(result)
         counts = result.metrics["counts"]
         self.status.setText(
@@ -290,13 +232,6 @@ class ValidationDialog(QtWidgets.QDialog):
             f"{counts.get('cautioned', 0)} labelled with a caution). Kept with the "
             "model's validations; export a PDF or CSV below.")
         self.validation_finished.emit(result)
-
-    def _on_worker_failed(self, message: str) -> None:
-        self._worker = None
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        self._set_running(False)
-        self.status.setText(f"Validation failed: {message}")
 
     # -- results ------------------------------------------------------------------------------
 
@@ -405,38 +340,6 @@ class ValidationDialog(QtWidgets.QDialog):
 
     def _on_export_csv_button_clicked(self) -> None:
         self._export("CSV", ".csv")
-
-    # -- picking ------------------------------------------------------------------------------
-
-    def _on_folder_button_clicked(self) -> None:
-        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Labelled folder")
-        if folder:
-            self.path_edit.setText(folder)
-
-    def _on_csv_button_clicked(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Labelled CSV", "",
-                                                        "CSV files (*.csv)")
-        if path:
-            self.path_edit.setText(path)
-
-    def _on_run_button_clicked(self) -> None:
-        text = self.path_edit.text().strip()
-        if not text:
-            self.status.setText("Choose a labelled folder or CSV first.")
-            return
-        self.start(text)
-
-    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
-        """Stop a running validation before the dialog goes away."""
-        self.cancel()
-        self.wait_for_worker()
-        super().closeEvent(event)
-
-    def reject(self) -> None:
-        """Close (Esc / Close): cancel a running validation first."""
-        self.cancel()
-        self.wait_for_worker()
-        super().reject()
 
 
 def open_validation_dialog(main_window: QtWidgets.QWidget,
