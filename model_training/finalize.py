@@ -395,6 +395,19 @@ def measure_gate(state: Finishing) -> None:
         bootstrap_rounds=state.bootstrap_rounds, seed=result.config.seed)
 
 
+def measure_check_set(state: Finishing) -> None:
+    """Card: ``ood.check_set``, the shipped non-chest check set as this model measures it.
+
+    Site calibration (``python -m desktop_app calibrate``) brakes the gate with these values
+    instead of measuring 219 images each time (:mod:`desktop_app.core.check_set_record`).
+    Rewrites the written card, so it comes after :func:`export`.
+    """
+    from desktop_app.core.check_set_record import record_check_set
+
+    state.say("measuring the non-chest check set through the app's classify path")
+    state.card["ood"]["check_set"] = record_check_set(state.out_dir)
+
+
 def write(state: Finishing) -> None:
     """Card: nothing; writes ``report.json`` (the card's figures and history) and figures."""
     from model_training.report import write_report
@@ -410,7 +423,7 @@ def write(state: Finishing) -> None:
 #: calibration) is one function taking :class:`Finishing` and one entry here.
 STAGES: tuple[Callable[[Finishing], None], ...] = (
     identify, deploy, calibrate, fit_ood, evaluate_test, measure_export, record_training,
-    describe_training, export, measure_gate, write,
+    describe_training, export, measure_gate, measure_check_set, write,
 )
 
 

@@ -58,6 +58,7 @@ def redecide_bundle(
         ValueError: If the validation subset is empty, naming the data, or ``report_dir``
             holds no training history.
     """
+    from desktop_app.core.check_set_record import record_check_set
     from desktop_app.core.film_files import write_atomically
     from desktop_app.core.inference import TfliteModel
     from desktop_app.core.model_bundle import load_bundle
@@ -160,6 +161,8 @@ def redecide_bundle(
         metrics["test"]["gate"] = record_gate_figures(
             folder, subsets["test"]["rows"], softmax(test_eval.logits, temperature),
             bootstrap_rounds=bootstrap_rounds, seed=int(config.get("seed", 2026)))
+    say("measuring the non-chest check set through the app's classify path")
+    card["ood"]["check_set"] = record_check_set(folder)
     if report_dir is not None:
         # The training curves come from the export's report (the weights did not change).
         old = next((path for path in (Path(report_dir) / "report.json",

@@ -43,6 +43,7 @@ import numpy as np
 
 from desktop_app import __version__
 from desktop_app.core.analysis import Analyzer
+from desktop_app.core.check_set_record import measure_check_set, recorded_check_set
 from desktop_app.core.decision import decide
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.film_files import write_atomically
@@ -57,7 +58,6 @@ from desktop_app.core.site_figures import (
 )
 from desktop_app.core.site_films import (
     MeasuredFilm,
-    SiteFilm,
     SiteFilmsError,
     measure_films,
     read_site_films,
@@ -383,7 +383,11 @@ def calibrate_site(
             "brakes how far the gate may widen, so nothing was calibrated: reinstall "
             "LungLens") from error
     analyzer = analyzer if analyzer is not None else Analyzer(bundle)
-    total = len(films) + len(cases)
+    # The card's record of the check set when it still matches (an export makes it); the
+    # model's distances of those images never change, and measuring them costs time.
+    checks = None if check_set is not None else recorded_check_set(
+        bundle.card.ood, cases, analyzer)
+    total = len(films) + (len(cases) if checks is None else 0)
 
     def step(offset: int) -> ProgressCallback | None:
         return None if progress is None else (lambda done, _n: progress(offset + done, total))
@@ -391,8 +395,9 @@ def calibrate_site(
     measured = measure_films(films, analyzer, progress=step(0), cancelled=cancelled)
     if measured is None:
         return None
-    checks = measure_films([SiteFilm(case.path, None, case.group) for case in cases],
-                           analyzer, progress=step(len(films)), cancelled=cancelled)
+    if checks is None:
+        checks = measure_check_set(analyzer, cases, progress=step(len(films)),
+                                   cancelled=cancelled)
     if checks is None:
         return None
     readable = [m for m in measured if m.ok]

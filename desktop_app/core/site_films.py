@@ -153,7 +153,10 @@ def measure_films(
     results = analyzer.analyse([film.path for film in films], progress=progress,
                                cancelled=cancelled,
                                age_groups=[film.age_group for film in films])
-    for film, result in zip(films, results, strict=False):
+    # Results drive the loop (not the films), so the generator runs to its end and reports
+    # its last progress step.
+    for position, result in enumerate(results):
+        film = films[position]
         if not result.ok:
             measured.append(MeasuredFilm(film, error=result.error,
                                          age_group=result.age_group))

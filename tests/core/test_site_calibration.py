@@ -241,3 +241,33 @@ def test_films_from_several_machines_are_warned_about(tiny_bundle: Path,
     assert result is not None
     assert any(w.startswith("the films come from several machines (Acme DR-1 (18), "
                             "Globex CR 9 (18))") for w in result.warnings)
+
+
+def test_the_cards_check_set_record_stands_in_for_measuring_it(
+        site: Path, tiny_bundle: Path, tmp_path: Path) -> None:
+    from desktop_app.core.check_set_record import RECORD_KEY, record_check_set
+
+    recorded = tmp_path / "recorded"
+    shutil.copytree(tiny_bundle, recorded)
+    record = record_check_set(recorded)
+    assert len(record["films"]) == len(load_check_set())
+    settings = CalibrationSettings("Ward 3")
+    fresh = calibrate_site(site, load_bundle(tiny_bundle), settings)
+    steps: list[tuple[int, int]] = []
+    reused = calibrate_site(site, load_bundle(recorded), settings,
+                            progress=lambda done, total: steps.append((done, total)))
+    assert fresh is not None
+    assert reused is not None
+    assert reused.summary["gate"] == fresh.summary["gate"]
+    assert reused.summary["non_chest_check_set"] == fresh.summary["non_chest_check_set"]
+    assert steps[-1] == (42, 42)  # only the site's films were measured
+    # A record of another check set (or view model) is not used.
+    card = json.loads((recorded / CARD_FILE).read_text(encoding="utf-8"))
+    card["ood"][RECORD_KEY]["manifest_sha256"] = "0" * 64
+    (recorded / CARD_FILE).write_text(json.dumps(card), encoding="utf-8")
+    steps.clear()
+    again = calibrate_site(site, load_bundle(recorded), settings,
+                           progress=lambda done, total: steps.append((done, total)))
+    assert again is not None
+    assert steps[-1][1] == 42 + len(load_check_set())
+    assert again.summary["gate"] == fresh.summary["gate"]
