@@ -249,11 +249,16 @@ class Analyzer:
         prepared, lungs_found = self.inputs(loaded.pixels)
         if loaded.reduced:  # heat maps are drawn on the original: keep its coordinates
             prepared = replace(prepared, source_box=loaded.to_original_box(prepared.source_box))
-        image_verdict = verdict = self.gate.check_image(stats)
-        if not lungs_found and not verdict.out_of_distribution:
-            image_verdict = verdict = OodVerdict(True, NO_LUNGS_REASON)
-        if not verdict.out_of_distribution:
-            verdict = self.gate.check_appearance(prepared.array)
+        image_verdict = self.gate.check_image(stats)
+        if not lungs_found and not image_verdict.out_of_distribution:
+            image_verdict = OodVerdict(True, NO_LUNGS_REASON,
+                                       values={**image_verdict.values, "lungs_found": 0.0})
+        # The appearance checks run even when an image check refused: the refusal stands,
+        # but site calibration needs every check's value to know whether a site's film would
+        # pass the rest once its aspect or flat-area limit is the site's.
+        verdict = self.gate.check_appearance(prepared.array)
+        if image_verdict.out_of_distribution:
+            verdict = replace(image_verdict, values={**image_verdict.values, **verdict.values})
         view_input = self.view.input_for(loaded.pixels)
         # Up to two batches wait in the pipeline: holding their full-resolution pixels
         # (12 MB for a 2000 px film, 36 MB for a 3000 px DICOM) would cost hundreds of MB.

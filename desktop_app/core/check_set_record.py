@@ -37,6 +37,9 @@ __all__ = ["RECORD_KEY", "check_set_record", "measure_check_set", "record_check_
 
 #: Where the record lives in a card's ``ood`` section.
 RECORD_KEY = "check_set"
+#: The record's format: 2 holds every check's value for every image (the image statistics
+#: and the appearance checks too, for images an image check refuses).
+RECORD_FORMAT = 2
 
 
 def _fingerprint(folder: Path | None) -> str:
@@ -57,6 +60,7 @@ def check_set_record(measured: Sequence[MeasuredFilm], analyzer: Analyzer,
                      folder: Path | None = None) -> dict[str, Any]:
     """The JSON record of a measured check set (see module docs)."""
     return {
+        "format": RECORD_FORMAT,
         "manifest_sha256": _fingerprint(folder),
         "view_model": analyzer.view.model.card.model_id,
         "recorded": dt.datetime.now(dt.UTC).date().isoformat(),
@@ -75,7 +79,8 @@ def recorded_check_set(ood: Mapping[str, Any], cases: Sequence[CheckCase],
     if not isinstance(record, Mapping):
         return None
     films = record.get("films")
-    if (record.get("manifest_sha256") != _fingerprint(folder)
+    if (record.get("format") != RECORD_FORMAT
+            or record.get("manifest_sha256") != _fingerprint(folder)
             or record.get("view_model") != analyzer.view.model.card.model_id
             or not isinstance(films, list) or len(films) != len(cases)):
         return None

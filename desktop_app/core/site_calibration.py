@@ -402,7 +402,8 @@ def calibrate_site(
         return None
     readable = [m for m in measured if m.ok]
     view = _view_limits(analyzer)
-    look = site_look([m.values for m in readable], view)
+    look = site_look([m.values for m in readable], view,
+                     GateLimits.from_spec(bundle.card.ood))
     if len(look) < MIN_SITE_FILMS and len(look) == len(films):
         raise CalibrationError(
             f"only {len(films)} films in {str(data)!r}; a calibration needs at least "

@@ -9,6 +9,10 @@ classifier's feature distance) out to where the site's films lie:
 * **the site's look** is its films that the view model calls frontal (frontal probability at
   least the view card's caution limit) and that passed the image checks; films the view model
   calls lateral, rotated or other, and colour/flat/few-grey images, never count;
+* the two image checks a site's films trip over (the aspect ratio, and the share of the image
+  that is one flat value: collimation, black borders, a detector larger than the patient)
+  widen the same way, with one limit each and no caution tier; colour and too few grey
+  levels never do (no X-ray has them);
 * each check's **usual limit** becomes at least the site's 99th percentile, and its **refusal
   limit** at least the site's 99.5th percentile plus the check's refusal margin (at least
   :data:`MIN_SITE_MARGIN`) times its distance from the site's median, the rule the model's
@@ -31,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +45,7 @@ from desktop_app.core.gate.verdict import Tier, tier
 
 __all__ = [
     "CHECKS",
+    "IMAGE_CHECKS",
     "MIN_SITE_MARGIN",
     "GateLimits",
     "ViewLimits",
@@ -49,8 +54,13 @@ __all__ = [
     "site_limits",
 ]
 
-#: The checks a site may widen, in the order the gate applies them.
+#: The two-tier checks a site may widen, in the order the gate applies them.
 CHECKS = ("layout", "orientation", "global", "texture", "features")
+#: The image checks a site may widen: one limit each, never a caution tier, never vouched
+#: for by the view check. (Colour and few grey levels are not widened: a real X-ray has
+#: neither, whatever the site.)
+IMAGE_CHECKS = ("aspect", "uniform_fraction")
+_IMAGE_SPEC_KEYS = {"aspect": "max_aspect", "uniform_fraction": "max_uniform_fraction"}
 #: Site quantile a usual limit moves out to (films past it are cautioned).
 USUAL_QUANTILE = 0.99
 #: Site quantile a refusal limit starts from.
@@ -68,7 +78,7 @@ _BISECTION_STEPS = 24
 #: leave-one-source-out study); repeated here because the core cannot import training code,
 #: and read from the card's fit record when it has one.
 _DEFAULT_MARGINS = {"layout": 0.225, "orientation": 0.0, "global": 0.0, "texture": 0.251,
-                    "features": 0.473}
+                    "features": 0.473, "aspect": 0.0, "uniform_fraction": 0.0}
 
 
 @dataclass(frozen=True)
@@ -85,12 +95,16 @@ class GateLimits:
     """Each check's usual and refusal limit, all as upper limits (orientation negated).
 
     Attributes:
-        usual: Per check, past this a film is cautioned.
-        refusal: Per check, past this it is refused (unless the view check vouches).
+        usual: Per check, past this a film is cautioned (image checks: refused).
+        refusal: Per check, past this it is refused (unless the view check vouches, which it
+            never does for an image check).
+        fixed: The image limits a site never moves: ``colourfulness`` (at most) and
+            ``gray_levels`` (at least).
     """
 
     usual: dict[str, float]
     refusal: dict[str, float]
+    fixed: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> GateLimits:
@@ -100,15 +114,23 @@ class GateLimits:
         stored = dict(spec.get("refusal_limits") or {})
         refusal = {key: (-float(stored[key]) if key == "orientation" else float(stored[key]))
                    if key in stored else usual[key] for key in usual}
-        return cls(usual, refusal)
+        for key, spec_key in _IMAGE_SPEC_KEYS.items():
+            usual[key] = refusal[key] = float(spec[spec_key])
+        fixed = {"colourfulness": float(spec["max_colourfulness"]),
+                 "gray_levels": float(spec["min_gray_levels"])}
+        return cls(usual, refusal, fixed)
 
     def to_spec(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """``spec`` with these limits written in (orientation back to minimum scores)."""
         def card_value(key: str, value: float) -> float:
             return -value if key == "orientation" else value
 
-        return with_limits(spec, {k: card_value(k, v) for k, v in self.usual.items()},
-                           {k: card_value(k, v) for k, v in self.refusal.items()})
+        out = with_limits(spec, {k: card_value(k, v) for k, v in self.usual.items()
+                                 if k in CHECKS},
+                          {k: card_value(k, v) for k, v in self.refusal.items() if k in CHECKS})
+        for key, spec_key in _IMAGE_SPEC_KEYS.items():
+            out[spec_key] = float(self.refusal[key])
+        return out
 
     def scaled(self, target: GateLimits, fraction: Mapping[str, float]) -> GateLimits:
         """These limits moved ``fraction[check]`` of the way to ``target``'s."""
@@ -116,7 +138,8 @@ class GateLimits:
             return {key: now[key] + fraction.get(key, 0.0) * (goal[key] - now[key])
                     for key in now}
 
-        return GateLimits(move(self.usual, target.usual), move(self.refusal, target.refusal))
+        return GateLimits(move(self.usual, target.usual), move(self.refusal, target.refusal),
+                          dict(self.fixed))
 
 
 def _upper(values: Mapping[str, float], key: str) -> float:
@@ -125,8 +148,24 @@ def _upper(values: Mapping[str, float], key: str) -> float:
 
 
 def measured_by_gate(values: Mapping[str, float] | None) -> bool:
-    """True when the appearance checks ran (the image checks and the lung finder passed)."""
+    """True when every check's value is known (the appearance checks ran).
+
+    The classify path runs them on every readable film since 2026-12-06; a check-set record
+    made before (or an image the image checks refused then) lacks them and keeps its outcome.
+    """
     return bool(values) and "layout" in values
+
+
+def never_widened_refusal(values: Mapping[str, float], limits: GateLimits) -> bool:
+    """Refused by a check no site moves: no lung fields, colour, too few grey levels."""
+    if values.get("lungs_found") == 0.0:
+        return True
+    colour = values.get("colourfulness")
+    grey = values.get("gray_levels")
+    return bool((colour is not None and "colourfulness" in limits.fixed
+                 and colour > limits.fixed["colourfulness"])
+                or (grey is not None and "gray_levels" in limits.fixed
+                    and grey < limits.fixed["gray_levels"]))
 
 
 def refused_and_cautioned(
@@ -137,13 +176,17 @@ def refused_and_cautioned(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Whether each film would be refused / cautioned under ``limits``.
 
+    The rule of :meth:`desktop_app.core.gate.Gate.combine`: image checks and "no lung
+    fields" refuse; then the view check; then each two-tier check refuses past its refusal
+    limit unless the view check vouches for the film, and cautions past its usual limit.
+
     Args:
         values: Each film's gate values (``OodVerdict.values``); ``None`` for an unreadable
             file.
         limits: The limits to simulate.
         view: The view card's thresholds (the view check is never moved).
-        fixed_refusal: Per film, whether it was refused before; used for films the limits
-            cannot change (unreadable, refused by the image checks or "no lung fields").
+        fixed_refusal: Per film, whether it was refused before; used for films whose values
+            are not all known (unreadable, or measured before every check ran).
 
     Returns:
         ``(refused, cautioned)`` boolean arrays.
@@ -153,6 +196,11 @@ def refused_and_cautioned(
     for index, film in enumerate(values):
         if not measured_by_gate(film):
             refused[index] = bool(fixed_refusal[index]) or film is None
+            continue
+        if never_widened_refusal(film, limits) or any(
+                key in film and key in limits.refusal and film[key] > limits.refusal[key]
+                for key in IMAGE_CHECKS):
+            refused[index] = True
             continue
         frontal = float(film.get("frontal_probability", 1.0))
         if not frontal >= view.min_frontal:
@@ -180,14 +228,16 @@ def non_chest_floor(refused_before: float) -> float:
 def _margins(spec: Mapping[str, Any]) -> dict[str, float]:
     recorded = (spec.get("fit") or {}).get("refusal_margins") or {}
     return {key: max(float(recorded.get(key, _DEFAULT_MARGINS[key])), MIN_SITE_MARGIN)
-            for key in CHECKS}
+            for key in (*CHECKS, *IMAGE_CHECKS)}
 
 
-def site_look(values: Sequence[Mapping[str, float] | None], view: ViewLimits) -> list[int]:
+def site_look(values: Sequence[Mapping[str, float] | None], view: ViewLimits,
+              limits: GateLimits | None = None) -> list[int]:
     """Indices of the films that count as the site's look (see module docs)."""
     floor = view.caution_frontal if view.caution_frontal is not None else view.min_frontal
     return [index for index, film in enumerate(values)
-            if measured_by_gate(film) and float(film.get("frontal_probability", 1.0)) >= floor]
+            if measured_by_gate(film) and float(film.get("frontal_probability", 1.0)) >= floor
+            and (limits is None or not never_widened_refusal(film, limits))]
 
 
 def _half_way_cap(key: str, before: GateLimits, wanted: GateLimits,
@@ -241,7 +291,7 @@ def site_limits(
         how many films made the site's look, and the check set's refusal before/after per half.
     """
     before = GateLimits.from_spec(spec)
-    look = site_look(site_values, view)
+    look = site_look(site_values, view, before)
     margins = _margins(spec)
     wanted_usual = dict(before.usual)
     wanted_refusal = dict(before.refusal)
@@ -256,7 +306,7 @@ def site_limits(
         refusal = high + margins[key] * max(high - median, 0.0)
         wanted_usual[key] = max(before.usual[key], usual)
         wanted_refusal[key] = max(before.refusal[key], refusal, wanted_usual[key])
-    wanted = GateLimits(wanted_usual, wanted_refusal)
+    wanted = GateLimits(wanted_usual, wanted_refusal, dict(before.fixed))
 
     development = np.asarray(check_development, dtype=bool)
     held_out = ~development

@@ -220,7 +220,9 @@ def test_analyzer_results_carry_each_checks_value_for_benchmarks(
     analyzer = Analyzer(load_bundle(tiny_caution_bundle))
     (result,) = analyzer.analyse([path])
     values = result.ood.values
-    assert set(values) == {"frontal_probability", "layout", "features"}
+    assert set(values) == {"frontal_probability", "layout", "features", "colourfulness",
+                           "aspect", "gray_levels", "uniform_fraction"}
+    assert values["aspect"] == pytest.approx(result.stats.aspect)
     assert values["features"] == pytest.approx(result.ood.distance)
     limit, refusal = analyzer.gate.limits["features"]
     assert limit < values["features"] <= refusal  # hence the caution
@@ -272,3 +274,22 @@ def test_feature_refusals_carry_the_caution_they_would_become() -> None:
     verdict = OodGate(spec).check_features(far)[0]
     assert verdict.out_of_distribution
     assert verdict.if_frontal.startswith("features unlike the training films (distance ")
+
+
+def test_a_film_the_image_checks_refuse_still_carries_every_checks_value(
+    tiny_bundle: Path, tmp_path: Path
+) -> None:
+    """Site calibration needs them; the refusal and its reason stay the image check's."""
+    from PIL import Image
+
+    from desktop_app.core.analysis import Analyzer
+    from desktop_app.core.model_bundle import load_bundle
+
+    path = tmp_path / "photo.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (200, 160, 3), dtype=np.uint8)).save(path)
+    (result,) = Analyzer(load_bundle(tiny_bundle)).analyse([path])
+    assert result.out_of_distribution
+    assert result.ood.reason.startswith("colour image")
+    assert {"layout", "features", "colourfulness", "frontal_probability"} <= set(
+        result.ood.values)

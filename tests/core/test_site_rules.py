@@ -115,12 +115,15 @@ def test_age_groups_with_enough_films_get_their_own_thresholds() -> None:
     assert child > adult
 
 
-def _film(features: float, frontal: float = 0.9) -> dict[str, float]:
+def _film(features: float, frontal: float = 0.9, **image: float) -> dict[str, float]:
     return {"layout": 1.0, "orientation": 0.5, "global": 1.0, "texture": 1.0,
-            "features": features, "frontal_probability": frontal}
+            "features": features, "frontal_probability": frontal, "aspect": 1.2,
+            "uniform_fraction": 0.1, "colourfulness": 0.0, "gray_levels": 200.0, **image}
 
 
 SPEC = {"distance_threshold": 10.0, "refusal_limits": {"features": 12.0},
+        "max_aspect": 2.0, "max_uniform_fraction": 0.36, "max_colourfulness": 5.0,
+        "min_gray_levels": 40,
         "appearance": {"distance_threshold": 2.0}, "global": {"distance_threshold": 3.0},
         "texture": {"distance_threshold": 3.0}, "orientation": {"min_score": 0.2}}
 
@@ -175,3 +178,31 @@ def test_figures_and_few_films_warning() -> None:
     warnings = few_films_warnings(figures)
     assert any(w.startswith("40 normal films: the share of normal films labelled COVID-19")
                and "±" in w for w in warnings)
+
+
+def test_flat_area_limit_widens_to_the_sites_films_but_never_colour() -> None:
+    # A site whose films have wide black collimation borders: 5 % of them past the model's
+    # flat-area limit, all of them frontal films to the view check.
+    site = [_film(9.0, 1.0, uniform_fraction=u) for u in np.linspace(0.05, 0.45, 200)]
+    limits = GateLimits.from_spec(SPEC)
+    refused, _ = refused_and_cautioned(site, limits, VIEW, [False] * 200)
+    assert refused.sum() > 0
+    result = site_limits(SPEC, site, VIEW, [_film(9.0, 0.9, uniform_fraction=0.9)], [True],
+                         [True])
+    widened: GateLimits = result["limits"]
+    assert widened.refusal["uniform_fraction"] > 0.45
+    assert widened.to_spec(SPEC)["max_uniform_fraction"] == widened.refusal["uniform_fraction"]
+    refused, _ = refused_and_cautioned(site, widened, VIEW, [False] * 200)
+    assert not refused.any()
+    colour = [_film(9.0, 1.0, colourfulness=30.0)]
+    assert refused_and_cautioned(colour, widened, VIEW, [True])[0].all()
+    no_lungs = [{**_film(9.0, 1.0), "lungs_found": 0.0}]
+    assert refused_and_cautioned(no_lungs, widened, VIEW, [True])[0].all()
+
+
+def test_image_limits_stop_half_way_to_a_non_chest_image() -> None:
+    site = [_film(9.0, 1.0, uniform_fraction=u) for u in np.linspace(0.05, 0.7, 200)]
+    document = _film(9.0, 0.6, uniform_fraction=0.5)  # the view check is unsure of it
+    result = site_limits(SPEC, site, VIEW, [document], [True], [True])
+    assert result["limits"].refusal["uniform_fraction"] <= 0.36 + (0.5 - 0.36) / 2 + 1e-9
+    assert refused_and_cautioned([document], result["limits"], VIEW, [True])[0].all()

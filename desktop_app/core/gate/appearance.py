@@ -93,24 +93,35 @@ class AppearanceChecks:
             for name in _CAUTIONS if name in limits}
 
     def check_image(self, stats: ImageStatistics) -> OodVerdict:
-        """Cheap checks on the loaded image's statistics."""
+        """Cheap checks on the loaded image's statistics.
+
+        The verdict's ``values`` hold the four statistics whatever the outcome, so site
+        calibration (:mod:`desktop_app.core.site_gate`) can tell how far a site's films are
+        from the aspect and flat-area limits.
+        """
+        values = {"colourfulness": float(stats.colourfulness), "aspect": float(stats.aspect),
+                  "gray_levels": float(stats.gray_levels),
+                  "uniform_fraction": float(stats.uniform_fraction)}
         if stats.colourfulness > self.max_colourfulness:
             return OodVerdict(
                 True,
                 f"colour image (colourfulness {stats.colourfulness:.1f}, X-rays are grayscale: "
                 f"at most {self.max_colourfulness:.1f}); looks like a photo or screenshot",
+                values=values,
             )
         if stats.aspect > self.max_aspect:
             return OodVerdict(
                 True,
                 f"aspect ratio {stats.aspect:.2f}:1 is not that of a frontal chest X-ray "
                 f"(at most {self.max_aspect:.2f}:1)",
+                values=values,
             )
         if stats.gray_levels < self.min_gray_levels:
             return OodVerdict(
                 True,
                 f"only {stats.gray_levels} grey levels (a radiograph has at least "
                 f"{self.min_gray_levels}); looks like a chart, drawing or document",
+                values=values,
             )
         if stats.uniform_fraction > self.max_uniform_fraction:
             return OodVerdict(
@@ -118,8 +129,9 @@ class AppearanceChecks:
                 f"{stats.uniform_fraction:.0%} of the image is one flat value (at most "
                 f"{self.max_uniform_fraction:.0%} in chest X-rays); looks like a screenshot, "
                 "chart or document",
+                values=values,
             )
-        return OodVerdict(False, None)
+        return OodVerdict(False, None, values=values)
 
     def texture_distance(self, vectors: np.ndarray) -> np.ndarray:
         """Distance of texture-vector rows to the training X-rays (zeros if unfitted)."""
