@@ -102,6 +102,8 @@ def _percent(entry: Mapping[str, Any] | None) -> str:
 
 def format_calibration(section: Mapping[str, Any], model_id: str) -> list[str]:
     """Readable lines of a ``site_calibration`` section."""
+    from desktop_app.core.site_gate import CHECK_WORDS
+
     films = section["films"]
     lines = [f"{model_id}: calibrated for {section['site']} on {section['date']} from "
              f"{films['used']} films (of {films['given']}; {films['site_look']} frontal "
@@ -117,11 +119,11 @@ def format_calibration(section: Mapping[str, Any], model_id: str) -> list[str]:
             f"{name} {model.get(name, float('nan')):.3f} -> {value:.3f}"
             for name, value in values.items()))
     lines.append("  gate limits (usual / refusal, model -> site; moved = share of the way "
-                 "the site's films asked):")
+                 "the site's films asked; orientation is a minimum score):")
     for check, entry in section["gate"].items():
         (u0, u1), (r0, r1) = entry["usual"], entry["refusal"]
-        lines.append(f"    {check:<12} {u0:8.3f} -> {u1:8.3f}   /  {r0:8.3f} -> {r1:8.3f}   "
-                     f"moved {entry['moved']:.0%}")
+        lines.append(f"    {CHECK_WORDS.get(check, check):<32} {u0:8.3f} -> {u1:8.3f}   /  "
+                     f"{r0:8.3f} -> {r1:8.3f}   moved {entry['moved']:.0%}")
     checks = section["non_chest_check_set"]
     lines.append(
         "  non-chest check set refused (before -> after): development half "

@@ -65,6 +65,7 @@ from desktop_app.core.site_films import (
 from desktop_app.core.site_gate import (
     GateLimits,
     ViewLimits,
+    card_value,
     refused_and_cautioned,
     site_limits,
     site_look,
@@ -466,12 +467,16 @@ def calibrate_site(
                        "site_by_age_group": {k: v["thresholds"] for k, v in
                                              (decision.get("by_age_group") or {}).items()},
                        "how": how or {}},
-        "gate": {check: {"usual": [before_limits.usual[check], limits.usual[check]],
-                         "refusal": [before_limits.refusal[check], limits.refusal[check]],
+        "gate": {check: {"usual": [card_value(check, before_limits.usual[check]),
+                                   card_value(check, limits.usual[check])],
+                         "refusal": [card_value(check, before_limits.refusal[check]),
+                                     card_value(check, limits.refusal[check])],
                          "moved": gate["moved"][check],
-                         "site_wanted_refusal": gate["wanted"].refusal[check]}
+                         "site_wanted_refusal": card_value(check,
+                                                           gate["wanted"].refusal[check])}
                  for check in limits.usual},
-        "gate_note": "limits as upper limits (orientation: minus the minimum score); "
+        "gate_note": "limits as the card states them (orientation: a minimum score, which "
+                     "widening lowers; aspect and flat area: one limit, no caution tier); "
                      "'moved' is the fraction of the way to where the site's films asked",
         "non_chest_check_set": gate["non_chest"],
         "figures": {"before": before_figures, "after": after_figures,

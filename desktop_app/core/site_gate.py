@@ -45,10 +45,12 @@ from desktop_app.core.gate.verdict import Tier, tier
 
 __all__ = [
     "CHECKS",
+    "CHECK_WORDS",
     "IMAGE_CHECKS",
     "MIN_SITE_MARGIN",
     "GateLimits",
     "ViewLimits",
+    "card_value",
     "non_chest_floor",
     "refused_and_cautioned",
     "site_limits",
@@ -61,6 +63,21 @@ CHECKS = ("layout", "orientation", "global", "texture", "features")
 #: neither, whatever the site.)
 IMAGE_CHECKS = ("aspect", "uniform_fraction")
 _IMAGE_SPEC_KEYS = {"aspect": "max_aspect", "uniform_fraction": "max_uniform_fraction"}
+#: Each check in words, for tables (orientation is shown as its minimum score).
+CHECK_WORDS = {
+    "layout": "layout (appearance distance)",
+    "orientation": "orientation (minimum score)",
+    "global": "brightness, contrast, sharpness",
+    "texture": "texture",
+    "features": "feature distance",
+    "aspect": "aspect ratio",
+    "uniform_fraction": "flat area (share of one value)",
+}
+
+
+def card_value(check: str, value: float) -> float:
+    """A limit as the card states it (orientation: a minimum score, not negated)."""
+    return -value if check == "orientation" else value
 #: Site quantile a usual limit moves out to (films past it are cautioned).
 USUAL_QUANTILE = 0.99
 #: Site quantile a refusal limit starts from.
@@ -122,9 +139,6 @@ class GateLimits:
 
     def to_spec(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """``spec`` with these limits written in (orientation back to minimum scores)."""
-        def card_value(key: str, value: float) -> float:
-            return -value if key == "orientation" else value
-
         out = with_limits(spec, {k: card_value(k, v) for k, v in self.usual.items()
                                  if k in CHECKS},
                           {k: card_value(k, v) for k, v in self.refusal.items() if k in CHECKS})

@@ -104,7 +104,9 @@ def threshold_rows(section: Mapping[str, Any]) -> list[list[str]]:
 
 def gate_rows(section: Mapping[str, Any]) -> list[list[str]]:
     """Rows [check, usual limit model→site, refusal limit model→site, how far it moved]."""
-    return [[check, f"{entry['usual'][0]:.3f} → {entry['usual'][1]:.3f}",
+    from desktop_app.core.site_gate import CHECK_WORDS
+
+    return [[CHECK_WORDS.get(check, check), f"{entry['usual'][0]:.3f} → {entry['usual'][1]:.3f}",
              f"{entry['refusal'][0]:.3f} → {entry['refusal'][1]:.3f}",
              f"{entry['moved']:.0%} of the way the site's films asked"]
             for check, entry in section["gate"].items()]
