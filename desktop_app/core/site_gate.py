@@ -13,10 +13,19 @@ classifier's feature distance) out to where the site's films lie:
   that is one flat value: collimation, black borders, a detector larger than the patient)
   widen the same way, with one limit each and no caution tier; colour and too few grey
   levels never do (no X-ray has them);
-* each check's **usual limit** becomes at least the site's 99th percentile, and its **refusal
-  limit** at least the site's 99.5th percentile plus the check's refusal margin (at least
-  :data:`MIN_SITE_MARGIN`) times its distance from the site's median, the rule the model's
-  own limits were fitted by (:mod:`model_training.ood_fitting`); limits only widen;
+* each two-tier check's **usual limit** moves out to the site's 99th percentile (fewer of
+  the site's films cautioned) but never past its refusal limit. Its **refusal limit** moves
+  only for the site's films the view check is unsure of: a film the view check vouches for
+  (at least its confident limit, 99 % frontal) is never refused by these checks anyway, so a
+  refusal limit only decides the unsure films, which is where non-chest images lie (a drawn
+  screenshot of an image viewer showing a chest film, 54 % frontal, got through when every
+  site film counted). It becomes at least the 99.5th percentile of the site's unsure films
+  plus the check's refusal margin (at least :data:`MIN_SITE_MARGIN`) times their distance
+  from their median (the rule the model's own limits were fitted by,
+  :mod:`model_training.ood_fitting`), with at least :data:`MIN_UNSURE_FILMS` of them; the
+  image checks (no vouching) use every film of the site's look. A card without refusal
+  limits gets them (the model's usual limits), so the view check's vouching applies from
+  then on. Limits only widen;
 * **the brake**: the non-chest check set shipped with LungLens
   (:mod:`desktop_app.core.gate.check_set`) is run through the same model; a check's widening
   is scaled back (bisection on the fraction of the way it moves) until the development half
@@ -82,6 +91,9 @@ def card_value(check: str, value: float) -> float:
 USUAL_QUANTILE = 0.99
 #: Site quantile a refusal limit starts from.
 REFUSAL_QUANTILE = 0.995
+#: A two-tier refusal limit moves only with at least this many site films the view check is
+#: unsure of (below its confident limit): fewer say nothing about where they lie.
+MIN_UNSURE_FILMS = 10
 #: Smallest refusal margin at a site (the model's margins for orientation and global
 #: statistics are 0: no held-out public source needed room there, but a new site might).
 MIN_SITE_MARGIN = 0.25
@@ -309,17 +321,34 @@ def site_limits(
     margins = _margins(spec)
     wanted_usual = dict(before.usual)
     wanted_refusal = dict(before.refusal)
+    # Films the view check vouches for are never refused by a two-tier check: its refusal
+    # limit decides only the films the view check is unsure of, which is where non-chest
+    # images lie. So a two-tier refusal limit moves only as far as the site's own unsure
+    # films need (with enough of them to say), and its usual limit never past it.
+    unsure = [i for i in look if view.confident_frontal is None
+              or float(site_values[i].get("frontal_probability", 1.0)) < view.confident_frontal]
+
+    def column(rows: Sequence[int], key: str) -> np.ndarray:
+        values = np.array([_upper(site_values[i], key) for i in rows], dtype=np.float64)
+        return values[np.isfinite(values)]
+
+    def refusal_of(values: np.ndarray, key: str) -> float:
+        high = float(np.quantile(values, REFUSAL_QUANTILE))
+        return high + margins[key] * max(high - float(np.median(values)), 0.0)
+
     for key in before.usual:
-        column = np.array([_upper(site_values[i], key) for i in look], dtype=np.float64)
-        column = column[np.isfinite(column)]
-        if len(column) == 0:
+        everyone = column(look, key)
+        if len(everyone) == 0:
             continue
-        usual = float(np.quantile(column, USUAL_QUANTILE))
-        high = float(np.quantile(column, REFUSAL_QUANTILE))
-        median = float(np.median(column))
-        refusal = high + margins[key] * max(high - median, 0.0)
-        wanted_usual[key] = max(before.usual[key], usual)
-        wanted_refusal[key] = max(before.refusal[key], refusal, wanted_usual[key])
+        usual = float(np.quantile(everyone, USUAL_QUANTILE))
+        if key in IMAGE_CHECKS:  # one limit, no vouching: every film of the site's look
+            wanted_usual[key] = wanted_refusal[key] = max(before.refusal[key],
+                                                          refusal_of(everyone, key))
+            continue
+        doubtful = column(unsure, key)
+        refusal = refusal_of(doubtful, key) if len(doubtful) >= MIN_UNSURE_FILMS else -math.inf
+        wanted_refusal[key] = max(before.refusal[key], refusal)
+        wanted_usual[key] = min(max(before.usual[key], usual), wanted_refusal[key])
     wanted = GateLimits(wanted_usual, wanted_refusal, dict(before.fixed))
 
     development = np.asarray(check_development, dtype=bool)
