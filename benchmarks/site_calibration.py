@@ -48,7 +48,7 @@ from desktop_app.core.site_calibration import (
     CalibrationSettings,
     calibrate_site,
 )
-from desktop_app.core.site_figures import FilmOutcome, site_figures
+from desktop_app.core.site_figures import FilmOutcome, figure_cell, site_figures
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,16 +151,6 @@ def run_one(run: Path, data: Path, laterals: list[Path], non_chest: list[Path],
     return record
 
 
-def _cell(entry: dict[str, Any] | None) -> str:
-    if not entry:
-        return "—"
-    text = f"{entry['value']:.1%}"
-    if entry.get("ci95"):
-        low, high = entry["ci95"]
-        text += f" ({low:.0%}–{high:.0%})"
-    return f"{text} n={entry['n']}"
-
-
 def markdown(records: Sequence[dict[str, Any]]) -> str:
     """The table of docs/site_calibration.md."""
     lines = []
@@ -180,7 +170,8 @@ def markdown(records: Sequence[dict[str, Any]]) -> str:
         for key, words in ROWS:
             before, after = record["before"].get(key), record["after"].get(key)
             if before or after:
-                lines.append(f"| {words} | {_cell(before)} | {_cell(after)} |")
+                lines.append(f"| {words} | {figure_cell(before, decimals=1)} | "
+                             f"{figure_cell(after, decimals=1)} |")
         lines.append("")
         lines.append("Thresholds (model → site): " + ", ".join(
             f"{k} {record['model_thresholds'][k]:.3f} → {v:.3f}"

@@ -93,15 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _percent(entry: Mapping[str, Any] | None) -> str:
-    if not entry:
-        return "—"
-    low, high = entry["ci95"]
-    return f"{entry['value']:.0%} ({low:.0%}–{high:.0%}) n={entry['n']}"
-
-
 def format_calibration(section: Mapping[str, Any], model_id: str) -> list[str]:
     """Readable lines of a ``site_calibration`` section."""
+    from desktop_app.core.site_figures import figure_cell
     from desktop_app.core.site_gate import CHECK_WORDS
 
     films = section["films"]
@@ -140,8 +134,8 @@ def format_calibration(section: Mapping[str, Any], model_id: str) -> list[str]:
         lines.append(f"   {scope}:")
         for key, words in _ROWS:
             if key in after or key in before:
-                lines.append(f"    {words:<32} {_percent(before.get(key)):<26} "
-                             f"{_percent(after.get(key))}")
+                lines.append(f"    {words:<32} {figure_cell(before.get(key)):<26} "
+                             f"{figure_cell(after.get(key))}")
     for warning in section.get("warnings", []):
         lines.append(f"  warning: {warning}")
     return lines

@@ -62,10 +62,9 @@ def calibration_words(card: Any) -> str | None:
 
 def figure_text(entry: Mapping[str, Any] | None) -> str:
     """``"12% (5%–20%) n=42"``, or ``"—"`` when no film supports the figure."""
-    if not entry:
-        return "—"
-    low, high = entry["ci95"]
-    return f"{entry['value']:.0%} ({low:.0%}–{high:.0%}) n={entry['n']}"
+    from desktop_app.core.site_figures import figure_cell
+
+    return figure_cell(entry)
 
 
 def _scopes(figures: Mapping[str, Any]) -> list[str]:
