@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core.calibration_line import SITE_CALIBRATION
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.preprocessing import PreprocessingSpec
 
@@ -153,14 +154,14 @@ class ModelCard:
                 source, f"model card 'files' must map file names to sha256 hex digests: {files!r}"
             )
         values = {name: data[name] for name in _FIELD_TYPES}
-        calibration = data.get("site_calibration")
+        calibration = data.get(SITE_CALIBRATION)
         if calibration is not None:
             if not isinstance(calibration, dict) or not all(
                     key in calibration for key in ("site", "date", "films")):
                 raise ModelBundleError(
                     source, "model card 'site_calibration' must be an object with 'site', "
                     f"'date' and 'films': {str(calibration)[:200]!r}")
-            values["site_calibration"] = calibration
+            values[SITE_CALIBRATION] = calibration
         values["preprocessing"] = spec
         values["temperature"] = temperature
         values["classes"] = list(classes)
@@ -171,7 +172,7 @@ class ModelCard:
         result: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
-            if item.name == "site_calibration" and value is None:
+            if item.name == SITE_CALIBRATION and value is None:
                 continue  # a model as trained has no such section
             result[item.name] = value.to_dict() if isinstance(value, PreprocessingSpec) else value
         return result

@@ -43,6 +43,7 @@ import numpy as np
 
 from desktop_app import __version__
 from desktop_app.core.analysis import Analyzer
+from desktop_app.core.calibration_line import SITE_CALIBRATION, calibration_line
 from desktop_app.core.check_set_record import measure_check_set, recorded_check_set
 from desktop_app.core.decision import decide
 from desktop_app.core.errors import LungLensError
@@ -83,7 +84,7 @@ __all__ = [
 ]
 
 #: The card section a calibrated bundle carries.
-SECTION = "site_calibration"
+SECTION = SITE_CALIBRATION
 #: Fewest frontal films (the site's look) a calibration is made from.
 MIN_SITE_FILMS = 30
 #: A source named by at least this share of the films counts as a separate site.
@@ -167,20 +168,6 @@ class SiteCalibration:
         text = json.dumps(self.card, indent=2, ensure_ascii=False) + "\n"
         write_atomically(out / CARD_FILE, text.encode("utf-8"))
         return load_bundle(out)
-
-
-def calibration_line(card: Any) -> str | None:
-    """"calibrated for <site> on <date> from <n> films", or ``None`` for a model as trained.
-
-    Args:
-        card: A :class:`~desktop_app.core.model_card.ModelCard` or a card dict.
-    """
-    section = (card.get(SECTION) if isinstance(card, Mapping)
-               else getattr(card, SECTION, None))
-    if not section:
-        return None
-    return (f"calibrated for {section['site']} on {section['date']} from "
-            f"{section['films']['used']} films")
 
 
 def _slug(text: str) -> str:

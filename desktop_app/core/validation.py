@@ -38,6 +38,7 @@ import numpy as np
 
 from desktop_app import __version__
 from desktop_app.core.analysis import Analyzer
+from desktop_app.core.calibration_line import calibration_line
 from desktop_app.core.data_fingerprint import file_sha1, images_fingerprint
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.labelled_data import LabelledImage, read_labelled
@@ -269,8 +270,7 @@ def _calibration_measured(bundle: ModelBundle) -> dict[str, Any] | None:
         return None
     return {"site": section["site"], "date": section["date"],
             "films": section["films"].get("used"), "calibrated_from": section.get("model_id"),
-            "line": f"calibrated for {section['site']} on {section['date']} from "
-                    f"{section['films'].get('used')} films"}
+            "line": calibration_line(bundle.card)}
 
 
 def _validated(row: LabelledImage, result: Any) -> ValidatedImage:

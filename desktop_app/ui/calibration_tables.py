@@ -13,16 +13,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from desktop_app import DISCLAIMER
-from desktop_app.core.site_figures import FIGURES
+from desktop_app.core.calibration_line import SITE_CALIBRATION, calibration_line
+from desktop_app.core.site_figures import FIGURES, figure_cell
 from desktop_app.ui.figure_format import age_group_label
 
 __all__ = [
     "AFTER_NOTE",
     "CARD_FIGURES_NOTE",
-    "calibration_words",
     "check_set_lines",
     "figure_rows",
-    "figure_text",
     "gate_rows",
     "section_html",
     "threshold_rows",
@@ -39,32 +38,6 @@ CARD_FIGURES_NOTE = ("The test figures elsewhere on this card were measured at t
                      "original operating point (its own thresholds and gate limits), not at "
                      "this site's.")
 _SCOPE_ORDER = ("all", "adult", "child")
-#: The card section (``desktop_app.core.site_calibration.SECTION``; that module is imported
-#: only for a calibrated card, so the start-up path never loads the classify code).
-_SECTION = "site_calibration"
-
-
-def calibration_words(card: Any) -> str | None:
-    """"calibrated for <site> on <date> from <n> films", or ``None`` for a model as trained.
-
-    Args:
-        card: A :class:`~desktop_app.core.model_card.ModelCard`, a card dict, or ``None``.
-    """
-    if card is None:
-        return None
-    section = card.get(_SECTION) if isinstance(card, Mapping) else getattr(card, _SECTION, None)
-    if not section:
-        return None
-    from desktop_app.core.site_calibration import calibration_line
-
-    return calibration_line(card)
-
-
-def figure_text(entry: Mapping[str, Any] | None) -> str:
-    """``"12% (5%–20%) n=42"``, or ``"—"`` when no film supports the figure."""
-    from desktop_app.core.site_figures import figure_cell
-
-    return figure_cell(entry)
 
 
 def _scopes(figures: Mapping[str, Any]) -> list[str]:
@@ -82,8 +55,8 @@ def figure_rows(section: Mapping[str, Any]) -> list[list[str]]:
         where = "" if scope == "all" else f" — {age_group_label(scope).lower()}"
         for key, (words, _who, _what) in FIGURES.items():
             if key in before or key in after:
-                rows.append([words + where, figure_text(before.get(key)),
-                             figure_text(after.get(key))])
+                rows.append([words + where, figure_cell(before.get(key)),
+                             figure_cell(after.get(key))])
     return rows
 
 
@@ -165,5 +138,5 @@ def section_html(section: Mapping[str, Any], *, figures: bool = True,
 
 
 def _line(section: Mapping[str, Any]) -> str:
-    line = calibration_words({_SECTION: section}) or ""
+    line = calibration_line({SITE_CALIBRATION: section}) or ""
     return line[:1].upper() + line[1:]

@@ -67,13 +67,13 @@ class ExportControl(QtCore.QObject):
 
     def export_csv(self, path: str | Path) -> int:
         """Write the worklist, in its sorted order, to ``path``; return the rows written."""
-        from desktop_app.ui.calibration_tables import calibration_words
+        from desktop_app.core.calibration_line import calibration_line
         from desktop_app.ui.exporters import write_csv
 
         window = self._window
         active = window.active_model
         model_id = active.bundle.card.model_id if active else None
-        calibration = calibration_words(active.bundle.card) if active else None
+        calibration = calibration_line(active.bundle.card) if active else None
         try:
             count = write_csv(path, self._records(), window.table_model.classes, model_id,
                               calibration)

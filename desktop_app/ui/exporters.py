@@ -23,11 +23,11 @@ from PIL import Image
 
 from desktop_app import APP_NAME, DISCLAIMER, __version__
 from desktop_app.core.analysis import ImageResult
+from desktop_app.core.calibration_line import calibration_line
 from desktop_app.core.heatmap import colourise, heatmap_for_input
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.model_card import ModelCard
 from desktop_app.core.preprocessing import to_uint8
-from desktop_app.ui.calibration_tables import calibration_words
 from desktop_app.ui.card_metrics import (
     age_group_populations,
     group_table,
@@ -58,10 +58,10 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
         records: The worklist rows, in the order to write.
         classes: The model's classes (one probability column each).
         model_id: The model in use (for rows not yet analysed).
-        calibration: Its :func:`calibration_words` (``None``: a model as trained). Filled in
-            only on rows answered by that model, so a row answered before a switch never
-            claims a calibration it was not given; the column comes last so the columns
-            readers already rely on keep their places.
+        calibration: Its :func:`~desktop_app.core.calibration_line.calibration_line`
+            (``None``: a model as trained). Filled in only on rows answered by that model, so
+            a row answered before a switch never claims a calibration it was not given; the
+            column comes last so the columns readers already rely on keep their places.
     """
     header = ["name", "path", "status", "label", "uncertain",
               *(f"p_{name}" for name in classes), "out_of_distribution", "reason", "caution",
@@ -194,7 +194,7 @@ def _draw_page(canvas, result: ImageResult, card: ModelCard, generated: str,
     canvas.drawString(margin, y, f"Model: {result.model_id}    Generated: {generated}    "
                                  f"{APP_NAME} {__version__}")
     y -= 10
-    calibrated = calibration_words(card) if result.model_id == card.model_id else None
+    calibrated = calibration_line(card) if result.model_id == card.model_id else None
     if calibrated:
         y = _draw_wrapped(canvas, f"Model {calibrated} (thresholds and gate limits set from "
                                   "the site's films; the measured figures are the model's as "

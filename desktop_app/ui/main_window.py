@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app import APP_NAME
+from desktop_app.core.calibration_line import calibration_line
 from desktop_app.ui.banner import Banner, BannerLevel
 from desktop_app.ui.batch_control import BatchControl
-from desktop_app.ui.calibration_tables import calibration_words
 from desktop_app.ui.export_control import ExportControl
 from desktop_app.ui.file_opening import IMAGE_FILTER, FileOpening, local_paths
 from desktop_app.ui.image_display import ImageDisplay
@@ -217,7 +217,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panel.set_model_card(card)
         self.image_loader.set_bundle(active.bundle)
         self.display.forget()
-        calibrated = calibration_words(card)
+        calibrated = calibration_line(card)
         self.model_status.setText(f"Model: {card.model_id}"
                                   + (f" — {calibrated}" if calibrated else ""))
         self.model_status.setToolTip(str(active.bundle.path))

@@ -19,11 +19,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtGui, QtWidgets
 
 from desktop_app import DISCLAIMER
-from desktop_app.ui.calibration_tables import (
-    CARD_FIGURES_NOTE,
-    calibration_words,
-    section_html,
-)
+from desktop_app.core.calibration_line import calibration_line
+from desktop_app.ui.calibration_tables import CARD_FIGURES_NOTE, section_html
 from desktop_app.ui.card_metrics import (
     calibration_summary,
     class_metrics,
@@ -353,7 +350,7 @@ def _inference_model(card: ModelCard) -> str:
 def _site_calibration_section(card: ModelCard) -> str:
     """For a calibrated bundle: for which site, what moved, what it changed; else nothing."""
     section = getattr(card, "site_calibration", None)
-    if not section or not calibration_words(card):
+    if not section or not calibration_line(card):
         return ""
     return ("<h2>Site calibration</h2>"
             f"<p class='warn'>{_esc(CARD_FIGURES_NOTE)}</p>"

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
+from desktop_app.core.calibration_line import calibration_line
 from desktop_app.core.decision import AGE_GROUP_WORDS
-from desktop_app.ui.calibration_tables import calibration_words
 from desktop_app.ui.card_metrics import (
     age_group_figures,
     age_group_populations,
@@ -236,7 +236,7 @@ class ResultPanel(QtWidgets.QScrollArea):
         if card is None:
             self.model_label.setText("<i>Model not loaded yet.</i>")
         else:
-            calibrated = calibration_words(card)
+            calibrated = calibration_line(card)
             # The figures above are the card's, measured at the model's own thresholds.
             site = (f"<br><b>{_escape(calibrated[:1].upper() + calibrated[1:])}</b> "
                     "(thresholds and gate limits set from the site's films; the measured "

@@ -11,7 +11,7 @@ from desktop_app.core.analysis import ImageResult
 from desktop_app.core.decision import decide
 from desktop_app.core.model_bundle import load_bundle
 from desktop_app.core.site_calibration import calibration_line
-from desktop_app.ui.calibration_tables import CARD_FIGURES_NOTE, calibration_words
+from desktop_app.ui.calibration_tables import CARD_FIGURES_NOTE
 from desktop_app.ui.exporters import csv_rows, write_csv, write_pdf_report
 from desktop_app.ui.model_card_dialog import ModelCardDialog
 from desktop_app.ui.result_panel import ResultPanel
@@ -33,14 +33,14 @@ def bundles(calibrated_bundle: Path, tiny_bundle: Path):
     return load_bundle(calibrated_bundle), load_bundle(tiny_bundle)
 
 
-def test_calibration_words_are_the_core_line(bundles) -> None:
+def test_calibration_line(bundles) -> None:
     calibrated, trained = bundles
-    line = calibration_words(calibrated.card)
-    assert line == calibration_line(calibrated.card)
+    line = calibration_line(calibrated.card)
+    assert line == calibration_line(calibrated.card.to_dict())
     assert line.startswith("calibrated for Test Clinic on ")
     assert line.endswith(" from 42 films")
-    assert calibration_words(trained.card) is None
-    assert calibration_words(None) is None
+    assert calibration_line(trained.card) is None
+    assert calibration_line(None) is None
 
 
 def test_result_panel_names_the_calibration(qtbot, bundles, tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_model_card_has_a_site_calibration_section(qtbot, bundles) -> None:
 
 def test_csv_adds_the_calibration_as_the_last_column(bundles, tmp_path: Path) -> None:
     calibrated, trained = bundles
-    line = calibration_words(calibrated.card)
+    line = calibration_line(calibrated.card)
     records = [RowRecord(0, tmp_path / "a.png", Status.DONE,
                          _result(calibrated, tmp_path / "a.png")),
                # Answered by the model in use before a switch: no claim of calibration.
