@@ -152,7 +152,11 @@ def run_calibrate(argv: Sequence[str], stdout: TextIO | None = None,
         return EXIT_USAGE if error.code not in (0, None) else EXIT_OK
     from desktop_app.core.model_bundle import load_bundle
     from desktop_app.core.model_store import ModelStore
-    from desktop_app.core.site_calibration import CalibrationSettings, calibrate_site
+    from desktop_app.core.site_calibration import (
+        CalibrationSettings,
+        calibrate_site,
+        require_new_folder,
+    )
     from desktop_app.core.site_thresholds import ThresholdSettings
 
     try:
@@ -160,10 +164,7 @@ def run_calibrate(argv: Sequence[str], stdout: TextIO | None = None,
         bundle = load_bundle(args.model) if args.model else store.active().bundle
         settings = CalibrationSettings(args.site, ThresholdSettings(
             args.max_false_covid, args.target_sensitivity, args.max_false_pneumonia))
-        if args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-            print(f"lunglens calibrate: {str(args.out)!r} already exists and is not an empty "
-                  "folder; choose a new folder for the calibrated model", file=err)
-            return EXIT_FAILED
+        require_new_folder(args.out, bundle.path)  # fail now, not after measuring the films
         last = [-1]
 
         def progress(done: int, total: int) -> None:

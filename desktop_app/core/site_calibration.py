@@ -81,6 +81,7 @@ __all__ = [
     "SiteCalibration",
     "calibrate_site",
     "calibration_line",
+    "require_new_folder",
 ]
 
 #: The card section a calibrated bundle carries.
@@ -156,18 +157,30 @@ class SiteCalibration:
             CalibrationError: If ``out`` is the source bundle or a folder that is not empty.
         """
         out = Path(out)
-        if out.resolve() == self.source.resolve():
-            raise CalibrationError(f"--out {str(out)!r} is the model being calibrated: the "
-                                   "input model is never modified; choose a new folder")
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise CalibrationError(f"{str(out)!r} already exists and is not an empty folder; "
-                                   "choose a new folder for the calibrated model")
+        require_new_folder(out, self.source)
         out.mkdir(parents=True, exist_ok=True)
         for name in self.card["files"]:
             shutil.copy2(self.source / name, out / name)
         text = json.dumps(self.card, indent=2, ensure_ascii=False) + "\n"
         write_atomically(out / CARD_FILE, text.encode("utf-8"))
         return load_bundle(out)
+
+
+def require_new_folder(out: Path, source: Path | None = None) -> None:
+    """Refuse an output folder that holds anything, or the model being calibrated.
+
+    Called before a calibration starts (so a taken folder fails in a second, not after the
+    films were measured) and again when the bundle is written.
+
+    Raises:
+        CalibrationError: Naming the folder and what to do.
+    """
+    if source is not None and out.resolve() == Path(source).resolve():
+        raise CalibrationError(f"{str(out)!r} is the model being calibrated: the input model "
+                               "is never modified; choose a new folder")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CalibrationError(f"{str(out)!r} already exists and is not an empty folder; "
+                               "choose a new folder for the calibrated model")
 
 
 def _slug(text: str) -> str:
@@ -261,14 +274,18 @@ def _expected_sensitivity(card: Mapping[str, Any], finding: str, threshold: floa
     return {"value": value, "n": int(curve["n"]), "population": curve.get("population", "")}
 
 
-def _warnings(films: Sequence[MeasuredFilm], after: Mapping[str, Any],
-              gate: Mapping[str, Any], how: Mapping[str, Any] | None,
-              settings: CalibrationSettings, card: Mapping[str, Any],
+def _shared_by_many(values: Counter[str], films: int) -> dict[str, int]:
+    """The values held by at least :data:`_SEVERAL_SITES_SHARE` of the films."""
+    return {k: v for k, v in sorted(values.items()) if v >= _SEVERAL_SITES_SHARE * films}
+
+
+def _warnings(films: Sequence[MeasuredFilm], counts: Mapping[str, int],
+              after: Mapping[str, Any], gate: Mapping[str, Any],
+              how: Mapping[str, Any] | None, card: Mapping[str, Any],
               classes: Sequence[str], decision: Mapping[str, Any],
               cross_validated: bool) -> list[str]:
     """Everything a reader of the figures should be told, in plain words."""
     warnings: list[str] = []
-    counts = class_counts(_outcomes_before(films))
     labelled = sum(v for k, v in counts.items() if k != "unlabelled")
     if not labelled:
         warnings.append("no labelled films: the gate learned the site's look, the thresholds "
@@ -305,19 +322,16 @@ def _warnings(films: Sequence[MeasuredFilm], after: Mapping[str, Any],
     else:
         warnings.append("every film comes from one patient group too small to split: the "
                         "figures after calibration are not cross-validated")
-    sources = class_counts([FilmOutcome(m.film.source or None, "", None, False, False)
-                            for m in films])
-    named = {k: v for k, v in sources.items()
-             if k != "unlabelled" and v >= _SEVERAL_SITES_SHARE * len(films)}
+    named = _shared_by_many(Counter(m.film.source for m in films if m.film.source),
+                            len(films))
     if len(named) > 1:
-        listed = ", ".join(f"{k} ({v})" for k, v in sorted(named.items()))
+        listed = ", ".join(f"{k} ({v})" for k, v in named.items())
         warnings.append(f"the films name several sources ({listed}): a calibration fits one "
                         "site's films; if these are different hospitals or machines, "
                         "calibrate for each separately")
-    machines = Counter(m.equipment for m in films if m.equipment)
-    several = {k: v for k, v in machines.items() if v >= _SEVERAL_SITES_SHARE * len(films)}
+    several = _shared_by_many(Counter(m.equipment for m in films if m.equipment), len(films))
     if len(several) > 1:
-        listed = ", ".join(f"{k} ({v})" for k, v in sorted(several.items()))
+        listed = ", ".join(f"{k} ({v})" for k, v in several.items())
         warnings.append(f"the films come from several machines ({listed}): if their films "
                         "look different, one calibration fits neither well; check each "
                         "machine's figures with validate, or calibrate for each")
@@ -426,7 +440,9 @@ def calibrate_site(
                 after[row] = outcome
     else:
         after = calibrator.apply(readable, gate["limits"], decision)
-    before_figures = site_figures(_outcomes_before(readable))
+    outcomes_before = _outcomes_before(readable)
+    counts = class_counts(outcomes_before)
+    before_figures = site_figures(outcomes_before)
     after_figures = site_figures([o for o in after if o is not None])
 
     today = dt.datetime.now(dt.UTC).date()
@@ -441,7 +457,7 @@ def calibrate_site(
         "films": {"given": len(films), "used": len(readable),
                   "unreadable": len(measured) - len(readable), "site_look": len(look),
                   "other_classes_left_out": left_out,
-                  "by_class": class_counts(_outcomes_before(readable))},
+                  "by_class": counts},
         "settings": {"max_false_covid": settings.thresholds.max_false_covid,
                      "target_sensitivity": settings.thresholds.target_sensitivity,
                      "max_false_pneumonia": settings.thresholds.max_false_pneumonia,
@@ -473,7 +489,7 @@ def calibrate_site(
         "model_limits": {"usual": before_limits.usual, "refusal": before_limits.refusal},
         "model_decision": model["decision"],
     }
-    section["warnings"] = _warnings(readable, after_figures, gate, how, settings, card,
+    section["warnings"] = _warnings(readable, counts, after_figures, gate, how, card,
                                     classes, decision, cross_validated)
     new_card = dict(card)
     new_card["model_id"] = (f"{model['model_id']}-site-{_slug(settings.site)}-"
