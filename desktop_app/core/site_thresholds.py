@@ -109,13 +109,12 @@ def confident_rate(n: int, limit: float, *, upper: bool) -> float:
     """
     if n <= 0:
         return limit
-    shares = [k / n for k in range(n + 1)]
+    bounds = [wilson_interval(k, n, CONFIDENCE_Z) for k in range(n + 1)]
     if upper:
-        fits = [k / n for k in range(n + 1) if wilson_interval(k, n, CONFIDENCE_Z)[1] <= limit]
-        return max(fits) if fits else 0.0
-    fits = [share for k, share in enumerate(shares)
-            if wilson_interval(k, n, CONFIDENCE_Z)[0] >= limit]
-    return min(fits) if fits else 1.0
+        fits = [k for k, (_low, high) in enumerate(bounds) if high <= limit]
+        return max(fits) / n if fits else 0.0
+    fits = [k for k, (low, _high) in enumerate(bounds) if low >= limit]
+    return min(fits) / n if fits else 1.0
 
 
 def _false_positive_limit(scores: np.ndarray, negative: np.ndarray, max_false: float
