@@ -6,6 +6,7 @@ these functions only create ``QAction`` objects bound to the window's slots and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -79,49 +80,37 @@ def create_actions(window: MainWindow) -> None:
     w.about_action = make_action(w, f"&About {APP_NAME}", w.show_about)
 
 
+def _add_actions(target: QtWidgets.QWidget,
+                 actions: Sequence[QtGui.QAction | None]) -> None:
+    """Add ``actions`` to a menu or toolbar in order; ``None`` is a separator."""
+    for action in actions:
+        if action is None:
+            target.addSeparator()
+        else:
+            target.addAction(action)
+
+
 def create_menus(window: MainWindow) -> None:
     """File, View, Analysis, Training and Help."""
     menu = window.menuBar()
     file_menu = menu.addMenu("&File")
-    file_menu.addAction(window.open_action)
-    file_menu.addAction(window.open_folder_action)
+    _add_actions(file_menu, (window.open_action, window.open_folder_action))
     window.recent_menu = file_menu.addMenu("Open &Recent")
-    file_menu.addAction(window.receiver.action)
-    file_menu.addSeparator()
-    file_menu.addAction(window.export_csv_action)
-    file_menu.addAction(window.export_pdf_action)
-    file_menu.addSeparator()
-    file_menu.addAction(window.clear_action)
-    file_menu.addSeparator()
-    file_menu.addAction(window.quit_action)
-
-    view_menu = menu.addMenu("&View")
+    _add_actions(file_menu, (window.receiver.action, None, window.export_csv_action,
+                             window.export_pdf_action, None, window.clear_action, None,
+                             window.quit_action))
     viewer = window.viewer
-    for action in (viewer.original_action, viewer.model_input_action, None,
-                   viewer.heatmap_action, None, viewer.fit_action, viewer.zoom_in_action,
-                   viewer.zoom_out_action, viewer.actual_size_action, None,
-                   viewer.auto_window_action, viewer.reset_window_action):
-        if action is None:
-            view_menu.addSeparator()
-        else:
-            view_menu.addAction(action)
+    _add_actions(menu.addMenu("&View"), (
+        viewer.original_action, viewer.model_input_action, None, viewer.heatmap_action, None,
+        viewer.fit_action, viewer.zoom_in_action, viewer.zoom_out_action,
+        viewer.actual_size_action, None, viewer.auto_window_action,
+        viewer.reset_window_action))
+    _add_actions(menu.addMenu("&Analysis"), (
+        window.next_action, window.previous_action, None, window.cancel_action, None,
+        window.validate_action, window.calibrate_action))
+    _add_actions(menu.addMenu("&Training"), (window.train_action, window.models_action))
+    _add_actions(menu.addMenu("&Help"), (window.model_card_action, window.about_action))
 
-    analysis_menu = menu.addMenu("&Analysis")
-    analysis_menu.addAction(window.next_action)
-    analysis_menu.addAction(window.previous_action)
-    analysis_menu.addSeparator()
-    analysis_menu.addAction(window.cancel_action)
-    analysis_menu.addSeparator()
-    analysis_menu.addAction(window.validate_action)
-    analysis_menu.addAction(window.calibrate_action)
-
-    training_menu = menu.addMenu("&Training")
-    training_menu.addAction(window.train_action)
-    training_menu.addAction(window.models_action)
-
-    help_menu = menu.addMenu("&Help")
-    help_menu.addAction(window.model_card_action)
-    help_menu.addAction(window.about_action)
 
 def create_toolbar(window: MainWindow) -> None:
     """The main toolbar, and the shortcut-only actions."""
@@ -129,15 +118,9 @@ def create_toolbar(window: MainWindow) -> None:
     toolbar.setObjectName("mainToolbar")
     toolbar.setMovable(False)
     toolbar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-    toolbar.addAction(window.open_action)
-    toolbar.addAction(window.open_folder_action)
-    toolbar.addSeparator()
-    toolbar.addAction(window.export_csv_action)
-    toolbar.addAction(window.export_pdf_action)
-    toolbar.addSeparator()
-    toolbar.addAction(window.cancel_action)
-    toolbar.addSeparator()
-    toolbar.addAction(window.model_card_action)
+    _add_actions(toolbar, (window.open_action, window.open_folder_action, None,
+                           window.export_csv_action, window.export_pdf_action, None,
+                           window.cancel_action, None, window.model_card_action))
     # The shortcut-only actions must live on a widget of the window to fire.
     window.addAction(window.next_action)
     window.addAction(window.previous_action)
