@@ -1,0 +1,1 @@
+"""What the window works on, without Qt: the worklist, the model in use and the answer queue."""
