@@ -120,7 +120,7 @@ def run_gui(files: Sequence[str] | None = None, *, model_dir: str | Path | None 
         probe = StartupProbe(window, expect_result=bool(files))
     window.show()
     if files:
-        window.open_paths(list(files))
+        window.opening.open_paths(list(files))
     code = app.exec()
     del probe
     return int(code)

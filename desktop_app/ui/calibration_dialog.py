@@ -16,7 +16,7 @@ import functools
 import html
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
@@ -298,9 +298,10 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
         self.install()
 
 
-def open_calibration_dialog(main_window: QtWidgets.QWidget,
-                            bundle: ModelBundle) -> CalibrationDialog:
+def open_calibration_dialog(parent: QtWidgets.QWidget, bundle: ModelBundle,
+                            reload_model: Callable[[], None] | None = None
+                            ) -> CalibrationDialog:
     """Analysis › Calibrate to This Site… (modeless, freed on close; reloads on install)."""
-    dialog = CalibrationDialog(bundle, main_window)
-    show_reloading_on(dialog, dialog.active_model_changed, main_window)
+    dialog = CalibrationDialog(bundle, parent)
+    show_reloading_on(dialog, dialog.active_model_changed, reload_model)
     return dialog

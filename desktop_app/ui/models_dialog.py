@@ -9,6 +9,7 @@ entries and asks before deleting. The main window reloads its model when
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 from PySide6 import QtCore, QtWidgets
@@ -251,8 +252,9 @@ class ModelsDialog(QtWidgets.QDialog):
         self.delete_selected()
 
 
-def open_model_manager(main_window: QtWidgets.QWidget) -> ModelsDialog:
-    """Training › Models… (hook called by the main window); reloads its model on a switch."""
-    dialog = ModelsDialog(main_window)
-    show_reloading_on(dialog, dialog.active_model_changed, main_window)
+def open_model_manager(parent: QtWidgets.QWidget,
+                       reload_model: Callable[[], None] | None = None) -> ModelsDialog:
+    """Training › Models… (hook called by the main window's dialogs); reloads on a switch."""
+    dialog = ModelsDialog(parent)
+    show_reloading_on(dialog, dialog.active_model_changed, reload_model)
     return dialog

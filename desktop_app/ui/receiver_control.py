@@ -4,11 +4,11 @@
 worker (:class:`~desktop_app.ui.receiver_worker.ReceiverWorker`); received and watched
 films become worklist rows as they arrive and take their answers when the node commits
 them (in order of arrival). A status-bar indicator shows listening / films received. At
-start-up the films of the persistent worklist that arrived today (received, watched, or
-opened in the window: :class:`~desktop_app.ui.opened_persistence.OpenedFilmKeeper` keeps
-those) are loaded into the table, so a restart does not lose the day's results. The
-network and classify code is imported when the receiver is first used, not when the window
-opens.
+start-up (once the first model is loaded) the films of the persistent worklist that arrived
+today (received, watched, or opened in the window:
+:class:`~desktop_app.ui.opened_persistence.OpenedFilmKeeper` keeps those) are added to the
+session, so a restart does not lose the day's results. The network and classify code is
+imported when the receiver is first used, not when the window opens.
 """
 
 from __future__ import annotations
@@ -19,24 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore, QtWidgets
 
-from desktop_app.core.locations import user_data_dir
-from desktop_app.core.worklist_store import (
-    ORIGIN_OPEN,
-    WORKLIST_FILE,
-    WorklistStore,
-    start_of_local_day,
-)
-from desktop_app.ui.banner import BannerLevel
-from desktop_app.ui.opened_persistence import OpenedFilmKeeper
+from desktop_app.core.worklist_store import WORKLIST_FILE, WorklistStore, start_of_local_day
 from desktop_app.ui.window_menus import make_action
 from desktop_app.ui.workers import FunctionWorker
 
 if TYPE_CHECKING:
     from desktop_app.core.dicom_receiver import ReceivedFilm, ReceiverConfig
+    from desktop_app.core.session.session import Session
     from desktop_app.core.watch_folder import WatchedFilm
     from desktop_app.core.worklist_store import FilmRow
-    from desktop_app.ui.main_window import MainWindow
     from desktop_app.ui.receiver_worker import AnalysedFilm, ReceiverWorker
+    from desktop_app.ui.session_signals import SessionSignals
+    from desktop_app.ui.settings import Settings
 
 __all__ = ["ReceiverControl", "ReceiverDialog", "todays_films"]
 
@@ -125,28 +119,37 @@ class ReceiverControl(QtCore.QObject):
     Signals:
         film_analysed(int): The row of a received or watched film got its answer.
         state_changed(bool): The node started (True) or stopped (False).
+        status_message(str, int): What happened, for the status bar, and for how many ms.
+        error(str): Why the node stopped.
     """
 
     film_analysed = QtCore.Signal(int)
     state_changed = QtCore.Signal(bool)
+    status_message = QtCore.Signal(str, int)
+    error = QtCore.Signal(str)
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self._window = window
-        self.data_dir = user_data_dir()
-        #: Keeps opened and dropped films in the same worklist database.
-        self.opened = OpenedFilmKeeper(self.data_dir, self)
+    def __init__(self, signals: SessionSignals, settings: Settings, data_dir: Path,
+                 pool: QtCore.QThreadPool, parent: QtWidgets.QWidget) -> None:
+        super().__init__(parent)
+        self._session: Session = signals.session
+        self._settings = settings
+        self._parent = parent
+        #: The persistent worklist's folder (the user data folder).
+        self.data_dir = data_dir
+        self._loader_pool = pool
         self.worker: ReceiverWorker | None = None
         self._received = 0
         self._address = ""
+        self._today_loaded = False
         self._pool = QtCore.QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self.indicator = QtWidgets.QLabel("", window)
+        self.indicator = QtWidgets.QLabel("", parent)
         self.indicator.setAccessibleName("DICOM receiver status")
         self.action = make_action(
-            window, "&Receive Films…", self.toggle, None,
+            parent, "&Receive Films…", self.toggle, None,
             "Receive films from an X-ray unit or PACS (DICOM) and from a watch folder")
         self.action.setCheckable(True)
+        signals.model_changed.connect(self._on_session_model_changed)
 
     @property
     def running(self) -> bool:
@@ -159,12 +162,12 @@ class ReceiverControl(QtCore.QObject):
             self.stop()
             return
         self.action.setChecked(False)
-        dialog = ReceiverDialog(self._window.settings.receiver_options(), self._window)
+        dialog = ReceiverDialog(self._settings.receiver_options(), self._parent)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
-            self._window.settings.set_receiver_options(dialog.options())
+            self._settings.set_receiver_options(dialog.options())
             if not self.start(dialog.options()):
-                message = self._window.model_error or "The model is still loading…"
-                self._window.statusBar().showMessage(
+                message = self._session.model_error or "The model is still loading…"
+                self.status_message.emit(
                     f"The receiver needs a model to analyse films: {message}", 8000)
 
     def start(self, options: dict[str, Any]) -> bool:
@@ -175,11 +178,11 @@ class ReceiverControl(QtCore.QObject):
         """
         from desktop_app.ui.receiver_worker import ReceiverWorker
 
-        active = self._window.active_model
-        if active is None or self.worker is not None:
+        bundle = self._session.bundle
+        if bundle is None or self.worker is not None:
             return False
         receiver_config(options)  # refuses bad choices here, with the value quoted
-        worker = ReceiverWorker(options, self.data_dir, active.bundle)
+        worker = ReceiverWorker(options, self.data_dir, bundle)
         worker.signals.listening.connect(self._on_worker_listening)
         worker.signals.film_received.connect(self._on_worker_film_received)
         worker.signals.film_watched.connect(self._on_worker_film_watched)
@@ -201,63 +204,27 @@ class ReceiverControl(QtCore.QObject):
             self.indicator.setText("Receiver stopping…")
 
     def wait(self, msecs: int) -> None:
-        """Stop and wait for the node's thread and the pending commits (closing the window)."""
+        """Stop and wait for the node's thread (closing the window)."""
         self.stop()
         self._pool.waitForDone(msecs)
-        self.opened.wait(msecs)
 
     def load_today(self) -> None:
         """Show today's films of the persistent worklist (read off the UI thread)."""
         worker = FunctionWorker(todays_films, self.data_dir)
         worker.signals.succeeded.connect(self._on_loader_succeeded)
-        self._window.pool.start(worker)
+        self._loader_pool.start(worker)
+
+    def _on_session_model_changed(self) -> None:
+        # Stored answers are shown only for the model that gave them: wait for the first.
+        if self._session.active is not None and not self._today_loaded:
+            self._today_loaded = True
+            self.load_today()
 
     def _on_loader_succeeded(self, rows: list[FilmRow]) -> None:
-        again = self.show_rows(rows)
-        if again:
-            self._window.batch.enqueue(again)
+        self._session.add_films(rows)
         if rows:
-            self._window.statusBar().showMessage(
-                f"Loaded {len(rows)} film(s) of today from the worklist", 8000)
-        self._window.update_actions()
-
-    def show_rows(self, rows: list[FilmRow],
-                  paths: list[Path] | None = None) -> list[int]:
-        """Put rows of the persistent worklist in the table, with their stored answers.
-
-        Args:
-            rows: The films.
-            paths: Where each film is shown from (the opened file); default its stored file.
-
-        Returns:
-            Keys of the new rows the window's batch must answer: those answered by another
-            model, and opened films still queued (the window, not the node, answers those).
-            An opened film whose file is gone keeps its stored answer, or says it is gone.
-        """
-        from desktop_app.core.analysis import ImageResult
-        from desktop_app.core.row_thumbnails import thumbnail_from_png
-        from desktop_app.core.stored_results import result_from_row
-
-        active = self._window.active_model
-        model = self._window.table_model
-        again = []
-        for index, row in enumerate(rows):
-            path = paths[index] if paths is not None else row.stored_file
-            key, new = model.worklist.add_film(path, row.sop_instance_uid,
-                                               calling_ae=row.calling_ae,
-                                               received=row.received, origin=row.origin)
-            result = result_from_row(row, active.bundle.card) if active else None
-            if result is not None:
-                thumbnail = (thumbnail_from_png(row.thumbnail_png)
-                             if row.thumbnail_png is not None else None)
-                model.set_result(key, result, thumbnail)
-            elif new and row.origin == ORIGIN_OPEN and not Path(path).is_file():
-                model.set_result(key, ImageResult(
-                    Path(path), active.bundle.card.model_id if active else "",
-                    error=f"the file {str(path)!r} is no longer there"))
-            elif new and (row.status != "queued" or row.origin == ORIGIN_OPEN):
-                again.append(key)  # this model answers for display (the node: received)
-        return again
+            self.status_message.emit(f"Loaded {len(rows)} film(s) of today from the worklist",
+                                     8000)
 
     def _update_indicator(self) -> None:
         self.indicator.setText(f"Listening on {self._address} · {self._received} film(s) "
@@ -267,29 +234,22 @@ class ReceiverControl(QtCore.QObject):
         self._address = f"{host}:{port}"
         self._update_indicator()
 
-    def _add(self, path: Path, uid: str, calling_ae: str | None,
-             received: dt.datetime) -> int:
-        key, _ = self._window.table_model.worklist.add_film(path, uid, calling_ae=calling_ae,
-                                                            received=received)
-        self._window.update_actions()
-        return key
-
     def _on_worker_film_received(self, film: ReceivedFilm) -> None:
         self._received += 1
-        self._add(film.stored_file, film.sop_instance_uid, film.calling_ae, film.received)
+        self._session.add_received(film.stored_file, film.sop_instance_uid, film.calling_ae,
+                                   film.received)
         self._update_indicator()
 
     def _on_worker_film_watched(self, film: WatchedFilm) -> None:
-        self._add(film.path, film.sop_instance_uid, None, dt.datetime.now().astimezone())
+        self._session.add_received(film.path, film.sop_instance_uid, None,
+                                   dt.datetime.now().astimezone())
 
     def _on_worker_film_analysed(self, film: AnalysedFilm) -> None:
         row = film.row
-        key = self._window.table_model.worklist.key_of_film(row.sop_instance_uid)
-        if key is None:  # queued before this start: show it now
-            key = self._add(row.stored_file, row.sop_instance_uid, row.calling_ae,
-                            row.received)
-        if self._window.is_current_model(film.result):
-            self._window.table_model.set_result(key, film.result, film.thumbnail)
+        # A film queued before this start has no row yet: it is shown now.
+        key = self._session.add_received(row.stored_file, row.sop_instance_uid, row.calling_ae,
+                                         row.received)
+        if self._session.accept_answer(key, film.result, film.thumbnail):
             self.film_analysed.emit(key)
 
     def _ended(self) -> None:
@@ -304,5 +264,4 @@ class ReceiverControl(QtCore.QObject):
     def _on_worker_failed(self, message: str) -> None:
         self._ended()
         self.indicator.setText("Receiver stopped")
-        self._window.banner.show_message(f"The DICOM receiver stopped: {message}",
-                                         BannerLevel.ERROR)
+        self.error.emit(f"The DICOM receiver stopped: {message}")

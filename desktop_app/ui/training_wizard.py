@@ -13,7 +13,7 @@ The pattern follows Qt's ``licensewizard`` example: ``class Pages(IntEnum)``, ma
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,12 +162,13 @@ class TrainingWizard(QtWidgets.QWizard):
         self.model_installed.emit(entry)
 
 
-def open_training_wizard(main_window: QtWidgets.QWidget) -> TrainingWizard:
-    """Training › Train a New Model… (hook called by the main window).
+def open_training_wizard(parent: QtWidgets.QWidget,
+                         reload_model: Callable[[], None] | None = None) -> TrainingWizard:
+    """Training › Train a New Model… (hook called by the main window's dialogs).
 
-    The wizard is modeless so the main window stays usable; when a model is installed the
-    main window reloads the active model through its own loader (``reload_model``).
+    The wizard is modeless so the main window stays usable; when a model is installed
+    ``reload_model`` loads the active model again through the window's own loader.
     """
-    wizard = TrainingWizard(main_window)
-    show_reloading_on(wizard, wizard.model_installed, main_window)
+    wizard = TrainingWizard(parent)
+    show_reloading_on(wizard, wizard.model_installed, reload_model)
     return wizard

@@ -10,6 +10,7 @@ screen, centred.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -17,7 +18,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from desktop_app.ui.settings import Settings
 
 if TYPE_CHECKING:
-    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.image_view import ImageViewer
 
 __all__ = [
     "DEFAULT_SHARE",
@@ -76,26 +77,25 @@ def remember_window_geometry(window: QtWidgets.QWidget, settings: Settings) -> N
     settings.set_screen_geometry(_available(window))
 
 
-def restore_window_layout(window: MainWindow) -> None:
+def restore_window_layout(window: QtWidgets.QMainWindow, settings: Settings,
+                          splitters: Sequence[QtWidgets.QSplitter]) -> None:
     """Geometry, toolbar state and splitter positions as the user left them."""
-    settings = window.settings
     restore_window_geometry(window, settings)
     state = settings.window_state()
     if state is not None:
         window.restoreState(state)
-    splitters = settings.splitter_states()
-    if len(splitters) == 2:
-        window.main_splitter.restoreState(splitters[0])
-        window.top_splitter.restoreState(splitters[1])
+    saved = settings.splitter_states()
+    if len(saved) == len(splitters):
+        for splitter, splitter_state in zip(splitters, saved, strict=True):
+            splitter.restoreState(splitter_state)
 
 
-def save_window_layout(window: MainWindow) -> None:
+def save_window_layout(window: QtWidgets.QMainWindow, settings: Settings,
+                       splitters: Sequence[QtWidgets.QSplitter], viewer: ImageViewer) -> None:
     """Remember the layout and the viewer's overlay choices (closing the window)."""
-    settings = window.settings
     remember_window_geometry(window, settings)
     settings.set_window_state(window.saveState())
-    settings.set_splitter_states([window.main_splitter.saveState(),
-                                  window.top_splitter.saveState()])
-    settings.set_overlay_opacity(window.viewer.opacity_slider.value())
-    settings.set_heatmap_visible(window.viewer.heatmap_action.isChecked())
+    settings.set_splitter_states([splitter.saveState() for splitter in splitters])
+    settings.set_overlay_opacity(viewer.opacity_slider.value())
+    settings.set_heatmap_visible(viewer.heatmap_action.isChecked())
     settings.sync()

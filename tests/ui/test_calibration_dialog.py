@@ -192,9 +192,9 @@ def test_menu_opens_it_and_install_switches_the_window(
     monkeypatch.setattr(site_calibration, "load_check_set", lambda: checks)
     ModelStore().install(tiny_bundle, "tiny")  # the store's model, so an install switches it
     window = make_window(model_dir=None)
-    assert window.calibrate_action in window.menuBar().actions()[2].menu().actions()
+    assert window.dialogs.calibrate_action in window.menuBar().actions()[2].menu().actions()
     assert "alibrated" not in window.model_status.text()
-    dialog = window.open_calibration_dialog()
+    dialog = window.dialogs.calibration()
     assert isinstance(dialog, CalibrationDialog)
     qtbot.addWidget(dialog)
     result = _calibrate(qtbot, dialog, films, site="North Ward")

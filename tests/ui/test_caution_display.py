@@ -70,12 +70,12 @@ def test_main_window_summary_counts_cautions(qtbot, make_window, tiny_caution_bu
     window = make_window(model_dir=tiny_caution_bundle)
     paths = [write_xray(tmp_path / "a.png", 1), write_xray(tmp_path / "b.png", 2),
              write_colour_noise(tmp_path / "noise.png")]
-    window.open_paths(paths)
+    window.opening.open_paths(paths)
     qtbot.waitUntil(lambda: "2 with a caution (unusual film)" in window.counts_label.text(),
                     timeout=30_000)
     assert "1 not labelled (OOD)" in window.counts_label.text()
     out = tmp_path / "worklist.csv"
-    assert window.export_csv(out) == 3
+    assert window.exports.export_csv(out) == 3
     with out.open(encoding="utf-8-sig", newline="") as stream:
         rows = {row["name"]: row for row in csv.DictReader(stream)}
     for name in ("a.png", "b.png"):

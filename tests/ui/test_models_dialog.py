@@ -103,12 +103,12 @@ def test_rollback_without_previous_says_why(qtbot, tiny_bundle: Path) -> None:
 def test_main_window_menu_opens_dialog_and_reloads_model(qtbot, make_window,
                                                          store: ModelStore) -> None:
     window = make_window()
-    window.models_action.trigger()
+    window.dialogs.models_action.trigger()
     dialogs = window.findChildren(ModelsDialog)
     assert len(dialogs) == 1
     assert dialogs[0].isVisible()
     dialogs[0].close()
-    dialog = open_model_manager(window)
+    dialog = open_model_manager(window, window.models.load)
     dialog.store = store
     dialog.refresh()
     dialog.select_key(BUNDLED_ID)

@@ -55,7 +55,7 @@ def test_a_window_writes_only_the_temporary_settings(
         qtbot, make_window, isolated_settings: Path, tmp_path: Path) -> None:
     before = _stamp(_REAL_CONFIG)
     window = make_window()
-    window.open_paths([tmp_path])  # an empty folder: goes into the recent list
+    window.opening.open_paths([tmp_path])  # an empty folder: goes into the recent list
     window.close()  # saves geometry and splitters
     store = Settings()
     store.sync()

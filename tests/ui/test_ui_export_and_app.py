@@ -22,12 +22,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _open_and_wait(qtbot, window, paths: list[Path]) -> None:
-    window.open_paths(paths)
+    window.opening.open_paths(paths)
 
     def finished() -> None:
         assert window.table_model.rowCount() == len(paths)
         assert not window.table_model.keys_with_status(Status.QUEUED, Status.RUNNING)
-        assert not window.analysis_running
+        assert not window.batch.running
 
     qtbot.waitUntil(finished, timeout=30_000)
 
@@ -44,7 +44,7 @@ def test_csv_export_matches_the_table(qtbot, make_window, mixed_inputs, tmp_path
     window = make_window()
     _open_and_wait(qtbot, window, mixed_inputs)
     out = tmp_path / "worklist.csv"
-    assert window.export_csv(out) == 4
+    assert window.exports.export_csv(out) == 4
     with out.open(encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert [r["name"] for r in rows] == ["x1.png", "x2.png", "noise.png", "broken.png"]
@@ -71,8 +71,8 @@ def test_pdf_report_has_one_page_per_image(qtbot, make_window, mixed_inputs,
     window = make_window()
     _open_and_wait(qtbot, window, mixed_inputs)
     out = tmp_path / "report.pdf"
-    with qtbot.waitSignal(window.export_finished, timeout=60_000) as blocker:
-        assert window.export_pdf(out)
+    with qtbot.waitSignal(window.exports.finished, timeout=60_000) as blocker:
+        assert window.exports.export_pdf(out)
     assert blocker.args == [str(out)]
     data = out.read_bytes()
     assert data.startswith(b"%PDF")
@@ -86,16 +86,16 @@ def test_pdf_export_can_be_cancelled_and_leaves_no_file(qtbot, make_window,
     paths = [write_xray(tmp_path / f"p{i}.png", i, size=(96, 112)) for i in range(30)]
     _open_and_wait(qtbot, window, paths)
     out = tmp_path / "cancelled.pdf"
-    with qtbot.waitSignal(window.export_failed, timeout=60_000) as blocker:
-        assert window.export_pdf(out)
-        window.cancel_action.trigger()
+    with qtbot.waitSignal(window.exports.failed, timeout=60_000) as blocker:
+        assert window.exports.export_pdf(out)
+        window.cancel.action.trigger()
     assert blocker.args == ["cancelled"]
     assert not out.exists()
 
 
 def test_model_card_dialog_shows_identity_metrics_and_hashes(qtbot, make_window) -> None:
     window = make_window()
-    dialog = window.show_model_card()
+    dialog = window.dialogs.model_card()
     assert dialog is not None
     qtbot.addWidget(dialog)
     text = dialog.text()
@@ -140,20 +140,20 @@ def test_model_load_failure_is_a_banner_not_a_crash(qtbot, make_window,
     assert window.banner.isVisibleTo(window)
     assert window.banner.level is BannerLevel.ERROR
     assert "no-such-model" in window.banner.label.text()
-    with qtbot.waitSignal(window.files_added, timeout=10_000):
-        window.open_paths([write_xray(tmp_path / "waiting.png")])
+    with qtbot.waitSignal(window.opening.files_added, timeout=10_000):
+        window.opening.open_paths([write_xray(tmp_path / "waiting.png")])
     assert window.table_model.records()[0].status is Status.QUEUED
-    assert not window.export_pdf_action.isEnabled()
+    assert not window.exports.pdf_action.isEnabled()
 
 
 def test_fallback_warning_is_shown(qtbot, make_window, monkeypatch: pytest.MonkeyPatch,
                                    tiny_bundle: Path) -> None:
     from desktop_app.core.model_bundle import load_bundle
     from desktop_app.core.model_store import ActiveModel
-    from desktop_app.ui import main_window
+    from desktop_app.ui import model_loading
 
     warning = "model 'mine' could not be loaded (hash mismatch); using 'tiny' instead"
-    monkeypatch.setattr(main_window, "load_active_model",
+    monkeypatch.setattr(model_loading, "load_active_model",
                         lambda _dir: ActiveModel("bundled", load_bundle(tiny_bundle), warning))
     window = make_window(model_dir=None)
     assert window.banner.level is BannerLevel.WARNING
@@ -184,8 +184,8 @@ def test_training_hooks_say_where_the_wizard_lives(qtbot, make_window,
     monkeypatch.setattr(QtWidgets.QMessageBox, "information",
                         lambda _parent, _title, text: messages.append(text))
     monkeypatch.setattr("importlib.import_module", _raise_import_error)
-    window.train_action.trigger()
-    window.models_action.trigger()
+    window.dialogs.train_action.trigger()
+    window.dialogs.models_action.trigger()
     assert "desktop_app.ui.training_wizard" in messages[0]
     assert "desktop_app.ui.models_dialog" in messages[1]
 
@@ -199,7 +199,7 @@ def test_minimum_size_and_accessible_names(qtbot, make_window) -> None:
     assert window.minimumSize().width() >= 900
     assert window.minimumSize().height() >= 560
     for widget in (window.table, window.viewer.view, window.viewer.opacity_slider,
-                   window.viewer.class_combo, window.cancel_button, window.progress_bar):
+                   window.viewer.class_combo, window.cancel.button, window.batch.progress_bar):
         assert widget.accessibleName()
 
 
@@ -222,7 +222,7 @@ def test_classifying_in_the_app_never_imports_tensorflow(tiny_bundle: Path,
         "from desktop_app.ui.main_window import MainWindow\n"
         f"w = MainWindow(model_dir={str(tiny_bundle)!r}); w.show()\n"
         "w.image_shown.connect(lambda key: app.quit())\n"
-        f"w.open_paths([{str(image)!r}])\n"
+        f"w.opening.open_paths([{str(image)!r}])\n"
         "QtCore.QTimer.singleShot(60000, app.quit)\n"
         "app.exec()\n"
         "record = w.table_model.records()[0]\n"
@@ -260,11 +260,14 @@ def test_training_hooks_call_the_wizard_modules_when_present(
     for module_name, function in (("desktop_app.ui.training_wizard", "open_training_wizard"),
                                   ("desktop_app.ui.models_dialog", "open_model_manager")):
         fake = types.ModuleType(module_name)
-        setattr(fake, function, lambda parent, name=function: calls.append((name, parent)))
+        setattr(fake, function, lambda parent, reload_model, name=function:
+                calls.append((name, parent, reload_model)))
         monkeypatch.setitem(sys.modules, module_name, fake)
-    window.train_action.trigger()
-    window.models_action.trigger()
-    assert calls == [("open_training_wizard", window), ("open_model_manager", window)]
+    window.dialogs.train_action.trigger()
+    window.dialogs.models_action.trigger()
+    # Each gets the window as parent and what reloads the model once it changes it.
+    assert calls == [("open_training_wizard", window, window.models.load),
+                     ("open_model_manager", window, window.models.load)]
 
 
 def test_a_new_model_reclassifies_the_worklist(qtbot, make_window, tiny_bundle: Path,
@@ -280,9 +283,9 @@ def test_a_new_model_reclassifies_the_worklist(qtbot, make_window, tiny_bundle: 
     card = json.loads((other / "model_card.json").read_text(encoding="utf-8"))
     card["model_id"] = "tiny-retrained"
     (other / "model_card.json").write_text(json.dumps(card), encoding="utf-8")
-    window._model_dir = other
+    window.models.model_dir = other
     with qtbot.waitSignal(window.model_loaded, timeout=30_000):
-        window.reload_model()
+        window.models.load()
 
     def reclassified() -> None:
         records = window.table_model.records()

@@ -72,7 +72,7 @@ def test_open_folder_dialog_fills_the_table_and_remembers_the_folder(
     window = make_window()
     monkeypatch.setattr(QtWidgets.QFileDialog, "getExistingDirectory",
                         lambda *args, **kwargs: str(xray_folder))
-    window.open_folder_action.trigger()
+    window.opening.open_folder_action.trigger()
     _wait_all_done(qtbot, window, 3)
     assert window.settings.last_folder() == str(xray_folder.resolve())
     assert window.settings.recent_files()[0] == str(xray_folder.resolve())
@@ -87,18 +87,19 @@ def test_open_files_dialog_accepts_several_files(
     files = [str(write_xray(tmp_path / f"f{i}.png", i)) for i in range(3)]
     monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileNames",
                         lambda *args, **kwargs: (files, ""))
-    window.open_action.trigger()
+    window.opening.open_action.trigger()
     _wait_all_done(qtbot, window, 3)
-    assert window.open_action.shortcut() == QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Open)
-    assert window.open_folder_action.shortcut() == QtGui.QKeySequence("Ctrl+Shift+O")
+    open_key = QtGui.QKeySequence(QtGui.QKeySequence.StandardKey.Open)
+    assert window.opening.open_action.shortcut() == open_key
+    assert window.opening.open_folder_action.shortcut() == QtGui.QKeySequence("Ctrl+Shift+O")
 
 
 def test_opening_the_same_file_twice_keeps_one_row(qtbot, make_window, tmp_path: Path) -> None:
     window = make_window()
     path = write_xray(tmp_path / "same.png")
-    window.open_paths([path])
+    window.opening.open_paths([path])
     _wait_all_done(qtbot, window, 1)
-    window.open_paths([path])
+    window.opening.open_paths([path])
     qtbot.waitUntil(lambda: "already" in window.statusBar().currentMessage(), timeout=10_000)
     assert window.table_model.rowCount() == 1
 
@@ -109,8 +110,8 @@ def test_recent_menu_lists_and_reopens(
     window = make_window()
     path = write_xray(tmp_path / "recent.png")
     window.settings.add_recent_files([str(path)])
-    window.recent_menu.aboutToShow.emit()
-    actions = [a for a in window.recent_menu.actions() if a.data()]
+    window.opening.recent_menu.aboutToShow.emit()
+    actions = [a for a in window.opening.recent_menu.actions() if a.data()]
     assert [a.data() for a in actions] == [str(path)]
     actions[0].trigger()
     _wait_all_done(qtbot, window, 1)

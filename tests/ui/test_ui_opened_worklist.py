@@ -22,7 +22,7 @@ def _wait_answered(qtbot, window, count: int) -> None:
         model = window.table_model
         assert model.rowCount() == count
         assert model.count(Status.DONE) + model.count(Status.ERROR) == count
-        assert not window.analysis_running
+        assert not window.batch.running
 
     qtbot.waitUntil(done, timeout=30_000)
 
@@ -49,7 +49,7 @@ def test_opened_films_are_rows_of_the_worklist_and_return_after_a_restart(
     pydicom.dcmwrite(dicom, film, enforce_file_format=True)
 
     window = make_window()
-    window.open_paths([png, dicom])
+    window.opening.open_paths([png, dicom])
     _wait_answered(qtbot, window, 2)
     assert send_drop(window, mime_for([dropped]))
     _wait_answered(qtbot, window, 3)
@@ -58,7 +58,7 @@ def test_opened_films_are_rows_of_the_worklist_and_return_after_a_restart(
     copy = tmp_path / "elsewhere" / "one-copy.png"
     copy.parent.mkdir()
     copy.write_bytes(png.read_bytes())
-    window.open_paths([png, copy])
+    window.opening.open_paths([png, copy])
     qtbot.waitUntil(lambda: "already in the worklist" in window.statusBar().currentMessage(),
                     timeout=30_000)
     assert window.table_model.rowCount() == 3
@@ -86,7 +86,7 @@ def test_opened_films_are_rows_of_the_worklist_and_return_after_a_restart(
         assert record.result.probabilities == first[name].result.probabilities
         assert record.label_text == first[name].label_text
         assert record.thumbnail is not None
-    assert not again.analysis_running
+    assert not again.batch.running
     with WorklistStore.in_folder(isolated_user_data) as store:
         assert {row.analyses for row in store.films()} == {1}
 
@@ -104,7 +104,7 @@ def test_a_restart_answers_opened_films_left_queued_and_keeps_answers_of_moved_f
     kept = write_xray(tmp_path / "kept.png", 3)
     moved = write_xray(tmp_path / "moved.png", 4)
     window = make_window()
-    window.open_paths([moved])
+    window.opening.open_paths([moved])
     _wait_answered(qtbot, window, 1)
     answer = window.table_model.records()[0].result.probabilities
     window.close()

@@ -55,7 +55,7 @@ def test_received_films_fill_the_worklist_and_survive_a_restart(
     assert window.receiver.indicator.text().endswith("3 film(s) received")
 
     out = tmp_path / "worklist.csv"
-    assert window.export_csv(out) == 3
+    assert window.exports.export_csv(out) == 3
     with open(out, encoding="utf-8-sig", newline="") as stream:
         rows = list(csv.DictReader(stream))
     assert sorted(row["sop_instance_uid"] for row in rows) == sorted(
@@ -76,7 +76,7 @@ def test_received_films_fill_the_worklist_and_survive_a_restart(
     shown = again.table_model.records()
     assert [r.sop_instance_uid for r in shown] == [f.SOPInstanceUID for f in films]
     assert all(r.status is Status.DONE and r.result is not None for r in shown)
-    assert not again.analysis_running
+    assert not again.batch.running
     labels = {r.sop_instance_uid: r.result.label for r in records}
     assert {r.sop_instance_uid: r.result.label for r in shown} == labels
 
@@ -111,7 +111,7 @@ def test_films_queued_before_a_restart_are_shown_and_answered_when_receiving_res
     model = window.table_model
     qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=30_000)
     assert model.records()[0].status is Status.QUEUED
-    assert not window.analysis_running  # the node answers it, not the window's batch
+    assert not window.batch.running  # the node answers it, not the window's batch
     with qtbot.waitSignal(window.receiver.film_analysed, timeout=60_000) as answered:
         window.receiver.start(OPTIONS)
     assert answered.args == [model.records()[0].key]

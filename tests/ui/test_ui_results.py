@@ -29,13 +29,13 @@ def no_modal_dialogs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _open_and_wait(qtbot, window, paths: list[Path]) -> None:
-    window.open_paths(paths)
+    window.opening.open_paths(paths)
 
     def finished() -> None:
         model = window.table_model
         assert model.rowCount() >= len(paths)
         assert not model.keys_with_status(Status.QUEUED, Status.RUNNING)
-        assert not window.analysis_running
+        assert not window.batch.running
 
     qtbot.waitUntil(finished, timeout=30_000)
 
@@ -194,10 +194,10 @@ def test_keyboard_navigation_moves_through_the_worklist(
         qtbot.keyClick(window.table, QtCore.Qt.Key.Key_Down)
     with qtbot.waitSignal(window.image_shown, timeout=30_000,
                           check_params_cb=lambda key: key == keys[2]):
-        window.next_action.trigger()
+        window.display.next_action.trigger()
     with qtbot.waitSignal(window.image_shown, timeout=30_000,
                           check_params_cb=lambda key: key == keys[1]):
-        window.previous_action.trigger()
+        window.display.previous_action.trigger()
 
 
 def test_cancel_stops_a_large_batch(qtbot, make_window, tmp_path: Path) -> None:
@@ -210,17 +210,17 @@ def test_cancel_stops_a_large_batch(qtbot, make_window, tmp_path: Path) -> None:
         # Runs right after the batch was queued; the cancel reaches it mid-way.
         QtCore.QTimer.singleShot(0, lambda: qtbot.keyClick(window, QtCore.Qt.Key.Key_Escape))
 
-    window.files_added.connect(cancel_when_running)
+    window.opening.files_added.connect(cancel_when_running)
     window.activateWindow()
     with qtbot.waitSignal(window.analysis_finished, timeout=60_000) as blocker:
-        window.open_paths([folder])
+        window.opening.open_paths([folder])
     assert blocker.args == [True]
     model = window.table_model
     assert model.rowCount() == 80
     assert model.count(Status.CANCELLED) > 0
     assert model.count(Status.DONE) < 80
     assert not model.keys_with_status(Status.QUEUED, Status.RUNNING)
-    assert not window.progress_bar.isVisibleTo(window)
+    assert not window.batch.progress_bar.isVisibleTo(window)
     assert "Cancelled" in window.statusBar().currentMessage()
 
 
@@ -229,13 +229,13 @@ def test_cancel_before_the_model_is_loaded_leaves_rows_cancelled(
 ) -> None:
     window = make_window(wait_model=False)
     path = write_xray(tmp_path / "early.png")
-    with qtbot.waitSignal(window.files_added, timeout=10_000):
-        window.open_paths([path])
-    if window.analysis_running:  # the model was quicker than the event loop: cancel the batch
+    with qtbot.waitSignal(window.opening.files_added, timeout=10_000):
+        window.opening.open_paths([path])
+    if window.batch.running:  # the model was quicker than the event loop: cancel the batch
         with qtbot.waitSignal(window.analysis_finished, timeout=30_000):
-            window.cancel_analysis()
+            window.cancel.cancel()
     else:
-        window.cancel_analysis()
+        window.cancel.cancel()
     record = window.table_model.records()[0]
     assert record.status in (Status.CANCELLED, Status.DONE)
 
@@ -259,16 +259,16 @@ def test_clearing_the_worklist_during_a_batch_is_safe(qtbot, make_window, tmp_pa
     for i in range(40):
         write_xray(folder / f"c{i:02d}.png", i, size=(96, 112))
     def clear_soon(_keys: list[int]) -> None:
-        window.files_added.disconnect(clear_soon)
-        QtCore.QTimer.singleShot(0, window.clear_worklist)
+        window.opening.files_added.disconnect(clear_soon)
+        QtCore.QTimer.singleShot(0, window.opening.clear_action.trigger)
 
-    window.files_added.connect(clear_soon)
+    window.opening.files_added.connect(clear_soon)
     with qtbot.waitSignal(window.analysis_finished, timeout=60_000):
-        window.open_paths([folder])
+        window.opening.open_paths([folder])
     assert window.table_model.rowCount() == 0
     assert window.panel.result is None
     # The window keeps working afterwards.
-    window.open_paths([write_xray(tmp_path / "after.png")])
+    window.opening.open_paths([write_xray(tmp_path / "after.png")])
     qtbot.waitUntil(lambda: window.table_model.count(Status.DONE) == 1, timeout=30_000)
 
 
@@ -277,7 +277,7 @@ def test_a_file_opened_before_the_model_loads_is_shown_once_it_does(
 ) -> None:
     import threading
 
-    from desktop_app.ui import main_window, workers
+    from desktop_app.ui import model_loading, workers
 
     release = threading.Event()
 
@@ -285,11 +285,11 @@ def test_a_file_opened_before_the_model_loads_is_shown_once_it_does(
         release.wait(30)
         return workers.load_active_model(tiny_bundle)
 
-    monkeypatch.setattr(main_window, "load_active_model", slow_load)
+    monkeypatch.setattr(model_loading, "load_active_model", slow_load)
     window = make_window(model_dir=None, wait_model=False)
     path = write_xray(tmp_path / "early.png")
-    with qtbot.waitSignal(window.files_added, timeout=10_000):
-        window.open_paths([path])
+    with qtbot.waitSignal(window.opening.files_added, timeout=10_000):
+        window.opening.open_paths([path])
     key = window.table_model.records()[0].key
     assert window.table.current_key() == key
     assert "Waiting" in window.panel.reason_label.text()

@@ -108,11 +108,11 @@ def test_exports_pdf_and_csv(qtbot, dialog: ValidationDialog, tmp_path: Path) ->
 def test_menu_opens_dialog_and_card_lists_validations(qtbot, make_window,
                                                       tmp_path: Path) -> None:
     window = make_window()
-    card = window.show_model_card()
+    card = window.dialogs.model_card()
     assert "Validations on local data" in card.text()
     assert "None yet" in card.text()
-    assert window.validate_action.isEnabled()
-    window.validate_action.trigger()
+    assert window.dialogs.validate_action.isEnabled()
+    window.dialogs.validate_action.trigger()
     dialogs = [w for w in QtWidgets.QApplication.topLevelWidgets()
                if isinstance(w, ValidationDialog) and w.isVisible()]
     assert len(dialogs) == 1
