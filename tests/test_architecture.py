@@ -38,3 +38,30 @@ def test_core_import_does_not_load_qt_or_tensorflow() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                             text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module ``path`` imports, anywhere in the file (TYPE_CHECKING blocks included)."""
+    import ast
+
+    package = path.relative_to(REPO_ROOT).parent.parts
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            # A relative import counts from the file's own package.
+            base = package[:len(package) - node.level + 1] if node.level else ()
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_only_the_start_up_imports_the_main_window() -> None:
+    # The window's parts take the session and their widgets; one that needs the window to
+    # reach another part's state is a sign that state belongs in the session.
+    ui = REPO_ROOT / "desktop_app" / "ui"
+    importers = sorted(str(path.relative_to(ui)) for path in ui.rglob("*.py")
+                       if "desktop_app.ui.main_window" in _imported_modules(path))
+    assert importers == ["application.py"]
