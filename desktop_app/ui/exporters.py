@@ -28,6 +28,7 @@ from desktop_app.core.heatmap import colourise, heatmap_for_input
 from desktop_app.core.model_bundle import ModelBundle
 from desktop_app.core.model_card import ModelCard
 from desktop_app.core.preprocessing import to_uint8
+from desktop_app.core.session.session import is_from_model
 from desktop_app.ui.card_metrics import (
     age_group_populations,
     group_table,
@@ -89,8 +90,8 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
             record.sop_instance_uid or "",
             _safe_cell(record.calling_ae or ""),
             record.received.isoformat(timespec="seconds") if record.received else "",
-            _safe_cell(calibration or "") if result is not None and model_id is not None
-            and result.model_id == model_id else "",
+            _safe_cell(calibration or "") if result is not None
+            and is_from_model(result, model_id) else "",
         ])
     return rows
 
@@ -194,7 +195,7 @@ def _draw_page(canvas, result: ImageResult, card: ModelCard, generated: str,
     canvas.drawString(margin, y, f"Model: {result.model_id}    Generated: {generated}    "
                                  f"{APP_NAME} {__version__}")
     y -= 10
-    calibrated = calibration_line(card) if result.model_id == card.model_id else None
+    calibrated = calibration_line(card) if is_from_model(result, card.model_id) else None
     if calibrated:
         y = _draw_wrapped(canvas, f"Model {calibrated} (thresholds and gate limits set from "
                                   "the site's films; the measured figures are the model's as "
