@@ -54,7 +54,7 @@ def test_qsettings_and_platformdirs_resolve_into_temporary_folders(
 def test_a_window_writes_only_the_temporary_settings(
         qtbot, make_window, isolated_settings: Path, tmp_path: Path) -> None:
     before = _stamp(_REAL_CONFIG)
-    window = make_window()
+    window = make_window(wait_model=False)
     window.opening.open_paths([tmp_path])  # an empty folder: goes into the recent list
     window.close()  # saves geometry and splitters
     store = Settings()

@@ -82,11 +82,14 @@ def test_flat_per_class_metrics_and_absence(tiny_bundle: Path) -> None:
     assert (measured.sensitivity, measured.specificity, measured.auroc) == (0.8, 0.7, None)
 
 
-def test_panel_shows_the_measured_figures_of_the_shown_class(qtbot, make_window,
-                                                             split_card_bundle) -> None:
-    window = make_window(model_dir=split_card_bundle)
-    window.panel.set_shown_class("COVID-19")
-    text = window.panel.metrics_label.text()
+def test_panel_shows_the_measured_figures_of_the_shown_class(qtbot, split_card_bundle) -> None:
+    from desktop_app.ui.result_panel import ResultPanel
+
+    panel = ResultPanel()
+    qtbot.addWidget(panel)
+    panel.set_model_card(load_bundle(split_card_bundle).card)  # what a model load does
+    panel.set_shown_class("COVID-19")
+    text = panel.metrics_label.text()
     assert "Sensitivity: 97.0%" in text
     assert "Specificity: 90.0%" in text
     assert "AUROC: 0.990" in text

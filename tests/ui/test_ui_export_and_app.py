@@ -10,9 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6 import QtWidgets
 
-from desktop_app import DISCLAIMER
 from desktop_app.ui.banner import BannerLevel
 from desktop_app.ui.results_table import Status
 from desktop_app.ui.settings import Settings
@@ -93,34 +91,6 @@ def test_pdf_export_can_be_cancelled_and_leaves_no_file(qtbot, make_window,
     assert not out.exists()
 
 
-def test_model_card_dialog_shows_identity_metrics_and_hashes(qtbot, make_window) -> None:
-    window = make_window()
-    dialog = window.dialogs.model_card()
-    assert dialog is not None
-    qtbot.addWidget(dialog)
-    text = dialog.text()
-    card = window.active_model.bundle.card
-    assert card.model_id in text
-    for name, digest in card.files.items():
-        assert name in text
-        assert digest in text
-    assert "Intended use" in text
-    assert "Limitations" in text
-    assert "Pediatric" in text
-    assert "not reported" in text  # the tiny model has no per-class metrics
-    assert "Calibration" in text
-    assert "temperature" in text
-    assert "class_means" not in text  # big OOD arrays are summarised away
-
-
-def test_metrics_are_shown_for_the_shown_class_or_not_reported(qtbot, make_window) -> None:
-    window = make_window()
-    panel = window.panel
-    panel.set_shown_class("COVID-19")
-    assert "Sensitivity: not reported" in panel.metrics_label.text()
-    assert DISCLAIMER in panel.disclaimer_label.text()
-
-
 def test_window_shows_before_the_model_is_loaded(qtbot, make_window) -> None:
     window = make_window(wait_model=False)
     # The load runs in a worker; its result cannot arrive before the event loop runs.
@@ -161,14 +131,14 @@ def test_fallback_warning_is_shown(qtbot, make_window, monkeypatch: pytest.Monke
 
 
 def test_settings_persist_between_sessions(qtbot, make_window, isolated_settings: Path) -> None:
-    window = make_window()
+    window = make_window(wait_model=False)
     window.viewer.opacity_slider.setValue(63)
     window.viewer.set_heatmap_visible(True)
     window.settings.add_recent_files(["/data/a.png", "/data/b.png"])
     window.resize(1111, 777)
     window.close()
     assert Path(Settings().file_name).is_relative_to(isolated_settings)
-    again = make_window()
+    again = make_window(wait_model=False)
     assert again.viewer.opacity_slider.value() == 63
     assert again.viewer.heatmap_action.isChecked()
     assert again.settings.recent_files()[:2] == ["/data/a.png", "/data/b.png"]
@@ -177,25 +147,8 @@ def test_settings_persist_between_sessions(qtbot, make_window, isolated_settings
     assert len(again.settings.splitter_states()) == 2
 
 
-def test_training_hooks_say_where_the_wizard_lives(qtbot, make_window,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    window = make_window()
-    messages: list[str] = []
-    monkeypatch.setattr(QtWidgets.QMessageBox, "information",
-                        lambda _parent, _title, text: messages.append(text))
-    monkeypatch.setattr("importlib.import_module", _raise_import_error)
-    window.dialogs.train_action.trigger()
-    window.dialogs.models_action.trigger()
-    assert "desktop_app.ui.training_wizard" in messages[0]
-    assert "desktop_app.ui.models_dialog" in messages[1]
-
-
-def _raise_import_error(name: str) -> None:
-    raise ImportError(name)
-
-
 def test_minimum_size_and_accessible_names(qtbot, make_window) -> None:
-    window = make_window()
+    window = make_window(wait_model=False)
     assert window.minimumSize().width() >= 900
     assert window.minimumSize().height() >= 560
     for widget in (window.table, window.viewer.view, window.viewer.opacity_slider,
@@ -248,26 +201,6 @@ def test_startup_probe_through_the_entry_point(tiny_bundle: Path, tmp_path: Path
     fields = dict(item.split("=") for item in line.split()[1:])
     assert {"window_shown", "model_loaded", "first_result"} <= set(fields)
     assert float(fields["window_shown"]) <= float(fields["first_result"])
-
-
-def test_training_hooks_call_the_wizard_modules_when_present(
-    qtbot, make_window, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import types
-
-    window = make_window()
-    calls: list[tuple[str, object]] = []
-    for module_name, function in (("desktop_app.ui.training_wizard", "open_training_wizard"),
-                                  ("desktop_app.ui.models_dialog", "open_model_manager")):
-        fake = types.ModuleType(module_name)
-        setattr(fake, function, lambda parent, reload_model, name=function:
-                calls.append((name, parent, reload_model)))
-        monkeypatch.setitem(sys.modules, module_name, fake)
-    window.dialogs.train_action.trigger()
-    window.dialogs.models_action.trigger()
-    # Each gets the window as parent and what reloads the model once it changes it.
-    assert calls == [("open_training_wizard", window, window.models.load),
-                     ("open_model_manager", window, window.models.load)]
 
 
 def test_a_new_model_reclassifies_the_worklist(qtbot, make_window, tiny_bundle: Path,

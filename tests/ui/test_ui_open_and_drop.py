@@ -56,7 +56,7 @@ def test_drop_onto_a_child_widget_reaches_the_window(qtbot, make_window, tmp_pat
 
 
 def test_drag_without_local_files_is_refused(qtbot, make_window) -> None:
-    window = make_window()
+    window = make_window(wait_model=False)
     mime = QtCore.QMimeData()
     mime.setText("just some text")
     assert not _drop(window, mime)
@@ -102,16 +102,3 @@ def test_opening_the_same_file_twice_keeps_one_row(qtbot, make_window, tmp_path:
     window.opening.open_paths([path])
     qtbot.waitUntil(lambda: "already" in window.statusBar().currentMessage(), timeout=10_000)
     assert window.table_model.rowCount() == 1
-
-
-def test_recent_menu_lists_and_reopens(
-    qtbot, make_window, tmp_path: Path
-) -> None:
-    window = make_window()
-    path = write_xray(tmp_path / "recent.png")
-    window.settings.add_recent_files([str(path)])
-    window.opening.recent_menu.aboutToShow.emit()
-    actions = [a for a in window.opening.recent_menu.actions() if a.data()]
-    assert [a.data() for a in actions] == [str(path)]
-    actions[0].trigger()
-    _wait_all_done(qtbot, window, 1)

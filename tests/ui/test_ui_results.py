@@ -224,22 +224,6 @@ def test_cancel_stops_a_large_batch(qtbot, make_window, tmp_path: Path) -> None:
     assert "Cancelled" in window.statusBar().currentMessage()
 
 
-def test_cancel_before_the_model_is_loaded_leaves_rows_cancelled(
-    qtbot, make_window, tmp_path: Path
-) -> None:
-    window = make_window(wait_model=False)
-    path = write_xray(tmp_path / "early.png")
-    with qtbot.waitSignal(window.opening.files_added, timeout=10_000):
-        window.opening.open_paths([path])
-    if window.batch.running:  # the model was quicker than the event loop: cancel the batch
-        with qtbot.waitSignal(window.analysis_finished, timeout=30_000):
-            window.cancel.cancel()
-    else:
-        window.cancel.cancel()
-    record = window.table_model.records()[0]
-    assert record.status in (Status.CANCELLED, Status.DONE)
-
-
 def test_table_model_columns_follow_the_model_classes() -> None:
     model = ResultsTableModel()
     assert model.columnCount() == 7

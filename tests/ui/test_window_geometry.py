@@ -70,17 +70,17 @@ def test_a_geometry_from_another_screen_or_too_large_is_ignored(qtbot) -> None:
 
 
 def test_main_window_ignores_a_geometry_saved_for_another_screen(qtbot, make_window) -> None:
-    first = make_window()
+    first = make_window(wait_model=False)
     first.close()
     settings = Settings()
     settings.set_screen_geometry(QtCore.QRect(0, 0, 640, 480))
-    window = make_window()
+    window = make_window(wait_model=False)
     assert window.geometry().size() == default_window_rect(
         _available(), window.minimumSize()).size()
 
 
 def test_toolbar_controls_stay_reachable_at_the_minimum_size(qtbot, make_window) -> None:
-    window = make_window()
+    window = make_window(wait_model=False)
     window.resize(window.minimumSize())
     qtbot.waitUntil(lambda: window.width() == window.minimumWidth(), timeout=5_000)
     main = window.findChild(QtWidgets.QToolBar, "mainToolbar")
