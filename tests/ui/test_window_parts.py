@@ -53,10 +53,21 @@ def parts(qtbot) -> Parts:
 
 @pytest.fixture
 def active_model(tiny_bundle: Path):
+    """The tiny test model (its card has no per-class figures)."""
     from desktop_app.core.model_bundle import load_bundle
     from desktop_app.core.model_store import ActiveModel
 
     return ActiveModel("test", load_bundle(tiny_bundle))
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    """The bundled model: loads in a fraction of a second, with no TensorFlow to build one."""
+    from desktop_app.core.locations import bundled_model_dir
+    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.model_store import ActiveModel
+
+    return ActiveModel("bundled", load_bundle(bundled_model_dir()))
 
 
 def _opening(parts: Parts, data_dir: Path) -> tuple[FileOpening, OpenedFilmKeeper]:
@@ -201,7 +212,7 @@ def test_recent_menu_lists_and_reopens(qtbot, parts: Parts, isolated_user_data: 
 
 
 def test_export_actions_follow_rows_model_and_write_the_sorted_worklist(
-        parts: Parts, active_model, tmp_path: Path) -> None:
+        parts: Parts, shipped_model, tmp_path: Path) -> None:
     exports = ExportControl(parts.signals, parts.table, Settings(), parts.pool, parts.parent)
     assert not exports.csv_action.isEnabled()
     assert not exports.pdf_action.isEnabled()
@@ -209,7 +220,7 @@ def test_export_actions_follow_rows_model_and_write_the_sorted_worklist(
     assert exports.csv_action.isEnabled()
     assert not exports.pdf_action.isEnabled()  # a report needs the model
     assert not exports.export_pdf(tmp_path / "report.pdf")
-    parts.session.use_model(active_model)
+    parts.session.use_model(shipped_model)
     assert exports.pdf_action.isEnabled()
     parts.table.sortByColumn(ResultsTableModel.NAME, QtCore.Qt.SortOrder.AscendingOrder)
     out = tmp_path / "worklist.csv"
@@ -223,12 +234,12 @@ def test_export_actions_follow_rows_model_and_write_the_sorted_worklist(
     assert not exports.pdf_action.isEnabled()
 
 
-def test_session_signals_name_each_change(qtbot, parts: Parts, active_model) -> None:
+def test_session_signals_name_each_change(qtbot, parts: Parts, shipped_model) -> None:
     signals, session = parts.signals, parts.session
     with qtbot.waitSignals([signals.rows_changed, signals.queue_changed], timeout=1_000):
         session.add_opened([Path("a.png")], {})
     with qtbot.waitSignal(signals.model_changed, timeout=1_000):
-        session.use_model(active_model)
+        session.use_model(shipped_model)
     with qtbot.waitSignals([signals.queue_changed, signals.rows_changed,
                             signals.worklist_cleared], timeout=1_000):
         session.clear()
