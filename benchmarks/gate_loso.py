@@ -55,7 +55,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from benchmarks.ood_eval import train_split_sample
 from benchmarks.refit_ood import Measurements, dataset_subsets, measure, refit_spec
 from desktop_app.core.errors import ImageLoadError
-from desktop_app.core.gate import OodGate, ViewCheck, load_view_model, orientation_score
+from desktop_app.core.gate import OodGate, Tier, ViewCheck, load_view_model, orientation_score
+from desktop_app.core.gate.gate import agreement
 from desktop_app.core.gate.non_chest_cases import write_ood_cases, write_rotated_cxrs
 from desktop_app.core.gate.view import FRONTAL, VIEW_CLASSES
 from desktop_app.core.imaging import load_image
@@ -93,28 +94,47 @@ class Excess:
     frontal: np.ndarray
     loaded: np.ndarray
 
+    def outcomes(self, margins: dict[str, float] | None, view_caution: float,
+                 confident: float | None = None) -> list[Tier]:
+        """Each film's tier: one tier when ``margins`` is None, else the gate's own rule.
+
+        Two tiers apply :func:`desktop_app.core.gate.gate.agreement` (the rule
+        ``Gate.combine`` applies): a check refuses past ``margin``, cautions past 0; the view
+        check refuses below :data:`VIEW_REFUSE_BELOW` and cautions below ``view_caution``; a
+        film the view check is at least ``confident`` sure of may have one distance refusal
+        outweighed; two doubts refuse.
+        """
+        out = []
+        for i in range(len(self.frontal)):
+            if not self.loaded[i] or self.image_refused[i]:
+                out.append(Tier.REFUSE)
+                continue
+            if margins is None:
+                beyond = any(self.z[c][i] > 0 for c in CHECKS)
+                out.append(Tier.REFUSE if beyond or self.frontal[i] < view_caution
+                           else Tier.PASS)
+                continue
+            frontal = float(self.frontal[i])
+            out.append(agreement(
+                image_refused=False,
+                view_tier=(Tier.REFUSE if frontal < VIEW_REFUSE_BELOW else
+                           Tier.CAUTION if frontal < view_caution else Tier.PASS),
+                vouches=confident is not None and frontal >= confident,
+                refused_by=[c for c in CHECKS if self.z[c][i] > margins[c]],
+                unusual=any(self.z[c][i] > 0 for c in CHECKS)))
+        return out
+
     def refused(self, margins: dict[str, float] | None, view_caution: float,
                 confident: float | None = None) -> np.ndarray:
-        """Refused by the gate: one tier when ``margins`` is None, else two tiers.
-
-        With ``confident`` (two tiers only), a film the view check is at least that sure is
-        frontal is not refused by the distance checks (``Gate.combine``).
-        """
-        if margins is None:
-            beyond = np.any([self.z[c] > 0 for c in CHECKS], axis=0)
-            view = self.frontal < view_caution
-        else:
-            beyond = np.any([self.z[c] > margins[c] for c in CHECKS], axis=0)
-            if confident is not None:
-                beyond &= self.frontal < confident
-            view = self.frontal < VIEW_REFUSE_BELOW
-        return ~self.loaded | self.image_refused | view | beyond
+        """Refused by the gate (see :meth:`outcomes`)."""
+        return np.array([t is Tier.REFUSE
+                         for t in self.outcomes(margins, view_caution, confident)], dtype=bool)
 
     def cautioned(self, margins: dict[str, float], view_caution: float,
                   confident: float | None = None) -> np.ndarray:
         """Labelled with a caution under the two-tier gate."""
-        unusual = np.any([self.z[c] > 0 for c in CHECKS], axis=0) | (self.frontal < view_caution)
-        return unusual & ~self.refused(margins, view_caution, confident)
+        return np.array([t is Tier.CAUTION
+                         for t in self.outcomes(margins, view_caution, confident)], dtype=bool)
 
     def by_check(self, check: str, margin: float | None) -> np.ndarray:
         """Films one check refuses on its own."""
@@ -273,6 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="DIR/<source>/ holds a view model trained without that source "
                              "(model_training view-model --exclude-source); used in the "
                              "strict table")
+    parser.add_argument("--view-model", type=Path, default=None, metavar="DIR",
+                        help="the view model to measure with (default: the shipped one)")
+    parser.add_argument("--keep-strict-from", type=Path, default=None, metavar="CARD",
+                        help="without --loso-runs: copy the strict table from this card's "
+                             "earlier record, marked as such (the loso runs are not kept)")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
@@ -282,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     bundle = load_bundle(args.model)
-    view = ViewCheck(load_view_model())
+    view = ViewCheck(load_view_model(args.view_model))
     view_caution = float(view.model.card.caution_frontal_probability or 0.5)
     confident = view.model.card.confident_frontal_probability
     classes = list(bundle.card.classes)
@@ -439,6 +464,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "laterals_refused": round(float(
             laterals.refused(margins, view_caution, confident).mean()), 4),
     }
+    if args.keep_strict_from is not None and not strict:
+        earlier = json.loads(args.keep_strict_from.read_text(encoding="utf-8")).get(
+            "metrics", {}).get("leave_one_source_out_gate", {})
+        if earlier.get("strict"):
+            record["strict"] = earlier["strict"]
+            record["strict_view_models_without_the_source"] = earlier.get(
+                "strict_view_models_without_the_source", [])
+            record["strict_measured"] = (
+                f"{earlier.get('measured')} with view model {earlier.get('view_model')} and "
+                "the gate rule of that date; not re-measured (the reduced-scale loso runs are "
+                "not kept)")
     if args.json:
         args.json.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     if args.card:

@@ -324,6 +324,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--append", type=Path, default=None, metavar="FILE",
                         help="markdown to include after the tables (benchmarks/gate_loso.py "
                              "--markdown: the gate at sources it never saw)")
+    parser.add_argument("--lead", type=Path, default=None, metavar="FILE",
+                        help="markdown to put first (benchmarks/gate_categories.py "
+                             "--markdown: the gate per category of image)")
     args = parser.parse_args(argv)
     data = args.data if (args.data / "metadata.csv").is_file() else None
     if data is None:
@@ -335,6 +338,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.argv[1:] if argv is None else list(argv))
     appendix = args.append.read_text(encoding="utf-8") if args.append is not None else ""
     report = render_markdown(evaluation, command.strip(), appendix)
+    if args.lead is not None:
+        title, _, rest = report.partition("\n")
+        report = (f"{title}\n\n{args.lead.read_text(encoding='utf-8').rstrip()}\n\n"
+                  f"## The generated non-chest set, check by check\n{rest}")
     print(report)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -160,6 +160,16 @@ def _parser() -> argparse.ArgumentParser:
     view.add_argument("--exclude-source", action="append", default=[], metavar="SOURCE",
                       help="leave this source's films out of the material (repeatable; "
                            "leave-one-source-out measurement of the view check)")
+    view.add_argument("--non-chest", default=None, metavar="PATH",
+                      help="real CT, MR and ultrasound images (../shared/datasets/views/"
+                           "non_chest): trainable cases are trained on, the rest held out")
+    view.add_argument("--exclude-family", action="append", default=[], metavar="FAMILY",
+                      help="leave this family of material out of training (ct, us, mr, "
+                           "lateral, figure, screenshot, topogram, photo; repeatable)")
+    view.add_argument("--held-out-category-runs", default=None, metavar="DIR",
+                      help="also train, on the same material, one model without CT "
+                           "(DIR/ct) and one without ultrasound (DIR/us): the estimate for a "
+                           "kind of image nobody thought of (benchmarks/ood_eval.py)")
     view.add_argument("--no-ood-cases", action="store_true",
                       help="leave out the OOD evaluation set's development half "
                            "(desktop_app/core/gate/non_chest_cases.py; writing it needs "
@@ -433,12 +443,19 @@ def _cmd_view_model(args: argparse.Namespace) -> int:
     import dataclasses
     import tempfile
 
-    from model_training.view_model import ViewTrainingConfig, train_view_model
+    from model_training.non_chest_images import read_non_chest
+    from model_training.view_model import ViewTrainingConfig, build_material, train_view_model
 
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
     config = dataclasses.replace(ViewTrainingConfig(), **overrides,
-                                 exclude_sources=tuple(args.exclude_source))
+                                 exclude_sources=tuple(args.exclude_source),
+                                 exclude_families=tuple(args.exclude_family))
     bar = _Bar()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.draw(stage, done, total, force=done >= total)
+
+    non_chest = read_non_chest(args.non_chest) if args.non_chest else []
     with tempfile.TemporaryDirectory(prefix="lunglens_view_ood_") as folder:
         cases: list[tuple[Path, str]] = []
         if not args.no_ood_cases:
@@ -448,12 +465,19 @@ def _cmd_view_model(args: argparse.Namespace) -> int:
 
             cases = [(c.path, c.category) for c in write_ood_cases(Path(folder))
                      if not c.held_out]
-        card = train_view_model(
-            args.data, args.laterals, args.out, config, ood_cases=cases,
-            progress=lambda stage, done, total: bar.draw(stage, done, total,
-                                                         force=done >= total),
-        )
+        material = build_material(Path(args.data), Path(args.laterals), config,
+                                  ood_cases=cases, non_chest=non_chest, progress=progress)
+    card = train_view_model(args.data, args.laterals, args.out, config, material=material,
+                            progress=progress)
     _print_json({"model_id": card["model_id"], "metrics": card["metrics"]})
+    if args.held_out_category_runs:
+        for family in ("ct", "us"):
+            run = dataclasses.replace(config, exclude_families=(*config.exclude_families,
+                                                                family))
+            card = train_view_model(args.data, args.laterals,
+                                    Path(args.held_out_category_runs) / family, run,
+                                    material=material, progress=progress)
+            _print_json({"without": family, "model_id": card["model_id"]})
     return EXIT_OK
 
 

@@ -56,7 +56,18 @@ from desktop_app.core.imaging import load_image, model_min_side
 from desktop_app.core.model_bundle import sha256_file
 from desktop_app.core.preprocessing import PreprocessingSpec
 from desktop_app.core.synthetic import synthetic_radiograph
+from model_training.non_chest_images import NonChestImage
 from model_training.tflite_export import keras_to_tflite, run_signature
+from model_training.view_synthesis import (
+    annotated,
+    light_box_photo,
+    marked_lateral,
+    multi_panel,
+    rewindow,
+    topogram,
+    viewer_screenshot,
+    with_scout_inset,
+)
 from model_training.ward_films import ward_film
 
 __all__ = [
@@ -64,7 +75,9 @@ __all__ = [
     "ViewTrainingCancelled",
     "ViewTrainingConfig",
     "build_material",
+    "fit_view_model",
     "train_view_model",
+    "view_metrics",
 ]
 
 ProgressCallback = Callable[[str, int, int], None]
@@ -101,22 +114,39 @@ class ViewTrainingConfig:
         ood_copies: Augmented copies of each development-half OOD image.
         validation_fraction: Share of the TRAIN patients used to choose the threshold.
         max_validation_flagged: Largest share of validation frontal films the caution
-            threshold may flag; it is 0.5 unless that flags more.
+            threshold may flag; it is ``confident_frontal`` unless that flags more.
         refuse_below: Frontal probability below which a film is refused (between it and
             the caution threshold the film is answered with a caution): at 0.25 another view
             is at least three times as likely as a frontal film.
         confident_frontal: At or above this frontal probability the view check vouches for
-            the film and the classifier's distance checks only caution (chosen by the
-            leave-one-source-out gate study, docs/ood_evaluation.md: every non-chest image
-            stayed refused at 0.99, 0.95 and 0.90; the most careful was taken).
+            the film: one distance check's refusal becomes a caution
+            (:func:`desktop_app.core.gate.gate.agreement`). It must lie above, with a margin,
+            every frontal probability that a view model trained without a category gives an
+            image of that category which a distance check refuses (the held-out-category
+            runs, docs/ood_evaluation.md); below it the view check cautions.
         ward_copies: Bedside versions (:func:`model_training.ward_films.ward_film`) of each
             training frontal film.
         exclude_sources: Sources whose films are left out of the material (leave-one-source-
             out measurement of the view check).
+        non_chest_copies: Augmented copies (other windows, crops, mirrors) of each trained
+            real CT, MR or ultrasound image.
+        scout_copies: Copies of each trained real CT or MR slice with a scout inset.
+        panels: Multi-panel journal figures (CT, MR, ultrasound or chest films).
+        screenshots: PACS-viewer screenshots around a frontal film or a CT slice.
+        topograms: CT scout views made from frontal films.
+        light_box_photos: Photos of frontal films on a light box.
+        marked_lateral_copies: Copies of each training lateral with markers, new crops and
+            contrast (on top of ``lateral_copies``).
+        annotated_fraction: Share of training frontal films that also get a copy with boxes,
+            circles, arrows or letters drawn on (journal figures have them; the synthesised
+            "other" images have boxes and lines too).
+        exclude_families: Families of material left out of training (``ct``, ``us``, ``mr``,
+            ...; see :attr:`ViewMaterial.family`): leave-one-category-out measurement, the
+            estimate for a kind of image nobody thought of.
     """
 
-    input_size: int = 48
-    epochs: int = 14
+    input_size: int = 64
+    epochs: int = 18
     batch_size: int = 64
     learning_rate: float = 3e-3
     seed: int = 2026
@@ -130,8 +160,17 @@ class ViewTrainingConfig:
     max_validation_flagged: float = 0.005
     refuse_below: float = 0.25
     confident_frontal: float = 0.99
-    ward_copies: int = 1
+    ward_copies: int = 2
     exclude_sources: tuple[str, ...] = ()
+    non_chest_copies: int = 30
+    scout_copies: int = 3
+    panels: int = 700
+    screenshots: int = 500
+    topograms: int = 400
+    light_box_photos: int = 400
+    marked_lateral_copies: int = 25
+    annotated_fraction: float = 0.35
+    exclude_families: tuple[str, ...] = ()
 
     @property
     def preprocessing(self) -> PreprocessingSpec:
@@ -149,10 +188,16 @@ class ViewMaterial:
     Attributes:
         inputs: ``(n, s, s)`` float32 view inputs.
         labels: ``(n,)`` class indices into :data:`VIEW_CLASSES`.
-        split: ``(n,)`` ``"train"``, ``"validation"`` or ``"held_out"``.
-        origin: ``(n,)`` where each input came from (source name, ``lateral``, OOD category).
+        split: ``(n,)`` ``"train"``, ``"validation"``, ``"validation_ward"`` or
+            ``"held_out"``.
+        origin: ``(n,)`` where each input came from (source name, ``lateral``, OOD category,
+            ``CT chest`` ...).
+        family: ``(n,)`` the kind of image, for leaving a whole kind out of training:
+            ``frontal``, ``lateral``, ``rotated``, ``crop``, ``ct``, ``mr``, ``us``,
+            ``figure``, ``screenshot``, ``topogram``, ``photo``, ``other``.
         held_out_patients: Lateral patient ids never trained on.
         held_out_files: Their files.
+        held_out_cases: Non-chest case ids never trained on.
         counts: Inputs per (split, class, origin) for the card.
     """
 
@@ -160,9 +205,15 @@ class ViewMaterial:
     labels: np.ndarray
     split: np.ndarray
     origin: np.ndarray
+    family: np.ndarray
     held_out_patients: list[str]
     held_out_files: list[str]
+    held_out_cases: list[str]
     counts: dict[str, int]
+
+    def training_mask(self, exclude_families: Sequence[str] = ()) -> np.ndarray:
+        """Rows trained on: the ``train`` split without the excluded families."""
+        return (self.split == "train") & ~np.isin(self.family, list(exclude_families))
 
 
 # ------------------------------------------------------------------------------ augmentation
@@ -245,62 +296,73 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         raise ValueError(f"{path}: metadata file not found") from error
 
 
-def build_material(
-    data_dir: Path,
-    laterals_dir: Path,
-    config: ViewTrainingConfig,
-    *,
-    ood_cases: Sequence[tuple[Path, str]] = (),
-    progress: ProgressCallback | None = None,
-    cancelled: CancelCallback | None = None,
-) -> ViewMaterial:
-    """Load and augment every training, validation and held-out input.
+#: File stems of the OOD set's development half that are ultrasound or MR (the rest of its
+#: ``ct_mr`` category is CT); leave-one-category-out needs to know.
+_OOD_ULTRASOUND = ("examples_palette", "examples_rgb_color", "examples_jpeg2k",
+                   "examples_ybr_color", "ultrasound_fan")
+_OOD_MR = ("MR_small", "mri_s1045", "examples_overlay")
 
-    Args:
-        data_dir: The chest X-ray dataset (``metadata.csv``, ``images/``); TRAIN rows only.
-        laterals_dir: The lateral films (``metadata.csv``, ``images/``).
-        config: The run's settings.
-        ood_cases: ``(file, category)`` of non-frontal images (the OOD set's development
-            half); ``cxr_transformed`` files named ``lateral_*`` count as lateral,
-            ``*rot*`` as rotated, everything else as other.
-        progress: Called with (stage, done, total).
-        cancelled: Polled between images; True stops with :class:`ViewTrainingCancelled`.
 
-    Returns:
-        The material.
+def _ood_family(path: Path, category: str) -> str:
+    """The family of a generated OOD image (see :attr:`ViewMaterial.family`)."""
+    stem = path.stem
+    if any(stem.startswith(name) for name in _OOD_ULTRASOUND):
+        return "us"
+    if category == "ct_mr":
+        return "mr" if any(stem.startswith(name) for name in _OOD_MR) else "ct"
+    if stem.startswith("lateral"):
+        return "lateral"
+    if "_rot" in stem:
+        return "rotated"
+    return {"screenshot": "screenshot", "photo_colour": "photo",
+            "photo_gray": "photo"}.get(category, "other")
 
-    Raises:
-        ValueError: If a folder or metadata file is missing or holds no usable images.
-    """
-    rng = np.random.default_rng(config.seed)
-    spec = config.preprocessing
-    inputs: list[np.ndarray] = []
-    labels: list[int] = []
-    splits: list[str] = []
-    origins: list[str] = []
 
-    def add(pixels: np.ndarray, label: str, split: str, origin: str) -> None:
-        inputs.append(view_input(pixels, spec))
-        labels.append(_LABEL[label])
-        splits.append(split)
-        origins.append(origin)
+class _Builder:
+    """Collects inputs while the material is built; one random generator for everything."""
 
-    def load(path: Path) -> np.ndarray:
-        pixels = load_image(path, min_side=_DECODE_MIN_SIDE).pixels
-        # Augment at the resolution the view input is made from (the app subsamples the same
-        # way): several times cheaper than augmenting the decoded image.
-        stride = max(1, max(pixels.shape) // _WORKING_SIDE)
-        return np.ascontiguousarray(pixels[::stride, ::stride])
+    def __init__(self, config: ViewTrainingConfig) -> None:
+        self.config = config
+        self.spec = config.preprocessing
+        self.rng = np.random.default_rng(config.seed)
+        self.inputs: list[np.ndarray] = []
+        self.labels: list[int] = []
+        self.splits: list[str] = []
+        self.origins: list[str] = []
+        self.families: list[str] = []
+        #: Working copies kept for the synthesised material, by family.
+        self.pools: dict[str, list[np.ndarray]] = {}
 
-    # Lateral films: hold out whole patients.
-    lateral_rows = _read_csv(laterals_dir / "metadata.csv")
-    if not lateral_rows:
-        raise ValueError(f"{laterals_dir / 'metadata.csv'}: no lateral films listed")
-    patients = sorted({row["patient_id"] for row in lateral_rows},
-                      key=lambda p: _patient_fraction(p, config.seed))
-    held_out = sorted(patients[:config.held_out_lateral_patients])
-    held_out_files = []
-    # Frontal films: TRAIN rows, split by patient into fit and validation.
+    def add(self, pixels: np.ndarray, label: str, split: str, origin: str,
+            family: str) -> None:
+        self.inputs.append(view_input(pixels, self.spec))
+        self.labels.append(_LABEL[label])
+        self.splits.append(split)
+        self.origins.append(origin)
+        self.families.append(family)
+
+    def keep(self, family: str, pixels: np.ndarray, limit: int) -> None:
+        pool = self.pools.setdefault(family, [])
+        if len(pool) < limit:
+            pool.append(pixels)
+
+    def pick(self, family: str) -> np.ndarray:
+        pool = self.pools[family]
+        return pool[int(self.rng.integers(0, len(pool)))]
+
+
+def _load(path: Path) -> np.ndarray:
+    """The working copy of an image: decoded as the classify path does, then subsampled."""
+    pixels = load_image(path, min_side=_DECODE_MIN_SIDE).pixels
+    # Augment at the resolution the view input is made from (the app subsamples the same
+    # way): several times cheaper than augmenting the decoded image.
+    stride = max(1, max(pixels.shape) // _WORKING_SIDE)
+    return np.ascontiguousarray(pixels[::stride, ::stride])
+
+
+def _frontal_jobs(data_dir: Path, config: ViewTrainingConfig, rng: np.random.Generator
+                  ) -> tuple[list[tuple[str, Path, str]], dict[str, int]]:
+    """Frontal, rotated and crop jobs from the TRAIN rows; also each source's film count."""
     rows = [r for r in _read_csv(data_dir / "metadata.csv")
             if r["Dataset_type"].strip() == "TRAIN"
             and r["source"] not in config.exclude_sources]
@@ -315,9 +377,8 @@ def build_material(
     for source, source_rows in sorted(by_source.items()):
         order = rng.permutation(len(source_rows))
         chosen = [source_rows[i] for i in order]
-        cap = config.frontal_per_source
-        frontal = chosen[:cap]
-        rest = chosen[cap:] or chosen  # small sources reuse their films for the negatives
+        frontal = chosen[:config.frontal_per_source]
+        rest = chosen[config.frontal_per_source:] or chosen  # small sources reuse films
         for row in frontal:
             split = ("validation" if _patient_fraction(row["patient_id"], config.seed + 1)
                      < config.validation_fraction else "train")
@@ -327,74 +388,190 @@ def build_material(
             jobs.append(("rotated", data_dir / "images" / row["X_ray_image_name"], source))
         for row in rest[::-1][:config.crops_per_source]:
             jobs.append(("crop", data_dir / "images" / row["X_ray_image_name"], source))
-    for row in lateral_rows:
-        path = laterals_dir / "images" / row["X_ray_image_name"]
-        if row["patient_id"] in held_out:
-            held_out_files.append(row["X_ray_image_name"])
-            jobs.append(("lateral:held_out", path, "lateral"))
-        else:
-            jobs.append(("lateral:train", path, "lateral"))
-    for path, category in ood_cases:
-        jobs.append((f"ood:{category}", Path(path), category))
+    return jobs, {source: len(source_rows) for source, source_rows in by_source.items()}
 
+
+def _add_frontal(b: _Builder, pixels: np.ndarray, split: str, origin: str,
+                 source_size: int) -> None:
+    rng = b.rng
+    b.add(pixels, FRONTAL, split, origin, "frontal")
+    if split != "train":  # bedside versions of unseen films: reported, never for a threshold
+        b.add(ward_film(pixels, rng), FRONTAL, "validation_ward", f"{origin} ward", "frontal")
+        return
+    b.keep("frontal", pixels, 600)
+    # Small web sources (figures, borders, arrows) need more than one look.
+    copies = 1 if source_size > _LARGE_SOURCE else 3
+    for _ in range(copies):
+        b.add(_augment(pixels, rng, 0.5), FRONTAL, split, origin, "frontal")
+    b.add(_augment(_tight_framing(pixels, rng), rng, 0.3), FRONTAL, split, origin, "frontal")
+    if rng.random() < b.config.annotated_fraction:
+        b.add(_augment(annotated(pixels, rng), rng, 0.3), FRONTAL, split,
+              f"{origin} annotated", "frontal")
+    for _ in range(b.config.ward_copies * copies):
+        b.add(ward_film(pixels, rng), FRONTAL, split, f"{origin} ward", "frontal")
+
+
+def _add_lateral(b: _Builder, pixels: np.ndarray, held_out: bool) -> None:
+    rng, config = b.rng, b.config
+    if held_out:
+        b.add(pixels, "lateral", "held_out", "lateral", "lateral")
+        return
+    b.keep("lateral", pixels, 100)
+    b.add(pixels, "lateral", "train", "lateral", "lateral")
+    for _ in range(config.lateral_copies):
+        b.add(_augment(pixels, rng, 1.0), "lateral", "train", "lateral", "lateral")
+    for _ in range(config.marked_lateral_copies):
+        b.add(_augment(marked_lateral(pixels, rng), rng, 0.4), "lateral", "train",
+              "lateral marked", "lateral")
+    for turn in (1, -1):
+        for _ in range(3):
+            b.add(_augment(np.rot90(pixels, turn), rng, 0.6), "rotated", "train",
+                  "lateral rotated", "rotated")
+    for _ in range(3):
+        b.add(_augment(_zoomed_region(pixels, rng), rng, 0.3), "other", "train",
+              "lateral crop", "crop")
+
+
+def _add_non_chest(b: _Builder, pixels: np.ndarray, image: NonChestImage) -> None:
+    """A real CT, MR or ultrasound image: held out as it is, or trained in many copies."""
+    if image.held_out:
+        b.add(pixels, "other", "held_out", image.category, image.family)
+        return
+    rng, config = b.rng, b.config
+    b.keep(image.family, pixels, 200)
+    b.add(pixels, "other", "train", image.category, image.family)
+    # A coronal or sagittal reformat has the layout of a frontal film (two dark lungs beside
+    # a bright mediastinum) and there are few of them: they get three times the copies.
+    copies = config.non_chest_copies * (3 if "reformat" in image.plane else 1)
+    for _ in range(copies):
+        shown = rewindow(pixels, rng) if image.family == "ct" else pixels
+        b.add(_augment(shown, rng, 0.7), "other", "train", image.category, image.family)
+    if image.family in ("ct", "mr"):
+        for _ in range(config.scout_copies):
+            scout = b.pick("frontal") if "frontal" in b.pools else pixels
+            b.add(with_scout_inset(rewindow(pixels, rng) if image.family == "ct" else pixels,
+                                   scout, rng),
+                  "other", "train", f"{image.category} with scout", image.family)
+
+
+def _add_ood_case(b: _Builder, pixels: np.ndarray, path: Path, category: str) -> None:
+    family = _ood_family(path, category)
+    label = family if family in ("lateral", "rotated") else "other"
+    copies = b.config.lateral_copies // 4 if label == "lateral" else b.config.ood_copies
+    b.add(pixels, label, "train", category, family)
+    for _ in range(copies):
+        b.add(_augment(pixels, b.rng, 0.6), label, "train", category, family)
+
+
+def _add_synthesised(b: _Builder) -> None:
+    """Paper figures, viewer screenshots, CT scouts and light-box photos (all "other")."""
+    rng, config = b.rng, b.config
+    if "frontal" not in b.pools:
+        return
+    modalities = [family for family in ("ct", "us", "mr") if b.pools.get(family)]
+    for _ in range(config.panels):
+        count = int(rng.choice([2, 2, 3, 4]))
+        modality = str(rng.choice(modalities)) if modalities and rng.random() < 0.8 else None
+        panels = [b.pick(modality) if modality and (i == 0 or rng.random() < 0.6)
+                  else b.pick("frontal") for i in range(count)]
+        b.add(_augment(multi_panel(panels, rng), rng, 0.2), "other", "train",
+              "multi-panel figure", modality or "figure")
+    for _ in range(config.screenshots):
+        on_ct = "ct" in b.pools and rng.random() < 0.25
+        film = b.pick("ct") if on_ct else b.pick("frontal")
+        thumbs = [b.pick("frontal") for _ in range(3)]
+        b.add(viewer_screenshot(film, rng, thumbs), "other", "train", "viewer screenshot",
+              "ct" if on_ct else "screenshot")
+    for _ in range(config.topograms):
+        b.add(_augment(topogram(b.pick("frontal"), rng), rng, 0.3), "other", "train",
+              "CT scout view", "topogram")
+    for _ in range(config.light_box_photos):
+        b.add(light_box_photo(b.pick("frontal"), rng), "other", "train", "light-box photo",
+              "photo")
+
+
+def build_material(
+    data_dir: Path,
+    laterals_dir: Path,
+    config: ViewTrainingConfig,
+    *,
+    ood_cases: Sequence[tuple[Path, str]] = (),
+    non_chest: Sequence[NonChestImage] = (),
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCallback | None = None,
+) -> ViewMaterial:
+    """Load and augment every training, validation and held-out input.
+
+    Args:
+        data_dir: The chest X-ray dataset (``metadata.csv``, ``images/``); TRAIN rows only.
+        laterals_dir: The lateral films (``metadata.csv``, ``images/``).
+        config: The run's settings.
+        ood_cases: ``(file, category)`` of non-frontal images (the OOD set's development
+            half); ``cxr_transformed`` files named ``lateral_*`` count as lateral,
+            ``*rot*`` as rotated, everything else as other.
+        non_chest: Real CT, MR and ultrasound images
+            (:func:`model_training.non_chest_images.read_non_chest`): the trainable cases are
+            trained on in many copies, the held-out ones only measured.
+        progress: Called with (stage, done, total).
+        cancelled: Polled between images; True stops with :class:`ViewTrainingCancelled`.
+
+    Returns:
+        The material.
+
+    Raises:
+        ValueError: If a folder or metadata file is missing or holds no usable images.
+    """
+    b = _Builder(config)
+    lateral_rows = _read_csv(laterals_dir / "metadata.csv")
+    if not lateral_rows:
+        raise ValueError(f"{laterals_dir / 'metadata.csv'}: no lateral films listed")
+    patients = sorted({row["patient_id"] for row in lateral_rows},
+                      key=lambda p: _patient_fraction(p, config.seed))
+    held_out = sorted(patients[:config.held_out_lateral_patients])
+    held_out_files = [row["X_ray_image_name"] for row in lateral_rows
+                      if row["patient_id"] in held_out]
+    jobs, source_sizes = _frontal_jobs(data_dir, config, b.rng)
+    jobs += [("lateral:held_out" if row["patient_id"] in held_out else "lateral:train",
+              laterals_dir / "images" / row["X_ray_image_name"], "lateral")
+             for row in lateral_rows]
+    jobs += [(f"ood:{category}", Path(path), category) for path, category in ood_cases]
+    by_path = {image.path: image for image in non_chest}
+    jobs += [("non_chest", image.path, image.category) for image in non_chest]
     for done, (kind, path, origin) in enumerate(jobs):
         if cancelled is not None and cancelled():
             raise ViewTrainingCancelled
         if progress is not None:
             progress("images", done, len(jobs))
-        pixels = load(path)
+        pixels = _load(path)
         if kind.startswith("frontal:"):
-            split = kind.split(":")[1]
-            add(pixels, FRONTAL, split, origin)
-            if split == "train":
-                # Small web sources (figures, borders, arrows) need more than one look.
-                copies = 1 if len(by_source[origin]) > _LARGE_SOURCE else 3
-                for _ in range(copies):
-                    add(_augment(pixels, rng, 0.5), FRONTAL, split, origin)
-                add(_augment(_tight_framing(pixels, rng), rng, 0.3), FRONTAL, split, origin)
-                for _ in range(config.ward_copies * copies):
-                    add(ward_film(pixels, rng), FRONTAL, split, f"{origin} ward")
-            else:  # bedside versions of unseen films: reported, never used for a threshold
-                add(ward_film(pixels, rng), FRONTAL, "validation_ward", f"{origin} ward")
+            _add_frontal(b, pixels, kind.split(":")[1], origin, source_sizes[origin])
         elif kind == "rotated":
-            turned = np.rot90(pixels, 1 if rng.random() < 0.5 else -1)
-            add(_augment(turned, rng, 0.4), "rotated", "train", origin)
+            turned = np.rot90(pixels, 1 if b.rng.random() < 0.5 else -1)
+            b.add(_augment(turned, b.rng, 0.4), "rotated", "train", origin, "rotated")
         elif kind == "crop":
-            add(_augment(_zoomed_region(pixels, rng), rng, 0.3), "other", "train",
-                f"{origin} crop")
-        elif kind == "lateral:held_out":
-            add(pixels, "lateral", "held_out", origin)
-        elif kind == "lateral:train":
-            add(pixels, "lateral", "train", origin)
-            for _ in range(config.lateral_copies):
-                add(_augment(pixels, rng, 1.0), "lateral", "train", origin)
-            for turn in (1, -1):
-                for _ in range(3):
-                    add(_augment(np.rot90(pixels, turn), rng, 0.6), "rotated", "train",
-                        "lateral rotated")
-            for _ in range(3):
-                add(_augment(_zoomed_region(pixels, rng), rng, 0.3), "other", "train",
-                    "lateral crop")
+            b.add(_augment(_zoomed_region(pixels, b.rng), b.rng, 0.3), "other", "train",
+                  f"{origin} crop", "crop")
+        elif kind.startswith("lateral:"):
+            _add_lateral(b, pixels, kind == "lateral:held_out")
+        elif kind == "non_chest":
+            _add_non_chest(b, pixels, by_path[path])
         else:  # OOD development half
-            name = Path(path).name
-            label = ("lateral" if name.startswith("lateral") else
-                     "rotated" if "_rot" in name else "other")
-            copies = config.lateral_copies // 4 if label == "lateral" else config.ood_copies
-            add(pixels, label, "train", origin)
-            for _ in range(copies):
-                add(_augment(pixels, rng, 0.6), label, "train", origin)
+            _add_ood_case(b, pixels, Path(path), origin)
+    _add_synthesised(b)
     # The program's own synthetic radiograph: the self-test expects it to pass the gate.
     for seed in range(12):
         size = (280 + 24 * seed, 340 + 20 * seed)
         pixels = synthetic_radiograph(size, seed=seed).astype(np.float32) / 255.0
-        add(pixels, FRONTAL, "train", "synthetic frontal")
-        add(_augment(pixels, rng, 0.4), FRONTAL, "train", "synthetic frontal")
+        b.add(pixels, FRONTAL, "train", "synthetic frontal", "frontal")
+        b.add(_augment(pixels, b.rng, 0.4), FRONTAL, "train", "synthetic frontal", "frontal")
     if progress is not None:
         progress("images", len(jobs), len(jobs))
     counts = Counter(f"{s}/{VIEW_CLASSES[label]}/{o}"
-                     for s, label, o in zip(splits, labels, origins, strict=True))
-    return ViewMaterial(np.stack(inputs).astype(np.float32), np.asarray(labels),
-                        np.asarray(splits), np.asarray(origins), held_out, held_out_files,
+                     for s, label, o in zip(b.splits, b.labels, b.origins, strict=True))
+    held_cases = sorted({image.case_id for image in non_chest if image.held_out})
+    return ViewMaterial(np.stack(b.inputs).astype(np.float32), np.asarray(b.labels),
+                        np.asarray(b.splits), np.asarray(b.origins), np.asarray(b.families),
+                        held_out, sorted(held_out_files), held_cases,
                         dict(sorted(counts.items())))
 
 
@@ -404,14 +581,14 @@ def build_material(
 def _make_model(input_size: int) -> Any:
     """A small all-convolutional network: four strided 3x3 stages, pooling, a linear head.
 
-    About 135 k parameters and 2.5 M multiply-adds at 48 px: about 0.1 ms per image in
+    About 135 k parameters and 4.4 M multiply-adds at 64 px: about 0.15 ms per image in
     LiteRT on one thread, small enough to ship next to the classifier.
     """
     import keras
 
     inputs = keras.Input((input_size, input_size, 1), name=VIEW_INPUT_NAME)
     x = inputs
-    for filters, stride in ((16, 2), (32, 2), (64, 2), (64, 1), (128, 2)):  # 48->24->12->6->3
+    for filters, stride in ((16, 2), (32, 2), (64, 2), (64, 1), (128, 2)):  # 64->32->16->8->4
         x = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False)(x)
         x = keras.layers.BatchNormalization()(x)
         x = keras.layers.ReLU()(x)
@@ -442,39 +619,32 @@ def _rate(flags: np.ndarray) -> dict[str, float | int]:
     return {"n": len(flags), "flagged": float(flags.mean()) if len(flags) else float("nan")}
 
 
-def train_view_model(
-    data_dir: Path | str,
-    laterals_dir: Path | str,
-    out_dir: Path | str,
-    config: ViewTrainingConfig | None = None,
+def fit_view_model(
+    material: ViewMaterial,
+    config: ViewTrainingConfig,
     *,
-    ood_cases: Sequence[tuple[Path, str]] = (),
+    exclude_families: Sequence[str] = (),
     progress: ProgressCallback | None = None,
     cancelled: CancelCallback | None = None,
-) -> dict[str, Any]:
-    """Build the material, train, choose the threshold, export the LiteRT model and card.
+) -> bytes:
+    """Train on the material's training rows and return the LiteRT flatbuffer.
 
     Args:
-        data_dir: The chest X-ray dataset.
-        laterals_dir: The lateral films.
-        out_dir: Output folder (``view_model.tflite`` and ``view_card.json``).
-        config: Settings (defaults: :class:`ViewTrainingConfig`).
-        ood_cases: Development-half OOD images, see :func:`build_material`.
-        progress: Called with (stage, done, total).
-        cancelled: Polled between images and epochs.
+        material: From :func:`build_material` (built once, fitted as often as needed).
+        config: The run's settings.
+        exclude_families: Families left out (leave-one-category-out runs).
+        progress: Called with ("epochs", done, total).
+        cancelled: Polled after each epoch.
 
-    Returns:
-        The card that was written.
+    Raises:
+        ViewTrainingCancelled: When ``cancelled`` says so.
     """
     import keras
     import tensorflow as tf
 
-    config = config or ViewTrainingConfig()
-    material = build_material(Path(data_dir), Path(laterals_dir), config, ood_cases=ood_cases,
-                              progress=progress, cancelled=cancelled)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    train = material.split == "train"
+    train = material.training_mask(exclude_families)
     x_train = material.inputs[train][..., None]
     y_train = material.labels[train]
     counts = np.bincount(y_train, minlength=len(VIEW_CLASSES))
@@ -497,46 +667,109 @@ def train_view_model(
               shuffle=True, class_weight=weights, verbose=0, callbacks=[_Progress()])
     if cancelled is not None and cancelled():
         raise ViewTrainingCancelled
+    return _to_tflite(model, config.input_size)
 
-    data = _to_tflite(model, config.input_size)
-    probabilities = _run_tflite(data, material.inputs)
+
+def view_metrics(material: ViewMaterial, probabilities: np.ndarray,
+                 config: ViewTrainingConfig,
+                 exclude_families: Sequence[str] = ()) -> dict[str, Any]:
+    """The thresholds chosen on the validation films and the card's figures.
+
+    The caution threshold is the vouching threshold (``confident_frontal``: the view check
+    either vouches for a film or is not sure of it) unless that flags more than
+    ``max_validation_flagged`` of the validation frontal films; refusal is below
+    ``refuse_below``. Held-out laterals and
+    held-out non-chest cases (whole patients or cases never trained on) are reported.
+    """
     frontal = probabilities[:, _LABEL[FRONTAL]]
     validation = (material.split == "validation") & (material.labels == _LABEL[FRONTAL])
-    caution = 0.5
+    # Below the vouching threshold the view check is not sure: it cautions (and with a
+    # distance check's doubt the gate refuses), unless that would flag more than
+    # max_validation_flagged of the unseen frontal films.
+    caution = config.confident_frontal
     if validation.any():
         limit = float(np.quantile(frontal[validation], config.max_validation_flagged))
-        caution = float(min(0.5, max(limit, 0.05)))
+        caution = float(min(config.confident_frontal, max(limit, 0.05)))
     threshold = float(min(caution, config.refuse_below))
     flagged = frontal < threshold
     cautioned = (frontal >= threshold) & (frontal < caution)
     held = material.split == "held_out"
     ward = material.split == "validation_ward"
+    train = material.training_mask(exclude_families)
 
-    def per_source(mask: np.ndarray) -> dict[str, dict[str, float | int]]:
-        return {source: {**_rate(flagged[mask & (material.origin == source)]),
-                         "cautioned": float(cautioned[mask & (material.origin == source)]
-                                            .mean())}
-                for source in sorted(set(material.origin[mask]))}
+    def per_origin(mask: np.ndarray) -> dict[str, dict[str, float | int]]:
+        return {origin: {**_rate(flagged[mask & (material.origin == origin)]),
+                         "cautioned": float(cautioned[mask & (material.origin == origin)]
+                                            .mean()),
+                         "max_frontal_probability": float(
+                             frontal[mask & (material.origin == origin)].max())}
+                for origin in sorted(set(material.origin[mask]))}
 
-    metrics: dict[str, Any] = {
+    lateral = held & (material.family == "lateral")
+    non_chest = held & (material.family != "lateral")
+    return {
         "min_frontal_probability": threshold,
         "caution_frontal_probability": caution,
-        "held_out_laterals": {**_rate(flagged[held]),
+        "held_out_laterals": {**_rate(flagged[lateral]),
                               "patients": len(material.held_out_patients)},
-        "validation_frontal_per_source": per_source(validation),
+        "held_out_non_chest_per_category": per_origin(non_chest),
+        "validation_frontal_per_source": per_origin(validation),
         "validation_frontal_all": _rate(flagged[validation]),
-        "validation_ward_films_per_source": per_source(ward),
+        "validation_ward_films_per_source": per_origin(ward),
         "validation_ward_films_all": {**_rate(flagged[ward]),
                                       "cautioned": float(cautioned[ward].mean())
                                       if ward.any() else float("nan")},
-        "train_accuracy": float((probabilities[train].argmax(axis=1) == y_train).mean()),
+        "train_accuracy": float((probabilities[train].argmax(axis=1)
+                                 == material.labels[train]).mean()),
         "note": "validation = frontal TRAIN-split films of patients not trained on (chooses "
                 "the caution threshold); validation ward films = one bedside version of each "
                 "(model_training.ward_films), reported only; held-out laterals = whole "
-                "patients never trained on. The "
-                "dataset's TEST split and the OOD set's held-out half are measured by "
-                "benchmarks/view_check.py.",
+                "patients never trained on; held-out non-chest = real CT, MR and ultrasound "
+                "cases never trained on (model_training.non_chest_images). The dataset's "
+                "TEST split and the whole gate are measured by benchmarks/ood_eval.py.",
     }
+
+
+def train_view_model(
+    data_dir: Path | str,
+    laterals_dir: Path | str,
+    out_dir: Path | str,
+    config: ViewTrainingConfig | None = None,
+    *,
+    ood_cases: Sequence[tuple[Path, str]] = (),
+    non_chest: Sequence[NonChestImage] = (),
+    material: ViewMaterial | None = None,
+    progress: ProgressCallback | None = None,
+    cancelled: CancelCallback | None = None,
+) -> dict[str, Any]:
+    """Build the material, train, choose the threshold, export the LiteRT model and card.
+
+    Args:
+        data_dir: The chest X-ray dataset.
+        laterals_dir: The lateral films.
+        out_dir: Output folder (``view_model.tflite`` and ``view_card.json``).
+        config: Settings (defaults: :class:`ViewTrainingConfig`).
+        ood_cases: Development-half OOD images, see :func:`build_material`.
+        non_chest: Real CT, MR and ultrasound images, see :func:`build_material`.
+        material: Material already built with ``config`` (leave-one-category-out runs share
+            one); built here when ``None``.
+        progress: Called with (stage, done, total).
+        cancelled: Polled between images and epochs.
+
+    Returns:
+        The card that was written.
+    """
+    config = config or ViewTrainingConfig()
+    if material is None:
+        material = build_material(Path(data_dir), Path(laterals_dir), config,
+                                  ood_cases=ood_cases, non_chest=non_chest,
+                                  progress=progress, cancelled=cancelled)
+    data = fit_view_model(material, config, exclude_families=config.exclude_families,
+                          progress=progress, cancelled=cancelled)
+    probabilities = _run_tflite(data, material.inputs)
+    metrics = view_metrics(material, probabilities, config, config.exclude_families)
+    threshold = metrics["min_frontal_probability"]
+    caution = metrics["caution_frontal_probability"]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / VIEW_TFLITE_FILE).write_bytes(data)
@@ -572,9 +805,18 @@ def train_view_model(
                            "by 90°/270°, heavily cropped regions of frontal films, the "
                            "development half of the OOD evaluation set "
                            "(desktop_app/core/gate/non_chest_cases.py), the program's "
-                           "synthetic radiograph",
+                           "synthetic radiograph; real CT (chest, abdomen, head; axial and "
+                           "reformats), MR and lung-ultrasound images of the trainable "
+                           "cases of ../shared/datasets/views/non_chest (licence use "
+                           "'training or evaluation' only), re-windowed and augmented, CT "
+                           "and MR slices with a scout inset, multi-panel figures, PACS-"
+                           "viewer screenshots around a film, CT scout views and light-box "
+                           "photos made from frontal films, laterals with side markers "
+                           "(model_training/view_synthesis.py)",
             "held_out_lateral_patients": material.held_out_patients,
             "held_out_lateral_files": sorted(material.held_out_files),
+            "held_out_non_chest_cases": material.held_out_cases,
+            "excluded_families": list(config.exclude_families),
             "inputs_per_split_class_origin": material.counts,
         },
         "training_config": dataclasses.asdict(config),
@@ -583,8 +825,10 @@ def train_view_model(
             "Real lateral films of only 17 patients, all from one collection (ieee8023), "
             f"{len(material.held_out_patients)} of them held out; laterals from other "
             "hospitals may look different.",
-            "No real abdominal or other-body-part films: those negatives are drawn sketches "
-            "and public sample images.",
+            "No real abdominal, skull or limb radiographs: those negatives are drawn "
+            "sketches and public sample images. Real CT, MR and ultrasound come from few "
+            "collections (TCIA COVID-19-NY-SBU, Lung-PET-CT-Dx, VQA-RAD, POCUS); CT slices "
+            "of other scanners and reconstructions may look different.",
             "A frontal film mirrored or upside down counts as frontal.",
         ],
     }

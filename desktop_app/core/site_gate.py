@@ -28,12 +28,13 @@ classifier's feature distance) out to where the site's films lie:
   then on. Limits only widen;
 * **the brake**: the non-chest check set shipped with LungLens
   (:mod:`desktop_app.core.gate.check_set`) is run through the same model; a check's widening
-  is scaled back (bisection on the fraction of the way it moves) until the development half
-  of that set is still refused at least as the floor says (:func:`non_chest_floor`: 98 %,
-  and never more than half a point below what the model refused before), and no refusal
-  limit goes more than half-way to the nearest development image past it (a margin for
-  non-chest images that are not in the set). The held-out half is only measured and
-  reported.
+  is scaled back (bisection on the fraction of the way it moves) until **no image of that
+  set that the model refused is labelled** (since 2026-12-07, both halves: a limit never
+  widens past a non-chest image; the set holds the real CT, MR and ultrasound images whose
+  licence allows shipping), and no refusal limit goes more than half-way to the nearest
+  image of the set past it (a margin for non-chest images that are not in the set). The
+  share refused is reported per half; the set's other figure (:func:`non_chest_floor`) is
+  kept as a report of how far the development half stays above 98 %.
 
 The refusal of a film under new limits is simulated from the values the gate measured
 (:func:`refused_and_cautioned`), by the rule of :meth:`desktop_app.core.gate.Gate.combine`:
@@ -50,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core.gate import usual_limits, with_limits
+from desktop_app.core.gate.gate import agreement
 from desktop_app.core.gate.verdict import Tier, tier
 
 __all__ = [
@@ -202,9 +204,10 @@ def refused_and_cautioned(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Whether each film would be refused / cautioned under ``limits``.
 
-    The rule of :meth:`desktop_app.core.gate.Gate.combine`: image checks and "no lung
-    fields" refuse; then the view check; then each two-tier check refuses past its refusal
-    limit unless the view check vouches for the film, and cautions past its usual limit.
+    The gate's own rule (:func:`desktop_app.core.gate.gate.agreement`, which
+    :meth:`desktop_app.core.gate.Gate.combine` applies): image checks and "no lung fields"
+    refuse; then the view check; then the two-tier checks by agreement: refusals the view
+    check may outweigh, two doubts refused.
 
     Args:
         values: Each film's gate values (``OodVerdict.values``); ``None`` for an unreadable
@@ -223,26 +226,22 @@ def refused_and_cautioned(
         if not measured_by_gate(film):
             refused[index] = bool(fixed_refusal[index]) or film is None
             continue
-        if never_widened_refusal(film, limits) or any(
-                key in film and key in limits.refusal and film[key] > limits.refusal[key]
-                for key in IMAGE_CHECKS):
-            refused[index] = True
-            continue
         frontal = float(film.get("frontal_probability", 1.0))
-        if not frontal >= view.min_frontal:
-            refused[index] = True
-            continue
-        vouched = view.confident_frontal is not None and frontal >= view.confident_frontal
-        caution = view.caution_frontal is not None and frontal < view.caution_frontal
-        for key in CHECKS:
-            if key not in limits.usual or key not in film:
-                continue
-            outcome = tier(_upper(film, key), limits.usual[key], limits.refusal[key])
-            if outcome is Tier.REFUSE and not vouched:
-                refused[index] = True
-                break
-            caution = caution or outcome is not Tier.PASS
-        cautioned[index] = caution and not refused[index]
+        tiers = {key: tier(_upper(film, key), limits.usual[key], limits.refusal[key])
+                 for key in CHECKS if key in limits.usual and key in film}
+        outcome = agreement(
+            image_refused=never_widened_refusal(film, limits) or any(
+                key in film and key in limits.refusal and film[key] > limits.refusal[key]
+                for key in IMAGE_CHECKS),
+            view_tier=(Tier.REFUSE if not frontal >= view.min_frontal else
+                       Tier.CAUTION if view.caution_frontal is not None
+                       and frontal < view.caution_frontal else Tier.PASS),
+            vouches=view.confident_frontal is not None and frontal >= view.confident_frontal,
+            refused_by=[key for key, found in tiers.items() if found is Tier.REFUSE],
+            unusual=any(found is not Tier.PASS for found in tiers.values()),
+        )
+        refused[index] = outcome is Tier.REFUSE
+        cautioned[index] = outcome is Tier.CAUTION
     return refused, cautioned
 
 
@@ -271,7 +270,8 @@ def _half_way_cap(key: str, before: GateLimits, wanted: GateLimits,
                   development: np.ndarray, view: ViewLimits) -> float:
     """How far ``key``'s limit may move: at most half-way to the nearest non-chest image.
 
-    The nearest development image of the check set past the model's refusal limit. The
+    The nearest image of the check set (of those ``development`` marks: all of them since
+    2026-12-07) past the model's refusal limit. The
     bisection alone lets a limit run up to just below that image, and an image of the
     same kind that is not in the set (the held-out half) can then lie just past the old limit
     and get through: measured on the simulated sites (docs/site_calibration.md), a drawn
@@ -281,8 +281,9 @@ def _half_way_cap(key: str, before: GateLimits, wanted: GateLimits,
     gap = wanted.refusal[key] - before.refusal[key]
     if gap <= 0:
         return 1.0
-    beyond = [_upper(film, key) for film, dev in zip(check_values, development, strict=True)
-              if dev and measured_by_gate(film)
+    beyond = [_upper(film, key) for film, counted in zip(check_values, development,
+                                                          strict=True)
+              if counted and measured_by_gate(film)
               and float(film.get("frontal_probability", 1.0)) >= view.min_frontal]
     beyond = [value for value in beyond if np.isfinite(value) and value > before.refusal[key]]
     if not beyond:
@@ -359,6 +360,13 @@ def site_limits(
         return float(refused[rows].mean()) if rows.any() else 1.0
 
     floor = non_chest_floor(refused_share(before, development))
+    everyone = np.ones(len(development), dtype=bool)
+    refused_before, _ = refused_and_cautioned(check_values, before, view, check_fixed)
+
+    def keeps_refusing(limits: GateLimits) -> bool:
+        """No check-set image the model refused is labelled under ``limits``."""
+        refused, _ = refused_and_cautioned(check_values, limits, view, check_fixed)
+        return not bool((refused_before & ~refused).any())
     # Widen the check that refuses most site films first: it is the one the site needs most.
     site_refused = {key: sum(_upper(site_values[i], key) > before.refusal[key] for i in look)
                     for key in before.usual}
@@ -367,19 +375,18 @@ def site_limits(
         if wanted.refusal[key] <= before.refusal[key] and wanted.usual[key] <= before.usual[key]:
             moved[key] = 1.0  # the site's films asked for nothing: all of no way
             continue
-        if refused_share(before.scaled(wanted, {**moved, key: 1.0}), development) >= floor:
+        if keeps_refusing(before.scaled(wanted, {**moved, key: 1.0})):
             moved[key] = 1.0
             continue
         low, high = 0.0, 1.0
         for _ in range(_BISECTION_STEPS):
             middle = (low + high) / 2
-            if refused_share(before.scaled(wanted, {**moved, key: middle}), development) \
-                    >= floor:
+            if keeps_refusing(before.scaled(wanted, {**moved, key: middle})):
                 low = middle
             else:
                 high = middle
         moved[key] = low
-    moved = {key: min(fraction, _half_way_cap(key, before, wanted, check_values, development,
+    moved = {key: min(fraction, _half_way_cap(key, before, wanted, check_values, everyone,
                                               view))
              for key, fraction in moved.items()}
     limits = before.scaled(wanted, moved)
@@ -390,6 +397,8 @@ def site_limits(
         "site_films": len(look),
         "non_chest": {
             "floor": floor,
+            "newly_labelled": int((refused_before & ~refused_and_cautioned(
+                check_values, limits, view, check_fixed)[0]).sum()),
             "development": {"n": int(development.sum()),
                             "refused_before": refused_share(before, development),
                             "refused_after": refused_share(limits, development)},

@@ -312,6 +312,52 @@ def _gate_section(card: ModelCard) -> str:
         parts.append(_grid(["source left out", "frontal films", "refused, refusing at the "
                             "usual limits", "refused, with the caution tier", "cautioned",
                             "refused, network also trained without it"], rows))
+    parts.append(_category_table(card.metric("gate_by_category")))
+    return "".join(parts)
+
+
+def _category_table(study: Any) -> str:
+    """What the gate does per kind of image: refused, labelled with or without a caution.
+
+    Written into the card by ``benchmarks/gate_categories.py --model-card``: images that
+    must be refused (CT, MR, ultrasound, laterals, photos, screenshots, figures) beside
+    frontal films that must be answered, so the trade is visible.
+    """
+    if not isinstance(study, Mapping) or not isinstance(study.get("per_category"), Mapping):
+        return ""
+    rows = []
+    for name, entry in study["per_category"].items():
+        if not isinstance(entry, Mapping) or not entry.get("n"):
+            continue
+        n = float(entry["n"])
+        rows.append([_esc(name), _esc(entry["n"]),
+                     *(_pct(float(entry.get(key, 0)) / n)
+                       for key in ("refused", "cautioned", "answered"))])
+    held_out = study.get("held_out_categories")
+    note = ("<p>Images of every kind, through the app's own classify path "
+            f"({_esc(study.get('measured', ''))}, view model "
+            f"{_esc(study.get('view_model', ''))}). Non-chest cases and lateral patients "
+            "were never trained on.</p>")
+    parts = ["<h3>What the gate does with each kind of image</h3>", note,
+             _grid(["kind of image", "images", "refused", "labelled with a caution",
+                    "labelled without a caution"], rows)]
+    if isinstance(held_out, Mapping) and held_out:
+        loco = []
+        for model, table in held_out.items():
+            if not isinstance(table, Mapping):
+                continue
+            for name, entry in table.items():
+                if isinstance(entry, Mapping) and entry.get("n") and name.startswith("all "):
+                    n = float(entry["n"])
+                    loco.append([_esc(f"{name.removeprefix('all ')}, view check trained "
+                                      f"without {model.split(' (')[0]}"), _esc(entry["n"]),
+                                 *(_pct(float(entry.get(key, 0)) / n)
+                                   for key in ("refused", "cautioned", "answered"))])
+        if loco:
+            parts += ["<p>A kind of image nobody thought of: the view check trained without "
+                      "it.</p>",
+                      _grid(["kind of image", "images", "refused", "labelled with a caution",
+                             "labelled without a caution"], loco)]
     return "".join(parts)
 
 

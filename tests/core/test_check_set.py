@@ -19,9 +19,11 @@ from desktop_app.core.gate import CheckCase, check_set_dir, load_check_set
 from desktop_app.core.gate.check_set import MANIFEST_FILE, CheckSetError
 from desktop_app.core.gate.non_chest_cases import CATEGORIES, SHIPPED_MAX_SIDE
 from desktop_app.core.imaging import load_image
+from scripts.write_check_set import REAL_CATEGORIES, real_cases
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "resources" / "non_chest_check"
+NON_CHEST = REPO.parent / "shared" / "datasets" / "views" / "non_chest"
 
 
 @pytest.fixture
@@ -38,15 +40,17 @@ def test_shipped_set_verifies_and_covers_both_halves_and_every_category() -> Non
     cases = load_check_set()
     assert all(isinstance(case, CheckCase) for case in cases)
     assert len(cases) >= 200
+    manifest = json.loads((SHIPPED / MANIFEST_FILE).read_text(encoding="utf-8"))
+    # The generated categories and, since 2026-12-07, real CT, MR and ultrasound images.
+    assert set(manifest["categories"]) == {*CATEGORIES, *REAL_CATEGORIES.values()}
     for half in (False, True):
         present = {case.category for case in cases if case.held_out is half}
-        assert present == set(CATEGORIES), f"held_out={half}: {sorted(present)}"
+        assert present == set(manifest["categories"]), f"held_out={half}: {sorted(present)}"
     assert all(case.description and case.group for case in cases)
     listed = {case.path.resolve() for case in cases}
     on_disk = {path.resolve() for path in SHIPPED.rglob("*")
                if path.is_file() and path.name != MANIFEST_FILE}
     assert on_disk == listed, f"files not in the manifest: {sorted(on_disk - listed)}"
-    manifest = json.loads((SHIPPED / MANIFEST_FILE).read_text(encoding="utf-8"))
     assert manifest["max_side"] == SHIPPED_MAX_SIDE
     assert manifest["count"] == len(cases)
 
@@ -109,16 +113,19 @@ def test_writer_refuses_to_replace_a_folder_that_is_not_a_check_set(tmp_path: Pa
                     or importlib.util.find_spec("matplotlib") is None,
                     reason="writing the check set needs scikit-image and matplotlib "
                            "(a development install); the shipped copy cannot be re-derived")
+@pytest.mark.skipif(not (NON_CHEST / "metadata.csv").is_file(),
+                    reason=f"the check set ships real CT, MR and ultrasound images from "
+                           f"{NON_CHEST}, which is absent: the copy cannot be re-derived")
 def test_shipped_set_is_what_the_writer_produces(tmp_path: Path) -> None:
     from desktop_app.core.gate.non_chest_cases import write_shipped_set
 
-    written = write_shipped_set(tmp_path / "again")
+    written = write_shipped_set(tmp_path / "again", extra=real_cases(NON_CHEST))
     shipped = json.loads((SHIPPED / MANIFEST_FILE).read_text(encoding="utf-8"))
     again = json.loads((tmp_path / "again" / MANIFEST_FILE).read_text(encoding="utf-8"))
     assert len(written) == shipped["count"]
     differing = [f"{a['path']} ({a['sha256'][:12]} != {b['sha256'][:12]})"
                  for a, b in zip(again["files"], shipped["files"], strict=False) if a != b]
-    assert not differing, ("the shipped set is stale; re-create it with python -m "
-                           "desktop_app.core.gate.non_chest_cases --shipped "
-                           f"resources/non_chest_check: {differing}")
+    assert not differing, ("the shipped set is stale; re-create it with python "
+                           "scripts/write_check_set.py"
+                           f": {differing}")
     assert again == shipped

@@ -10,6 +10,7 @@ import pytest
 
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.gate import Gate, OodGate, OodVerdict, Tier, ViewCheck, tier
+from desktop_app.core.gate.gate import agreement
 from desktop_app.core.gate.view import VIEW_CARD_FILE, VIEW_CLASSES, ViewCard, load_view_model
 from tests.core.test_ood import _gate_with_texture_and_global, _prepared_radiographs, fitted_gate
 
@@ -124,18 +125,84 @@ def test_a_refusal_limit_for_a_check_the_card_lacks_is_refused() -> None:
 
 
 def test_combine_refusal_wins_else_cautions_are_joined() -> None:
-    view = OodVerdict(False, None, caution="the view check is not sure")
     appearance = OodVerdict(False, None, caution="unusual layout (...)")
     features = OodVerdict(False, None, 19.0, caution="features unlike the training films")
-    combined = Gate.combine(PASS, view, appearance, features)
+    combined = Gate.combine(PASS, PASS, appearance, features)
     assert not combined.out_of_distribution
     assert combined.distance == 19.0
-    assert combined.caution == ("unusual film: the view check is not sure; unusual layout (...); "
+    assert combined.caution == ("unusual film: unusual layout (...); "
                                 "features unlike the training films: read with care")
-    refused = Gate.combine(PASS, view, OodVerdict(True, "layout"), features)
+    unsure = OodVerdict(False, None, caution="the view check is not sure")
+    assert Gate.combine(PASS, unsure, PASS, OodVerdict(False, None, 3.0)).caution == (
+        "unusual film: the view check is not sure: read with care")
+    refused = Gate.combine(PASS, PASS, OodVerdict(True, "layout"), features)
     assert refused == OodVerdict(True, "layout", 19.0)
     assert refused.caution is None
     assert Gate.combine(PASS, PASS, PASS, OodVerdict(False, None, 3.0)).caution is None
+
+
+def test_two_doubts_refuse_where_each_alone_would_caution() -> None:
+    """The view check unsure and a distance check past its usual limit: refused, both named."""
+    unsure = OodVerdict(False, None, caution="the view check is not sure this is a whole "
+                                             "frontal film (frontal 41%, other 55%)")
+    features = OodVerdict(False, None, 19.0, caution="features unlike the training films")
+    refused = Gate.combine(PASS, unsure, PASS, features)
+    assert refused.out_of_distribution
+    assert refused.reason.startswith("two checks doubt this is a frontal chest X-ray: the "
+                                     "view check is not sure")
+    assert "features unlike the training films" in refused.reason
+    assert refused.distance == 19.0
+
+
+def _voices(frontal: float = 0.995, **refusing: bool) -> tuple[OodVerdict, OodVerdict]:
+    """Appearance and feature verdicts refusing by the named checks (vouchable)."""
+    appearance_names = tuple(name for name in ("layout", "orientation", "global", "texture")
+                             if refusing.get(name))
+    appearance = (OodVerdict(True, f"{appearance_names[0]} reason",
+                             if_frontal="; ".join(f"unusual {n}" for n in appearance_names),
+                             refused_by=appearance_names)
+                  if appearance_names else PASS)
+    features = _features_refusal() if refusing.get("features") else OodVerdict(False, None, 3.0)
+    return appearance, features
+
+
+@pytest.mark.parametrize("refusing", [
+    {"features": True}, {"layout": True}, {"layout": True, "features": True},
+    {"texture": True}, {"global": True, "orientation": True},
+])
+def test_a_sure_view_check_outweighs_distance_refusals_an_unsure_one_never(
+        refusing: dict[str, bool]) -> None:
+    appearance, features = _voices(**refusing)
+    sure = OodVerdict(False, None, values={"frontal_probability": 0.995})
+    vouched = Gate.combine(PASS, sure, appearance, features, confident_frontal=0.99)
+    assert not vouched.out_of_distribution
+    assert "but the view check is sure it is a whole frontal film" in vouched.caution
+    unsure = OodVerdict(False, None, values={"frontal_probability": 0.985},
+                        caution="the view check is not sure")
+    refused = Gate.combine(PASS, unsure, appearance, features, confident_frontal=0.99)
+    assert refused.out_of_distribution
+    assert set(refused.refused_by) == set(refusing)
+
+
+def test_agreement_is_the_one_statement_of_the_rule() -> None:
+    refuse, caution, passed = Tier.REFUSE, Tier.CAUTION, Tier.PASS
+    base = {"image_refused": False, "view_tier": passed, "vouches": False, "refused_by": (),
+            "unusual": False}
+    assert agreement(**base) is passed
+    assert agreement(**{**base, "image_refused": True, "vouches": True}) is refuse
+    assert agreement(**{**base, "view_tier": refuse}) is refuse
+    assert agreement(**{**base, "view_tier": caution}) is caution
+    assert agreement(**{**base, "unusual": True}) is caution
+    assert agreement(**{**base, "view_tier": caution, "unusual": True}) is refuse
+    assert agreement(**{**base, "refused_by": ("features",), "unusual": True}) is refuse
+    assert agreement(**{**base, "refused_by": ("features",), "unusual": True,
+                        "vouches": True}) is caution
+    assert agreement(**{**base, "refused_by": ("features",), "unusual": True,
+                        "vouches": True, "all_vouchable": False}) is refuse
+    assert agreement(**{**base, "refused_by": ("features",), "unusual": True,
+                        "view_tier": caution}) is refuse
+    assert agreement(**{**base, "refused_by": ("layout", "texture"), "unusual": True,
+                        "vouches": True}) is caution
 
 
 def _view_check_with(tmp_path: Path, caution: object, **changes: object) -> ViewCheck:
@@ -242,11 +309,6 @@ def test_a_confident_view_check_turns_distance_refusals_into_cautions() -> None:
         "unusual film: far from the training films (features unlike the training films "
         "(distance 25.0)), but the view check is sure it is a whole frontal film (100%): "
         "read with care")
-    layout = OodVerdict(True, "layout reason", if_frontal="unusual layout (2.5; usual up to 1.9)")
-    both = Gate.combine(PASS, sure, layout, _features_refusal(), confident_frontal=0.99)
-    assert not both.out_of_distribution
-    assert "unusual layout" in both.caution
-    assert "features unlike" in both.caution
 
 
 @pytest.mark.parametrize(

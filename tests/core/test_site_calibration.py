@@ -133,7 +133,10 @@ def test_section_reports_gate_thresholds_and_honest_figures(
     assert set(card.ood["refusal_limits"]) >= {"layout", "features"}
     assert section["gate"]["layout"]["refusal"][1] == section["gate"]["layout"]["refusal"][0]
     checks = section["non_chest_check_set"]
-    assert checks["development"]["refused_after"] >= checks["floor"] >= 0.98
+    # No image of the check set that the model refused is labelled after calibration.
+    assert checks["newly_labelled"] == 0
+    for half in ("development", "held_out"):
+        assert checks[half]["refused_after"] >= checks[half]["refused_before"]
     # 14 films per class cannot pin a figure down: the warning says how far.
     assert any("known to about ±" in warning for warning in section["warnings"])
 

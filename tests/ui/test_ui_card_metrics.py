@@ -282,3 +282,21 @@ def test_dialog_says_when_a_card_has_no_gate_figures(qtbot, split_card_bundle) -
     dialog = ModelCardDialog(load_bundle(split_card_bundle).card)
     qtbot.addWidget(dialog)
     assert "records no gate figures on its TEST split" in dialog.text()
+
+
+def test_dialog_shows_what_the_gate_does_with_each_kind_of_image(qtbot) -> None:
+    study = {"measured": "2026-12-07", "view_model": "lunglens-view-test",
+             "per_category": {
+                 "CT chest": {"n": 20, "refused": 19, "cautioned": 1, "answered": 0},
+                 "frontal TEST, nih": {"n": 148, "refused": 0, "cautioned": 2,
+                                       "answered": 146}},
+             "held_out_categories": {"CT (lunglens-view-x)": {
+                 "all CT chest": {"n": 39, "refused": 38, "cautioned": 1, "answered": 0}}}}
+    dialog = ModelCardDialog(_bundled_card({**SPLIT_METRICS, "gate_by_category": study}))
+    qtbot.addWidget(dialog)
+    text = dialog.text()
+    assert "What the gate does with each kind of image" in text
+    for expected in ("CT chest", "95.0%", "5.0%", "98.6%",
+                     "CT chest, view check trained without CT", "97.4%",
+                     "lunglens-view-test"):
+        assert expected in text, expected

@@ -183,24 +183,29 @@ class AppearanceChecks:
         """The appearance checks on the preprocessed image (before the model).
 
         Layout first (its reason is the most telling), then orientation, global statistics
-        and texture: the first check that refuses gives the reason. When none refuses, every
-        check between its two limits adds its caution. The verdict's ``values`` hold each
-        check's value (orientation: its score).
+        and texture: the first check that refuses gives the reason, and ``refused_by`` names
+        every check that refuses (the gate's agreement rule counts them). When none refuses,
+        every check between its two limits adds its caution. The verdict's ``values`` hold
+        each check's value (orientation: its score).
         """
         distances = self.appearance_distances(prepared)
         values = {name: (-distance if name == "orientation" else distance)
                   for name, (distance, _limit) in distances.items()}
-        cautions = []
+        cautions, refusals, vouched = [], [], []
         for name, (distance, limit) in distances.items():
             words = {"d": distance, "t": limit, "nd": -distance, "nt": -limit}
             outcome = tier(distance, limit, self.refusal_limits.get(name))
             if outcome is Tier.REFUSE:
+                refusals.append((name, _REASONS[name].format(**words)))
                 # Only with a refusal limit is "far past the usual limit" a caution when the
                 # view check vouches for the film; a card without one refuses as before.
-                vouchable = name in self.refusal_limits and np.isfinite(distance)
-                return OodVerdict(True, _REASONS[name].format(**words), values=values,
-                                  if_frontal=(_CAUTIONS[name].format(**words) if vouchable
-                                              else None))
-            if outcome is Tier.CAUTION:
+                if name in self.refusal_limits and np.isfinite(distance):
+                    vouched.append(_CAUTIONS[name].format(**words))
+            elif outcome is Tier.CAUTION:
                 cautions.append(_CAUTIONS[name].format(**words))
+        if refusals:
+            every_one_vouchable = len(vouched) == len(refusals)
+            return OodVerdict(True, refusals[0][1], values=values,
+                              if_frontal="; ".join(vouched) if every_one_vouchable else None,
+                              refused_by=tuple(name for name, _ in refusals))
         return OodVerdict(False, None, caution="; ".join(cautions) or None, values=values)

@@ -60,7 +60,7 @@ class FeatureDistance:
                     f"image content is unlike the chest X-rays the model was trained on "
                     f"(feature distance {distance:.1f}, limit {self.distance_threshold:.1f}); "
                     "not a frontal chest X-ray, or an unusual one",
-                    distance, values=values, if_frontal=caution,
+                    distance, values=values, if_frontal=caution, refused_by=("features",),
                 ))
             elif outcome is Tier.CAUTION:
                 verdicts.append(OodVerdict(False, None, distance, caution=caution,

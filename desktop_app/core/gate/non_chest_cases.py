@@ -1381,7 +1381,8 @@ SHIPPED_MAX_SIDE = 256
 _SHIPPED_FORMAT = "lunglens-non-chest-check-1"
 
 
-def write_shipped_set(folder: Path, *, max_side: int = SHIPPED_MAX_SIDE) -> list[OodCase]:
+def write_shipped_set(folder: Path, *, max_side: int = SHIPPED_MAX_SIDE,
+                      extra: Sequence[OodCase] = ()) -> list[OodCase]:
     """Write the check set that ships in ``resources/non_chest_check/``: reduced, hashed.
 
     Every generated image is reduced so its longest side is at most ``max_side`` (smaller
@@ -1395,6 +1396,9 @@ def write_shipped_set(folder: Path, *, max_side: int = SHIPPED_MAX_SIDE) -> list
         folder: The output folder. An existing check set there (a folder with a manifest)
             is replaced; any other non-empty folder is refused.
         max_side: Longest side in pixels.
+        extra: Real images to ship too (``scripts/write_check_set.py`` adds the CT, MR and
+            ultrasound images of ``../shared/datasets/views/non_chest`` whose licence allows
+            it), each with its own category, half and group.
 
     Returns:
         The cases, with paths inside ``folder``.
@@ -1417,7 +1421,7 @@ def write_shipped_set(folder: Path, *, max_side: int = SHIPPED_MAX_SIDE) -> list
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="non-chest-") as work:
-        generated = write_ood_cases(Path(work))
+        generated = [*write_ood_cases(Path(work)), *extra]
         cases = []
         entries = []
         for case in generated:
@@ -1438,7 +1442,8 @@ def write_shipped_set(folder: Path, *, max_side: int = SHIPPED_MAX_SIDE) -> list
         "max_side_note": "every image reduced so its longest side is at most max_side px "
                          "(smaller images copied unchanged); DICOM stays DICOM, PNG and JPEG "
                          "keep their format",
-        "categories": list(CATEGORIES),
+        "categories": [*CATEGORIES, *sorted({case.category for case in extra}
+                                            - set(CATEGORIES))],
         "count": len(entries),
         "held_out_count": sum(entry["held_out"] for entry in entries),
         "files": entries,

@@ -34,6 +34,9 @@ class OodVerdict:
             films, which does not say it is not a chest film): the caution it becomes when
             the view check is confident the film is a whole frontal chest film
             (:meth:`desktop_app.core.gate.gate.Gate.combine`). ``None`` for other verdicts.
+        refused_by: The distance checks past their refusal limit (``"layout"``,
+            ``"orientation"``, ``"global"``, ``"texture"``, ``"features"``): the agreement
+            rule counts the voices against a film, not only the first.
     """
 
     out_of_distribution: bool
@@ -42,6 +45,7 @@ class OodVerdict:
     caution: str | None = None
     values: Mapping[str, float] = field(default_factory=dict, compare=False)
     if_frontal: str | None = field(default=None, compare=False)
+    refused_by: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         if self.out_of_distribution and self.caution is not None:

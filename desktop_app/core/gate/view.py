@@ -3,8 +3,10 @@
 The classifier is trained on frontal (PA/AP) films only, and the appearance and feature checks
 learn what a frontal film looks like from the classifier's training images: a real lateral
 film, the most common wrong input in a clinic (every chest series has one), passed them too
-often. The view model was trained on purpose with real lateral films, films turned by 90°,
-crops and other images (``model_training/view_model.py``, ``docs/view_check.md``).
+often, and so did CT slices. The view model was trained on purpose with real lateral films,
+real CT, MR and ultrasound images, paper figures, viewer screenshots, CT scout views,
+light-box photos, films turned by 90°, crops and other images
+(``model_training/view_model.py``, ``docs/view_check.md``).
 
 It ships in ``resources/view_model/`` with its own card (``view_card.json``), separately from
 the classifier: a model retrained in the wizard keeps the same view check. Loading verifies
@@ -18,8 +20,10 @@ strided subsample of the loaded image (:func:`view_input`), so that it adds abou
 core time per image to the classify path (``benchmarks/view_check.py``).
 
 A card may hold ``confident_frontal_probability`` (at least the caution threshold): at or
-above it the view check vouches for the film, and the classifier's distance checks caution
-instead of refusing (:meth:`desktop_app.core.gate.gate.Gate.combine`).
+above it the view check vouches for the film, and a distance check's refusal becomes a
+caution by the gate's agreement rule (:func:`desktop_app.core.gate.gate.agreement`). Since
+2026-12-07 the caution threshold is as high (the view check either vouches for a film or is
+not sure of it) wherever the unseen frontal films allow it.
 
 A card may hold ``caution_frontal_probability`` (at least ``min_frontal_probability``, at most
 1): a film whose frontal probability lies between the two is labelled with a caution ("the
