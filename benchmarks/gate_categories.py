@@ -221,6 +221,24 @@ def _cell(count: int, n: int) -> str:
     return f"{count / n:.1%} ({count})" if n else "-"
 
 
+HOW_TO_READ = (
+    "Every image went through the app's own classify path and got one of three outcomes. "
+    "What was held out of the view model's training: the real CT, MR and ultrasound rows "
+    "hold only the **held-out cases** of `views/non_chest` (split by `case_id`, 2 of every 5 "
+    "cases of each kind, and every non-commercial-licence image); the lateral row the 5 "
+    "held-out patients; photos, screenshots, charts, drawings and turned films the held-out "
+    "half of the generated set; figures, viewer screenshots, CT scout views, light-box "
+    "photos and slices with a scout inset are **unseen images of a seen kind** (made from "
+    "TEST films and held-out cases by the generators the training used); the frontal TEST "
+    "films were never trained on. The rows *of a source the gate never saw* are "
+    "`benchmarks/gate_loso.py` (gate fitted without the source, the installed network's "
+    "features: 'cautioned' counts films past a usual limit, which a confident view check "
+    "keeps labelled). **Held out by category** is the estimate for a kind of image nobody "
+    "thought of: a view model trained without any CT (real or synthesised, figures and "
+    "screenshots with CT included), measured on all 87 CT images, and one without "
+    "ultrasound on all 46 ultrasound images. The rule is `agreement` in "
+    "`desktop_app/core/gate/gate.py`; its variants below are simulated from the measured "
+    "values by the same function.")
 #: The table's row order: what must be refused, then what must be answered.
 ROW_ORDER = ("CT chest", "CT other", "MR", "ultrasound", "slice with a scout inset",
              "lateral (held-out patients)", "lateral (all 22, most trained on)", "photo",
@@ -252,7 +270,7 @@ def loso_rows(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def render(main_table: dict[str, dict[str, Any]],
            loco: dict[str, dict[str, dict[str, Any]]], header: str) -> str:
     """Markdown: the per-category table, then the held-out-category table."""
-    lines = ["## The gate per category of image", "", header, "",
+    lines = ["## The gate per category of image", "", header, "", HOW_TO_READ, "",
              "| category | n | refused | labelled with a caution | labelled without one "
              "| target | met |",
              "|---|---:|---:|---:|---:|---:|:-:|"]
@@ -295,6 +313,100 @@ def render(main_table: dict[str, dict[str, Any]],
 _LOCO_FAMILIES = {"ct": "CT", "us": "ultrasound"}
 
 
+#: The rule variants measured against each other (docs/ood_evaluation.md): extra conditions
+#: on the view check's vouching, and vouching thresholds, on top of the agreement rule.
+RULE_VARIANTS: tuple[tuple[str, int | None, frozenset[str], float], ...] = (
+    ("agreement (shipped)", None, frozenset(), 0.99),
+    ("vouch at 0.95", None, frozenset(), 0.95),
+    ("vouch at 0.90", None, frozenset(), 0.90),
+    ("outweigh one refusing check only", 1, frozenset(), 0.99),
+    ("never outweigh texture / global", None, frozenset({"texture", "global"}), 0.99),
+    ("both of the above", 1, frozenset({"texture", "global"}), 0.99),
+)
+
+
+def simulated_refusal(values: dict[str, float], error: bool, gate: Any, view: Any,
+                      max_refusals: int | None, unvouchable: frozenset[str],
+                      confident: float) -> bool:
+    """Whether a film is refused under a variant of the rule, from its measured values.
+
+    The base is :func:`desktop_app.core.gate.gate.agreement` (with the card's limits and the
+    view card's thresholds); a variant may also forbid vouching when more than
+    ``max_refusals`` distance checks refuse, or when one of ``unvouchable`` refuses.
+    """
+    from desktop_app.core.gate import Tier, tier
+    from desktop_app.core.gate.gate import agreement
+    from desktop_app.core.gate.vectors import ImageStatistics
+
+    if error or "frontal_probability" not in values:
+        return True
+    stats = ImageStatistics(**{key: values[key] for key in (
+        "colourfulness", "aspect", "gray_levels", "uniform_fraction")})
+    frontal = values["frontal_probability"]
+    tiers = {}
+    for name, (limit, refusal) in gate.limits.items():
+        if name in values:
+            sign = -1.0 if name == "orientation" else 1.0
+            tiers[name] = tier(sign * values[name], sign * limit,
+                               None if refusal is None else sign * refusal)
+    refused_by = [name for name, found in tiers.items() if found is Tier.REFUSE]
+    vouches = (frontal >= confident
+               and (max_refusals is None or len(refused_by) <= max_refusals)
+               and not unvouchable.intersection(refused_by))
+    outcome = agreement(
+        image_refused=gate.check_image(stats).out_of_distribution or
+        values.get("lungs_found") == 0.0,
+        view_tier=(Tier.REFUSE if frontal < view.min_frontal_probability else
+                   Tier.CAUTION if frontal < (view.caution_frontal_probability or 0.5)
+                   else Tier.PASS),
+        vouches=vouches, refused_by=refused_by,
+        unusual=any(found is not Tier.PASS for found in tiers.values()))
+    return outcome is Tier.REFUSE
+
+
+def rule_study(cases: Sequence[Case], dumps: dict[str, list[dict[str, Any]]],
+               loco_cases: dict[str, list[Case]], gate: Any, view: Any) -> str:
+    """Markdown: what each rule variant would have refused, from the measured values."""
+    groups = {
+        "non-chest images labelled": lambda c: c.expect == REFUSE and not c.row.startswith("all"),
+        "bedside TEST films refused": lambda c: "bedside" in c.row,
+        "frontal TEST films refused": lambda c: c.row.startswith("frontal TEST,"),
+    }
+    lines = ["### The rule measured against stricter and looser variants", "",
+             "Simulated from each image's measured values with the same rule function "
+             "(`agreement`) and the same limits; the held-out-category columns use the view "
+             "models trained without CT / ultrasound on every image of that kind.", "",
+             "| variant | " + " | ".join(groups) + " | CT labelled, view check trained "
+             "without CT | ultrasound labelled, trained without ultrasound |",
+             "|---|" + "---:|" * (len(groups) + 2)]
+    for name, most, unvouchable, confident in RULE_VARIANTS:
+        cells = []
+        for label, wanted in groups.items():
+            chosen = [(c, o) for c, o in zip(cases, dumps["installed"], strict=True)
+                      if wanted(c)]
+            refused = sum(simulated_refusal(o["values"], bool(o["error"]), gate, view, most,
+                                            unvouchable, confident) for _, o in chosen)
+            count = len(chosen) - refused if label.endswith("labelled") else refused
+            cells.append(f"{count} of {len(chosen)}")
+        for family in ("ct", "us"):
+            if family not in dumps:
+                cells.append("-")
+                continue
+            chosen = [(c, o) for c, o in zip(loco_cases[family], dumps[family], strict=True)
+                      if c.expect == REFUSE]
+            labelled = sum(not simulated_refusal(o["values"], bool(o["error"]), gate, view,
+                                                 most, unvouchable, confident)
+                           for _, o in chosen)
+            cells.append(f"{labelled} of {len(chosen)}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    agree = sum(simulated_refusal(o["values"], bool(o["error"]), gate, view,
+                                  *RULE_VARIANTS[0][1:]) == bool(o["refused"])
+                for o in dumps["installed"])
+    lines += ["", f"The simulation of the shipped rule agrees with the classify path on {agree} "
+                  f"of {len(dumps['installed'])} images."]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -331,6 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             main_table.update(loso_rows(json.loads(args.loso_json.read_text(encoding="utf-8"))))
         loco: dict[str, dict[str, dict[str, Any]]] = {}
         dumps: dict[str, list[dict[str, Any]]] = {"installed": outcomes}
+        loco_cases: dict[str, list[Case]] = {}
         if args.held_out_category_runs is not None:
             for family in _LOCO_FAMILIES:
                 run = load_view_model(args.held_out_category_runs / family)
@@ -339,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_outcomes = _outcomes(Analyzer(bundle, view_model=run),
                                          [c.path for c in chosen])
                 dumps[family] = run_outcomes
+                loco_cases[family] = chosen
                 table = outcome_table(chosen, run_outcomes)
                 loco[f"{_LOCO_FAMILIES[family]} ({run.card.model_id})"] = {
                     row: entry for row, entry in table.items()
@@ -346,10 +460,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC with model "
               f"`{bundle.model_id}` and view model `{view_model.card.model_id}` on "
               f"{platform.machine()}, {time.perf_counter() - started:.0f} s. Reproduce with "
-              "`python benchmarks/gate_categories.py --held-out-category-runs DIR` "
-              "(DIR from `python -m model_training view-model ... --held-out-category-runs "
-              "DIR`).")
-    text = render(main_table, loco, header)
+              "`python benchmarks/gate_categories.py --held-out-category-runs DIR "
+              "--loso-json docs/model_report/gate_loso.json --markdown "
+              "docs/model_report/gate_categories.md` (DIR from `scripts/train_view_model.sh`; "
+              "gate_loso.json from `python benchmarks/gate_loso.py --json ...`).")
+    analyzer = Analyzer(bundle, view_model=view_model)
+    text = render(main_table, loco, header) + "\n" + rule_study(
+        cases, dumps, loco_cases, analyzer.gate, analyzer.view)
     print(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")

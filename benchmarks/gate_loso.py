@@ -363,10 +363,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                       e.frontal[mask], e.loaded[mask])
 
     dev, held_out = part(ood_all, ~held_flags), part(ood_all, held_flags)
+    kept_strict: dict[str, Any] | None = None
+    if args.keep_strict_from is not None and not strict:
+        earlier = json.loads(args.keep_strict_from.read_text(encoding="utf-8")).get(
+            "metrics", {}).get("leave_one_source_out_gate", {})
+        if earlier.get("strict"):
+            kept_strict = {
+                "table": earlier["strict"], "measured": earlier.get("measured"),
+                "views": earlier.get("strict_view_models_without_the_source", []),
+                "note": f"view model {earlier.get('view_model')} and the gate rule of that "
+                        "date; not re-measured: the reduced-scale loso runs are not kept"}
     deciding = margin_sources(table)
     pool = strict or per_source
-    margins = choose_margins({s: e for s, e in pool.items() if s in deciding}, dev,
-                             view_caution)
+    recorded = (bundle.card.ood.get("fit") or {}).get("refusal_margins")
+    if not strict and recorded:
+        # Without the strict runs the installed-feature runs would choose other margins than
+        # the card's (they set them): judge with the margins the card was fitted with.
+        margins = {check: float(recorded[check]) for check in CHECKS}
+    else:
+        margins = choose_margins({s: e for s, e in pool.items() if s in deciding}, dev,
+                                 view_caution)
 
     lines = ["## The gate at sources it never saw (leave one source out)", "",
              "Every source's films are real frontal chest films: each one refused is a false "
@@ -378,9 +394,11 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"`{bundle.model_id}` and view model `{view.model.card.model_id}`, "
              f"{time.perf_counter() - started:.0f} s. Margins (refusal limit = limit + "
              f"margin x (limit - median)): "
-             + ", ".join(f"{c} {m:g}" for c, m in margins.items()) + f", set by the "
-             f"{'strict' if strict else 'installed-feature'} runs of "
-             + ", ".join(s for s in deciding if s in pool) + ".", ""]
+             + ", ".join(f"{c} {m:g}" for c, m in margins.items())
+             + (", set by the strict runs of " + ", ".join(s for s in deciding if s in pool)
+                if strict or not recorded else
+                ", as the model card records them (set by the strict runs when the model "
+                "was fitted)") + ".", ""]
 
     def source_table(title: str, results: dict[str, Excess]) -> None:
         lines.extend([f"### {title}", "",
@@ -404,6 +422,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                      "runs" + (f"; view model trained without it for "
                                f"{', '.join(strict_views)}" if strict_views else "") + ")",
                      strict)
+    elif kept_strict:
+        lines.extend([f"### Network and gate trained without the source (kept from "
+                      f"{kept_strict['measured']}: {kept_strict['note']})", "",
+                      "| held-out source | frontal films | refused, one tier | refused, two "
+                      "tiers | cautioned, two tiers |", "|---|---:|---:|---:|---:|"])
+        lines += [f"| {source} | {entry['n']} | {entry['refused_one_tier']:.1%} | "
+                  f"{entry['refused_two_tiers']:.1%} | {entry['cautioned']:.1%} |"
+                  for source, entry in kept_strict["table"].items()]
+        lines.append("")
     lines.extend(["### What must stay refused (installed gate, all sources)", "",
                   "| images | n | refused, one tier | refused, two tiers |",
                   "|---|---:|---:|---:|"])
@@ -417,13 +444,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "How to read it. *One tier* is the gate until 2026-12-01: past any check's usual limit "
         "(fitted on the training films) a film was refused. *Two tiers* is the gate since "
         "2026-12-06: past its usual limit a check only cautions (the film keeps its label, "
-        "with \"unusual film: ... read with care\"), and refuses past its refusal limit; the "
-        "view check refuses below 25 % frontal and cautions below 50 %; colour, aspect, grey "
-        "levels and flat areas always refuse; and a film the view check is at least "
+        "with \"unusual film: ... read with care\"), and refuses past its refusal limit. "
+        "Since 2026-12-07 the tiers combine by the gate's agreement rule "
+        "(`desktop_app/core/gate/gate.py`, `agreement`): the view check refuses below 25 % "
+        f"frontal and is not sure below {view_caution:.0%}; colour, aspect, grey levels and "
+        "flat areas always refuse; a film the view check is at least "
         f"{confident if confident is not None else 1:.0%} sure is a whole frontal film is "
-        "not refused by the distance checks alone (they caution: being far from the "
-        "training films says a film is unusual, not that it is no chest film; chosen as the "
-        "most careful of 99, 95 and 90 %, all of which kept every non-chest image refused). "
+        "not refused by the distance checks alone (being far from the training films says "
+        "a film is unusual, not that it is no chest film; the threshold lies above what "
+        "view models trained without CT or ultrasound gave such images, docs/view_check.md); "
+        "a film the view check is not sure of that a distance check finds unusual is "
+        "refused (two doubts). "
         "The margin rule: per check, the largest 99.5th "
         "percentile, over the strict held-out sources, of how far past the usual limit a "
         "film lies in units of (limit - median), shrunk while the development half of the "
@@ -464,17 +495,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "laterals_refused": round(float(
             laterals.refused(margins, view_caution, confident).mean()), 4),
     }
-    if args.keep_strict_from is not None and not strict:
-        earlier = json.loads(args.keep_strict_from.read_text(encoding="utf-8")).get(
-            "metrics", {}).get("leave_one_source_out_gate", {})
-        if earlier.get("strict"):
-            record["strict"] = earlier["strict"]
-            record["strict_view_models_without_the_source"] = earlier.get(
-                "strict_view_models_without_the_source", [])
-            record["strict_measured"] = (
-                f"{earlier.get('measured')} with view model {earlier.get('view_model')} and "
-                "the gate rule of that date; not re-measured (the reduced-scale loso runs are "
-                "not kept)")
+    if kept_strict is not None:
+        record["strict"] = kept_strict["table"]
+        record["strict_view_models_without_the_source"] = kept_strict["views"]
+        record["strict_measured"] = f"{kept_strict['measured']} with {kept_strict['note']}"
     if args.json:
         args.json.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     if args.card:

@@ -22,6 +22,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app.core.worklist import RowRecord, Status, Worklist
+from desktop_app.core.worklist_store import ORIGIN_OPEN
 
 if TYPE_CHECKING:
     from desktop_app.core.analysis import ImageResult
@@ -321,10 +322,13 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
 
 
 def _sender_text(record: RowRecord) -> str:
+    """Who sent the film and when: a DICOM sender, the watch folder, or opened by the user."""
     if record.received is None:
         return ""
     time = record.received.strftime("%H:%M:%S")
-    return f"{record.calling_ae} · {time}" if record.calling_ae else f"watch folder · {time}"
+    if record.calling_ae:
+        return f"{record.calling_ae} · {time}"
+    return f"{'opened' if record.origin == ORIGIN_OPEN else 'watch folder'} · {time}"
 
 
 class ResultsTableView(QtWidgets.QTableView):

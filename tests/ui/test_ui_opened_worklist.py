@@ -127,3 +127,19 @@ def test_a_restart_answers_opened_films_left_queued_and_keeps_answers_of_moved_f
     again.table.select_key(gone.key)
     qtbot.waitUntil(lambda: "no longer there" in again.viewer.view._placeholder, timeout=10_000)
     assert again.panel.result is gone.result
+
+
+def test_the_received_column_says_who_sent_a_film_or_that_it_was_opened() -> None:
+    import datetime as dt
+
+    from desktop_app.core.worklist import RowRecord
+    from desktop_app.ui.results_table import _sender_text
+
+    when = dt.datetime(2026, 12, 7, 9, 30, 5)
+    assert _sender_text(RowRecord(1, Path("a.dcm"), received=when, calling_ae="MODALITY",
+                                  origin="dicom")) == "MODALITY · 09:30:05"
+    assert _sender_text(RowRecord(2, Path("b.png"), received=when, origin="watch")) == (
+        "watch folder · 09:30:05")
+    assert _sender_text(RowRecord(3, Path("c.png"), received=when, origin="open")) == (
+        "opened · 09:30:05")
+    assert _sender_text(RowRecord(4, Path("d.png"))) == ""
