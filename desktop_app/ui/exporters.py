@@ -22,11 +22,11 @@ import numpy as np
 from PIL import Image
 
 from desktop_app import APP_NAME, DISCLAIMER, __version__
-from desktop_app.core.analysis import ImageResult
-from desktop_app.core.calibration_line import calibration_line
-from desktop_app.core.heatmap import colourise, heatmap_for_input
-from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.model_card import ModelCard
+from desktop_app.core.classify.analysis import ImageResult
+from desktop_app.core.classify.heatmap import colourise, heatmap_for_input
+from desktop_app.core.model.calibration_line import calibration_line
+from desktop_app.core.model.model_bundle import ModelBundle
+from desktop_app.core.model.model_card import ModelCard
 from desktop_app.core.preprocessing import to_uint8
 from desktop_app.core.session.session import is_from_model
 from desktop_app.ui.card_metrics import (
@@ -59,7 +59,7 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
         records: The worklist rows, in the order to write.
         classes: The model's classes (one probability column each).
         model_id: The model in use (for rows not yet analysed).
-        calibration: Its :func:`~desktop_app.core.calibration_line.calibration_line`
+        calibration: Its :func:`~desktop_app.core.model.calibration_line.calibration_line`
             (``None``: a model as trained). Filled in only on rows answered by that model, so
             a row answered before a switch never claims a calibration it was not given; the
             column comes last so the columns readers already rely on keep their places.

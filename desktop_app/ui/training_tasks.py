@@ -29,8 +29,8 @@ import numpy as np
 
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.locations import user_data_dir
-from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.model_store import ModelEntry, ModelStore, ModelStoreError
+from desktop_app.core.model.model_bundle import ModelBundle
+from desktop_app.core.model.model_store import ModelEntry, ModelStore, ModelStoreError
 
 __all__ = [
     "DatasetSummary",
@@ -504,7 +504,7 @@ def self_test_bundle(bundle: ModelBundle, images: Sequence[str | Path]) -> int:
     Raises:
         ModelStoreError: If the model cannot run or gives invalid probabilities.
     """
-    from desktop_app.core.analysis import Analyzer
+    from desktop_app.core.classify.analysis import Analyzer
 
     paths = [Path(p) for p in list(images)[:SELF_TEST_IMAGES]]
     if not paths:

@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6 import QtCore
 
+from desktop_app.core.classify.row_thumbnails import make_thumbnail
 from desktop_app.core.errors import LungLensError
-from desktop_app.core.row_thumbnails import make_thumbnail
 
 if TYPE_CHECKING:
-    from desktop_app.core.analysis import Analyzer, ExpandedInputs, ImageResult
-    from desktop_app.core.model_bundle import ModelBundle
-    from desktop_app.core.model_store import ActiveModel
+    from desktop_app.core.classify.analysis import Analyzer, ExpandedInputs, ImageResult
+    from desktop_app.core.model.model_bundle import ModelBundle
+    from desktop_app.core.model.model_store import ActiveModel
 
 __all__ = [
     "DECODE_PROCESSES",
@@ -100,8 +100,8 @@ def load_active_model(override: Path | str | None = None) -> ActiveModel:
         ModelBundleError: If the model cannot be used (the message says why).
     """
     # The classify path is imported here, in the worker, so the window can appear first.
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.model_store import ActiveModel, ModelStore
+    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.model.model_store import ActiveModel, ModelStore
 
     # One decoder process starts while the model loads, so the first compressed film does
     # not wait for it; the second starts when two decodes first overlap. Started ahead, it sat
@@ -117,7 +117,7 @@ def load_active_model(override: Path | str | None = None) -> ActiveModel:
 
 def analyzer_for(bundle: ModelBundle) -> Analyzer:
     """This thread's :class:`Analyzer` for ``bundle`` (created once per thread and model)."""
-    from desktop_app.core.analysis import Analyzer
+    from desktop_app.core.classify.analysis import Analyzer
 
     cached: Analyzer | None = getattr(_thread_state, "analyzer", None)
     if cached is None or cached.bundle is not bundle:
@@ -131,7 +131,7 @@ def analyzer_for(bundle: ModelBundle) -> Analyzer:
 
 def expand_paths(paths: Sequence[str | Path]) -> ExpandedInputs:
     """Expand folders to image files (run off the UI thread: it reads every file's header)."""
-    from desktop_app.core.analysis import expand_inputs
+    from desktop_app.core.classify.analysis import expand_inputs
 
     return expand_inputs(paths)
 

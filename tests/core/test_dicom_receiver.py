@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.dicom_receiver import (
+from desktop_app.core.node.dicom_receiver import (
     STATUS_CANNOT_UNDERSTAND,
     STATUS_OUT_OF_RESOURCES,
     STATUS_SUCCESS,
     ReceiverConfig,
     StorageReceiver,
 )
-from desktop_app.core.worklist_store import WorklistStore
+from desktop_app.core.node.worklist_store import WorklistStore
 from tests.dicom_films import ENCAPSULATED_PDF, chest_film, push
 
 DX = "1.2.840.10008.5.1.4.1.1.1.1"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.locations import user_data_dir
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.model_store import BUNDLED_ID, ModelStore
-from desktop_app.core.site_calibration import calibration_line
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.model.model_store import BUNDLED_ID, ModelStore
+from desktop_app.core.site.site_calibration import calibration_line
 from desktop_app.ui.calibration_dialog import CalibrationDialog
 from desktop_app.ui.calibration_tables import figure_rows
 from tests.ui.calibration_films import SITE_FILMS, write_check_set, write_site_films
@@ -186,7 +186,7 @@ def test_errors_are_shown_in_the_dialog(qtbot, make_dialog, tmp_path: Path) -> N
 
 def test_menu_opens_it_and_install_switches_the_window(
         qtbot, make_window, monkeypatch, tiny_bundle: Path, films: Path, tmp_path: Path) -> None:
-    from desktop_app.core import site_calibration
+    from desktop_app.core.site import site_calibration
 
     checks = write_check_set(tmp_path / "checks")
     monkeypatch.setattr(site_calibration, "load_check_set", lambda: checks)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.locations import bundled_model_dir
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.model_card import ModelCard
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.model.model_card import ModelCard
 from desktop_app.ui.card_metrics import (
     calibration_summary,
     class_metrics,

@@ -118,8 +118,8 @@ def test_model_load_failure_is_a_banner_not_a_crash(qtbot, make_window,
 
 def test_fallback_warning_is_shown(qtbot, make_window, monkeypatch: pytest.MonkeyPatch,
                                    tiny_bundle: Path) -> None:
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.model_store import ActiveModel
+    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.model.model_store import ActiveModel
     from desktop_app.ui import model_loading
 
     warning = "model 'mine' could not be loaded (hash mismatch); using 'tiny' instead"
@@ -249,7 +249,7 @@ def test_opening_the_window_does_not_import_the_classify_path(tmp_path: Path) ->
         "from desktop_app.ui.application import create_application\n"
         "app = create_application()\n"
         "from desktop_app.ui.main_window import MainWindow\n"
-        "heavy = ('desktop_app.core.analysis', 'desktop_app.core.imaging', 'pydicom',\n"
+        "heavy = ('desktop_app.core.classify.analysis', 'desktop_app.core.imaging', 'pydicom',\n"
         "         'ai_edge_litert', 'PIL', 'reportlab', 'tensorflow')\n"
         "print('LOADED', [m for m in heavy if m in sys.modules])\n"
     )

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pydicom
 
-from desktop_app.core.film_files import sha256_file, uid_from_sha256
-from desktop_app.core.opened_films import register_opened
-from desktop_app.core.worklist_cli import run_worklist
-from desktop_app.core.worklist_store import WorklistStore
+from desktop_app.core.cli.worklist_cli import run_worklist
+from desktop_app.core.imaging.film_files import sha256_file, uid_from_sha256
+from desktop_app.core.node.opened_films import register_opened
+from desktop_app.core.node.worklist_store import WorklistStore
 from desktop_app.ui.results_table import Status
 from tests.dicom_films import chest_film
 from tests.ui.dragdrop import mime_for, send_drop
