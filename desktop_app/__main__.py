@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.self_test:
         from desktop_app.core.cli.self_test import run_self_test
 
-        return run_self_test()
+        return run_self_test(model_dir=options.model)
     from desktop_app.ui.application import run_gui
 
     return run_gui(options.files, model_dir=options.model)

@@ -150,7 +150,7 @@ def run_calibrate(argv: Sequence[str], stdout: TextIO | None = None,
         args = build_parser().parse_args(list(argv))
     except SystemExit as error:
         return EXIT_USAGE if error.code not in (0, None) else EXIT_OK
-    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.cli.model_choice import resolve_model
     from desktop_app.core.model.model_store import ModelStore
     from desktop_app.core.site.site_calibration import (
         CalibrationSettings,
@@ -161,7 +161,7 @@ def run_calibrate(argv: Sequence[str], stdout: TextIO | None = None,
 
     try:
         store = ModelStore()
-        bundle = load_bundle(args.model) if args.model else store.active().bundle
+        bundle = resolve_model(args.model, store=store).bundle
         settings = CalibrationSettings(args.site, ThresholdSettings(
             args.max_false_covid, args.target_sensitivity, args.max_false_pneumonia))
         require_new_folder(args.out, bundle.path)  # fail now, not after measuring the films

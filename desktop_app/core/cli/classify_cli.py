@@ -17,11 +17,10 @@ from typing import TextIO
 
 from desktop_app import DISCLAIMER
 from desktop_app.core.classify.analysis import Analyzer, ImageResult, expand_inputs
+from desktop_app.core.cli.model_choice import resolve_model
 from desktop_app.core.errors import ModelBundleError
-from desktop_app.core.model.model_bundle import ModelBundle, load_bundle
-from desktop_app.core.model.model_store import ModelStore
 
-__all__ = ["build_parser", "resolve_model", "run_classify"]
+__all__ = ["build_parser", "run_classify"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,18 +38,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--batch-size", type=int, default=16, help=argparse.SUPPRESS)
     return parser
-
-
-def resolve_model(model_dir: Path | None) -> tuple[ModelBundle, str | None]:
-    """Load ``model_dir`` or the store's active model; return it and any fallback warning.
-
-    Raises:
-        ModelBundleError: If the model cannot be loaded.
-    """
-    if model_dir is not None:
-        return load_bundle(model_dir), None
-    active = ModelStore().active()
-    return active.bundle, active.warning
 
 
 def _format_row(result: ImageResult, classes: Sequence[str], width: int) -> str:
@@ -79,7 +66,8 @@ def run_classify(argv: Sequence[str], stdout: TextIO | None = None,
         print(f"error: --batch-size must be at least 1, got {args.batch_size}", file=stderr)
         return 2
     try:
-        bundle, warning = resolve_model(args.model)
+        active = resolve_model(args.model)
+        bundle, warning = active.bundle, active.warning
         analyzer = Analyzer(bundle)
     except ModelBundleError as error:
         print(f"error: cannot load the model: {error}", file=stderr)

@@ -19,9 +19,8 @@ from PIL import Image
 from desktop_app import __version__
 from desktop_app.core.classify.analysis import Analyzer
 from desktop_app.core.classify.synthetic import synthetic_radiograph
+from desktop_app.core.cli.model_choice import resolve_model
 from desktop_app.core.errors import LungLensError
-from desktop_app.core.locations import bundled_model_dir
-from desktop_app.core.model.model_bundle import load_bundle
 
 __all__ = ["run_self_test"]
 
@@ -31,7 +30,7 @@ def run_self_test(stdout: TextIO | None = None, model_dir: Path | None = None) -
     out = stdout or sys.stdout
     start = time.perf_counter()
     try:
-        bundle = load_bundle(model_dir or bundled_model_dir())
+        bundle = resolve_model(model_dir, fallback="bundled").bundle
         print(f"LungLens {__version__}: model {bundle.model_id} verified (sha256 of "
               f"{', '.join(sorted(bundle.card.files))})", file=out)
         analyzer = Analyzer(bundle)

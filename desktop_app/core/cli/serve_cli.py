@@ -19,7 +19,7 @@ from typing import TextIO
 
 from desktop_app import DISCLAIMER
 from desktop_app.core.classify.analysis import Analyzer, ImageResult
-from desktop_app.core.cli.classify_cli import resolve_model
+from desktop_app.core.cli.model_choice import resolve_model
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.locations import user_data_dir
 from desktop_app.core.node.data_folder_lock import DataFolderBusyError
@@ -104,7 +104,8 @@ def run_serve(argv: Sequence[str], stderr: TextIO | None = None) -> int:
                           settle_seconds=args.settle)
 
     def analyzer() -> Analyzer:
-        bundle, warning = resolve_model(args.model)
+        active = resolve_model(args.model)
+        bundle, warning = active.bundle, active.warning
         if warning:
             logging.getLogger("desktop_app.dicom").warning("model: %s", warning)
         return Analyzer(bundle)

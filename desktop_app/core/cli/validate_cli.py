@@ -120,7 +120,7 @@ def format_result(record: Mapping[str, Any]) -> list[str]:
 def run_validate(argv: Sequence[str], stdout: TextIO | None = None,
                  stderr: TextIO | None = None) -> int:
     """Run the validate command; return the exit status."""
-    from desktop_app.core.cli.classify_cli import resolve_model
+    from desktop_app.core.cli.model_choice import resolve_model
     from desktop_app.core.validation.validation import validate, write_images_csv
 
     stdout = stdout or sys.stdout
@@ -133,7 +133,8 @@ def run_validate(argv: Sequence[str], stdout: TextIO | None = None,
         print(f"error: --report must name a .pdf file, got {str(args.report)!r}", file=stderr)
         return 2
     try:
-        bundle, warning = resolve_model(args.model)
+        active = resolve_model(args.model)
+        bundle, warning = active.bundle, active.warning
     except LungLensError as error:
         print(f"error: cannot load the model: {error}", file=stderr)
         return 1
