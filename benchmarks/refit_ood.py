@@ -42,8 +42,9 @@ from desktop_app.core.gate import (
     texture_vector,
     thumbnail_vector,
 )
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.imaging import load_image
-from desktop_app.core.model.model_bundle import ModelBundle, load_bundle, sha256_file
+from desktop_app.core.model.model_bundle import ModelBundle, load_bundle
 from desktop_app.core.model.model_card import CARD_FILE, ModelCard
 from desktop_app.core.preprocessing import PreprocessingSpec
 

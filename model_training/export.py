@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.model.model_bundle import (
     INPUT_NAME,
     OUTPUT_CAM,
     OUTPUT_FEATURES,
     OUTPUT_LOGITS,
     SIGNATURE,
-    sha256_file,
 )
 from desktop_app.core.model.model_card import CARD_FILE, KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE
 from model_training.tflite_export import keras_to_tflite, run_signature

@@ -38,8 +38,8 @@ from desktop_app.core.classify.lung_fields import (
     lung_box,
     segmenter_input,
 )
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.imaging import load_image, model_min_side
-from desktop_app.core.model.model_bundle import sha256_file
 from desktop_app.core.preprocessing import PreprocessingSpec
 from model_training.tflite_export import keras_to_tflite, run_signature
 

@@ -53,8 +53,8 @@ from desktop_app.core.gate.view import (
     VIEW_TFLITE_FILE,
     view_input,
 )
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.imaging import load_image, model_min_side
-from desktop_app.core.model.model_bundle import sha256_file
 from desktop_app.core.preprocessing import PreprocessingSpec
 from model_training.non_chest_images import NonChestImage
 from model_training.tflite_export import keras_to_tflite, run_signature

@@ -24,7 +24,7 @@ from desktop_app import __version__
 from desktop_app.core.classify.lung_fields import ModelInputs, load_lung_segmenter
 from desktop_app.core.classify.synthetic import synthetic_radiograph
 from desktop_app.core.gate import fit_ood_spec, image_statistics, thumbnail_vector
-from desktop_app.core.model.model_bundle import sha256_file
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.model.model_card import KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE, ModelCard
 from desktop_app.core.preprocessing import PreprocessingSpec
 from model_training.tflite_export import keras_to_tflite

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from desktop_app import DISCLAIMER
+from desktop_app.core.metrics.figures import age_group_label, figure_text
 from desktop_app.core.model.calibration_line import SITE_CALIBRATION, calibration_line
-from desktop_app.core.site.site_figures import FIGURES, figure_cell
-from desktop_app.ui.figure_format import age_group_label
+from desktop_app.core.site.site_figures import FIGURES
 
 __all__ = [
     "AFTER_NOTE",
@@ -55,8 +55,8 @@ def figure_rows(section: Mapping[str, Any]) -> list[list[str]]:
         where = "" if scope == "all" else f" — {age_group_label(scope).lower()}"
         for key, (words, _who, _what) in FIGURES.items():
             if key in before or key in after:
-                rows.append([words + where, figure_cell(before.get(key)),
-                             figure_cell(after.get(key))])
+                rows.append([words + where, figure_text(before.get(key), decimals=0, missing="—"),
+                             figure_text(after.get(key), decimals=0, missing="—")])
     return rows
 
 

@@ -18,6 +18,7 @@ from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
 from desktop_app.core.decision import AGE_GROUP_WORDS
+from desktop_app.core.metrics.figures import FEW_IMAGES, age_group_label, format_figure, is_few
 from desktop_app.core.model.calibration_line import calibration_line
 from desktop_app.ui.card_metrics import (
     age_group_figures,
@@ -25,7 +26,6 @@ from desktop_app.ui.card_metrics import (
     class_metrics,
     format_metric,
 )
-from desktop_app.ui.figure_format import FEW_IMAGES, age_group_label, format_figure, is_few
 
 if TYPE_CHECKING:
     from desktop_app.core.classify.analysis import ImageResult

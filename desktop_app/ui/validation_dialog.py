@@ -22,16 +22,16 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
-from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
-from desktop_app.core.model.model_bundle import ModelBundle
-from desktop_app.core.validation.validation import ValidationResult, validate
-from desktop_app.ui.curve_plot import CLASS_COLOURS, CurvePlot, Series
-from desktop_app.ui.figure_format import (
+from desktop_app.core.metrics.figures import (
     FEW_IMAGES_NOTE,
     KEY_FIGURES,
     age_group_label,
     format_figure,
 )
+from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
+from desktop_app.core.model.model_bundle import ModelBundle
+from desktop_app.core.validation.validation import ValidationResult, validate
+from desktop_app.ui.curve_plot import CLASS_COLOURS, CurvePlot, Series
 from desktop_app.ui.task_dialog import FilmsTaskDialog, FilmsTaskTexts
 
 __all__ = ["ValidationDialog", "figure_table", "open_validation_dialog"]

@@ -12,8 +12,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+from desktop_app.core.metrics.figures import format_figure
 from desktop_app.core.validation.validation_records import stored_validations
-from desktop_app.ui.figure_format import format_figure
 
 __all__ = ["VALIDATIONS_ANCHOR", "validations_html"]
 

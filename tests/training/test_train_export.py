@@ -219,7 +219,8 @@ def test_redecide_rewrites_decisions_and_gate_not_weights(
         trained: tuple[TrainingResult, Path], tmp_path: Path) -> None:
     import json
 
-    from desktop_app.core.model.model_bundle import load_bundle, sha256_file
+    from desktop_app.core.hashing import sha256_file
+    from desktop_app.core.model.model_bundle import load_bundle
     from model_training.bundle_evaluation import evaluate_bundle
     from model_training.finalize import finalize
     from model_training.redecide import redecide_bundle

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from desktop_app.core.classify.analysis import ImageResult
+from desktop_app.core.metrics.figures import FEW_IMAGES
 from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.patient_age import PatientAge
-from desktop_app.ui.figure_format import FEW_IMAGES
 from desktop_app.ui.result_panel import ResultPanel
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pydicom
 
 from desktop_app.core.cli.worklist_cli import run_worklist
-from desktop_app.core.imaging.film_files import sha256_file, uid_from_sha256
+from desktop_app.core.hashing import sha256_file
+from desktop_app.core.imaging.film_files import uid_from_sha256
 from desktop_app.core.node.opened_films import register_opened
 from desktop_app.core.node.worklist_store import WorklistStore
 from desktop_app.ui.results_table import Status

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from desktop_app import DISCLAIMER
 from desktop_app.core.errors import LungLensError
+from desktop_app.core.metrics.figures import figure_text
 
 __all__ = ["build_parser", "format_calibration", "run_calibrate"]
 
@@ -93,9 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cell(entry: Any) -> str:
+    """A figure in a before/after table: whole percentages (the table is narrow)."""
+    return figure_text(entry, decimals=0, missing="—")
+
+
 def format_calibration(section: Mapping[str, Any], model_id: str) -> list[str]:
     """Readable lines of a ``site_calibration`` section."""
-    from desktop_app.core.site.site_figures import figure_cell
     from desktop_app.core.site.site_gate import CHECK_WORDS
 
     films = section["films"]
@@ -134,8 +139,8 @@ def format_calibration(section: Mapping[str, Any], model_id: str) -> list[str]:
         lines.append(f"   {scope}:")
         for key, words in _ROWS:
             if key in after or key in before:
-                lines.append(f"    {words:<32} {figure_cell(before.get(key)):<26} "
-                             f"{figure_cell(after.get(key))}")
+                lines.append(f"    {words:<32} {_cell(before.get(key)):<26} "
+                             f"{_cell(after.get(key))}")
     for warning in section.get("warnings", []):
         lines.append(f"  warning: {warning}")
     return lines

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from desktop_app import DISCLAIMER
 from desktop_app.core.errors import LungLensError
-from desktop_app.core.metrics.populations import KEY_FIGURES, figure_text
+from desktop_app.core.metrics.figures import KEY_FIGURES, figure_text
 from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
 
 __all__ = ["build_parser", "format_result", "run_validate"]
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _row(label: str, entry: Any, *, percent: bool = True, width: int = 34) -> str:
-    return f"  {label:<{width}} {figure_text(entry, as_percent=percent)}"
+    return f"  {label:<{width}} {figure_text(entry, percent=percent)}"
 
 
 def format_result(record: Mapping[str, Any]) -> list[str]:
@@ -86,7 +86,7 @@ def format_result(record: Mapping[str, Any]) -> list[str]:
         lines.append(f"  {name} ({entry.get('n', 0)} films): "
                      f"{figure_text(entry.get('sensitivity'))} | "
                      f"{figure_text(entry.get('specificity'))} | "
-                     f"{figure_text(entry.get('auroc'), as_percent=False)}")
+                     f"{figure_text(entry.get('auroc'), percent=False)}")
     found = refusal_lines(metrics.get("refusals"))
     if found:
         lines += ["", *found[:1], *(f"  {line}" for line in found[1:])]
@@ -96,14 +96,13 @@ def format_result(record: Mapping[str, Any]) -> list[str]:
             lines.append(f"  {group} ({figures['n']} films): "
                          f"{figure_text(figures.get('accuracy'))} | "
                          f"{figure_text(figures.get('labelled_covid_non_covid'))}")
-    measured_keys = [(k, label) for k, label in KEY_FIGURES.items()
-                     if populations["key_figures"].get(k) is not None]
-    if measured_keys:
+    measured = [figure for figure in KEY_FIGURES
+                if populations["key_figures"].get(figure.key) is not None]
+    if measured:
         lines += ["", "Key figures (where the data has the films they need)"]
-        for name, label in measured_keys:
-            rate = "auroc" not in name and name != "ece"
-            lines.append(f"  {label}: "
-                         f"{figure_text(populations['key_figures'][name], as_percent=rate)}")
+        for figure in measured:
+            entry = populations["key_figures"][figure.key]
+            lines.append(f"  {figure.label}: {figure_text(entry, percent=figure.percent)}")
     width = max(len(c) for c in classes) + 2
     lines += ["", "Confusion matrix (rows: true label, columns: the app's label)",
               "  " + " " * width + "".join(f"{c:>{width}}" for c in classes)]

@@ -52,7 +52,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from desktop_app.core.classify.synthetic import synthetic_radiograph
-from desktop_app.core.litert.file_hashes import sha256_file
+from desktop_app.core.hashing import sha256_file
 
 __all__ = [
     "CATEGORIES",

@@ -10,7 +10,6 @@ or an ignorable ``*.partial`` file, never a half film under a real name.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
@@ -23,8 +22,6 @@ __all__ = [
     "is_valid_uid",
     "received_file",
     "remove_partial_files",
-    "sha256_bytes",
-    "sha256_file",
     "uid_from_sha256",
     "write_atomically",
 ]
@@ -49,20 +46,6 @@ def uid_from_sha256(digest: str) -> str:
     get the same UID and one film opened twice stays one row.
     """
     return f"2.25.{int(digest[:32], 16)}"
-
-
-def sha256_bytes(data: bytes | memoryview) -> str:
-    """Hex sha256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks (a film is never held whole)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dicom_uid(path: Path) -> str | None:

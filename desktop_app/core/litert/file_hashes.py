@@ -1,4 +1,4 @@
-"""sha256 of model files, reading a model's card, and checking a folder against its card.
+"""Reading a model's card, and checking a folder against its card (sha256 of every file).
 
 The classifier bundle, the view model and the lung segmenter are all verified at load against
 the sha256 their card records, so a corrupted download, a half-copied install or a replaced
@@ -8,15 +8,15 @@ serves all three.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from desktop_app.core.errors import ModelBundleError
+from desktop_app.core.hashing import sha256_file
 
-__all__ = ["read_card_json", "sha256_file", "verify_listed_files"]
+__all__ = ["read_card_json", "verify_listed_files"]
 
 
 def read_card_json(path: Path, *, card_format: str, what: str) -> dict[str, Any]:
@@ -44,15 +44,6 @@ def read_card_json(path: Path, *, card_format: str, what: str) -> dict[str, Any]
             path, f"{what} format is {data.get('format')!r}, this LungLens version reads "
                   f"{card_format!r}")
     return data
-
-
-def sha256_file(path: Path | str, chunk_size: int = 1 << 20) -> str:
-    """Return the hex sha256 of a file, read in chunks (model files can be large)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_listed_files(

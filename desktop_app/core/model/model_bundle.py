@@ -22,7 +22,6 @@ from pathlib import Path
 from desktop_app.core.decision import validate_decision_spec
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.gate.spec import validate_ood_spec
-from desktop_app.core.litert.file_hashes import sha256_file
 from desktop_app.core.litert.model_folder import load_model_folder
 from desktop_app.core.model.model_card import CARD_FILE, KERAS_FILE, TFLITE_FILE, ModelCard
 
@@ -34,7 +33,6 @@ __all__ = [
     "SIGNATURE",
     "ModelBundle",
     "load_bundle",
-    "sha256_file",
 ]
 
 SIGNATURE = "serving_default"

@@ -37,26 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import pydicom
-from pydicom.uid import (
-    JPEG2000,
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    JPEG2000Lossless,
-    JPEGBaseline8Bit,
-    JPEGExtended12Bit,
-    JPEGLossless,
-    JPEGLosslessSV1,
-    JPEGLSLossless,
-    JPEGLSNearLossless,
-    RLELossless,
-)
 
+from desktop_app.core.hashing import sha256_bytes
+from desktop_app.core.imaging import VERIFIED_TRANSFER_SYNTAXES
 from desktop_app.core.imaging.film_files import (
     is_valid_uid,
     received_file,
-    sha256_bytes,
     write_atomically,
 )
 from desktop_app.core.node.worklist_store import WorklistStore
@@ -98,12 +84,10 @@ IMAGE_STORAGE_CLASSES: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.1.1.1": "Digital X-Ray Image Storage - For Processing",
     "1.2.840.10008.5.1.4.1.1.7": "Secondary Capture Image Storage",
 }
-#: Transfer syntaxes the image loader decodes (README "Image formats"; each one tested).
-TRANSFER_SYNTAXES: tuple[str, ...] = (
-    ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian,
-    ExplicitVRBigEndian, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1,
-    JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000, RLELossless,
-)
+#: Transfer syntaxes accepted: exactly those the image loader is tested to decode (one list,
+#: :data:`desktop_app.core.imaging.VERIFIED_TRANSFER_SYNTAXES`), so a film is never
+#: acknowledged that the loader cannot read.
+TRANSFER_SYNTAXES: tuple[str, ...] = VERIFIED_TRANSFER_SYNTAXES
 _VERIFICATION = "1.2.840.10008.1.1"
 # The log line that says where the receiver listens (read back by the window and the tests).
 _LISTENING = re.compile(r"listening as AE .* on ([0-9A-Za-z.:\[\]-]+):([0-9]+) ")

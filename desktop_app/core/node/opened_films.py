@@ -20,8 +20,9 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.imaging import sniff_format
-from desktop_app.core.imaging.film_files import film_uid, sha256_file
+from desktop_app.core.imaging.film_files import film_uid
 from desktop_app.core.node.worklist_store import ORIGIN_OPEN, FilmRow, WorklistStore
 
 __all__ = ["ORIGIN_OPEN", "register_opened"]

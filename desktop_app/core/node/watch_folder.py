@@ -17,8 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.imaging import sniff_format
-from desktop_app.core.imaging.film_files import film_uid, sha256_file
+from desktop_app.core.imaging.film_files import film_uid
 from desktop_app.core.node.worklist_store import WorklistStore
 
 __all__ = ["WatchFolder", "WatchedFilm"]

@@ -26,8 +26,8 @@ from desktop_app.core.gate.check_set import (
     check_set_dir,
     load_check_set,
 )
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.imaging.film_files import write_atomically
-from desktop_app.core.litert.file_hashes import sha256_file
 from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.model.model_card import CARD_FILE
 from desktop_app.core.site.site_films import MeasuredFilm, SiteFilm, measure_films

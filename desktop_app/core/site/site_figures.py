@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "FIGURES", "FilmOutcome", "few_films_warnings", "figure_cell", "site_figures",
+    "FIGURES", "FilmOutcome", "few_films_warnings", "site_figures",
     "wilson_interval",
 ]
 
@@ -131,21 +131,6 @@ def few_films_warnings(after: Mapping[str, Any]) -> list[str]:
                 f"about ±{math.ceil(half * 100)} points (95 % interval "
                 f"{low:.0%}–{high:.0%}); more films would pin it down")
     return warnings
-
-
-def figure_cell(entry: Mapping[str, Any] | None, *, decimals: int = 0) -> str:
-    """``"12% (5%–20%) n=42"`` for a figure of :func:`site_figures`; ``"—"`` without one.
-
-    One wording for the CLI, the window and the benchmark; an entry without an interval (a
-    share counted elsewhere) shows its value and n only.
-    """
-    if not entry:
-        return "—"
-    text = f"{entry['value']:.{decimals}%}"
-    if entry.get("ci95"):
-        low, high = entry["ci95"]
-        text += f" ({low:.0%}–{high:.0%})"
-    return f"{text} n={entry['n']}"
 
 
 def class_counts(outcomes: Sequence[FilmOutcome]) -> dict[str, int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_app import APP_NAME, DISCLAIMER, __version__
-from desktop_app.core.metrics.populations import KEY_FIGURES, figure_text
+from desktop_app.core.metrics.figures import KEY_FIGURES, figure_text
 from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
 from desktop_app.core.validation.validation import ValidationResult
 
@@ -26,7 +26,7 @@ _PLOT = 210.0
 
 
 def _text(entry: Any, *, percent: bool = True) -> str:
-    return figure_text(entry, as_percent=percent)
+    return figure_text(entry, percent=percent)
 
 
 def _table(rows: Sequence[Sequence[str]], widths: Sequence[float] | None = None):
@@ -184,9 +184,9 @@ def _story(result: ValidationResult) -> list[Any]:
                 _text(figures.get("labelled_covid_non_covid")),
                 _text(figures.get("ece"), percent=False)]
                for group, figures in populations[key].items()], [80, 35, 130, 130, 110])]
-    key_rows = [[label, _text(populations["key_figures"].get(name),
-                              percent="auroc" not in name and name != "ece")]
-                for name, label in KEY_FIGURES.items()]
+    key_rows = [[figure.label, _text(populations["key_figures"].get(figure.key),
+                                     percent=figure.percent)]
+                for figure in KEY_FIGURES]
     story += [Paragraph("Key figures (n/a: the data has no films for it)", heading),
               _table([["figure", "value (95 % CI), n"], *key_rows], [300, 200])]
     matrix = [["true \\ app's label", *classes]] + [

@@ -1,13 +1,11 @@
-"""Per-population figures in words: "12.3 % (8.1-17.0), n=140", shared by card and wizard.
+"""A measured figure in words, "12.3 % (8.1-17.0), n=140", and the key figures' names.
 
-``model_training.population_metrics`` writes every figure as ``{"value", "ci95", "n"}`` (or
-``None`` when no image supports it). The model card dialog and the wizard's Results page show
-the same figures, so they format them here, the same way, and flag the same small groups.
-
-The key figures' labels are repeated here rather than imported from
-``model_training.population_metrics``: the classify-only build ships without
-``model_training``, and the model card must open there too. ``tests/ui`` checks that both
-name the same figures.
+Every figure LungLens measures is ``{"value", "ci95", "n"}`` (or ``None`` when no image
+supports it): the model card's populations, local validation, site calibration. The commands,
+the PDF report, the window and the wizard all write one in words with :func:`format_figure`
+(the window wraps its text in HTML, nothing more) and name the key figures by
+:data:`KEY_FIGURES`, so a figure reads the same wherever it appears. Standard library only:
+the model card opens with the main window.
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ __all__ = [
     "KeyFigure",
     "age_group_label",
     "clearly_better",
+    "figure_text",
     "format_figure",
     "is_few",
 ]
@@ -108,7 +107,8 @@ def is_few(entry: Any) -> bool:
 
 
 def format_figure(entry: Any, *, percent: bool = True, with_n: bool = True,
-                  flag_few: bool = True, missing: str = "no data") -> str:
+                  flag_few: bool = True, missing: str = "no data",
+                  decimals: int | None = None) -> str:
     """``"12.3 % (8.1-17.0), n=140"``: value, 95 % interval and the images it rests on.
 
     Args:
@@ -117,13 +117,16 @@ def format_figure(entry: Any, *, percent: bool = True, with_n: bool = True,
         with_n: Append ``n=`` (off where a table has its own images column).
         flag_few: Append :data:`FEW_IMAGES_MARK` when ``n`` is below :data:`FEW_IMAGES`.
         missing: Text for a figure that could not be measured.
+        decimals: Digits after the point (default: 1 for percentages, 3 for 0-1 numbers).
     """
     figure = _figure(entry)
     if figure is None:
         return missing
 
+    digits = decimals if decimals is not None else (1 if percent else 3)
+
     def number(value: float) -> str:
-        return f"{100 * value:.1f}" if percent else f"{value:.3f}"
+        return f"{100 * value:.{digits}f}" if percent else f"{value:.{digits}f}"
 
     text = number(float(figure["value"])) + (" %" if percent else "")
     interval = _interval(figure)
@@ -134,6 +137,13 @@ def format_figure(entry: Any, *, percent: bool = True, with_n: bool = True,
     if flag_few and is_few(figure):
         text += FEW_IMAGES_MARK
     return text
+
+
+def figure_text(entry: Any, *, percent: bool = True, decimals: int | None = None,
+                missing: str = "n/a") -> str:
+    """:func:`format_figure` as the commands and reports print it: no few-images mark."""
+    return format_figure(entry, percent=percent, flag_few=False, missing=missing,
+                         decimals=decimals)
 
 
 def clearly_better(a: Any, b: Any, *, higher_is_better: bool) -> bool:
