@@ -2,7 +2,8 @@
 
 ``python benchmarks/classify_speed.py [--model DIR] [--images DIR] [-n 200] [--out FILE]``
 
-(a) Throughput of :meth:`desktop_app.core.analysis.Analyzer.analyse` on N real X-rays next to
+(a) Throughput of :meth:`desktop_app.core.classify.analysis.Analyzer.analyse` on N real X-rays next
+to
     the floor of the same run: bare ``load_image`` + ``preprocess`` of the same files with the
     same two decoding threads (target: the analyzer within 2x of the floor).
 (b) Process start to exit of ``python -m desktop_app classify --json --model DIR one.png``,
@@ -34,11 +35,11 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from desktop_app.core.analysis import Analyzer
+from desktop_app.core.classify.analysis import Analyzer
+from desktop_app.core.classify.inference import TfliteModel
 from desktop_app.core.gate import image_statistics
 from desktop_app.core.imaging import load_image
-from desktop_app.core.inference import TfliteModel
-from desktop_app.core.model_bundle import ModelBundle, load_bundle
+from desktop_app.core.model.model_bundle import ModelBundle, load_bundle
 from desktop_app.core.preprocessing import preprocess
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,7 +62,7 @@ def _image_folder(source: Path, count: int, workdir: Path) -> list[Path]:
     else:
         from PIL import Image
 
-        from desktop_app.core.synthetic import synthetic_radiograph
+        from desktop_app.core.classify.synthetic import synthetic_radiograph
 
         print(f"note: no images at {source}; using {count} generated radiographs",
               file=sys.stderr)

@@ -38,8 +38,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from benchmarks.classify_speed import DEFAULT_IMAGES, DEFAULT_MODEL, _image_folder, _throughput
 from benchmarks.clinic_corpus import MIX, counts_for, read_manifest
-from desktop_app.core.analysis import Analyzer
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.classify.analysis import Analyzer
+from desktop_app.core.model.model_bundle import load_bundle
 
 JPEG_FAMILY = ("jpeg", "dicom_jpeg_baseline", "dicom_j2k_lossless")
 TARGET_JPEG_FAMILY = 0.5

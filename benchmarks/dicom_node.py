@@ -49,8 +49,8 @@ from benchmarks.gui_responsiveness import (  # noqa: E402
     _isolate_user_folders,
     _percentile,
 )
-from desktop_app.core.dicom_receiver import STATUS_SUCCESS, listening_address  # noqa: E402
-from desktop_app.core.worklist_store import WorklistStore  # noqa: E402
+from desktop_app.core.node.dicom_receiver import STATUS_SUCCESS, listening_address  # noqa: E402
+from desktop_app.core.node.worklist_store import WorklistStore  # noqa: E402
 from tests.dicom_films import (  # noqa: E402
     chest_film,
     push,

@@ -4,7 +4,7 @@
 [--held-out-category-runs DIR] [--data ../shared/datasets/cxr] [--views ../shared/datasets/views]
 [--markdown out.md] [--json out.json] [--card view_card.json] [--dump rows.json]``
 
-Every image goes through the app's own classify path (:class:`desktop_app.core.analysis.
+Every image goes through the app's own classify path (:class:`desktop_app.core.classify.analysis.
 Analyzer`: image checks, view check, appearance and feature distances, the agreement rule of
 :meth:`desktop_app.core.gate.gate.Gate.combine`), and gets one of three outcomes: **refused**
 (no label; the loader's refusals count here too), **labelled with a caution**, **labelled
@@ -53,11 +53,11 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from benchmarks.ood_eval import cxr_test_images, train_split_sample
 from benchmarks.view_check import _bedside_copies
-from desktop_app.core.analysis import Analyzer
+from desktop_app.core.classify.analysis import Analyzer
 from desktop_app.core.gate import load_view_model
 from desktop_app.core.gate.non_chest_cases import write_ood_cases, write_rotated_cxrs
 from desktop_app.core.imaging import load_image
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 from model_training.non_chest_images import read_non_chest
 from model_training.view_synthesis import (
     light_box_photo,

@@ -5,7 +5,8 @@
 
 Writes the evaluation set of :mod:`desktop_app.core.gate.non_chest_cases` (plus real
 TRAIN-split films rotated by 90°) into a temporary folder, classifies it and the real TEST split
-with :class:`desktop_app.core.analysis.Analyzer` (the app's own classify path), and prints (and
+with :class:`desktop_app.core.classify.analysis.Analyzer` (the app's own classify path), and prints
+(and
 writes) markdown tables: per category the share flagged and which checks fire, and the
 false-flag rate of real chest X-rays per source.
 
@@ -34,14 +35,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from desktop_app.core.analysis import Analyzer, ImageResult
+from desktop_app.core.classify.analysis import Analyzer, ImageResult
 from desktop_app.core.gate.non_chest_cases import (
     CATEGORIES,
     OodCase,
     write_ood_cases,
     write_rotated_cxrs,
 )
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 
 __all__ = ["CHECKS", "Evaluation", "Row", "evaluate", "main", "render_markdown"]
 

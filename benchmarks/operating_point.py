@@ -28,12 +28,12 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from desktop_app.core.classify.inference import TfliteModel
+from desktop_app.core.classify.lung_fields import ModelInputs
 from desktop_app.core.errors import ImageLoadError
 from desktop_app.core.imaging import load_image, model_min_side
-from desktop_app.core.inference import TfliteModel
-from desktop_app.core.lung_fields import ModelInputs
 from desktop_app.core.metrics.decisions import decision_predictions
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 from model_training.calibration import choose_decision
 
 __all__ = ["RULES", "Predictions", "evaluate_rule", "predict_run"]

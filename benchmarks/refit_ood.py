@@ -31,6 +31,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from desktop_app.core.classify.lung_fields import ModelInputs
 from desktop_app.core.errors import ImageLoadError, ModelBundleError
 from desktop_app.core.gate import (
     ImageStatistics,
@@ -41,10 +42,10 @@ from desktop_app.core.gate import (
     texture_vector,
     thumbnail_vector,
 )
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.imaging import load_image
-from desktop_app.core.lung_fields import ModelInputs
-from desktop_app.core.model_bundle import ModelBundle, load_bundle, sha256_file
-from desktop_app.core.model_card import CARD_FILE, ModelCard
+from desktop_app.core.model.model_bundle import ModelBundle, load_bundle
+from desktop_app.core.model.model_card import CARD_FILE, ModelCard
 from desktop_app.core.preprocessing import PreprocessingSpec
 
 __all__ = ["Measurements", "dataset_subsets", "measure", "refit_bundle_ood", "refit_spec"]
@@ -112,12 +113,12 @@ def measure(
 ) -> Measurements:
     """Load, preprocess and (with a bundle) run the model on ``paths``.
 
-    The same steps as :class:`desktop_app.core.analysis.Analyzer`, but keeping the raw
+    The same steps as :class:`desktop_app.core.classify.analysis.Analyzer`, but keeping the raw
     features, which the gate's fit needs and the analyzer does not return.
     """
     model = None
     if bundle is not None:
-        from desktop_app.core.inference import TfliteModel
+        from desktop_app.core.classify.inference import TfliteModel
 
         model = TfliteModel(bundle, num_threads=workers)
 

@@ -8,7 +8,7 @@ trained, with its gate, **without** one source S: S is a hospital the model neve
 patients are split in two halves by a hash of the patient id (the same split every time):
 
 * one half (A) is the site's labelled export: ``calibrate`` (the core function the CLI and the
-  window run, :func:`desktop_app.core.site_calibration.calibrate_site`) sets thresholds and
+  window run, :func:`desktop_app.core.site.site_calibration.calibrate_site`) sets thresholds and
   gate limits from it;
 * the other half (B) is the site's next films: the model before and the calibrated bundle
   after classify them through the app's classify path, and the figures of issue 19's target
@@ -39,16 +39,17 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from desktop_app.core.analysis import Analyzer, ImageResult
+from desktop_app.core.classify.analysis import Analyzer, ImageResult
 from desktop_app.core.gate.check_set import load_check_set
-from desktop_app.core.labelled_data import read_labelled
-from desktop_app.core.model_bundle import ModelBundle, load_bundle
-from desktop_app.core.site_calibration import (
+from desktop_app.core.metrics.figures import figure_text
+from desktop_app.core.model.model_bundle import ModelBundle, load_bundle
+from desktop_app.core.site.site_calibration import (
     CalibrationError,
     CalibrationSettings,
     calibrate_site,
 )
-from desktop_app.core.site_figures import FilmOutcome, figure_cell, site_figures
+from desktop_app.core.site.site_figures import FilmOutcome, site_figures
+from desktop_app.core.validation.labelled_data import read_labelled
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -170,8 +171,8 @@ def markdown(records: Sequence[dict[str, Any]]) -> str:
         for key, words in ROWS:
             before, after = record["before"].get(key), record["after"].get(key)
             if before or after:
-                lines.append(f"| {words} | {figure_cell(before, decimals=1)} | "
-                             f"{figure_cell(after, decimals=1)} |")
+                lines.append(f"| {words} | {figure_text(before, decimals=1, missing='—')} | "
+                             f"{figure_text(after, decimals=1, missing='—')} |")
         lines.append("")
         lines.append("Thresholds (model → site): " + ", ".join(
             f"{k} {record['model_thresholds'][k]:.3f} → {v:.3f}"

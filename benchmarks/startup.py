@@ -64,7 +64,7 @@ def main() -> int:
             from PIL import Image
 
             sys.path.insert(0, str(REPO_ROOT))
-            from desktop_app.core.synthetic import synthetic_radiograph
+            from desktop_app.core.classify.synthetic import synthetic_radiograph
 
             image = str(Path(temp) / "radiograph.png")
             Image.fromarray(synthetic_radiograph((1024, 1024)).astype(np.uint8)).save(image)

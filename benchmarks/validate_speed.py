@@ -63,7 +63,7 @@ def _generated_subset(count: int, workdir: Path) -> Path:
     """A folder per class of generated radiographs (when the real data is absent)."""
     from PIL import Image
 
-    from desktop_app.core.synthetic import synthetic_radiograph
+    from desktop_app.core.classify.synthetic import synthetic_radiograph
 
     folder = workdir / "labelled"
     for index in range(count):
@@ -90,11 +90,11 @@ def _split(model: Path, data: Path) -> dict[str, float]:
     Under load the two commands' difference drowns in noise; the added steps timed alone
     (CPU time beside wall time) say what validation costs on top of classifying anywhere.
     """
-    from desktop_app.core.analysis import Analyzer
-    from desktop_app.core.data_fingerprint import file_sha1
-    from desktop_app.core.labelled_data import read_labelled
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.validation import ValidatedImage, validation_metrics
+    from desktop_app.core.classify.analysis import Analyzer
+    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.validation.data_fingerprint import file_sha1
+    from desktop_app.core.validation.labelled_data import read_labelled
+    from desktop_app.core.validation.validation import ValidatedImage, validation_metrics
 
     bundle = load_bundle(model)
     analyzer = Analyzer(bundle)

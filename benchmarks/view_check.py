@@ -19,7 +19,7 @@ Prints (and optionally writes) a markdown table of:
   decoded image plus its LiteRT call, per image in batches of 16 as the classify path runs it,
   on one thread.
 
-"Whole gate" is :class:`desktop_app.core.analysis.Analyzer` with the classifier given by
+"Whole gate" is :class:`desktop_app.core.classify.analysis.Analyzer` with the classifier given by
 ``--model`` (default: the bundled one): image checks, view check, appearance and feature
 distance. The view check itself does not depend on that classifier.
 """
@@ -43,10 +43,10 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.ood_eval import evaluate as evaluate_ood
-from desktop_app.core.analysis import Analyzer
+from desktop_app.core.classify.analysis import Analyzer
 from desktop_app.core.gate import ViewCheck, load_view_model
 from desktop_app.core.imaging import load_image
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 
 __all__ = ["main"]
 

@@ -48,30 +48,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to the CLI, the self-test or the GUI; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "classify":
-        from desktop_app.core.classify_cli import run_classify
+        from desktop_app.core.cli.classify_cli import run_classify
 
         return run_classify(args[1:])
     if args and args[0] == "validate":
-        from desktop_app.core.validate_cli import run_validate
+        from desktop_app.core.cli.validate_cli import run_validate
 
         return run_validate(args[1:])
     if args and args[0] == "calibrate":
-        from desktop_app.core.calibrate_cli import run_calibrate
+        from desktop_app.core.cli.calibrate_cli import run_calibrate
 
         return run_calibrate(args[1:])
     if args and args[0] == "serve":
-        from desktop_app.core.serve_cli import run_serve
+        from desktop_app.core.cli.serve_cli import run_serve
 
         return run_serve(args[1:])
     if args and args[0] == "worklist":
-        from desktop_app.core.worklist_cli import run_worklist
+        from desktop_app.core.cli.worklist_cli import run_worklist
 
         return run_worklist(args[1:])
     options = _gui_parser().parse_args(args)
     if options.self_test:
-        from desktop_app.core.self_test import run_self_test
+        from desktop_app.core.cli.self_test import run_self_test
 
-        return run_self_test()
+        return run_self_test(model_dir=options.model)
     from desktop_app.ui.application import run_gui
 
     return run_gui(options.files, model_dir=options.model)

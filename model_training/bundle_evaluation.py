@@ -5,7 +5,7 @@ split: the split is rebuilt with the seed and validation fraction recorded in th
 images are preprocessed with the card's spec.
 
 With ``gate=True`` every image also goes through the app's classify path
-(:class:`desktop_app.core.analysis.Analyzer`: image checks, view check, appearance and
+(:class:`desktop_app.core.classify.analysis.Analyzer`: image checks, view check, appearance and
 feature checks), so the metrics add which images the app refuses or labels with a caution and
 each class's sensitivity counting the refused ones as not found (``metrics["gate"]``).
 """
@@ -46,8 +46,8 @@ def evaluate_bundle(
     Raises:
         ValueError: If the subset is empty or unknown, quoting it.
     """
-    from desktop_app.core.inference import TfliteModel
-    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.classify.inference import TfliteModel
+    from desktop_app.core.model.model_bundle import load_bundle
     from model_training.data_fingerprint import rows_fingerprint
     from model_training.data_pipeline import load_preprocessed
     from model_training.datasets import read_dataset
@@ -107,8 +107,8 @@ def record_gate_figures(bundle_dir: Path | str, rows: Any, probabilities: Any, *
 
     from desktop_app.core.metrics.decisions import decision_predictions
     from desktop_app.core.metrics.refusals import refusal_figures
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.model_card import CARD_FILE
+    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.model.model_card import CARD_FILE
 
     bundle = load_bundle(bundle_dir)
     classes = list(bundle.card.classes)
@@ -134,7 +134,7 @@ def gate_verdicts(bundle: Any, paths: list[str]) -> dict[str, list[bool]]:
     The keyword arguments :func:`model_training.evaluation.evaluate` takes for its ``gate``
     figures (a finished bundle's test split, for its card).
     """
-    from desktop_app.core.analysis import Analyzer
+    from desktop_app.core.classify.analysis import Analyzer
 
     results = list(Analyzer(bundle).analyse([Path(path) for path in paths]))
     # A file the cached loader read but the app cannot is refused in the app too.

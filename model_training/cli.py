@@ -230,15 +230,25 @@ def _describe(data: str) -> str:
 
 
 def _finish(result: Any, out: str, report_dir: str | None, data: str) -> int:
+    """Finalize a saved run (``export``) and print its test figures."""
     from model_training.export import ExportError
     from model_training.finalize import finalize
 
     try:
         report = finalize(result, out, report_dir=report_dir, dataset_description=_describe(data),
-                          log=lambda line: print(line, file=sys.stderr))
+                          log=_log)
     except ExportError as error:
         print(f"export failed: {error}", file=sys.stderr)
         return EXIT_FAILURE
+    return _print_figures(report, out)
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _print_figures(report: dict[str, Any], out: str | Path) -> int:
+    """The test figures of a finalized report and where the bundle is; exit status 0."""
     test = report["metrics"].get("test")
     if test:
         overall = test["overall"]
@@ -288,9 +298,9 @@ def _writes_results(result: Any) -> bool:
     return chief
 
 
-def _train_with_bar(config: Any, table: Any) -> Any:
-    """Run ``train`` with a text progress bar; None when cancelled (Ctrl+C is not a cancel)."""
-    from model_training.training import TrainingCancelled, TrainingProgress, train
+def _progress_bar() -> Any:
+    """A ``train`` progress callback that draws a text progress bar."""
+    from model_training.training import TrainingProgress
 
     bar = _Bar()
 
@@ -306,57 +316,62 @@ def _train_with_bar(config: Any, table: Any) -> Any:
         bar.draw(f"epoch {p.epoch}/{p.epochs}", p.batch, p.batches, f"{metrics} {eta}",
                  force=end)
 
+    return progress
+
+
+def _train_and_finalize(args: argparse.Namespace, config: Any, *, run_dir: Path, out: Path,
+                        report_dir: str | Path | None, description: str,
+                        select: Any = None) -> Any:
+    """The shared read → train → save → finalize; None when cancelled or the export failed.
+
+    Ctrl+C is not a cancel: it stops the command as usual.
+    """
+    from model_training.export import ExportError
+    from model_training.pipeline import read_train_finalize
+    from model_training.training import TrainingCancelled
+
     try:
-        return train(config, table, progress=progress)
+        return read_train_finalize(
+            args.data, config, run_dir=run_dir, bundle_dir=out,
+            report_dir=Path(report_dir) if report_dir else None,
+            dataset_description=description, select=select, progress=_progress_bar(),
+            log=_log, writes_results=_writes_results)
     except TrainingCancelled as error:
         print(f"\n{error}", file=sys.stderr)
-        return None
+    except ExportError as error:
+        print(f"export failed: {error}", file=sys.stderr)
+    return None
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from model_training.datasets import read_dataset
-    from model_training.run_folder import save_run
-
     config = _config_from_args(args)
-    table = read_dataset(args.data, task=config.task)
-    result = _train_with_bar(config, table)
-    if result is None:
-        return EXIT_FAILURE
-    if not _writes_results(result):
-        return EXIT_OK
     run_dir = Path(args.run_dir) if args.run_dir else Path(args.out) / "run"
-    save_run(result, run_dir)
-    print(f"best epoch {result.best_epoch} ({config.monitor} {result.best_value:.4f}); "
-          f"run saved to {run_dir}", file=sys.stderr)
-    return _finish(result, args.out, args.report_dir, args.data)
+    trained = _train_and_finalize(args, config, run_dir=run_dir, out=Path(args.out),
+                                  report_dir=args.report_dir, description=_describe(args.data))
+    if trained is None:
+        return EXIT_FAILURE
+    if trained.report is None:  # another worker writes the results
+        return EXIT_OK
+    return _print_figures(trained.report, args.out)
 
 
 def _cmd_loso(args: argparse.Namespace) -> int:
-    from model_training.datasets import read_dataset
-    from model_training.export import ExportError
-    from model_training.finalize import finalize
     from model_training.population_metrics import format_populations
-    from model_training.run_folder import save_run
     from model_training.source_holdout import holdout_summary, holdout_table
 
     config = _config_from_args(args)
-    table = holdout_table(read_dataset(args.data, task=config.task), args.holdout_source,
-                          val_fraction=config.val_fraction, seed=config.seed)
     out = Path(args.out)
-    result = _train_with_bar(config, table)
-    if result is None:
+    trained = _train_and_finalize(
+        args, config, run_dir=out / "run", out=out / "bundle", report_dir=out / "report",
+        description=_describe(args.data)
+        + f" Leave-one-source-out: source {args.holdout_source!r} held out.",
+        select=lambda table: holdout_table(table, args.holdout_source,
+                                           val_fraction=config.val_fraction, seed=config.seed))
+    if trained is None:
         return EXIT_FAILURE
-    if not _writes_results(result):
+    if trained.report is None:  # another worker writes the results
         return EXIT_OK
-    save_run(result, out / "run")
-    try:
-        report = finalize(result, out / "bundle", report_dir=out / "report",
-                          dataset_description=_describe(args.data)
-                          + f" Leave-one-source-out: source {args.holdout_source!r} held out.",
-                          log=lambda line: print(line, file=sys.stderr))
-    except ExportError as error:
-        print(f"export failed: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+    report, result = trained.report, trained.result
     summary = holdout_summary(args.holdout_source, report["metrics"]["test"], result.table)
     summary["training_config"] = config.to_dict()
     summary["best_epoch"] = result.best_epoch

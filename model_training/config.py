@@ -42,7 +42,7 @@ class TrainingConfig:
         intensity: The preprocessing's intensity policy (``"percentile"`` windowing or
             ``"equalize"``; see :mod:`desktop_app.core.preprocessing`), recorded in the card.
         region: ``"image"`` (the whole film) or ``"lungs"`` (the lung box of the program's
-            lung segmenter, :mod:`desktop_app.core.lung_fields`), recorded in the card.
+            lung segmenter, :mod:`desktop_app.core.classify.lung_fields`), recorded in the card.
         lung_margin: Widening of the lung box on each side, as a share of its size.
         width: Channel multiplier of the ``compact`` architecture.
         epochs: Maximum number of epochs.

@@ -1,4 +1,6 @@
-"""A fingerprint of the rows a figure was measured on (:mod:`desktop_app.core.data_fingerprint`).
+"""A fingerprint of the rows a figure was measured on.
+
+The rows are fingerprinted by :mod:`desktop_app.core.validation.data_fingerprint`.
 
 A model card's test figures are only reproducible on the same images with the same labels.
 The fingerprint itself is computed in the core (2026-12-01), where local validation of the
@@ -12,7 +14,10 @@ from typing import Any
 
 import pandas as pd
 
-from desktop_app.core.data_fingerprint import FINGERPRINT_OF, images_fingerprint
+from desktop_app.core.validation.data_fingerprint import (
+    FINGERPRINT_OF,
+    images_fingerprint,
+)
 
 __all__ = ["FINGERPRINT_OF", "rows_fingerprint"]
 

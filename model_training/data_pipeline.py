@@ -137,8 +137,8 @@ _INPUTS: dict[str, Any] = {}
 
 
 def _model_inputs(spec: PreprocessingSpec) -> Any:
-    """One :class:`~desktop_app.core.lung_fields.ModelInputs` per spec (it is thread-safe)."""
-    from desktop_app.core.lung_fields import ModelInputs
+    """One :class:`~desktop_app.core.classify.lung_fields.ModelInputs` per spec (thread-safe)."""
+    from desktop_app.core.classify.lung_fields import ModelInputs
 
     key = spec_key(spec)
     if key not in _INPUTS:

@@ -17,9 +17,9 @@ of the task), ``split`` (``"TRAIN"``, ``"TEST"`` or ``None``), ``patient_id``, `
 ``view`` columns; they exist because a model that is right on children and wrong on adults is
 wrong for a clinic, and every evaluation reports per age group.
 
-The layouts themselves are read by :mod:`desktop_app.core.labelled_data` (plain ``csv``, no
-pandas), which local validation in the classify-only build uses too; this module turns its
-rows into the typed table training works on.
+The layouts themselves are read by :mod:`desktop_app.core.validation.labelled_data`
+(plain ``csv``, no pandas), which local validation in the classify-only build uses too; this
+module turns its rows into the typed table training works on.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from desktop_app.core.labelled_data import (
+from desktop_app.core.validation.labelled_data import (
     AGE_GROUPS,
     CLASSES_3,
     KAGGLE_CSV,
@@ -91,7 +91,7 @@ def read_coronahack_csv(
     Args:
         csv_path: The CSV.
         image_root: Where the images are (default: see
-            :func:`desktop_app.core.labelled_data.read_coronahack_rows`).
+            :func:`desktop_app.core.validation.labelled_data.read_coronahack_rows`).
         task: ``"3class"`` or ``"covid-vs-normal"`` (pneumonia rows dropped).
 
     Returns:

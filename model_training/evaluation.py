@@ -92,16 +92,16 @@ def predict(model: Any, images: np.ndarray, *, batch_size: int = 64) -> ModelOut
     Args:
         model: ``keras.Model`` (with a ``pooled`` layer), a ``.tflite`` flatbuffer
             (``bytes``, see :func:`model_training.export.run_tflite`),
-            ``desktop_app.core.inference.TfliteModel``,
-            ``desktop_app.core.model_bundle.ModelBundle`` or a path.
+            ``desktop_app.core.classify.inference.TfliteModel``,
+            ``desktop_app.core.model.model_bundle.ModelBundle`` or a path.
         images: ``(n, s, s)`` or ``(n, s, s, 1)`` float32 preprocessed images.
         batch_size: Images per call.
 
     Returns:
         Logits and pooled features.
     """
-    from desktop_app.core.inference import TfliteModel
-    from desktop_app.core.model_bundle import ModelBundle, load_bundle
+    from desktop_app.core.classify.inference import TfliteModel
+    from desktop_app.core.model.model_bundle import ModelBundle, load_bundle
 
     images = np.asarray(images, dtype=np.float32)
     if images.ndim == 3:

@@ -1,6 +1,6 @@
 """Write and verify a model bundle: ``model.tflite``, ``model.keras``, ``model_card.json``.
 
-The LiteRT model has the signature :mod:`desktop_app.core.model_bundle` documents:
+The LiteRT model has the signature :mod:`desktop_app.core.model.model_bundle` documents:
 ``serving_default(image) -> {logits, features, cam}``. It is built with
 ``keras.export.ExportArchive`` around a functional sub-model and converted from the saved
 model; the plainer routes (``from_concrete_functions``, ``tf.saved_model.save`` of a
@@ -21,15 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from desktop_app.core.model_bundle import (
+from desktop_app.core.hashing import sha256_file
+from desktop_app.core.model.model_bundle import (
     INPUT_NAME,
     OUTPUT_CAM,
     OUTPUT_FEATURES,
     OUTPUT_LOGITS,
     SIGNATURE,
-    sha256_file,
 )
-from desktop_app.core.model_card import CARD_FILE, KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE
+from desktop_app.core.model.model_card import CARD_FILE, KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE
 from model_training.tflite_export import keras_to_tflite, run_signature
 
 __all__ = [
@@ -177,10 +177,10 @@ def export_bundle(
         ExportError: If LiteRT and Keras probabilities differ by more than ``tolerance``,
             or the bundle fails :func:`load_bundle`.
     """
+    from desktop_app.core.classify.inference import TfliteModel
     from desktop_app.core.errors import ModelBundleError
-    from desktop_app.core.inference import TfliteModel
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.model_card import ModelCard
+    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.model.model_card import ModelCard
     from model_training.metrics import softmax
 
     out = Path(out_dir)

@@ -399,10 +399,10 @@ def measure_check_set(state: Finishing) -> None:
     """Card: ``ood.check_set``, the shipped non-chest check set as this model measures it.
 
     Site calibration (``python -m desktop_app calibrate``) brakes the gate with these values
-    instead of measuring 219 images each time (:mod:`desktop_app.core.check_set_record`).
+    instead of measuring 219 images each time (:mod:`desktop_app.core.site.check_set_record`).
     Rewrites the written card, so it comes after :func:`export`.
     """
-    from desktop_app.core.check_set_record import record_check_set
+    from desktop_app.core.site.check_set_record import record_check_set
 
     state.say("measuring the non-chest check set through the app's classify path")
     state.card["ood"]["check_set"] = record_check_set(state.out_dir)

@@ -9,9 +9,11 @@ above it.
 
 The heat map is exactly the one the app draws: the image goes through
 :func:`desktop_app.core.imaging.load_image` and
-:class:`desktop_app.core.lung_fields.ModelInputs` with the bundle card's spec, the LiteRT model
+:class:`desktop_app.core.classify.lung_fields.ModelInputs` with the bundle card's spec, the LiteRT
+model
 gives the CAMs, the card's operating point (:func:`desktop_app.core.decision.decide`) picks
-the class the app shows, and :func:`desktop_app.core.heatmap.heatmap_for_original` maps that
+the class the app shows, and :func:`desktop_app.core.classify.heatmap.heatmap_for_original` maps
+that
 class's CAM onto the original pixels. The out-of-distribution gate is not applied: every
 masked film is measured.
 
@@ -42,13 +44,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from desktop_app.core.classify.heatmap import heatmap_for_original
+from desktop_app.core.classify.inference import TfliteModel
+from desktop_app.core.classify.lung_fields import ModelInputs
 from desktop_app.core.decision import decide
 from desktop_app.core.errors import ImageLoadError
-from desktop_app.core.heatmap import heatmap_for_original
 from desktop_app.core.imaging import load_image
-from desktop_app.core.inference import TfliteModel
-from desktop_app.core.lung_fields import ModelInputs
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.patient_age import decision_age_group
 from desktop_app.core.preprocessing import PreprocessedImage
 from model_training.datasets import read_dataset

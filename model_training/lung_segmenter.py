@@ -6,7 +6,7 @@ films (``semantic_masks_v7labs_lungs.zip`` inside the ``torchxrayvision`` wheel 
 parameters, 1.8 ms per film in LiteRT) trained from scratch on four fifths of the masked
 patients reaches a Dice of about 0.9 on the other fifth, and its masks cover both lungs on the
 other sources' films (children and adults), which is what the classifier's lung box needs
-(:mod:`desktop_app.core.lung_fields`).
+(:mod:`desktop_app.core.classify.lung_fields`).
 
 The card records the held-out Dice, measured on the exported LiteRT model, and how often the
 box is found on each source's TRAIN films (those have no masks: a film without a box is used
@@ -28,8 +28,7 @@ import numpy as np
 from PIL import Image
 
 from desktop_app import __version__
-from desktop_app.core.imaging import load_image, model_min_side
-from desktop_app.core.lung_fields import (
+from desktop_app.core.classify.lung_fields import (
     LUNG_CARD_FILE,
     LUNG_CARD_FORMAT,
     LUNG_INPUT_NAME,
@@ -39,7 +38,8 @@ from desktop_app.core.lung_fields import (
     lung_box,
     segmenter_input,
 )
-from desktop_app.core.model_bundle import sha256_file
+from desktop_app.core.hashing import sha256_file
+from desktop_app.core.imaging import load_image, model_min_side
 from desktop_app.core.preprocessing import PreprocessingSpec
 from model_training.tflite_export import keras_to_tflite, run_signature
 
@@ -265,7 +265,7 @@ def export_segmenter(
         "created": today.isoformat(),
         "lunglens_version": __version__,
         "purpose": "frames the classifier's input on the lung fields "
-                   "(desktop_app/core/lung_fields.py)",
+                   "(desktop_app/core/classify/lung_fields.py)",
         "preprocessing": config.preprocessing.to_dict(),
         "threshold": config.threshold,
         "training": {

@@ -58,11 +58,11 @@ def redecide_bundle(
         ValueError: If the validation subset is empty, naming the data, or ``report_dir``
             holds no training history.
     """
-    from desktop_app.core.check_set_record import record_check_set
-    from desktop_app.core.film_files import write_atomically
-    from desktop_app.core.inference import TfliteModel
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.model_card import CARD_FILE
+    from desktop_app.core.classify.inference import TfliteModel
+    from desktop_app.core.imaging.film_files import write_atomically
+    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.model.model_card import CARD_FILE
+    from desktop_app.core.site.check_set_record import record_check_set
     from model_training.bundle_evaluation import record_gate_figures
     from model_training.calibration import decision_for_config, operating_point_settings
     from model_training.data_fingerprint import rows_fingerprint

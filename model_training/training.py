@@ -368,7 +368,7 @@ def preprocessing_spec(config: TrainingConfig) -> PreprocessingSpec:
     """
     if config.region == "image":
         return PreprocessingSpec(input_size=config.input_size, intensity=config.intensity)
-    from desktop_app.core.lung_fields import load_lung_segmenter
+    from desktop_app.core.classify.lung_fields import load_lung_segmenter
 
     segmenter = load_lung_segmenter()
     return PreprocessingSpec(input_size=config.input_size, intensity=config.intensity,

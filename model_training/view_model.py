@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image
 
 from desktop_app import __version__
+from desktop_app.core.classify.synthetic import synthetic_radiograph
 from desktop_app.core.gate.view import (
     FRONTAL,
     SUBSAMPLE_FACTOR,
@@ -52,10 +53,9 @@ from desktop_app.core.gate.view import (
     VIEW_TFLITE_FILE,
     view_input,
 )
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.imaging import load_image, model_min_side
-from desktop_app.core.model_bundle import sha256_file
 from desktop_app.core.preprocessing import PreprocessingSpec
-from desktop_app.core.synthetic import synthetic_radiograph
 from model_training.non_chest_images import NonChestImage
 from model_training.tflite_export import keras_to_tflite, run_signature
 from model_training.view_synthesis import (

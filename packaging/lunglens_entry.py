@@ -36,10 +36,10 @@ def _training_self_test() -> int:
         import tensorflow as tf
 
         import model_training  # noqa: F401  (registers custom Keras objects, if any)
+        from desktop_app.core.classify.synthetic import synthetic_radiograph
         from desktop_app.core.locations import bundled_model_dir
-        from desktop_app.core.model_bundle import load_bundle
+        from desktop_app.core.model.model_bundle import load_bundle
         from desktop_app.core.preprocessing import preprocess
-        from desktop_app.core.synthetic import synthetic_radiograph
         from model_training.architectures import has_cam
         from model_training.export import convert_to_tflite, run_tflite
 

@@ -31,10 +31,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from desktop_app.core.classify.inference import TfliteModel
+from desktop_app.core.classify.lung_fields import ModelInputs
 from desktop_app.core.imaging import load_image
-from desktop_app.core.inference import TfliteModel
-from desktop_app.core.lung_fields import ModelInputs
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 from model_training.calibration import decision_predictions
 from model_training.datasets import read_dataset
 from model_training.evaluation import mask_lungs

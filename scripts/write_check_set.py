@@ -3,7 +3,7 @@
 ``python scripts/write_check_set.py [--non-chest ../shared/datasets/views/non_chest]
 [--out resources/non_chest_check]``
 
-Site calibration brakes every limit it moves by this set (``desktop_app/core/site_gate.py``),
+Site calibration brakes every limit it moves by this set (``desktop_app/core/site/site_gate.py``),
 so it holds what the gate must refuse: the generated images of
 ``desktop_app/core/gate/non_chest_cases.py`` and, since 2026-12-07, the real CT, MR and
 ultrasound images of ``views/non_chest`` whose licence allows shipping (``use`` = training or

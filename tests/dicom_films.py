@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
-from desktop_app.core.dicom_receiver import IMAGE_STORAGE_CLASSES
-from desktop_app.core.synthetic import synthetic_radiograph
+from desktop_app.core.classify.synthetic import synthetic_radiograph
+from desktop_app.core.node.dicom_receiver import IMAGE_STORAGE_CLASSES
 from tests.image_factory import dicom_dataset
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"

@@ -29,8 +29,8 @@ def test_ruff_is_clean() -> None:
 
 def test_core_import_does_not_load_qt_or_tensorflow() -> None:
     code = (
-        "import sys, desktop_app.core.analysis, desktop_app.core.classify_cli, "
-        "desktop_app.core.model_store, model_training\n"
+        "import sys, desktop_app.core.classify.analysis, desktop_app.core.cli.classify_cli, "
+        "desktop_app.core.model.model_store, model_training\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "{'tensorflow', 'keras', 'PySide6'})\n"
         "print(bad); sys.exit(1 if bad else 0)"

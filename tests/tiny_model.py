@@ -1,6 +1,6 @@
 """Builds a tiny but complete model bundle for core and UI tests (TensorFlow, ~10 s).
 
-The bundle follows the export contract of :mod:`desktop_app.core.model_bundle` exactly
+The bundle follows the export contract of :mod:`desktop_app.core.model.model_bundle` exactly
 (signature ``serving_default``, input ``image``, outputs ``logits``/``features``/``cam``), and
 its card passes the same validation as a trained model's, so tests exercise the real LiteRT
 classify path. Its layers carry the names every LiteRT export relies on
@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from desktop_app import __version__
+from desktop_app.core.classify.lung_fields import ModelInputs, load_lung_segmenter
+from desktop_app.core.classify.synthetic import synthetic_radiograph
 from desktop_app.core.gate import fit_ood_spec, image_statistics, thumbnail_vector
-from desktop_app.core.lung_fields import ModelInputs, load_lung_segmenter
-from desktop_app.core.model_bundle import sha256_file
-from desktop_app.core.model_card import KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE, ModelCard
+from desktop_app.core.hashing import sha256_file
+from desktop_app.core.model.model_card import KERAS_FILE, SCHEMA_VERSION, TFLITE_FILE, ModelCard
 from desktop_app.core.preprocessing import PreprocessingSpec
-from desktop_app.core.synthetic import synthetic_radiograph
 from model_training.tflite_export import keras_to_tflite
 
 CLASSES = ["Normal", "Pneumonia", "COVID-19"]

@@ -76,7 +76,8 @@ class PreprocessingSpec:
             collimated border of most radiographs).
         channels: Channels of the model input; 1 (grayscale).
         region: ``"image"`` (the whole film) or ``"lungs"`` (the lung box found by the lung
-            segmenter named in ``lung_segmenter``, see ``desktop_app.core.lung_fields``; the
+            segmenter named in ``lung_segmenter``, see ``desktop_app.core.classify.lung_fields``;
+            the
             whole film when it finds no lungs).
         lung_segmenter: Model id of the lung segmenter (``region="lungs"`` only).
         lung_margin: Widening of the lung box on each side, as a share of its size.
@@ -268,7 +269,8 @@ def preprocess(
         spec: The model's preprocessing spec (from its model card).
         region: ``(left, top, right, bottom)`` of the part of the image to use (the lung box
             for ``spec.region == "lungs"``, from
-            :func:`desktop_app.core.lung_fields.prepare_model_input`); None: the whole image.
+            :func:`desktop_app.core.classify.lung_fields.prepare_model_input`); None: the whole
+            image.
 
     Returns:
         The model input and the geometry needed to align heat maps with the original.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore, QtWidgets
 
-from desktop_app.core.worklist import Status
+from desktop_app.core.node.worklist import Status
 from desktop_app.ui.workers import BatchAnalysisWorker, BatchItem
 
 if TYPE_CHECKING:

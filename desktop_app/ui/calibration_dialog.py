@@ -1,7 +1,7 @@
 """Analysis › Calibrate to This Site…: the active model's thresholds and gate, set from its films.
 
 A model trained on public films ranks a new hospital's films far better than its thresholds
-and gate limits suit them; :func:`desktop_app.core.site_calibration.calibrate_site` sets both
+and gate limits suit them; :func:`desktop_app.core.site.site_calibration.calibrate_site` sets both
 from the site's own films. This dialog collects what the clinic asks (films, site name, the
 operating-point rule), runs the calibration on a :class:`~desktop_app.ui.workers.TaskWorker`
 (progress bar, cooperative cancel), shows what changed (before/after cross-validated by
@@ -24,14 +24,14 @@ from PySide6 import QtCore, QtWidgets
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.gate.check_set import CheckCase
 from desktop_app.core.locations import user_data_dir
-from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.model_store import ModelEntry, ModelStore
-from desktop_app.core.site_calibration import (
+from desktop_app.core.model.model_bundle import ModelBundle
+from desktop_app.core.model.model_store import ModelEntry, ModelStore
+from desktop_app.core.site.site_calibration import (
     CalibrationSettings,
     SiteCalibration,
     calibrate_site,
 )
-from desktop_app.core.site_thresholds import ThresholdSettings
+from desktop_app.core.site.site_thresholds import ThresholdSettings
 from desktop_app.ui.calibration_tables import (
     AFTER_NOTE,
     figure_rows,

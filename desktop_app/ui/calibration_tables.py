@@ -1,7 +1,7 @@
 """What a site calibration changed, as table rows and HTML.
 
 The calibration dialog and the model card show the same card section
-(:mod:`desktop_app.core.site_calibration`); one reader keeps their words and figures equal,
+(:mod:`desktop_app.core.site.site_calibration`); one reader keeps their words and figures equal,
 so a figure read in the dialog is the figure printed on the card afterwards. Plain functions
 over the JSON section (no widgets), so they are tested without a window.
 """
@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from desktop_app import DISCLAIMER
-from desktop_app.core.calibration_line import SITE_CALIBRATION, calibration_line
-from desktop_app.core.site_figures import FIGURES, figure_cell
-from desktop_app.ui.figure_format import age_group_label
+from desktop_app.core.metrics.figures import age_group_label, figure_text
+from desktop_app.core.model.calibration_line import SITE_CALIBRATION, calibration_line
+from desktop_app.core.site.site_figures import FIGURES
 
 __all__ = [
     "AFTER_NOTE",
@@ -55,8 +55,8 @@ def figure_rows(section: Mapping[str, Any]) -> list[list[str]]:
         where = "" if scope == "all" else f" — {age_group_label(scope).lower()}"
         for key, (words, _who, _what) in FIGURES.items():
             if key in before or key in after:
-                rows.append([words + where, figure_cell(before.get(key)),
-                             figure_cell(after.get(key))])
+                rows.append([words + where, figure_text(before.get(key), decimals=0, missing="—"),
+                             figure_text(after.get(key), decimals=0, missing="—")])
     return rows
 
 
@@ -76,7 +76,7 @@ def threshold_rows(section: Mapping[str, Any]) -> list[list[str]]:
 
 def gate_rows(section: Mapping[str, Any]) -> list[list[str]]:
     """Rows [check, usual limit model→site, refusal limit model→site, how far it moved]."""
-    from desktop_app.core.site_gate import CHECK_WORDS
+    from desktop_app.core.site.site_gate import CHECK_WORDS
 
     return [[CHECK_WORDS.get(check, check), f"{entry['usual'][0]:.3f} → {entry['usual'][1]:.3f}",
              f"{entry['refusal'][0]:.3f} → {entry['refusal'][1]:.3f}",

@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from desktop_app.ui.figure_format import FEW_IMAGES, age_group_label, format_figure, is_few
+from desktop_app.core.metrics.figures import FEW_IMAGES, age_group_label, format_figure, is_few
 
 if TYPE_CHECKING:
-    from desktop_app.core.model_card import ModelCard
+    from desktop_app.core.model.model_card import ModelCard
     from desktop_app.core.patient_age import PatientAge
 
 __all__ = [

@@ -16,8 +16,8 @@ from desktop_app.ui.window_menus import make_action
 from desktop_app.ui.workers import TaskWorker
 
 if TYPE_CHECKING:
+    from desktop_app.core.node.worklist import RowRecord
     from desktop_app.core.session.session import Session
-    from desktop_app.core.worklist import RowRecord
     from desktop_app.ui.results_table import ResultsTableView
     from desktop_app.ui.session_signals import SessionSignals
     from desktop_app.ui.settings import Settings
@@ -99,7 +99,7 @@ class ExportControl(QtCore.QObject):
 
     def export_csv(self, path: str | Path) -> int:
         """Write the worklist, in its sorted order, to ``path``; return the rows written."""
-        from desktop_app.core.calibration_line import calibration_line
+        from desktop_app.core.model.calibration_line import calibration_line
         from desktop_app.ui.exporters import write_csv
 
         bundle = self._session.bundle

@@ -22,11 +22,12 @@ import numpy as np
 from PIL import Image
 
 from desktop_app import APP_NAME, DISCLAIMER, __version__
-from desktop_app.core.analysis import ImageResult
-from desktop_app.core.calibration_line import calibration_line
-from desktop_app.core.heatmap import colourise, heatmap_for_input
-from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.model_card import ModelCard
+from desktop_app.core.classify.analysis import ImageResult
+from desktop_app.core.classify.heatmap import colourise, heatmap_for_input
+from desktop_app.core.metrics.figures import age_group_label
+from desktop_app.core.model.calibration_line import calibration_line
+from desktop_app.core.model.model_bundle import ModelBundle
+from desktop_app.core.model.model_card import ModelCard
 from desktop_app.core.preprocessing import to_uint8
 from desktop_app.core.session.session import is_from_model
 from desktop_app.ui.card_metrics import (
@@ -36,7 +37,6 @@ from desktop_app.ui.card_metrics import (
     plain_limits,
     population_lines,
 )
-from desktop_app.ui.figure_format import age_group_label
 from desktop_app.ui.results_table import RowRecord
 from desktop_app.ui.workers import analyzer_for
 
@@ -59,15 +59,15 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
         records: The worklist rows, in the order to write.
         classes: The model's classes (one probability column each).
         model_id: The model in use (for rows not yet analysed).
-        calibration: Its :func:`~desktop_app.core.calibration_line.calibration_line`
+        calibration: Its :func:`~desktop_app.core.model.calibration_line.calibration_line`
             (``None``: a model as trained). Filled in only on rows answered by that model, so
             a row answered before a switch never claims a calibration it was not given; the
             column comes last so the columns readers already rely on keep their places.
     """
     header = ["name", "path", "status", "label", "uncertain",
-              *(f"p_{name}" for name in classes), "out_of_distribution", "reason", "caution",
-              "model_id", "patient_age_years", "age_group", "sop_instance_uid", "calling_ae",
-              "received", "site_calibration"]
+              *(f"p_{name}" for name in classes), "out_of_distribution", "ood_reason", "caution",
+              "error", "decision_reason", "model_id", "patient_age_years", "age_group",
+              "sop_instance_uid", "calling_ae", "received", "site_calibration"]
     rows = [header]
     for record in records:
         result = record.result
@@ -83,8 +83,11 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
             *("" if ood or name not in probabilities else f"{probabilities[name]:.4f}"
               for name in classes),
             "yes" if ood else ("no" if result is not None and result.ok else ""),
-            _safe_cell(record.details),
+            _safe_cell(_refusal(result)),
             _safe_cell((result.caution or "") if result is not None else ""),
+            _safe_cell((result.error or "could not be read")
+                       if result is not None and not result.ok else ""),
+            _safe_cell(result.decision.reason if decision is not None and not ood else ""),
             (result.model_id if result is not None else model_id) or "",
             *_age_cells(result),
             record.sop_instance_uid or "",
@@ -94,6 +97,14 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
             and is_from_model(result, model_id) else "",
         ])
     return rows
+
+
+def _refusal(result: ImageResult | None) -> str:
+    """Why a refused film got no label (``classify --json``'s ``ood_reason``); else empty."""
+    if result is None or not result.ok or not result.out_of_distribution:
+        return ""
+    return (result.ood.reason if result.ood is not None else None) \
+        or "outside what the model was trained on"
 
 
 def _age_cells(result: ImageResult | None) -> list[str]:

@@ -2,7 +2,7 @@
 
 Folders are expanded off the UI thread (every file's first bytes are read) and each file is
 registered in the persistent worklist there too (hashed: a row per film, see
-:mod:`desktop_app.core.opened_films`); the session adds the files as rows and queues those
+:mod:`desktop_app.core.node.opened_films`); the session adds the files as rows and queues those
 without this model's answer.
 """
 
@@ -18,9 +18,9 @@ from desktop_app.ui.window_menus import make_action
 from desktop_app.ui.workers import FunctionWorker, expand_paths
 
 if TYPE_CHECKING:
-    from desktop_app.core.analysis import ExpandedInputs
+    from desktop_app.core.classify.analysis import ExpandedInputs
+    from desktop_app.core.node.worklist_store import FilmRow
     from desktop_app.core.session.session import Session
-    from desktop_app.core.worklist_store import FilmRow
     from desktop_app.ui.opened_persistence import OpenedFilmKeeper
     from desktop_app.ui.results_table import ResultsTableView
     from desktop_app.ui.session_signals import SessionSignals

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app import APP_NAME
-from desktop_app.core.worklist import Status
+from desktop_app.core.node.worklist import Status
 from desktop_app.ui.results_table import ResultsTableModel
 from desktop_app.ui.window_menus import make_action
 from desktop_app.ui.workers import BatchItem, make_thumbnail
 
 if TYPE_CHECKING:
-    from desktop_app.core.analysis import ImageResult
+    from desktop_app.core.classify.analysis import ImageResult
     from desktop_app.core.session.session import Session
     from desktop_app.ui.batch_control import BatchControl
     from desktop_app.ui.image_view import ImageViewer

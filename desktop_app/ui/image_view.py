@@ -22,7 +22,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from desktop_app.ui.results_table import gray_qimage
 
 if TYPE_CHECKING:
-    from desktop_app.core.analysis import ImageResult
+    from desktop_app.core.classify.analysis import ImageResult
 
 __all__ = ["ImageView", "ImageViewer", "ViewMode", "prepare_display", "rgba_qimage"]
 
@@ -634,7 +634,11 @@ class ImageViewer(QtWidgets.QWidget):
         key = (self._mode, index)
         overlay = self._overlay_cache.get(key)
         if overlay is None:
-            from desktop_app.core.heatmap import colourise, heatmap_for_input, heatmap_for_original
+            from desktop_app.core.classify.heatmap import (
+                colourise,
+                heatmap_for_input,
+                heatmap_for_original,
+            )
 
             cam = result.cams[..., index]
             if self._mode is ViewMode.MODEL_INPUT or result.loaded is None:

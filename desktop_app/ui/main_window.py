@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app import APP_NAME
-from desktop_app.core.calibration_line import calibration_line
 from desktop_app.core.locations import user_data_dir
+from desktop_app.core.model.calibration_line import calibration_line
 from desktop_app.core.session.session import Session
 from desktop_app.ui.banner import Banner, BannerLevel
 from desktop_app.ui.batch_control import BatchControl
@@ -52,7 +52,7 @@ from desktop_app.ui.window_menus import (
 from desktop_app.ui.workers import ImageLoader
 
 if TYPE_CHECKING:
-    from desktop_app.core.model_store import ActiveModel
+    from desktop_app.core.model.model_store import ActiveModel
 
 __all__ = ["IMAGE_FILTER", "MainWindow"]
 

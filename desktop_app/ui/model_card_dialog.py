@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtGui, QtWidgets
 
 from desktop_app import DISCLAIMER
-from desktop_app.core.calibration_line import calibration_line
+from desktop_app.core.metrics.figures import (
+    FEW_IMAGES_NOTE,
+    KEY_FIGURES,
+    age_group_label,
+    format_figure,
+)
+from desktop_app.core.model.calibration_line import calibration_line
 from desktop_app.ui.calibration_tables import CARD_FIGURES_NOTE, section_html
 from desktop_app.ui.card_metrics import (
     calibration_summary,
@@ -29,16 +35,10 @@ from desktop_app.ui.card_metrics import (
     plain_limits,
     split_section,
 )
-from desktop_app.ui.figure_format import (
-    FEW_IMAGES_NOTE,
-    KEY_FIGURES,
-    age_group_label,
-    format_figure,
-)
 from desktop_app.ui.validation_history import validations_html
 
 if TYPE_CHECKING:
-    from desktop_app.core.model_card import ModelCard
+    from desktop_app.core.model.model_card import ModelCard
 
 __all__ = ["POPULATIONS_ANCHOR", "ModelCardDialog", "model_card_html"]
 

@@ -15,7 +15,7 @@ from PySide6 import QtCore
 from desktop_app.ui.workers import FunctionWorker, load_active_model
 
 if TYPE_CHECKING:
-    from desktop_app.core.model_store import ActiveModel
+    from desktop_app.core.model.model_store import ActiveModel
     from desktop_app.core.session.session import Session
 
 __all__ = ["ModelLoading"]

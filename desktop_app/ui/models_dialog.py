@@ -1,6 +1,6 @@
 """Training › Models…: the installed models, their cards, and switch / roll back / delete.
 
-Everything is done by :class:`~desktop_app.core.model_store.ModelStore` (which verifies a
+Everything is done by :class:`~desktop_app.core.model.model_store.ModelStore` (which verifies a
 model before switching to it and never deletes the bundled one); this dialog shows its
 entries and asks before deleting. The main window reloads its model when
 :attr:`ModelsDialog.active_model_changed` fires.
@@ -15,8 +15,8 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app.core.errors import LungLensError
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.model_store import ModelEntry, ModelStore
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.model.model_store import ModelEntry, ModelStore
 from desktop_app.ui.modeless import show_reloading_on
 
 __all__ = ["ModelsDialog", "metrics_summary", "open_model_manager"]

@@ -2,7 +2,7 @@
 
 :class:`OpenedFilmKeeper` owns one connection to the worklist database of the user data
 folder for the window: the file opener registers files through it (in its worker thread,
-:func:`~desktop_app.core.opened_films.register_opened`) and the batch hands it each answer of
+:func:`~desktop_app.core.node.opened_films.register_opened`) and the batch hands it each answer of
 an opened film, which is committed on a thread of its own (a commit waits for ``fsync``, and
 the UI thread must not). Received and watched films are not written here: the node commits
 their answers.
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 from PySide6 import QtCore
 
-from desktop_app.core.worklist_store import ORIGIN_OPEN, FilmRow, WorklistStore
+from desktop_app.core.node.worklist_store import ORIGIN_OPEN, FilmRow, WorklistStore
 from desktop_app.ui.workers import FunctionWorker
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from desktop_app.core.analysis import ImageResult
-    from desktop_app.core.worklist import RowRecord
+    from desktop_app.core.classify.analysis import ImageResult
+    from desktop_app.core.node.worklist import RowRecord
 
 __all__ = ["OpenedFilmKeeper"]
 
@@ -49,7 +49,7 @@ class OpenedFilmKeeper(QtCore.QObject):
 
     def register(self, files: Sequence[Path]) -> dict[Path, FilmRow]:
         """Rows for opened files (call from a worker thread: every file is hashed)."""
-        from desktop_app.core.opened_films import register_opened  # the imaging code
+        from desktop_app.core.node.opened_films import register_opened  # the imaging code
 
         if not files:
             return {}
@@ -60,7 +60,7 @@ class OpenedFilmKeeper(QtCore.QObject):
         """Commit the answer of an opened film in the background (other rows are ignored)."""
         if record.origin != ORIGIN_OPEN or record.sop_instance_uid is None:
             return
-        from desktop_app.core.row_thumbnails import thumbnail_png
+        from desktop_app.core.classify.row_thumbnails import thumbnail_png
 
         png = thumbnail_png(thumbnail) if thumbnail is not None else None
         self._pool.start(FunctionWorker(self._commit, record.sop_instance_uid,

@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6 import QtCore, QtWidgets
 
-from desktop_app.core.worklist_store import WORKLIST_FILE, WorklistStore, start_of_local_day
+from desktop_app.core.node.worklist_store import WORKLIST_FILE, WorklistStore, start_of_local_day
 from desktop_app.ui.window_menus import make_action
 from desktop_app.ui.workers import FunctionWorker
 
 if TYPE_CHECKING:
-    from desktop_app.core.dicom_receiver import ReceivedFilm, ReceiverConfig
+    from desktop_app.core.node.dicom_receiver import ReceivedFilm, ReceiverConfig
+    from desktop_app.core.node.watch_folder import WatchedFilm
+    from desktop_app.core.node.worklist_store import FilmRow
     from desktop_app.core.session.session import Session
-    from desktop_app.core.watch_folder import WatchedFilm
-    from desktop_app.core.worklist_store import FilmRow
     from desktop_app.ui.receiver_worker import AnalysedFilm, ReceiverWorker
     from desktop_app.ui.session_signals import SessionSignals
     from desktop_app.ui.settings import Settings
@@ -47,7 +47,11 @@ class ReceiverDialog(QtWidgets.QDialog):
     """Where to listen, whom to accept and which folder to watch."""
 
     def __init__(self, options: dict[str, Any], parent: QtWidgets.QWidget | None = None) -> None:
-        from desktop_app.core.dicom_receiver import DEFAULT_AE_TITLE, DEFAULT_HOST, DEFAULT_PORT
+        from desktop_app.core.node.dicom_receiver import (
+            DEFAULT_AE_TITLE,
+            DEFAULT_HOST,
+            DEFAULT_PORT,
+        )
 
         super().__init__(parent)
         self.setWindowTitle("Receive Films")
@@ -106,7 +110,7 @@ def receiver_config(options: dict[str, Any]) -> ReceiverConfig:
     Raises:
         ValueError: Quoting the bad value.
     """
-    from desktop_app.core.dicom_receiver import ReceiverConfig
+    from desktop_app.core.node.dicom_receiver import ReceiverConfig
 
     return ReceiverConfig(host=options["host"], port=int(options["port"]),
                           ae_title=options["ae_title"],

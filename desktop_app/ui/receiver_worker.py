@@ -26,15 +26,15 @@ import numpy as np
 from PySide6 import QtCore
 
 import desktop_app
-from desktop_app.core.dicom_receiver import ReceivedFilm, listening_address
-from desktop_app.core.row_thumbnails import thumbnail_from_png
-from desktop_app.core.stored_results import result_from_row
-from desktop_app.core.watch_folder import WatchedFilm
-from desktop_app.core.worklist_store import ORIGIN_OPEN, WORKLIST_FILE, FilmRow, WorklistStore
+from desktop_app.core.classify.row_thumbnails import thumbnail_from_png
+from desktop_app.core.node.dicom_receiver import ReceivedFilm, listening_address
+from desktop_app.core.node.stored_results import result_from_row
+from desktop_app.core.node.watch_folder import WatchedFilm
+from desktop_app.core.node.worklist_store import ORIGIN_OPEN, WORKLIST_FILE, FilmRow, WorklistStore
 
 if TYPE_CHECKING:
-    from desktop_app.core.analysis import ImageResult
-    from desktop_app.core.model_bundle import ModelBundle
+    from desktop_app.core.classify.analysis import ImageResult
+    from desktop_app.core.model.model_bundle import ModelBundle
 
 __all__ = ["AnalysedFilm", "ReceiverWorker", "serve_command"]
 

@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
-from desktop_app.core.calibration_line import calibration_line
 from desktop_app.core.decision import AGE_GROUP_WORDS
+from desktop_app.core.metrics.figures import FEW_IMAGES, age_group_label, format_figure, is_few
+from desktop_app.core.model.calibration_line import calibration_line
 from desktop_app.ui.card_metrics import (
     age_group_figures,
     age_group_populations,
     class_metrics,
     format_metric,
 )
-from desktop_app.ui.figure_format import FEW_IMAGES, age_group_label, format_figure, is_few
 
 if TYPE_CHECKING:
-    from desktop_app.core.analysis import ImageResult
-    from desktop_app.core.model_card import ModelCard
+    from desktop_app.core.classify.analysis import ImageResult
+    from desktop_app.core.model.model_card import ModelCard
     from desktop_app.core.patient_age import PatientAge
 
 __all__ = ["ResultPanel", "format_metric", "population_html"]

@@ -1,6 +1,6 @@
 """The batch worklist's table: one row per film, sortable (e.g. by COVID-19 probability).
 
-:class:`ResultsTableModel` is the Qt adapter of the core :class:`~desktop_app.core.worklist.
+:class:`ResultsTableModel` is the Qt adapter of the core :class:`~desktop_app.core.node.worklist.
 Worklist`, which owns the light rows (status, the result without pixels, a small thumbnail)
 whoever added them: open, drop, the DICOM receiver or the watch folder. The selected image is
 re-loaded at full resolution on demand. Sorting goes through a
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from desktop_app.core.worklist import RowRecord, Status, Worklist
-from desktop_app.core.worklist_store import ORIGIN_OPEN
+from desktop_app.core.node.worklist import RowRecord, Status, Worklist
+from desktop_app.core.node.worklist_store import ORIGIN_OPEN
 
 if TYPE_CHECKING:
-    from desktop_app.core.analysis import ImageResult
+    from desktop_app.core.classify.analysis import ImageResult
 
 __all__ = [
     "KEY_ROLE",

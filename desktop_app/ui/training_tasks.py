@@ -29,8 +29,8 @@ import numpy as np
 
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.locations import user_data_dir
-from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.model_store import ModelEntry, ModelStore, ModelStoreError
+from desktop_app.core.model.model_bundle import ModelBundle
+from desktop_app.core.model.model_store import ModelEntry, ModelStore, ModelStoreError
 
 __all__ = [
     "DatasetSummary",
@@ -392,35 +392,22 @@ def run_training(
 def _run_training(summary: DatasetSummary, config: Any, run_dir: Path, *,
                   store: ModelStore | None, bootstrap_rounds: int, progress: Progress | None,
                   log: Log | None, cancelled: Cancelled | None) -> TrainingOutcome:
-    from model_training.datasets import read_dataset
-    from model_training.finalize import finalize
-    from model_training.run_folder import save_run
-    from model_training.training import TrainingCancelled, train
+    from model_training.pipeline import read_train_finalize
 
     say = log or (lambda _line: None)
-    stop = cancelled or (lambda: False)
-    table = read_dataset(summary.source, task=config.task)
-    say(f"{len(table)} images of {config.task} read from {summary.source}")
     config.save(run_dir / "config.json")
-    result = train(config, table, progress=progress, cancelled=cancelled)
-    say(f"best epoch {result.best_epoch} ({config.monitor} {result.best_value:.4f})")
-    if result.dropped:
-        say(f"{len(result.dropped)} unreadable file(s) were skipped")
-    if stop():
-        raise TrainingCancelled(len(result.epoch_seconds), result.history)
-    save_run(result, run_dir / "run")
-    say(f"trained model saved to {run_dir / 'run'}")
     bundle_dir = run_dir / "bundle"
     report_dir = run_dir / "report"
     try:
-        report = finalize(result, bundle_dir, report_dir=report_dir,
-                          dataset_description=_describe(summary), bootstrap_rounds=bootstrap_rounds,
-                          log=say)
-        if stop():
-            raise TrainingCancelled(len(result.epoch_seconds), result.history)
+        trained = read_train_finalize(
+            summary.source, config, run_dir=run_dir / "run", bundle_dir=bundle_dir,
+            report_dir=report_dir, dataset_description=_describe(summary),
+            bootstrap_rounds=bootstrap_rounds, progress=progress, cancelled=cancelled, log=log)
     except BaseException:
         shutil.rmtree(bundle_dir, ignore_errors=True)
         raise
+    result, report = trained.result, trained.report
+    assert report is not None  # the wizard trains on one machine: it always writes
     test_rows = result.table[result.subset_mask("test")]
     outcome = TrainingOutcome(run_dir=run_dir, bundle_dir=bundle_dir, report_dir=report_dir,
                               report=report, test_paths=test_rows["path"].astype(str).tolist(),
@@ -504,7 +491,7 @@ def self_test_bundle(bundle: ModelBundle, images: Sequence[str | Path]) -> int:
     Raises:
         ModelStoreError: If the model cannot run or gives invalid probabilities.
     """
-    from desktop_app.core.analysis import Analyzer
+    from desktop_app.core.classify.analysis import Analyzer
 
     paths = [Path(p) for p in list(images)[:SELF_TEST_IMAGES]]
     if not paths:

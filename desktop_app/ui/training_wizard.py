@@ -19,7 +19,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from desktop_app.core.model_store import ModelStore
+from desktop_app.core.model.model_store import ModelStore
 from desktop_app.ui.modeless import show_reloading_on
 from desktop_app.ui.wizard_pages.check_page import CheckPage
 from desktop_app.ui.wizard_pages.common import Pages, WizardContext

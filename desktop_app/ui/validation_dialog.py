@@ -1,7 +1,8 @@
 """Analysis › Validate on Local Data…: measure the installed model on the clinic's own films.
 
 The user picks a labelled folder or CSV (any layout the training wizard reads); the work runs
-in :func:`desktop_app.core.validation.validate` on a :class:`~desktop_app.ui.workers.TaskWorker`
+in :func:`desktop_app.core.validation.validation.validate` on a
+:class:`~desktop_app.ui.workers.TaskWorker`
 (progress bar, cooperative cancel); the dialog then shows the figures of the wizard's Results
 page: a summary with the exclusions, the films labelled with a caution, each class's
 sensitivity also counting refused films as not found and the key figures, tables per class,
@@ -21,16 +22,16 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
-from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
-from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.validation import ValidationResult, validate
-from desktop_app.ui.curve_plot import CLASS_COLOURS, CurvePlot, Series
-from desktop_app.ui.figure_format import (
+from desktop_app.core.metrics.figures import (
     FEW_IMAGES_NOTE,
     KEY_FIGURES,
     age_group_label,
     format_figure,
 )
+from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
+from desktop_app.core.model.model_bundle import ModelBundle
+from desktop_app.core.validation.validation import ValidationResult, validate
+from desktop_app.ui.curve_plot import CLASS_COLOURS, CurvePlot, Series
 from desktop_app.ui.task_dialog import FilmsTaskDialog, FilmsTaskTexts
 
 __all__ = ["ValidationDialog", "figure_table", "open_validation_dialog"]
@@ -302,7 +303,7 @@ class ValidationDialog(FilmsTaskDialog[ValidationResult]):
         Raises:
             OSError: If the file cannot be written.
         """
-        from desktop_app.core.validation_report import write_validation_pdf
+        from desktop_app.core.validation.validation_report import write_validation_pdf
 
         if self.result is None:
             raise RuntimeError("no validation to export")
@@ -310,7 +311,7 @@ class ValidationDialog(FilmsTaskDialog[ValidationResult]):
 
     def export_csv(self, path: Path | str) -> int:
         """Write the per-image CSV of the shown validation; return the films written."""
-        from desktop_app.core.validation import write_images_csv
+        from desktop_app.core.validation.validation import write_images_csv
 
         if self.result is None:
             raise RuntimeError("no validation to export")

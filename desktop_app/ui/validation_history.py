@@ -1,8 +1,8 @@
 """The model card's "Validations on local data" section: what each site measured, when, on what.
 
-Read from the records :func:`desktop_app.core.validation.validate` keeps in the user data
-folder, so a clinician opening the card sees beside the developer's test figures the figures
-measured on the site's own films (date, dataset and its fingerprint, films measured and
+Read from the records :func:`desktop_app.core.validation.validation.validate` keeps in
+the user data folder, so a clinician opening the card sees beside the developer's test figures
+the figures measured on the site's own films (date, dataset and its fingerprint, films measured and
 refused, accuracy, macro AUROC and the adult false-COVID rate with their intervals).
 """
 
@@ -12,8 +12,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
-from desktop_app.core.validation_records import stored_validations
-from desktop_app.ui.figure_format import format_figure
+from desktop_app.core.metrics.figures import format_figure
+from desktop_app.core.validation.validation_records import stored_validations
 
 __all__ = ["VALIDATIONS_ANCHOR", "validations_html"]
 

@@ -16,7 +16,6 @@ main window appears before any of it is loaded.
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 import threading
 import traceback
@@ -28,17 +27,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PySide6 import QtCore
 
+from desktop_app.core.classify.row_thumbnails import make_thumbnail
 from desktop_app.core.errors import LungLensError
-from desktop_app.core.row_thumbnails import make_thumbnail
 
 if TYPE_CHECKING:
-    from desktop_app.core.analysis import Analyzer, ExpandedInputs, ImageResult
-    from desktop_app.core.model_bundle import ModelBundle
-    from desktop_app.core.model_store import ActiveModel
+    from desktop_app.core.classify.analysis import Analyzer, ExpandedInputs, ImageResult
+    from desktop_app.core.model.model_bundle import ModelBundle
+    from desktop_app.core.model.model_store import ActiveModel
 
 __all__ = [
     "DECODE_PROCESSES",
-    "MODEL_DIR_ENV",
     "BatchAnalysisWorker",
     "BatchItem",
     "FunctionWorker",
@@ -50,9 +48,6 @@ __all__ = [
     "make_thumbnail",
     "shared_decoder",
 ]
-
-# Overrides the model store for this run (also `--model DIR`): handy for testing a bundle.
-MODEL_DIR_ENV = "LUNGLENS_MODEL_DIR"
 
 _thread_state = threading.local()
 # Decoding in worker processes: several decoders (JPEG 2000, pylibjpeg's JPEG plugins) hold
@@ -94,30 +89,26 @@ def _return_large_blocks_to_the_system() -> None:
 
 
 def load_active_model(override: Path | str | None = None) -> ActiveModel:
-    """Load the model to use: ``override`` (or ``$LUNGLENS_MODEL_DIR``) or the store's active one.
+    """Load the model to use: ``override``, ``$LUNGLENS_MODEL_DIR`` or the store's active one.
+
+    The rule is the commands' (:func:`desktop_app.core.cli.model_choice.resolve_model`).
 
     Raises:
         ModelBundleError: If the model cannot be used (the message says why).
     """
     # The classify path is imported here, in the worker, so the window can appear first.
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.model_store import ActiveModel, ModelStore
+    from desktop_app.core.cli.model_choice import resolve_model
 
     # One decoder process starts while the model loads, so the first compressed film does
     # not wait for it; the second starts when two decodes first overlap. Started ahead, it sat
     # idle holding 62 MB while the window received films (the node decodes those).
     shared_decoder().warm_up(wait=False, processes=1)
-    folder = override or os.environ.get(MODEL_DIR_ENV) or None
-    if folder:
-        return ActiveModel("override", load_bundle(Path(folder)))
-    store = ModelStore()
-    store.cleanup_staging()
-    return store.active()
+    return resolve_model(override, tidy_store=True)
 
 
 def analyzer_for(bundle: ModelBundle) -> Analyzer:
     """This thread's :class:`Analyzer` for ``bundle`` (created once per thread and model)."""
-    from desktop_app.core.analysis import Analyzer
+    from desktop_app.core.classify.analysis import Analyzer
 
     cached: Analyzer | None = getattr(_thread_state, "analyzer", None)
     if cached is None or cached.bundle is not bundle:
@@ -131,7 +122,7 @@ def analyzer_for(bundle: ModelBundle) -> Analyzer:
 
 def expand_paths(paths: Sequence[str | Path]) -> ExpandedInputs:
     """Expand folders to image files (run off the UI thread: it reads every file's header)."""
-    from desktop_app.core.analysis import expand_inputs
+    from desktop_app.core.classify.analysis import expand_inputs
 
     return expand_inputs(paths)
 

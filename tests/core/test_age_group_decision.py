@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.analysis import Analyzer, decision_age_group
+from desktop_app.core.classify.analysis import Analyzer, decision_age_group
+from desktop_app.core.classify.synthetic import synthetic_radiograph
 from desktop_app.core.decision import decide
 from desktop_app.core.metrics.decisions import decision_predictions
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.patient_age import PatientAge
-from desktop_app.core.synthetic import synthetic_radiograph
-from desktop_app.core.validation import validate
+from desktop_app.core.validation.validation import validate
 from tests.core.test_validation import write_labelled_csv
 from tests.image_factory import dicom_dataset, write_dicom
 

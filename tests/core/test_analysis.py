@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_app.core.analysis import Analyzer, expand_inputs
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.synthetic import synthetic_radiograph
+from desktop_app.core.classify.analysis import Analyzer, expand_inputs
+from desktop_app.core.classify.synthetic import synthetic_radiograph
+from desktop_app.core.model.model_bundle import load_bundle
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_queued_images_do_not_hold_full_resolution_pixels(
 def test_a_lung_framed_model_sees_the_lung_box_of_each_film(
     tiny_lung_bundle: Path, tmp_path: Path
 ) -> None:
-    from desktop_app.core.lung_fields import LungSegmenter, load_lung_segmenter
+    from desktop_app.core.classify.lung_fields import LungSegmenter, load_lung_segmenter
 
     pixels = synthetic_radiograph(seed=3)
     path = tmp_path / "film.png"
@@ -139,8 +139,8 @@ def test_a_lung_framed_model_sees_the_lung_box_of_each_film(
 def test_a_film_without_lungs_is_refused_with_the_reason(
     tiny_lung_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from desktop_app.core.analysis import NO_LUNGS_REASON
-    from desktop_app.core.lung_fields import LungSegmenter
+    from desktop_app.core.classify.analysis import NO_LUNGS_REASON
+    from desktop_app.core.classify.lung_fields import LungSegmenter
 
     path = tmp_path / "film.png"
     Image.fromarray(synthetic_radiograph(seed=4)).save(path)
@@ -162,7 +162,7 @@ def test_a_model_naming_another_lung_segmenter_is_refused(
     import shutil
 
     from desktop_app.core.errors import ModelBundleError
-    from desktop_app.core.model_card import CARD_FILE
+    from desktop_app.core.model.model_card import CARD_FILE
 
     copy = tmp_path / "model"
     shutil.copytree(tiny_lung_bundle, copy)

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from desktop_app.__main__ import main
-from desktop_app.core.classify_cli import run_classify
-from desktop_app.core.self_test import run_self_test
-from desktop_app.core.synthetic import synthetic_radiograph
+from desktop_app.core.classify.synthetic import synthetic_radiograph
+from desktop_app.core.cli.classify_cli import run_classify
+from desktop_app.core.cli.self_test import run_self_test
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECORD_KEYS = {"path", "ok", "label", "probabilities", "out_of_distribution", "ood_reason",

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.analysis import Analyzer
-from desktop_app.core.data_folder_lock import DataFolderBusyError, DataFolderLock
-from desktop_app.core.dicom_node import DicomNode, NodeCallbacks, NodeOptions
-from desktop_app.core.dicom_receiver import STATUS_SUCCESS, ReceiverConfig
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.watch_folder import WatchFolder
-from desktop_app.core.worklist_store import WorklistStore
+from desktop_app.core.classify.analysis import Analyzer
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.node.data_folder_lock import DataFolderBusyError, DataFolderLock
+from desktop_app.core.node.dicom_node import DicomNode, NodeCallbacks, NodeOptions
+from desktop_app.core.node.dicom_receiver import STATUS_SUCCESS, ReceiverConfig
+from desktop_app.core.node.watch_folder import WatchFolder
+from desktop_app.core.node.worklist_store import WorklistStore
 from tests.dicom_films import chest_film, push_concurrently
 
 pytest.importorskip("pynetdicom")
@@ -169,7 +169,7 @@ def test_a_watched_copy_of_a_received_film_is_not_queued_twice(tmp_path: Path) -
     png = folder / "film.png"
     from PIL import Image
 
-    from desktop_app.core.synthetic import synthetic_radiograph
+    from desktop_app.core.classify.synthetic import synthetic_radiograph
 
     Image.fromarray(synthetic_radiograph(seed=3)).save(png)
     clock = _Clock()

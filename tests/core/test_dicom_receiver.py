@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.dicom_receiver import (
+from desktop_app.core.node.dicom_receiver import (
     STATUS_CANNOT_UNDERSTAND,
     STATUS_OUT_OF_RESOURCES,
     STATUS_SUCCESS,
     ReceiverConfig,
     StorageReceiver,
 )
-from desktop_app.core.worklist_store import WorklistStore
+from desktop_app.core.node.worklist_store import WorklistStore
 from tests.dicom_films import ENCAPSULATED_PDF, chest_film, push
 
 DX = "1.2.840.10008.5.1.4.1.1.1.1"
@@ -143,3 +143,26 @@ def test_bad_inputs_get_their_status_and_a_log_line_and_serving_goes_on(
                          no_pixels.SOPInstanceUID, pdf.SOPInstanceUID}
     assert receiver.refused_count == 3
     assert not list((tmp_path / "received").rglob("*.partial"))
+
+
+def test_the_receiver_accepts_exactly_the_transfer_syntaxes_the_loader_reads(
+        store: WorklistStore, tmp_path: Path) -> None:
+    """One list: every syntax the loader is tested to decode is accepted, and no other."""
+    from pydicom.uid import AllTransferSyntaxes
+    from pynetdicom import AE
+
+    from desktop_app.core.imaging import VERIFIED_TRANSFER_SYNTAXES
+
+    proposed = sorted(set(AllTransferSyntaxes) | set(VERIFIED_TRANSFER_SYNTAXES))
+    receiver = _receiver(store, tmp_path)
+    try:
+        ae = AE(ae_title="XRAYROOM")
+        for syntax in proposed:  # one context per syntax, so each is answered on its own
+            ae.add_requested_context(DX, [syntax])
+        assoc = ae.associate(*receiver.address, ae_title="LUNGLENS")
+        assert assoc.is_established
+        accepted = {context.transfer_syntax[0] for context in assoc.accepted_contexts}
+        assoc.release()
+    finally:
+        receiver.stop()
+    assert accepted == set(VERIFIED_TRANSFER_SYNTAXES)

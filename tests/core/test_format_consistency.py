@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.analysis import Analyzer
+from desktop_app.core.classify.analysis import Analyzer
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.locations import bundled_model_dir
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 from tests.image_factory import VARIANT_SPECS, synthetic_cxr, write_format_variants
 
 # Largest allowed difference of any class probability from the 8-bit PNG's. Lossless variants

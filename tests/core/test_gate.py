@@ -9,7 +9,7 @@ import pytest
 
 from desktop_app.core.gate import Gate, OodGate, OodVerdict, ViewCheck, load_view_model
 from desktop_app.core.gate.view import VIEW_CLASSES
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 
 PASS = OodVerdict(False, None)
 

@@ -278,9 +278,9 @@ def test_analyzer_results_carry_each_checks_value_for_benchmarks(
 ) -> None:
     from PIL import Image
 
-    from desktop_app.core.analysis import Analyzer
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.synthetic import synthetic_radiograph
+    from desktop_app.core.classify.analysis import Analyzer
+    from desktop_app.core.classify.synthetic import synthetic_radiograph
+    from desktop_app.core.model.model_bundle import load_bundle
 
     path = tmp_path / "film.png"
     Image.fromarray(synthetic_radiograph(seed=1)).save(path)
@@ -344,8 +344,8 @@ def test_a_film_the_image_checks_refuse_still_carries_every_checks_value(
     """Site calibration needs them; the refusal and its reason stay the image check's."""
     from PIL import Image
 
-    from desktop_app.core.analysis import Analyzer
-    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.classify.analysis import Analyzer
+    from desktop_app.core.model.model_bundle import load_bundle
 
     path = tmp_path / "photo.png"
     rng = np.random.default_rng(0)

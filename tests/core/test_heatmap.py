@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop_app.core.heatmap import colourise, heatmap_for_input, heatmap_for_original
+from desktop_app.core.classify.heatmap import colourise, heatmap_for_input, heatmap_for_original
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
 
 

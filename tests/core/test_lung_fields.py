@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.errors import ModelBundleError
-from desktop_app.core.lung_fields import (
+from desktop_app.core.classify.lung_fields import (
     LUNG_CARD_FILE,
     LUNG_CARD_FORMAT,
     LUNG_TFLITE_FILE,
@@ -20,6 +19,7 @@ from desktop_app.core.lung_fields import (
     lung_box,
     prepare_model_input,
 )
+from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app.core.errors import ModelBundleError
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.model_card import ModelCard
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.model.model_card import ModelCard
 
 
 @pytest.fixture

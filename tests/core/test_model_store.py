@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.model_bundle import ModelBundle
-from desktop_app.core.model_store import BUNDLED_ID, ModelStore, ModelStoreError
+from desktop_app.core.model.model_bundle import ModelBundle
+from desktop_app.core.model.model_store import BUNDLED_ID, ModelStore, ModelStoreError
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ def test_image_checks(stats: ImageStatistics, fragment: str) -> None:
 
 
 def test_image_checks_pass_a_radiograph_like_image() -> None:
-    from desktop_app.core.synthetic import synthetic_radiograph
+    from desktop_app.core.classify.synthetic import synthetic_radiograph
 
     gate, _ = fitted_gate()
     stats = image_statistics(synthetic_radiograph().astype(np.float32) / 255, 0.0)
@@ -98,9 +98,9 @@ def test_fit_refuses_too_few_rows_and_missing_class() -> None:
 
 
 def test_appearance_check_separates_radiograph_layout_from_other_images() -> None:
+    from desktop_app.core.classify.synthetic import synthetic_radiograph
     from desktop_app.core.gate import thumbnail_vector
     from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
-    from desktop_app.core.synthetic import synthetic_radiograph
 
     spec = PreprocessingSpec(input_size=64)
 
@@ -128,8 +128,8 @@ def test_appearance_check_separates_radiograph_layout_from_other_images() -> Non
 
 
 def _prepared_radiographs(count: int, size: int = 64) -> list[np.ndarray]:
+    from desktop_app.core.classify.synthetic import synthetic_radiograph
     from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
-    from desktop_app.core.synthetic import synthetic_radiograph
 
     spec = PreprocessingSpec(input_size=size)
     return [preprocess(synthetic_radiograph(seed=s).astype(np.float32) / 255.0, spec).array

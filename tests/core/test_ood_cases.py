@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from desktop_app.core.classify.synthetic import synthetic_radiograph
 from desktop_app.core.gate import (
     ImageStatistics,
     OodGate,
@@ -23,9 +24,8 @@ from desktop_app.core.gate import (
 )
 from desktop_app.core.gate.non_chest_cases import CATEGORIES, OodCase, write_ood_cases
 from desktop_app.core.imaging import load_image
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
-from desktop_app.core.synthetic import synthetic_radiograph
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_MODEL = REPO / "resources" / "model"

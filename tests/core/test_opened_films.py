@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pydicom
 
-from desktop_app.core.film_files import sha256_file, uid_from_sha256
-from desktop_app.core.opened_films import ORIGIN_OPEN, register_opened
-from desktop_app.core.worklist_store import WorklistStore
+from desktop_app.core.hashing import sha256_file
+from desktop_app.core.imaging.film_files import uid_from_sha256
+from desktop_app.core.node.opened_films import ORIGIN_OPEN, register_opened
+from desktop_app.core.node.worklist_store import WorklistStore
 from tests.dicom_films import chest_film
 from tests.ui.images import write_xray
 

@@ -137,8 +137,8 @@ def test_unreadable_files_give_an_unknown_age_naming_the_file(tmp_path: Path) ->
 def test_the_classify_path_carries_the_age(tmp_path: Path, tiny_bundle: Path) -> None:
     from PIL import Image
 
-    from desktop_app.core.analysis import Analyzer
-    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.classify.analysis import Analyzer
+    from desktop_app.core.model.model_bundle import load_bundle
     from tests.image_factory import synthetic_cxr
 
     pixels = (synthetic_cxr(seed=3).astype(np.float64) * 16).astype(np.uint16)

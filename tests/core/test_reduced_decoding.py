@@ -17,14 +17,14 @@ import pytest
 from PIL import Image
 from pydicom.uid import JPEG2000, JPEG2000Lossless, JPEGBaseline8Bit, RLELossless
 
-from desktop_app.core.analysis import Analyzer
-from desktop_app.core.heatmap import heatmap_for_original
+from desktop_app.core.classify.analysis import Analyzer
+from desktop_app.core.classify.heatmap import heatmap_for_original
+from desktop_app.core.classify.inference import TfliteModel
+from desktop_app.core.classify.lung_fields import ModelInputs
 from desktop_app.core.imaging import load_image, model_min_side
 from desktop_app.core.imaging.model_geometry import match_model_geometry
-from desktop_app.core.inference import TfliteModel
 from desktop_app.core.locations import bundled_model_dir
-from desktop_app.core.lung_fields import ModelInputs
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
 from tests.image_factory import dicom_dataset, synthetic_cxr, write_dicom
 

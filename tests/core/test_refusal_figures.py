@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.analysis import Analyzer
+from desktop_app.core.classify.analysis import Analyzer
 from desktop_app.core.metrics.refusals import refusal_figures, sensitivity_both_ways_text
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.validation import image_rows, validate
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.validation.validation import image_rows, validate
 from tests.core.test_validation import write_labelled_folder
 
 CLASSES = ["Normal", "Pneumonia", "COVID-19"]

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.dicom_receiver import STATUS_SUCCESS, listening_address
-from desktop_app.core.worklist_cli import run_worklist
-from desktop_app.core.worklist_store import WorklistStore
+from desktop_app.core.cli.worklist_cli import run_worklist
+from desktop_app.core.node.dicom_receiver import STATUS_SUCCESS, listening_address
+from desktop_app.core.node.worklist_store import WorklistStore
 from tests.conftest import REPO_ROOT
 from tests.dicom_films import chest_film, push, push_until_killed
 

@@ -9,13 +9,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from desktop_app.core.analysis import ImageResult
+from desktop_app.core.classify.analysis import ImageResult
 from desktop_app.core.locations import bundled_model_dir
-from desktop_app.core.model_card import ModelCard
-from desktop_app.core.model_store import ActiveModel
+from desktop_app.core.model.model_card import ModelCard
+from desktop_app.core.model.model_store import ActiveModel
+from desktop_app.core.node.worklist import Status
+from desktop_app.core.node.worklist_store import FilmRow
 from desktop_app.core.session.session import Session, is_from_model
-from desktop_app.core.worklist import Status
-from desktop_app.core.worklist_store import FilmRow
 
 
 class Recorder:

@@ -18,21 +18,21 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_app.core.analysis import Analyzer
-from desktop_app.core.calibrate_cli import run_calibrate
-from desktop_app.core.classify_cli import run_classify
+from desktop_app.core.classify.analysis import Analyzer
+from desktop_app.core.cli.calibrate_cli import run_calibrate
+from desktop_app.core.cli.classify_cli import run_classify
+from desktop_app.core.cli.validate_cli import run_validate
 from desktop_app.core.gate.check_set import load_check_set
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.model_card import CARD_FILE
-from desktop_app.core.model_store import ModelStore
-from desktop_app.core.site_calibration import (
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.model.model_card import CARD_FILE
+from desktop_app.core.model.model_store import ModelStore
+from desktop_app.core.site.site_calibration import (
     CalibrationError,
     CalibrationSettings,
     calibrate_site,
     calibration_line,
 )
-from desktop_app.core.site_gate import GateLimits, ViewLimits, refused_and_cautioned
-from desktop_app.core.validate_cli import run_validate
+from desktop_app.core.site.site_gate import GateLimits, ViewLimits, refused_and_cautioned
 from tests.image_factory import synthetic_cxr
 
 CLASS_FOLDERS = {"NORMAL": 0, "PNEUMONIA": 1000, "COVID-19": 2000}
@@ -254,7 +254,7 @@ def test_films_from_several_machines_are_warned_about(tiny_bundle: Path,
 
 def test_the_cards_check_set_record_stands_in_for_measuring_it(
         site: Path, tiny_bundle: Path, tmp_path: Path) -> None:
-    from desktop_app.core.check_set_record import RECORD_KEY, record_check_set
+    from desktop_app.core.site.check_set_record import RECORD_KEY, record_check_set
 
     recorded = tmp_path / "recorded"
     shutil.copytree(tiny_bundle, recorded)

@@ -5,14 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desktop_app.core.site_figures import (
+from desktop_app.core.site.site_figures import (
     FilmOutcome,
     few_films_warnings,
     site_figures,
     wilson_interval,
 )
-from desktop_app.core.site_gate import GateLimits, ViewLimits, refused_and_cautioned, site_limits
-from desktop_app.core.site_thresholds import ThresholdSettings, confident_rate, site_decision
+from desktop_app.core.site.site_gate import (
+    GateLimits,
+    ViewLimits,
+    refused_and_cautioned,
+    site_limits,
+)
+from desktop_app.core.site.site_thresholds import ThresholdSettings, confident_rate, site_decision
 
 CLASSES = ["Normal", "Pneumonia", "COVID-19"]
 MODEL_DECISION = {"priority": ["COVID-19", "Pneumonia"],

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from desktop_app.__main__ import main
-from desktop_app.core.validate_cli import run_validate
-from desktop_app.core.validation import stored_validations
+from desktop_app.core.cli.validate_cli import run_validate
+from desktop_app.core.validation.validation import stored_validations
 from tests.core.test_validation import write_labelled_csv, write_labelled_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

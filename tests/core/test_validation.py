@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_app.core.analysis import Analyzer
-from desktop_app.core.data_fingerprint import file_sha1, images_fingerprint
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.synthetic import synthetic_radiograph
-from desktop_app.core.validation import (
+from desktop_app.core.classify.analysis import Analyzer
+from desktop_app.core.classify.synthetic import synthetic_radiograph
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.validation.data_fingerprint import file_sha1, images_fingerprint
+from desktop_app.core.validation.validation import (
     EXCLUSION_NOTE,
     ValidationError,
     stored_validations,

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.labelled_data import read_labelled
 from desktop_app.core.metrics.classification import auroc, expected_calibration_error
 from desktop_app.core.metrics.populations import (
     Resampler,
@@ -19,6 +18,7 @@ from desktop_app.core.metrics.populations import (
     rate,
     weighted_auroc,
 )
+from desktop_app.core.validation.labelled_data import read_labelled
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,8 +99,9 @@ def test_csv_errors_name_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_validation_modules_import_without_pandas_or_training() -> None:
-    code = ("import sys, desktop_app.core.validation, desktop_app.core.validate_cli, "
-            "desktop_app.core.validation_report\n"
+    code = ("import sys, desktop_app.core.validation.validation, "
+            "desktop_app.core.cli.validate_cli, "
+            "desktop_app.core.validation.validation_report\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
             "{'pandas', 'model_training', 'tensorflow', 'PySide6'})\n"
             "print(bad); sys.exit(1 if bad else 0)")

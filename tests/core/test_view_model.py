@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.analysis import Analyzer
+from desktop_app.core.classify.analysis import Analyzer
+from desktop_app.core.classify.synthetic import synthetic_radiograph
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.gate import VIEW_CLASSES, ViewCheck, load_view_model, view_input
 from desktop_app.core.gate import view as view_module
@@ -20,9 +21,8 @@ from desktop_app.core.gate.view import (
     VIEW_TFLITE_FILE,
     bundled_view_model_dir,
 )
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
-from desktop_app.core.synthetic import synthetic_radiograph
 
 
 @pytest.fixture

@@ -6,13 +6,13 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
-from desktop_app.core.analysis import ImageResult
+from desktop_app.core.classify.analysis import ImageResult
 from desktop_app.core.decision import decide
 from desktop_app.core.locations import bundled_model_dir
-from desktop_app.core.model_card import ModelCard
-from desktop_app.core.stored_results import result_from_row
-from desktop_app.core.worklist import Status, Worklist
-from desktop_app.core.worklist_store import FilmRow
+from desktop_app.core.model.model_card import ModelCard
+from desktop_app.core.node.stored_results import result_from_row
+from desktop_app.core.node.worklist import Status, Worklist
+from desktop_app.core.node.worklist_store import FilmRow
 
 
 class Recorder:

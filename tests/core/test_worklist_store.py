@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.film_files import (
+from desktop_app.core.imaging.film_files import (
     is_valid_uid,
     received_file,
     remove_partial_files,
     uid_from_sha256,
     write_atomically,
 )
-from desktop_app.core.worklist_store import WorklistStore, start_of_local_day
+from desktop_app.core.node.worklist_store import WorklistStore, start_of_local_day
 
 RECORD = {"path": "/x/a.dcm", "ok": True, "label": "Normal",
           "probabilities": {"Normal": 0.8, "Pneumonia": 0.1, "COVID-19": 0.1},
@@ -108,7 +108,7 @@ def test_atomic_write_leaves_the_whole_file_and_no_partial(tmp_path: Path) -> No
 
 def test_worklist_command_prints_a_readable_table(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from desktop_app.core.worklist_cli import run_worklist
+    from desktop_app.core.cli.worklist_cli import run_worklist
 
     with WorklistStore.in_folder(tmp_path) as store:
         store.add_film("1.2.3", origin="dicom", stored_file=tmp_path / "a.dcm", sha256="00",

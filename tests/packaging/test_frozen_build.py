@@ -32,10 +32,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_app.core.classify_cli import run_classify
+from desktop_app.core.classify.synthetic import synthetic_radiograph
+from desktop_app.core.cli.classify_cli import run_classify
 from desktop_app.core.gate import load_check_set
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.synthetic import synthetic_radiograph
+from desktop_app.core.model.model_bundle import load_bundle
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_ENV = "LUNGLENS_BUILD_TEST"
@@ -148,7 +148,7 @@ def test_frozen_classify_json_matches_source(frozen_dir: Path, tmp_path: Path) -
 def test_frozen_validate_json_matches_source(frozen_dir: Path, tmp_path: Path,
                                              isolated_user_data: Path) -> None:
     """``validate`` runs in the build (no TensorFlow, no pandas) and measures what source does."""
-    from desktop_app.core.validation import validate
+    from desktop_app.core.validation.validation import validate
 
     data = tmp_path / "labelled films"
     for number, folder in enumerate(("NORMAL", "PNEUMONIA", "COVID-19")):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from desktop_app.core.patient_ids import derive_patient_id
+from desktop_app.core.validation.patient_ids import derive_patient_id
 from model_training.datasets import (
     class_from_coronahack,
     class_from_folder_name,

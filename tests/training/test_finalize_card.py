@@ -99,7 +99,7 @@ def _differences(expected: Any, actual: Any, where: str = "card") -> list[str]:
 
 def test_finalize_writes_the_recorded_card(fixed_result: TrainingResult, tmp_path: Path
                                            ) -> None:
-    from desktop_app.core.model_card import CARD_FILE
+    from desktop_app.core.model.model_card import CARD_FILE
     from model_training.finalize import finalize
 
     lines: list[str] = []

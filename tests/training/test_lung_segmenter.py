@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from desktop_app.core.lung_fields import LungSegmenter, load_lung_segmenter
-from desktop_app.core.synthetic import synthetic_radiograph
+from desktop_app.core.classify.lung_fields import LungSegmenter, load_lung_segmenter
+from desktop_app.core.classify.synthetic import synthetic_radiograph
 from model_training.lung_segmenter import (
     SegmenterConfig,
     build_lung_segmenter,

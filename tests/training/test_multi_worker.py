@@ -43,7 +43,7 @@ def _tail(text: str, lines: int = 25) -> str:
 
 @pytest.mark.slow
 def test_two_workers_train_the_same_model_and_only_the_chief_writes(tmp_path: Path) -> None:
-    from desktop_app.core.model_card import CARD_FILE
+    from desktop_app.core.model.model_card import CARD_FILE
     from tests.training.conftest import write_metadata_dataset
 
     data = write_metadata_dataset(tmp_path / "data")

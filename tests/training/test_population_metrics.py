@@ -70,7 +70,7 @@ def test_key_figures_by_hand() -> None:
     assert result["per_class"]["COVID-19"]["specificity"]["value"] == pytest.approx(13 / 16)
     assert result["bootstrap"]["unit"] == "patient"
     text = "\n".join(format_populations(result))
-    assert "adult Normal / non-COVID Pneumonia films labelled COVID-19: 30.0 %" in text
+    assert "Adults without COVID-19 labelled COVID-19 (false-COVID rate): 30.0 %" in text
     assert "nih (10 images)" in text
 
 

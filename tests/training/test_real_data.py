@@ -70,7 +70,7 @@ def test_real_split_has_no_leakage(cxr_data: Path) -> None:
 
 @pytest.mark.slow
 def test_bundled_model_reproduces_its_card_on_test(cxr_data: Path, tmp_path: Path) -> None:
-    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.model.model_bundle import load_bundle
     from model_training.bundle_evaluation import evaluate_bundle
 
     if not (BUNDLED / "model_card.json").is_file():

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.analysis import Analyzer
-from desktop_app.core.labelled_data import read_labelled
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.site_calibration import CalibrationSettings, calibrate_site
+from desktop_app.core.classify.analysis import Analyzer
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.site.site_calibration import CalibrationSettings, calibrate_site
+from desktop_app.core.validation.labelled_data import read_labelled
 from model_training.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.real_data]

@@ -46,8 +46,8 @@ def test_training_result(trained: tuple[TrainingResult, Path]) -> None:
 
 
 def test_export_round_trip(trained: tuple[TrainingResult, Path], tmp_path: Path) -> None:
-    from desktop_app.core.inference import TfliteModel
-    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.classify.inference import TfliteModel
+    from desktop_app.core.model.model_bundle import load_bundle
     from model_training.bundle_evaluation import evaluate_bundle
     from model_training.finalize import finalize
     from model_training.metrics import softmax
@@ -93,8 +93,8 @@ def test_int8_export_is_measured_as_int8(
     trained: tuple[TrainingResult, Path], tmp_path: Path
 ) -> None:
     """An int8 bundle: smaller, close to Keras, and its card describes the int8 model."""
-    from desktop_app.core.inference import TfliteModel
-    from desktop_app.core.model_bundle import load_bundle
+    from desktop_app.core.classify.inference import TfliteModel
+    from desktop_app.core.model.model_bundle import load_bundle
     from model_training.bundle_evaluation import evaluate_bundle
     from model_training.export import QUANTIZED_TOLERANCE, convert_to_tflite
     from model_training.finalize import finalize
@@ -219,7 +219,8 @@ def test_redecide_rewrites_decisions_and_gate_not_weights(
         trained: tuple[TrainingResult, Path], tmp_path: Path) -> None:
     import json
 
-    from desktop_app.core.model_bundle import load_bundle, sha256_file
+    from desktop_app.core.hashing import sha256_file
+    from desktop_app.core.model.model_bundle import load_bundle
     from model_training.bundle_evaluation import evaluate_bundle
     from model_training.finalize import finalize
     from model_training.redecide import redecide_bundle
@@ -274,7 +275,7 @@ def test_a_rewritten_card_is_readable_like_any_file(tmp_path: Path) -> None:
     import os
     import stat
 
-    from desktop_app.core.film_files import write_atomically
+    from desktop_app.core.imaging.film_files import write_atomically
 
     card = tmp_path / "model_card.json"
     card.write_text("{}", encoding="utf-8")

@@ -60,8 +60,8 @@ def make_window(qtbot, tiny_bundle: Path):
 @pytest.fixture(scope="session")
 def calibrated_bundle(tiny_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``tiny_bundle`` calibrated by the real core to generated site films, written out."""
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.site_calibration import CalibrationSettings, calibrate_site
+    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.site.site_calibration import CalibrationSettings, calibrate_site
     from tests.ui.calibration_films import write_check_set, write_site_films
 
     root = tmp_path_factory.mktemp("calibrated")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from desktop_app.core.synthetic import synthetic_radiograph
+from desktop_app.core.classify.synthetic import synthetic_radiograph
 
 
 def write_xray(path: Path, seed: int = 0, size: tuple[int, int] = (320, 384)) -> Path:

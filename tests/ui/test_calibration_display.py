@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_app.core.analysis import ImageResult
+from desktop_app.core.classify.analysis import ImageResult
 from desktop_app.core.decision import decide
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.site_calibration import calibration_line
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.site.site_calibration import calibration_line
 from desktop_app.ui.calibration_tables import CARD_FIGURES_NOTE
 from desktop_app.ui.exporters import csv_rows, write_csv, write_pdf_report
 from desktop_app.ui.model_card_dialog import ModelCardDialog

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6 import QtCore
 
-from desktop_app.core.analysis import Analyzer
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.classify.analysis import Analyzer
+from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.ui.exporters import write_pdf_report
 from desktop_app.ui.result_panel import ResultPanel
 from desktop_app.ui.results_table import ResultsTableModel, RowRecord, Status
@@ -107,7 +107,7 @@ def test_row_records_without_results_have_no_gate_text() -> None:
 def test_the_panel_says_when_the_thresholds_of_an_age_group_decided(
     qtbot, tiny_age_bundle: Path, tmp_path: Path
 ) -> None:
-    from desktop_app.core.synthetic import synthetic_radiograph
+    from desktop_app.core.classify.synthetic import synthetic_radiograph
     from tests.image_factory import dicom_dataset, write_dicom
 
     ds = dicom_dataset(synthetic_radiograph((320, 384), seed=1), bits_stored=8, rescale=None)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PySide6 import QtCore, QtWidgets
 
-from desktop_app.core.model_store import BUNDLED_ID, ModelStore
+from desktop_app.core.model.model_store import BUNDLED_ID, ModelStore
 from desktop_app.ui.models_dialog import ModelsDialog, open_model_manager
 from desktop_app.ui.training_tasks import install_model
 from tests.ui.images import write_xray

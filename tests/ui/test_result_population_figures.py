@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from desktop_app.core.analysis import ImageResult
-from desktop_app.core.model_bundle import load_bundle
+from desktop_app.core.classify.analysis import ImageResult
+from desktop_app.core.metrics.figures import FEW_IMAGES
+from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.patient_age import PatientAge
-from desktop_app.ui.figure_format import FEW_IMAGES
 from desktop_app.ui.result_panel import ResultPanel
 
 
@@ -123,7 +123,7 @@ def test_older_cards_say_what_is_missing(qtbot, tiny_bundle: Path) -> None:
 
 def test_a_dicom_film_opened_in_the_window_picks_its_age_group(
         qtbot, make_window, population_bundle: Path, tmp_path: Path) -> None:
-    from desktop_app.core.synthetic import synthetic_radiograph
+    from desktop_app.core.classify.synthetic import synthetic_radiograph
     from tests.image_factory import dicom_dataset, write_dicom
     from tests.ui.test_ui_results import _open_and_wait, _select
 

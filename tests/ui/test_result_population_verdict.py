@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PySide6 import QtCore
 
-from desktop_app.core.model_store import ModelStore
+from desktop_app.core.model.model_store import ModelStore
 from desktop_app.ui.training_tasks import TrainingOutcome
 from desktop_app.ui.wizard_pages.common import WizardContext
 from desktop_app.ui.wizard_pages.install_page import InstallPage

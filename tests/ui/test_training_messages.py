@@ -30,7 +30,7 @@ def test_the_installed_model_is_scored_per_age_group(tiny_bundle, tmp_path) -> N
     """Its adult figures decide the install advice, so the held-out rows keep their age."""
     from pathlib import Path
 
-    from desktop_app.core.model_store import ModelStore
+    from desktop_app.core.model.model_store import ModelStore
     from desktop_app.ui.training_tasks import evaluate_current_model, read_source
     from tests.training.conftest import write_metadata_dataset
 

@@ -18,7 +18,7 @@ from PIL import Image
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app.core.locations import user_data_dir
-from desktop_app.core.model_store import BUNDLED_ID, ModelStore
+from desktop_app.core.model.model_store import BUNDLED_ID, ModelStore
 from desktop_app.ui.training_tasks import TrainingOutcome, install_model
 from desktop_app.ui.training_wizard import Pages, TrainingWizard
 from tests.ui.dragdrop import mime_for, send_drop

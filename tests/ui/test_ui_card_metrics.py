@@ -7,18 +7,19 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from desktop_app.core.locations import bundled_model_dir
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.model_card import ModelCard
+from desktop_app.core.metrics.figures import KEY_FIGURES, format_figure
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.model.model_card import ModelCard
 from desktop_app.ui.card_metrics import (
     calibration_summary,
     class_metrics,
     format_metric,
     split_section,
 )
-from desktop_app.ui.figure_format import KEY_FIGURES, format_figure
 from desktop_app.ui.model_card_dialog import ModelCardDialog
 
 # The layout the training code writes (numbers are made up for the test).
@@ -188,10 +189,17 @@ def test_figure_format_quotes_value_interval_and_images() -> None:
     assert format_figure(None) == "no data"
 
 
-def test_figure_format_names_the_key_figures_model_training_measures() -> None:
+def test_the_key_figures_shown_are_the_ones_measured() -> None:
+    """One list names the key figures: the window's, the commands' and training's."""
+    from desktop_app.core.metrics.populations import population_metrics
     from model_training.population_metrics import KEY_FIGURES as MEASURED
 
-    assert [figure.key for figure in KEY_FIGURES] == list(MEASURED)
+    assert MEASURED is KEY_FIGURES
+    card = load_bundle(bundled_model_dir()).card
+    measured = population_metrics(np.tile([0.8, 0.1, 0.1], (6, 1)), np.zeros(6, dtype=int),
+                                  card.classes, card.decision, sources=["nih"] * 6,
+                                  age_groups=["adult"] * 6, bootstrap_rounds=0)
+    assert list(measured["key_figures"]) == [figure.key for figure in KEY_FIGURES]
 
 
 def test_dialog_shows_who_the_model_works_for(qtbot) -> None:

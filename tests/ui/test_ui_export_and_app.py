@@ -58,10 +58,12 @@ def test_csv_export_matches_the_table(qtbot, make_window, mixed_inputs, tmp_path
     assert noise["out_of_distribution"] == "yes"
     assert noise["label"] == ""
     assert all(noise[f"p_{c}"] == "" for c in classes)
-    assert "colour" in noise["reason"]
+    assert "colour" in noise["ood_reason"]
+    assert noise["error"] == noise["decision_reason"] == ""
     broken = rows[3]
     assert broken["status"] == "error"
-    assert broken["reason"]
+    assert broken["error"]
+    assert broken["ood_reason"] == ""
 
 
 def test_pdf_report_has_one_page_per_image(qtbot, make_window, mixed_inputs,
@@ -118,8 +120,8 @@ def test_model_load_failure_is_a_banner_not_a_crash(qtbot, make_window,
 
 def test_fallback_warning_is_shown(qtbot, make_window, monkeypatch: pytest.MonkeyPatch,
                                    tiny_bundle: Path) -> None:
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.model_store import ActiveModel
+    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.model.model_store import ActiveModel
     from desktop_app.ui import model_loading
 
     warning = "model 'mine' could not be loaded (hash mismatch); using 'tiny' instead"
@@ -249,10 +251,25 @@ def test_opening_the_window_does_not_import_the_classify_path(tmp_path: Path) ->
         "from desktop_app.ui.application import create_application\n"
         "app = create_application()\n"
         "from desktop_app.ui.main_window import MainWindow\n"
-        "heavy = ('desktop_app.core.analysis', 'desktop_app.core.imaging', 'pydicom',\n"
+        "heavy = ('desktop_app.core.classify.analysis', 'desktop_app.core.imaging', 'pydicom',\n"
         "         'ai_edge_litert', 'PIL', 'reportlab', 'tensorflow')\n"
         "print('LOADED', [m for m in heavy if m in sys.modules])\n"
     )
     result = _run_app(code, {"LUNGLENS_DATA_DIR": str(tmp_path / "data")})
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stdout, result.stdout
+
+
+def test_both_csv_files_name_the_shared_columns_alike() -> None:
+    """The worklist export and the validation CSV: one name per column (``ood_reason``...)."""
+    from desktop_app.core.validation.validation import ValidationResult, image_rows
+    from desktop_app.ui.exporters import csv_rows
+
+    classes = ["Normal", "Pneumonia", "COVID-19"]
+    worklist = csv_rows([], classes, "m")[0]
+    validation = image_rows(ValidationResult("m", "", "", {}, classes, [], {}))[0]
+    shared = {"path", "uncertain", "out_of_distribution", "ood_reason", "caution", "error",
+              "age_group", "model_id", *(f"p_{name}" for name in classes)}
+    assert shared <= set(worklist)
+    assert shared <= set(validation)
+    assert "reason" not in worklist

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pydicom
 
-from desktop_app.core.film_files import sha256_file, uid_from_sha256
-from desktop_app.core.opened_films import register_opened
-from desktop_app.core.worklist_cli import run_worklist
-from desktop_app.core.worklist_store import WorklistStore
+from desktop_app.core.cli.worklist_cli import run_worklist
+from desktop_app.core.hashing import sha256_file
+from desktop_app.core.imaging.film_files import uid_from_sha256
+from desktop_app.core.node.opened_films import register_opened
+from desktop_app.core.node.worklist_store import WorklistStore
 from desktop_app.ui.results_table import Status
 from tests.dicom_films import chest_film
 from tests.ui.dragdrop import mime_for, send_drop
@@ -132,7 +133,7 @@ def test_a_restart_answers_opened_films_left_queued_and_keeps_answers_of_moved_f
 def test_the_received_column_says_who_sent_a_film_or_that_it_was_opened() -> None:
     import datetime as dt
 
-    from desktop_app.core.worklist import RowRecord
+    from desktop_app.core.node.worklist import RowRecord
     from desktop_app.ui.results_table import _sender_text
 
     when = dt.datetime(2026, 12, 7, 9, 30, 5)

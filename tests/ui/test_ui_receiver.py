@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_app.core.dicom_receiver import STATUS_SUCCESS
-from desktop_app.core.worklist_store import WorklistStore
+from desktop_app.core.node.dicom_receiver import STATUS_SUCCESS
+from desktop_app.core.node.worklist_store import WorklistStore
 from desktop_app.ui.results_table import Status
 from tests.dicom_films import chest_film, push
 

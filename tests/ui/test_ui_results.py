@@ -340,7 +340,7 @@ def test_a_large_film_is_shown_reduced_first_then_at_full_resolution(
 ) -> None:
     from PIL import Image
 
-    from desktop_app.core.synthetic import synthetic_radiograph
+    from desktop_app.core.classify.synthetic import synthetic_radiograph
 
     path = tmp_path / "large.jpg"
     Image.fromarray(synthetic_radiograph((1600, 1920), seed=3)).save(path, quality=92)

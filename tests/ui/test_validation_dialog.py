@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from PySide6 import QtWidgets
 
-from desktop_app.core.model_bundle import load_bundle
-from desktop_app.core.validation import stored_validations
+from desktop_app.core.model.model_bundle import load_bundle
+from desktop_app.core.validation.validation import stored_validations
 from desktop_app.ui.validation_dialog import ValidationDialog
 from tests.core.test_validation import write_labelled_csv, write_labelled_folder
 

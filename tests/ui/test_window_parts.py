@@ -15,8 +15,8 @@ import pytest
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
+from desktop_app.core.node.worklist import Status
 from desktop_app.core.session.session import Session
-from desktop_app.core.worklist import Status
 from desktop_app.ui.batch_control import BatchControl
 from desktop_app.ui.cancel_control import CancelControl
 from desktop_app.ui.export_control import ExportControl
@@ -54,8 +54,8 @@ def parts(qtbot) -> Parts:
 @pytest.fixture
 def active_model(tiny_bundle: Path):
     """The tiny test model (its card has no per-class figures)."""
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.model_store import ActiveModel
+    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.model.model_store import ActiveModel
 
     return ActiveModel("test", load_bundle(tiny_bundle))
 
@@ -64,8 +64,8 @@ def active_model(tiny_bundle: Path):
 def shipped_model():
     """The bundled model: loads in a fraction of a second, with no TensorFlow to build one."""
     from desktop_app.core.locations import bundled_model_dir
-    from desktop_app.core.model_bundle import load_bundle
-    from desktop_app.core.model_store import ActiveModel
+    from desktop_app.core.model.model_bundle import load_bundle
+    from desktop_app.core.model.model_store import ActiveModel
 
     return ActiveModel("bundled", load_bundle(bundled_model_dir()))
 

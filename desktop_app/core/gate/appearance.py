@@ -96,7 +96,7 @@ class AppearanceChecks:
         """Cheap checks on the loaded image's statistics.
 
         The verdict's ``values`` hold the four statistics whatever the outcome, so site
-        calibration (:mod:`desktop_app.core.site_gate`) can tell how far a site's films are
+        calibration (:mod:`desktop_app.core.site.site_gate`) can tell how far a site's films are
         from the aspect and flat-area limits.
         """
         values = {"colourfulness": float(stats.colourfulness), "aspect": float(stats.aspect),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_app.core.errors import LungLensError
-from desktop_app.core.file_hashes import sha256_file
+from desktop_app.core.hashing import sha256_file
 from desktop_app.core.locations import resources_dir
 
 __all__ = [

@@ -219,7 +219,7 @@ def agreement(*, image_refused: bool, view_tier: Tier, vouches: bool,
     """The gate's rule: refuse, label with a caution, or label (module docstring).
 
     The one statement of the rule: :meth:`Gate.combine` applies it to a film's verdicts,
-    site calibration (:mod:`desktop_app.core.site_gate`) to simulated limits and
+    site calibration (:mod:`desktop_app.core.site.site_gate`) to simulated limits and
     ``benchmarks/gate_loso.py`` to films of a source the gate never saw.
 
     Args:

@@ -27,7 +27,8 @@ Which transforms of a chest film count as out of distribution (documented decisi
 * **180° rotation and left-right mirroring: not in this set.** An upside-down or mirrored
   frontal film (a wrongly hung scan, dextrocardia, a swapped L/R marker) is still a frontal
   chest X-ray; whether to label it is a separate question, so it counts neither way here.
-* **The upright synthetic radiograph** (:func:`desktop_app.core.synthetic.synthetic_radiograph`)
+* **The upright synthetic radiograph**
+(:func:`desktop_app.core.classify.synthetic.synthetic_radiograph`)
   is not a real X-ray, so it counts neither way either.
 
 Run ``python -m desktop_app.core.gate.non_chest_cases OUT_DIR`` to write the set and print the
@@ -50,8 +51,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from desktop_app.core.file_hashes import sha256_file
-from desktop_app.core.synthetic import synthetic_radiograph
+from desktop_app.core.classify.synthetic import synthetic_radiograph
+from desktop_app.core.hashing import sha256_file
 
 __all__ = [
     "CATEGORIES",

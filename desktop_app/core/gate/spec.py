@@ -108,7 +108,7 @@ def with_limits(spec: Mapping[str, Any], usual: Mapping[str, float],
 
     The inverse of :func:`usual_limits` (orientation given as minimum scores, as there).
 
-    Site calibration (:mod:`desktop_app.core.site_gate`) moves limits and nothing else: the
+    Site calibration (:mod:`desktop_app.core.site.site_gate`) moves limits and nothing else: the
     reference statistics the distances are measured from stay the model's.
     """
     out = json.loads(json.dumps(spec))  # a deep copy of plain JSON data

@@ -10,7 +10,7 @@ light-box photos, films turned by 90°, crops and other images
 
 It ships in ``resources/view_model/`` with its own card (``view_card.json``), separately from
 the classifier: a model retrained in the wizard keeps the same view check. Loading verifies
-the sha256 of its ``.tflite`` like :func:`desktop_app.core.model_bundle.load_bundle` does for
+the sha256 of its ``.tflite`` like :func:`desktop_app.core.model.model_bundle.load_bundle` does for
 the classifier, so a damaged installation is refused with a message.
 
 Its input is small (48 px, min-max intensity: percentiles cost more than the rest of the
@@ -41,9 +41,9 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core.errors import ModelBundleError
-from desktop_app.core.file_hashes import read_card_json, verify_listed_files
 from desktop_app.core.gate.verdict import OodVerdict
-from desktop_app.core.litert_runner import open_signature
+from desktop_app.core.litert.file_hashes import read_card_json, verify_listed_files
+from desktop_app.core.litert.litert_runner import open_signature
 from desktop_app.core.locations import resources_dir
 from desktop_app.core.preprocessing import (
     SUBSAMPLE_FACTOR,

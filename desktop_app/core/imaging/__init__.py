@@ -79,8 +79,9 @@ __all__ = [
     "sniff_format",
 ]
 
-#: DICOM transfer syntaxes this package is tested to decode (see the docstring above). Kept
-#: here as well as in :mod:`.dicom_reader` so that importing the package leaves pydicom out.
+#: DICOM transfer syntaxes this package is tested to decode (see the docstring above): the one
+#: list, which the DICOM receiver also accepts (:mod:`desktop_app.core.node.dicom_receiver`).
+#: Plain strings, so that importing the package leaves pydicom out.
 VERIFIED_TRANSFER_SYNTAXES: tuple[str, ...] = (
     "1.2.840.10008.1.2",
     "1.2.840.10008.1.2.1",

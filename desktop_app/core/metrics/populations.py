@@ -31,28 +31,18 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core.metrics.decisions import decision_predictions
+from desktop_app.core.metrics.figures import KEY_FIGURES, figure_text
 
 __all__ = [
-    "KEY_FIGURES",
     "Resampler",
     "calibration_error",
     "estimate",
     "estimate_weighted",
-    "figure_text",
     "format_populations",
     "population_metrics",
     "rate",
     "weighted_auroc",
 ]
-
-KEY_FIGURES: dict[str, str] = {
-    "adult_false_covid_rate": "adult Normal / non-COVID Pneumonia films labelled COVID-19",
-    "adult_covid_sensitivity": "adult COVID-19 films labelled COVID-19",
-    "nih_adult_normal_vs_pneumonia_auroc": "NIH adult Normal vs Pneumonia AUROC (1 - P(Normal))",
-    "child_accuracy": "child films, 3-class accuracy at the app's decision",
-    "child_normal_vs_pneumonia_accuracy": "child Normal / Pneumonia films labelled correctly",
-    "ece": "expected calibration error (all images)",
-}
 
 Statistic = Callable[[np.ndarray], float]
 
@@ -356,7 +346,7 @@ def _key_figures(
     resampler: Resampler,
 ) -> dict[str, Any]:
     """The figures the training issue's targets are stated in (see :data:`KEY_FIGURES`)."""
-    figures: dict[str, Any] = dict.fromkeys(KEY_FIGURES)
+    figures: dict[str, Any] = dict.fromkeys(figure.key for figure in KEY_FIGURES)
     adult = groups == "adult"
     child = groups == "child"
     figures["child_accuracy"] = estimate_weighted(rate(correct), child, resampler)
@@ -378,26 +368,6 @@ def _key_figures(
     return figures
 
 
-def figure_text(entry: dict[str, Any] | None, *, as_percent: bool = True) -> str:
-    """``"12.3 % (8.1-17.0), n=140"`` (or ``"0.912 (0.88-0.94), n=140"``; ``"n/a"``)."""
-    return _percent(entry, as_percent=as_percent)
-
-
-def _percent(entry: dict[str, Any] | None, *, as_percent: bool = True) -> str:
-    if entry is None:
-        return "n/a"
-    value, ci = entry["value"], entry.get("ci95")
-    if as_percent:
-        text = f"{100 * value:.1f} %"
-        if ci:
-            text += f" ({100 * ci[0]:.1f}-{100 * ci[1]:.1f})"
-    else:
-        text = f"{value:.3f}"
-        if ci:
-            text += f" ({ci[0]:.3f}-{ci[1]:.3f})"
-    return f"{text}, n={entry['n']}"
-
-
 def format_populations(populations: dict[str, Any]) -> list[str]:
     """Plain-text lines of the key figures and the per-source / per-age-group table.
 
@@ -405,17 +375,16 @@ def format_populations(populations: dict[str, Any]) -> list[str]:
     interval in brackets and the number of images each rests on.
     """
     lines = ["Key figures (app's decision; 95 % CI; n images):"]
-    for name, label in KEY_FIGURES.items():
-        entry = populations["key_figures"].get(name)
-        rate = "auroc" not in name and name != "ece"
-        lines.append(f"  {label}: {_percent(entry, as_percent=rate)}")
+    for figure in KEY_FIGURES:
+        entry = populations["key_figures"].get(figure.key)
+        lines.append(f"  {figure.label}: {figure_text(entry, percent=figure.percent)}")
     for title, key in (("source", "per_source"), ("age group", "per_age_group")):
         lines.append(f"Per {title}:")
         for group, figures in populations[key].items():
-            parts = [f"accuracy {_percent(figures['accuracy'])}"]
+            parts = [f"accuracy {figure_text(figures['accuracy'])}"]
             false_covid = figures.get("labelled_covid_non_covid")
             if false_covid is not None:
-                parts.append(f"non-COVID labelled COVID-19 {_percent(false_covid)}")
+                parts.append(f"non-COVID labelled COVID-19 {figure_text(false_covid)}")
             if figures.get("ece") is not None:
                 parts.append(f"ECE {figures['ece']['value']:.3f}")
             lines.append(f"  {group} ({figures['n']} images): " + "; ".join(parts))

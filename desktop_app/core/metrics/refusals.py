@@ -8,8 +8,8 @@ and **over all its films, a refused film counting as not found** (the sensitivit
 as a whole), each with a patient-level bootstrap 95 % interval, plus how many of the class's
 films were refused and how many were labelled with a caution.
 
-One definition for the local validation (:mod:`desktop_app.core.validation`) and the model
-card's test figures (``model_training.evaluation``); numpy only.
+One definition for the local validation (:mod:`desktop_app.core.validation.validation`)
+and the model card's test figures (``model_training.evaluation``); numpy only.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Threshold rules shared by training's operating point and a site's calibration.
 
 Training chooses its operating point on validation films (:mod:`model_training.calibration`);
-a clinic re-chooses it on its own films (:mod:`desktop_app.core.site_thresholds`) in the
+a clinic re-chooses it on its own films (:mod:`desktop_app.core.site.site_thresholds`) in the
 classify-only build, which has no TensorFlow. Both must pick a threshold the same way, so the
 two rules live here, in plain numpy.
 """
@@ -91,7 +91,7 @@ def sensitivity_curves(probabilities: np.ndarray, labels: np.ndarray,
 
     A site that calibrates with normal films only sets its COVID-19 threshold from them; how
     many COVID-19 films that threshold finds can then only come from the model's own test
-    films (:mod:`desktop_app.core.site_calibration` reads these curves and says so). Adults
+    films (:mod:`desktop_app.core.site.site_calibration` reads these curves and says so). Adults
     are the population when the data names at least 20 adult films with the finding (a clinic
     reading adult films should not be told children's figures); else every film.
 

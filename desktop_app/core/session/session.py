@@ -22,14 +22,14 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from desktop_app.core.worklist import Status, Worklist, WorklistListener
-from desktop_app.core.worklist_store import ORIGIN_OPEN
+from desktop_app.core.node.worklist import Status, Worklist, WorklistListener
+from desktop_app.core.node.worklist_store import ORIGIN_OPEN
 
 if TYPE_CHECKING:
-    from desktop_app.core.analysis import ImageResult
-    from desktop_app.core.model_bundle import ModelBundle
-    from desktop_app.core.model_store import ActiveModel
-    from desktop_app.core.worklist_store import FilmRow
+    from desktop_app.core.classify.analysis import ImageResult
+    from desktop_app.core.model.model_bundle import ModelBundle
+    from desktop_app.core.model.model_store import ActiveModel
+    from desktop_app.core.node.worklist_store import FilmRow
 
 __all__ = ["AddedFiles", "Session", "SessionListener", "is_from_model"]
 
@@ -185,9 +185,9 @@ class Session:
 
     def _add_films(self, rows: Sequence[FilmRow], paths: Sequence[Path] | None
                    ) -> list[int]:
-        from desktop_app.core.analysis import ImageResult
-        from desktop_app.core.row_thumbnails import thumbnail_from_png
-        from desktop_app.core.stored_results import result_from_row
+        from desktop_app.core.classify.analysis import ImageResult
+        from desktop_app.core.classify.row_thumbnails import thumbnail_from_png
+        from desktop_app.core.node.stored_results import result_from_row
 
         card = self.bundle.card if self.bundle is not None else None
         queued = []

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from desktop_app.core.model_store import ModelEntry, ModelStore
+from desktop_app.core.model.model_store import ModelEntry, ModelStore
 from desktop_app.ui.training_tasks import DatasetSummary, TrainingOutcome
 from desktop_app.ui.training_worker import BackgroundTask
 

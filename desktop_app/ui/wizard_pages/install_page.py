@@ -6,7 +6,7 @@ from functools import partial
 
 from PySide6 import QtCore, QtWidgets
 
-from desktop_app.core.model_store import ModelEntry
+from desktop_app.core.model.model_store import ModelEntry
 from desktop_app.ui.training_tasks import install_model
 from desktop_app.ui.training_worker import BackgroundTask
 from desktop_app.ui.wizard_pages.common import WizardContext, set_status, status_label

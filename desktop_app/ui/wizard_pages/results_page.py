@@ -21,7 +21,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from desktop_app.ui.figure_format import (
+from desktop_app.core.metrics.figures import (
     FEW_IMAGES_NOTE,
     KEY_FIGURES,
     age_group_label,

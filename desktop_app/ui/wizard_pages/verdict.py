@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from desktop_app.ui.figure_format import clearly_better, format_figure
+from desktop_app.core.metrics.figures import clearly_better, format_figure
 
 __all__ = [
     "BETTER",

@@ -1,0 +1,1 @@
+"""The classify path: one film in, calibrated probabilities, gate verdict and heat map out."""

@@ -1,0 +1,1 @@
+"""The command-line commands (classify, validate, calibrate, serve, worklist, --self-test)."""

@@ -1,0 +1,1 @@
+"""Any LiteRT model folder LungLens ships, verified against its card and run by signature."""

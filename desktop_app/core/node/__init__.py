@@ -1,0 +1,1 @@
+"""The DICOM node and the persistent worklist: receiving, watching, queueing, storing answers."""

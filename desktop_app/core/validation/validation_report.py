@@ -1,0 +1,231 @@
+"""The PDF report of a local validation (reportlab; no Qt, so the command line writes it too).
+
+One document a clinic can file with its decision to use (or not use) the model: which model,
+which films (with the data fingerprint), what was excluded and why, how many films carried a
+caution, each class's sensitivity also counting refused films as not found, every figure with its
+95 % interval and the number of films it rests on, the confusion matrix at the app's
+decision, ROC curves and the calibration diagram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from desktop_app import APP_NAME, DISCLAIMER, __version__
+from desktop_app.core.metrics.figures import KEY_FIGURES, figure_text
+from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
+from desktop_app.core.validation.validation import ValidationResult
+
+__all__ = ["write_validation_pdf"]
+
+#: Line colours of the ROC curves, one per class (colour-blind safe: Okabe-Ito).
+CLASS_COLOURS = ("#0072B2", "#E69F00", "#D55E00", "#009E73", "#CC79A7")
+_PLOT = 210.0
+
+
+def _text(entry: Any, *, percent: bool = True) -> str:
+    return figure_text(entry, percent=percent)
+
+
+def _table(rows: Sequence[Sequence[str]], widths: Sequence[float] | None = None):
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    table = Table([list(r) for r in rows], colWidths=widths, hAlign="LEFT", repeatRows=1)
+    table.setStyle(TableStyle([
+        ("FONT", (0, 0), (-1, -1), "Helvetica", 8),
+        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eceff1")),
+        ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#90a4ae")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ]))
+    return table
+
+
+def _axes(drawing: Any, x0: float, y0: float, size: float, x_label: str, y_label: str) -> None:
+    from reportlab.graphics.shapes import Line, Rect, String
+    from reportlab.lib import colors
+
+    drawing.add(Rect(x0, y0, size, size, fillColor=None, strokeColor=colors.black,
+                     strokeWidth=0.6))
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        offset = tick * size
+        drawing.add(Line(x0 + offset, y0, x0 + offset, y0 - 3))
+        drawing.add(Line(x0, y0 + offset, x0 - 3, y0 + offset))
+        drawing.add(String(x0 + offset, y0 - 12, f"{tick:g}", fontSize=6,
+                           textAnchor="middle"))
+        drawing.add(String(x0 - 5, y0 + offset - 2, f"{tick:g}", fontSize=6, textAnchor="end"))
+    drawing.add(Line(x0, y0, x0 + size, y0 + size, strokeColor=colors.HexColor("#b0bec5"),
+                     strokeDashArray=[2, 2], strokeWidth=0.5))
+    drawing.add(String(x0 + size / 2, y0 - 24, x_label, fontSize=7, textAnchor="middle"))
+    label = String(0, 0, y_label, fontSize=7, textAnchor="middle")
+    from reportlab.graphics.shapes import Group
+
+    group = Group(label)
+    group.translate(x0 - 22, y0 + size / 2)
+    group.rotate(90)
+    drawing.add(group)
+
+
+def _roc_drawing(roc: Mapping[str, Any], classes: Sequence[str],
+                 auroc: Mapping[str, Any]) -> Any:
+    from reportlab.graphics.shapes import Drawing, PolyLine, String
+    from reportlab.lib import colors
+
+    drawing = Drawing(_PLOT + 60, _PLOT + 60)
+    x0, y0 = 40.0, 40.0
+    _axes(drawing, x0, y0, _PLOT, "false-positive rate (1 - specificity)",
+          "true-positive rate (sensitivity)")
+    drawing.add(String(x0, y0 + _PLOT + 8, "ROC, one class against the rest", fontSize=8,
+                       fontName="Helvetica-Bold"))
+    for i, name in enumerate(classes):
+        curve = roc.get(name)
+        if not curve:
+            continue
+        colour = colors.HexColor(CLASS_COLOURS[i % len(CLASS_COLOURS)])
+        points: list[float] = []
+        for fpr, tpr in zip(curve["fpr"], curve["tpr"], strict=True):
+            points += [x0 + fpr * _PLOT, y0 + tpr * _PLOT]
+        drawing.add(PolyLine(points, strokeColor=colour, strokeWidth=1.2))
+        value = (auroc.get(name) or {}).get("auroc")
+        legend = f"{name}: AUROC {value['value']:.3f}" if value else name
+        drawing.add(String(x0 + _PLOT * 0.45, y0 + 10 + 10 * i, legend, fontSize=7,
+                           fillColor=colour))
+    return drawing
+
+
+def _reliability_drawing(reliability: Mapping[str, Any] | None) -> Any:
+    from reportlab.graphics.shapes import Circle, Drawing, PolyLine, String
+    from reportlab.lib import colors
+
+    drawing = Drawing(_PLOT + 60, _PLOT + 60)
+    x0, y0 = 40.0, 40.0
+    _axes(drawing, x0, y0, _PLOT, "confidence of the top class", "share labelled correctly")
+    drawing.add(String(x0, y0 + _PLOT + 8, "Calibration (dashed: perfect)", fontSize=8,
+                       fontName="Helvetica-Bold"))
+    if not reliability:
+        return drawing
+    points: list[float] = []
+    total = sum(c for c in reliability["count"] if c) or 1.0
+    for confidence, accuracy, count in zip(reliability["confidence"], reliability["accuracy"],
+                                           reliability["count"], strict=True):
+        if confidence is None or accuracy is None or not count:
+            continue
+        x, y = x0 + confidence * _PLOT, y0 + accuracy * _PLOT
+        points += [x, y]
+        # Dot area grows with the share of films in the bin.
+        drawing.add(Circle(x, y, 1.5 + 6.0 * (count / total) ** 0.5,
+                           fillColor=colors.HexColor("#0072B2"), strokeColor=None))
+    if len(points) >= 4:
+        drawing.add(PolyLine(points, strokeColor=colors.HexColor("#0072B2"), strokeWidth=1))
+    return drawing
+
+
+def _story(result: ValidationResult) -> list[Any]:
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, Spacer, Table
+
+    styles = getSampleStyleSheet()
+    body, small = styles["BodyText"], styles["BodyText"].clone("small", fontSize=7.5,
+                                                                  leading=9)
+    heading = styles["Heading3"]
+    metrics = result.metrics
+    counts = metrics["counts"]
+    populations = metrics["populations"]
+    classes = result.classes
+
+    def para(text: str, style: Any = body) -> Any:
+        from xml.sax.saxutils import escape
+
+        return Paragraph(escape(text), style)
+
+    story: list[Any] = [
+        Paragraph(f"{APP_NAME} — validation on local data", styles["Title"]),
+        para(f"Model: {result.model_id}"),
+        para(f"Data: {result.data_path}"),
+        para(f"Validated: {result.created} (UTC) with {APP_NAME} {__version__}"),
+        para(f"Data fingerprint (sha256 of file names, labels and file contents): "
+             f"{result.fingerprint['sha256']} — {result.fingerprint['images']} films"),
+        Spacer(1, 6),
+        para(f"{counts.get('labelled', counts['validated'])} labelled films: "
+             f"{counts['measured']} measured; {counts['out_of_distribution']} refused as not a "
+             f"chest X-ray and {counts['failed']} unreadable, both excluded"
+             + (f"; {counts['other_classes']} of classes this model does not have, left out"
+                if counts.get("other_classes") else "") + ". " + metrics["excluded"]),
+        para(cautioned_text(counts)),
+        para("Every figure: value (95 % interval from "
+             f"{populations['bootstrap']['rounds']} bootstrap resamples by "
+             f"{populations['bootstrap']['unit']}), n = films it rests on. Rates are at the "
+             "app's decision (what the app shows), not at a threshold chosen afterwards."),
+        Paragraph("Overall", heading),
+        _table([["figure", "value (95 % CI), n"],
+                ["accuracy", _text(metrics["overall"]["accuracy"])],
+                ["macro AUROC", _text(metrics["overall"]["macro_auroc"], percent=False)],
+                ["calibration error (ECE)", _text(metrics["overall"]["ece"], percent=False)]],
+               [150, 200]),
+        Paragraph("Per class", heading),
+        _table([["class", "films", "sensitivity", "specificity", "AUROC"]]
+               + [[name, str(populations["per_class"][name]["n"]),
+                   _text(populations["per_class"][name]["sensitivity"]),
+                   _text(populations["per_class"][name].get("specificity")),
+                   _text(populations["per_class"][name].get("auroc"), percent=False)]
+                  for name in classes], [70, 35, 130, 130, 120]),
+    ]
+    found = refusal_lines(metrics.get("refusals"))
+    if found:
+        story += [Paragraph("Found per class, counting refused films", heading),
+                  para(found[0], small), *(para(line) for line in found[1:])]
+    for title, key in (("Per source", "per_source"), ("Per age group", "per_age_group")):
+        story += [Paragraph(title, heading), _table(
+            [["group", "films", "accuracy", "non-COVID labelled COVID-19", "ECE"]]
+            + [[group, str(figures["n"]), _text(figures.get("accuracy")),
+                _text(figures.get("labelled_covid_non_covid")),
+                _text(figures.get("ece"), percent=False)]
+               for group, figures in populations[key].items()], [80, 35, 130, 130, 110])]
+    key_rows = [[figure.label, _text(populations["key_figures"].get(figure.key),
+                                     percent=figure.percent)]
+                for figure in KEY_FIGURES]
+    story += [Paragraph("Key figures (n/a: the data has no films for it)", heading),
+              _table([["figure", "value (95 % CI), n"], *key_rows], [300, 200])]
+    matrix = [["true \\ app's label", *classes]] + [
+        [name, *(str(v) for v in row)]
+        for name, row in zip(classes, metrics["confusion_matrix"], strict=True)]
+    story += [Paragraph("Confusion matrix at the app's decision", heading),
+              _table(matrix, [90] + [70] * len(classes))]
+    refused = counts.get("out_of_distribution_by_class") or {}
+    if refused:
+        story.append(para("Refused as not a chest X-ray, by true label: "
+                          + ", ".join(f"{k} {v}" for k, v in sorted(refused.items())), small))
+    story += [Spacer(1, 8),
+              Table([[_roc_drawing(metrics["roc"], classes, populations["per_class"]),
+                      _reliability_drawing(metrics["reliability"])]], hAlign="LEFT"),
+              Spacer(1, 8), para(DISCLAIMER, small)]
+    return story
+
+
+def write_validation_pdf(path: Path | str, result: ValidationResult) -> Path:
+    """Write the report (to a temporary name first, so a failure leaves no half file).
+
+    Returns:
+        The PDF's path.
+
+    Raises:
+        OSError: If the file cannot be written.
+    """
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import SimpleDocTemplate
+
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.part")
+    document = SimpleDocTemplate(str(temp), pagesize=A4, leftMargin=40, rightMargin=40,
+                                 topMargin=40, bottomMargin=40,
+                                 title=f"{APP_NAME} validation of {result.model_id}",
+                                 author=f"{APP_NAME} {__version__}", subject=DISCLAIMER)
+    try:
+        document.build(_story(result))
+        temp.replace(target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
