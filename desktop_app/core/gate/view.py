@@ -42,8 +42,9 @@ import numpy as np
 
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.gate.verdict import OodVerdict
-from desktop_app.core.litert.file_hashes import read_card_json, verify_listed_files
+from desktop_app.core.litert.file_hashes import read_card_json
 from desktop_app.core.litert.litert_runner import open_signature
+from desktop_app.core.litert.model_folder import load_model_folder
 from desktop_app.core.locations import resources_dir
 from desktop_app.core.preprocessing import (
     SUBSAMPLE_FACTOR,
@@ -213,11 +214,10 @@ def load_view_model(path: Path | str | None = None, *, verify_hashes: bool = Tru
         ModelBundleError: If the folder, the card or the model file is missing, invalid or
             altered (the sha256 differs from the card's).
     """
-    folder = Path(path) if path is not None else bundled_view_model_dir()
-    if not folder.is_dir():
-        raise ModelBundleError(folder, "view model folder does not exist or is not a folder")
-    card = ViewCard.read(folder / VIEW_CARD_FILE)
-    verify_listed_files(folder, card.files, card="view card", verify_hashes=verify_hashes)
+    folder, card = load_model_folder(
+        path if path is not None else bundled_view_model_dir(), card_file=VIEW_CARD_FILE,
+        read_card=ViewCard.read, what="view model", card_name="view card",
+        verify_hashes=verify_hashes)
     return ViewModel(folder, card)
 
 
