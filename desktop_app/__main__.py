@@ -8,6 +8,7 @@
 * ``serve [--host H] [--port P] [--ae-title T] [--allow-ae NAME ...] [--data-dir DIR]
   [--watch FOLDER]`` — a headless DICOM node (receive, watch, analyse into the worklist);
 * ``worklist [--data-dir DIR] [--json] [--since DATE]`` — print the persistent worklist;
+* ``send [--data-dir DIR] [--retry-failed]`` — send the results waiting in the outbox;
 * ``--self-test`` — verify the installation headlessly, exit 0 or 1;
 * ``[FILES...]`` — open the main window, optionally with images.
 
@@ -30,7 +31,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lunglens",
         description="LungLens: offline decision support for chest X-rays. "
-        "Sub-commands: 'classify', 'validate', 'calibrate', 'serve' and 'worklist' "
+        "Sub-commands: 'classify', 'validate', 'calibrate', 'serve', 'worklist' and 'send' "
         "(run 'lunglens classify --help').",
         epilog=DISCLAIMER,
     )
@@ -67,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.core.cli.worklist_cli import run_worklist
 
         return run_worklist(args[1:])
+    if args and args[0] == "send":
+        from desktop_app.core.cli.send_cli import run_send
+
+        return run_send(args[1:])
     options = _gui_parser().parse_args(args)
     if options.self_test:
         from desktop_app.core.cli.self_test import run_self_test
