@@ -115,7 +115,8 @@ def test_destination_down_at_first_then_up_loses_nothing(
         push(at, films)
         _wait(_all(tmp_path, 3, "pending"))
         _wait(lambda: all(row["send_error"] for row in _rows(tmp_path, capsys)))
-        assert "connection refused, timed out or aborted" in _rows(tmp_path, capsys)[0]["send_error"]
+        error = _rows(tmp_path, capsys)[0]["send_error"]
+        assert "connection refused, timed out or aborted" in error
         with storage_peer(port=port) as peer:
             _wait(_all(tmp_path, 3, "sent"))
     expected = {uid for row in _rows(tmp_path, capsys) for uid in row["result_uids"]}
@@ -147,4 +148,5 @@ def test_destination_taking_only_implicit_vr_gets_the_results(
             sending_node(tmp_path, tiny_bundle, peer.destination) as at:
         push(at, [chest_film(90)])
         _wait(_all(tmp_path, 1, "sent"))
-    assert peer.stored and set(peer.syntaxes.values()) == {IMPLICIT}
+    assert peer.stored
+    assert set(peer.syntaxes.values()) == {IMPLICIT}

@@ -54,7 +54,10 @@ class Destination:
         if match is None:
             raise ValueError(f"a destination is AET@HOST:PORT (e.g. PACS@10.0.0.5:104), "
                              f"got {text!r}")
-        return cls(match["ae"], match["host"].strip("[]"), int(match["port"]))
+        try:
+            return cls(match["ae"], match["host"].strip("[]"), int(match["port"]))
+        except ValueError as error:
+            raise ValueError(f"{error} in the destination {text!r}") from None
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -75,14 +75,16 @@ def send_due(outbox: Outbox, calling_ae: str, *, timeout: float = 30.0,
         group = [row for row in group if row.file.is_file()]
         if not group:
             continue
+        done = 0
         try:
-            outcomes = send_files(Destination.parse(text), [row.file for row in group],
-                                  calling_ae, timeout)
+            for outcome in send_files(Destination.parse(text), [row.file for row in group],
+                                      calling_ae, timeout):
+                _record(outbox, group[done], outcome, tally)
+                done += 1
         except (OSError, RuntimeError, ValueError) as error:
-            outcomes = [SendOutcome(row.file, False, message=f"sending failed: {error}")
-                        for row in group]
-        for row, outcome in zip(group, outcomes, strict=True):
-            _record(outbox, row, outcome, tally)
+            for row in group[done:]:
+                _record(outbox, row, SendOutcome(row.file, False,
+                                                 message=f"sending failed: {error}"), tally)
     return tally
 
 
@@ -129,6 +131,9 @@ class OutboxSender:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        waiting = len(self.outbox.unsent())
+        if waiting:
+            LOGGER.info("resuming the outbox: %d result(s) waiting to be sent", waiting)
         if self.echo_at_start is not None:
             problem = echo(self.echo_at_start, self.calling_ae, min(self.timeout, 10.0))
             if problem is None:

@@ -21,7 +21,7 @@ the handler only records).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,10 +122,12 @@ def _outcome(path: Path, status: pydicom.Dataset, destination: Destination) -> S
 
 
 def send_files(destination: Destination, files: Sequence[Path], calling_ae: str,
-               timeout: float = 30.0) -> list[SendOutcome]:
-    """Send files over one association; one outcome per file, in order.
+               timeout: float = 30.0) -> Iterator[SendOutcome]:
+    """Send files over one association; yield one outcome per file, in order, as it comes.
 
-    Files after a lost association get the association's outcome (try again).
+    Yielded as each answer arrives so that the caller records it at once: a process killed
+    in the middle of an association has recorded every answer it received. Files after a
+    lost association get the association's outcome (try again).
     """
     datasets = [pydicom.dcmread(path) for path in files]
     ae = _application_entity(calling_ae, timeout)
@@ -135,22 +137,21 @@ def send_files(destination: Destination, files: Sequence[Path], calling_ae: str,
                          ae_title=destination.ae_title)
     if not assoc.is_established:
         permanent, why = _not_associated(assoc, destination)
-        return [SendOutcome(path, False, permanent=permanent, message=why) for path in files]
+        for path in files:
+            yield SendOutcome(path, False, permanent=permanent, message=why)
+        return
     accepted = {str(c.abstract_syntax) for c in assoc.accepted_contexts}
-    outcomes: list[SendOutcome] = []
     try:
         for path, dataset in zip(files, datasets, strict=True):
             if str(dataset.SOPClassUID) not in accepted:
-                outcomes.append(SendOutcome(path, False, permanent=True, message=(
+                yield SendOutcome(path, False, permanent=True, message=(
                     f"{destination} does not accept {dataset.SOPClassUID.name} "
-                    f"({dataset.SOPClassUID}): presentation context rejected")))
-                continue
-            if not assoc.is_established:
-                outcomes.append(SendOutcome(path, False, message=(
-                    f"association with {destination} lost before sending")))
-                continue
-            outcomes.append(_outcome(path, assoc.send_c_store(dataset), destination))
+                    f"({dataset.SOPClassUID}): presentation context rejected"))
+            elif not assoc.is_established:
+                yield SendOutcome(path, False, message=(
+                    f"association with {destination} lost before sending"))
+            else:
+                yield _outcome(path, assoc.send_c_store(dataset), destination)
     finally:
         if assoc.is_established:
             assoc.release()
-    return outcomes
