@@ -30,3 +30,20 @@ def dsrdump(path: Path) -> str:
                          capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0, run.stderr
     return run.stdout
+
+
+def sr_validator_errors(path: Path) -> list[str]:
+    """PixelMed DicomSRValidator's error lines (template and IOD) for a Structured Report.
+
+    The JDK's XPath limits stop it silently on TID 1500 unless lifted (shared/STYLE.md).
+    """
+    import os
+
+    limits = ("-Djdk.xml.xpathExprOpLimit=0 -Djdk.xml.xpathExprGrpLimit=0 "
+              "-Djdk.xml.xpathTotalOpLimit=0")
+    run = subprocess.run([_tool("DicomSRValidator", "pixelmed-apps"), str(path)],
+                         capture_output=True, text=True, timeout=300, check=False,
+                         env={**os.environ, "JAVA_TOOL_OPTIONS": limits})
+    output = run.stdout + run.stderr
+    assert "Root Template Validation Complete" in output, output
+    return [line for line in output.splitlines() if line.startswith("Error")]

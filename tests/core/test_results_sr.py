@@ -20,7 +20,7 @@ from tests.analysis_results import (
     refused_result,
 )
 from tests.dicom_films import chest_film
-from tests.dicom_validators import dciodvfy_errors, dsrdump
+from tests.dicom_validators import dciodvfy_errors, dsrdump, sr_validator_errors
 
 
 def _items(dataset: pydicom.Dataset) -> list[pydicom.Dataset]:
@@ -121,6 +121,12 @@ def test_film_without_a_study_uid_is_refused_with_the_value() -> None:
 def test_dciodvfy_finds_no_error(tmp_path: Path, kind: str) -> None:
     _, _, path = _written(tmp_path, kind)
     assert dciodvfy_errors(path) == []
+
+
+@pytest.mark.parametrize("kind", ["labelled", "refused"])
+def test_dicom_sr_validator_finds_no_error_in_tid_1500(tmp_path: Path, kind: str) -> None:
+    _, _, path = _written(tmp_path, kind)
+    assert sr_validator_errors(path) == []
 
 
 def test_dsrdump_prints_the_tree(tmp_path: Path) -> None:

@@ -33,8 +33,9 @@ PRIVATE_SCHEME_NAME = "LungLens private codes"
 
 #: TID 1500's document title.
 IMAGING_MEASUREMENT_REPORT = Code("126000", "DCM", "Imaging Measurement Report")
-#: The procedure reported.
-PLAIN_CHEST_XRAY = Code("399208008", "SCT", "Plain chest X-ray")
+#: The procedure reported: TID 1500 takes it from CID 100, which has no chest X-ray code;
+#: its generic "Imaging procedure" is the one that fits (a PACS knows the film's own procedure).
+PLAIN_CHEST_XRAY = Code("363679005", "SCT", "Imaging procedure")
 #: The concept name of the coded answer (TID 1501's qualitative evaluation).
 FINDING = Code("121071", "DCM", "Finding")
 #: The concept name of TID 1501's free-text qualitative evaluations (the words, the caution).
