@@ -101,3 +101,23 @@ def test_dcmtk_storescp_receives_the_results(tmp_path: Path, tiny_bundle: Path,
     files = {path.name for path in received.iterdir()}
     assert len(files) == len(uids)
     assert all(any(uid in name for name in files) for uid in uids)
+
+
+def test_orthanc_stores_each_films_results(tmp_path: Path, tiny_bundle: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.orthanc_peer import orthanc
+
+    films = [chest_film(130 + i) for i in range(3)]
+    data = tmp_path / "data"
+    with orthanc(tmp_path) as pacs:
+        with serving(data, tiny_bundle, "--send-to", pacs.destination) as server:
+            push(server.address, films)
+            _wait(lambda: len(_states(data)) == len(films)
+                  and set(_states(data).values()) == {"sent"})
+        stored = pacs.instance_uids()
+    owed = _result_uids(data, capsys)
+    for film in films:
+        uids = owed[film.SOPInstanceUID]
+        assert stored[uids[0]] == "1.2.840.10008.5.1.4.1.1.88.34"  # exactly one SR
+        assert len(uids) <= 2  # at most one SC
+    assert set(stored) == {uid for uids in owed.values() for uid in uids}
