@@ -65,11 +65,13 @@ def serve_command(options: dict[str, Any], data_dir: Path, model_dir: Path) -> l
         command = [sys.executable, "-m", "desktop_app", "serve"]
     command += ["--host", str(options["host"]), "--port", str(options["port"]),
                 "--ae-title", str(options["ae_title"]), "--data-dir", str(data_dir),
-                "--model", str(model_dir), "--poll", "0.2"]
+                "--model", str(model_dir), "--poll", "0.2", "--parent-pid", str(os.getpid())]
     if options.get("allowed_aes"):
         command += ["--allow-ae", *options["allowed_aes"]]
     if options.get("watch"):
         command += ["--watch", str(options["watch"])]
+    if options.get("send_to"):
+        command += ["--send-to", str(options["send_to"])]
     return command
 
 

@@ -20,6 +20,7 @@ from typing import TextIO
 from desktop_app import DISCLAIMER
 from desktop_app.core.classify.analysis import Analyzer, ImageResult
 from desktop_app.core.cli.model_choice import resolve_model
+from desktop_app.core.cli.parent_watch import end_with_parent
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.locations import user_data_dir
 from desktop_app.core.node.data_folder_lock import DataFolderBusyError
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model bundle folder (default: the active installed model)")
     parser.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--settle", type=float, default=2.0, help=argparse.SUPPRESS)
+    # The window's pid: the node ends when the window does, however it ends.
+    parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--retry-base", type=float, default=2.0, help=argparse.SUPPRESS)
     parser.add_argument("--send-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
     return parser
@@ -121,6 +124,13 @@ def run_serve(argv: Sequence[str], stderr: TextIO | None = None) -> int:
         return Analyzer(bundle)
 
     node = DicomNode(options, analyzer, NodeCallbacks(analysed=_log_answer))
+    if args.parent_pid is not None:
+        def parent_gone() -> None:
+            logging.getLogger("desktop_app.dicom").warning(
+                "the parent process %d has gone: stopping", args.parent_pid)
+            node.stop()
+
+        end_with_parent(args.parent_pid, parent_gone)
     # SIGBREAK: how the window stops its child node on Windows (CTRL_BREAK_EVENT).
     for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
         if hasattr(signal, name):
