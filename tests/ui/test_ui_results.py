@@ -226,10 +226,10 @@ def test_cancel_stops_a_large_batch(qtbot, make_window, tmp_path: Path) -> None:
 
 def test_table_model_columns_follow_the_model_classes() -> None:
     model = ResultsTableModel()
-    assert model.columnCount() == 7
+    assert model.columnCount() == 8
     model.set_classes(["Normal", "COVID-19"])
     assert model.headers() == ["", "Name", "Status", "Label", "P(Normal)", "P(COVID-19)",
-                               "OOD", "Details", "Received"]
+                               "OOD", "Details", "Received", "PACS"]
     keys, existing = model.add_paths([Path("a.png"), Path("b.png"), Path("a.png")])
     assert len(keys) == 2
     assert existing == []
