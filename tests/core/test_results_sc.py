@@ -56,7 +56,7 @@ def test_picture_is_the_film_below_a_banner_in_the_films_study(tmp_path: Path) -
     assert sc.PatientID == film.PatientID
     assert sc.PatientName == film.PatientName
     assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == film.SOPInstanceUID
-    assert sc.BurnedInAnnotation == "YES"
+    assert (sc.BurnedInAnnotation, sc.ConversionType) == ("YES", "WSD")
     assert sc.ContributingEquipmentSequence[0].DeviceUID == device_uid(MODEL_ID)
     assert DECISION_SUPPORT in sc.SeriesDescription
     banner = sc.pixel_array[: sc.Rows - film.Rows]

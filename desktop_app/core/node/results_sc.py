@@ -137,6 +137,7 @@ def build_secondary_capture(film: Dataset, result: ImageResult, image: LoadedIma
         sc.PatientOrientation = None
     sc.ContributingEquipmentSequence[0].DeviceUID = facts.device_uid
     sc.SpecificCharacterSet = "ISO_IR 192"
+    sc.ConversionType = "WSD"  # made on a workstation (highdicom says DI, digital interface)
     sc.BurnedInAnnotation = "YES"
     # Type 2C (paired body parts); a chest is not paired, but an empty value says "none"
     # to validators that cannot tell.
