@@ -27,6 +27,7 @@ from desktop_app import APP_NAME
 from desktop_app.core.locations import user_data_dir
 from desktop_app.core.model.calibration_line import calibration_line
 from desktop_app.core.session.session import Session
+from desktop_app.ui.audit_dialog import AuditControl
 from desktop_app.ui.banner import Banner, BannerLevel
 from desktop_app.ui.batch_control import BatchControl
 from desktop_app.ui.cancel_control import CancelControl
@@ -124,6 +125,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.receiver = ReceiverControl(signals, self.settings, data_dir, self.pool, self)
         self.sending = SendControl(signals, self.settings, data_dir, self.pool, self.receiver,
                                    self.table, self)
+        self.audit = AuditControl(data_dir, self.pool, self)
         self.dialogs = WindowDialogs(signals, self.models.load, self)
         self.quit_action = make_action(self, "&Quit", self.close,
                                        QtGui.QKeySequence.StandardKey.Quit)
@@ -208,7 +210,7 @@ class MainWindow(QtWidgets.QMainWindow):
                            self.cancel.action, None, dialogs.validate_action,
                            dialogs.calibrate_action)),
             ("&Training", (dialogs.train_action, dialogs.models_action)),
-            ("&Help", (dialogs.model_card_action, dialogs.about_action)),
+            ("&Help", (dialogs.model_card_action, self.audit.action, dialogs.about_action)),
         ))
         create_toolbar(self, "Main", "mainToolbar", (
             opening.open_action, opening.open_folder_action, None, exports.csv_action,

@@ -31,10 +31,11 @@ from desktop_app.core.node.worklist_store import (
     start_of_local_day,
 )
 
-__all__ = ["build_parser", "run_worklist"]
+__all__ = ["build_parser", "parse_date", "run_worklist"]
 
 
-def _date(text: str) -> dt.date:
+def parse_date(text: str) -> dt.date:
+    """A ``--since`` value: ``YYYY-MM-DD`` or ``today``."""
     if text == "today":
         return dt.date.today()
     try:
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, metavar="DIR",
                         help="the node's data folder (default: the user data folder)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line per film")
-    parser.add_argument("--since", type=_date, metavar="DATE",
+    parser.add_argument("--since", type=parse_date, metavar="DATE",
                         help="only films received on or after DATE (YYYY-MM-DD or 'today'; "
                         "default: all)")
     return parser

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop_app.core import audit_trail
 from desktop_app.core.node.worklist_store import WorklistStore
 
 __all__ = ["SEND_STATUSES", "FilmSendState", "Outbox", "OutboxRow", "ResultEntry"]
@@ -143,6 +144,10 @@ class Outbox:
                 "sop_instance_uid, file, destination, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(film_uid, e.kind, e.sop_class_uid, e.sop_instance_uid, str(e.file),
                   destination, now) for e in entries])
+            for entry in entries:
+                audit_trail.append(connection, "result written", entry.kind,
+                                   film_uid=film_uid,
+                                   detail=f"{entry.sop_instance_uid} for {destination}")
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -166,9 +171,18 @@ class Outbox:
         when = rows[0]["t"] if rows else None
         return None if when is None else max(0.0, when - time.time())
 
+    def _audit(self, connection: sqlite3.Connection, row_id: int, what: str,
+               outcome: str, detail: str | None) -> None:
+        row = connection.execute("SELECT film_uid, kind, sop_instance_uid, destination "
+                                 "FROM outbox WHERE id = ?", (row_id,)).fetchone()
+        audit_trail.append(connection, what, outcome, film_uid=row["film_uid"],
+                           detail=f"{row['kind']} {row['sop_instance_uid']} to "
+                           f"{row['destination']}" + (f": {detail}" if detail else ""))
+
     def record_sent(self, row_id: int, status: int, warning: str | None = None) -> None:
         """The destination answered Success (or a warning, kept in ``warning``)."""
         with self.store.transaction() as connection:
+            self._audit(connection, row_id, "sent", f"status 0x{status:04X}", warning)
             connection.execute(
                 "UPDATE outbox SET status = 'sent', attempts = attempts + 1, last_status = ?, "
                 "warning = ?, last_error = NULL, sent = ? WHERE id = ?",
@@ -188,6 +202,9 @@ class Outbox:
         with self.store.transaction() as connection:
             attempts = connection.execute("SELECT attempts FROM outbox WHERE id = ?",
                                           (row_id,)).fetchone()["attempts"] + 1
+            self._audit(connection, row_id, "send failed",
+                        f"status 0x{status:04X}" if status is not None else "no status",
+                        error)
             cap = MAX_FAILED_WAIT if permanent else MAX_PENDING_WAIT
             base = self.retry_base_seconds * (30.0 if permanent else 1.0)
             wait = min(cap, base * 2.0 ** min(attempts - 1, 20))

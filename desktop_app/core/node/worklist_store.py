@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core import audit_trail
+from desktop_app.core.audit_trail import AUDIT_SCHEMA, DATABASE_FILE, AuditEvent
+
 __all__ = [
     "FILM_STATUSES",
     "ORIGIN_OPEN",
@@ -38,7 +41,7 @@ __all__ = [
     "start_of_local_day",
 ]
 
-WORKLIST_FILE = "worklist.sqlite3"
+WORKLIST_FILE = DATABASE_FILE
 #: What ``status`` may hold: waiting for analysis, answered, or could not be read.
 FILM_STATUSES = ("queued", "analysed", "failed")
 #: The ``origin`` of a film opened or dropped in the window (the others: ``dicom``, ``watch``).
@@ -207,6 +210,7 @@ class WorklistStore:
             # FULL: a commit survives a power cut, which is what the success status promises.
             self._connection.execute("PRAGMA synchronous=FULL")
             self._connection.executescript(_SCHEMA)
+            self._connection.executescript(AUDIT_SCHEMA)
             present = {row["name"] for row in
                        self._connection.execute("PRAGMA table_info(films)").fetchall()}
             for name, kind in _ADDED_FILM_COLUMNS:
@@ -264,7 +268,12 @@ class WorklistStore:
                 (sop_instance_uid, received.isoformat(), origin, calling_ae, str(stored_file),
                  sha256),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            audit_trail.append(connection, "received", f"queued ({origin})",
+                               film_uid=sop_instance_uid,
+                               detail=f"from {calling_ae}" if calling_ae else str(stored_file))
+            return True
 
     def has_film(self, sop_instance_uid: str) -> bool:
         """True when a row with this UID exists."""
@@ -314,7 +323,13 @@ class WorklistStore:
                  record.get("caution"), refusal, json.dumps(dict(record)), thumbnail_png,
                  send_to, sop_instance_uid, replace_other_model, record.get("model")),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            answer = (record.get("label") or f"not labelled: {refusal}") if ok \
+                else f"failed: {refusal}"
+            audit_trail.append(connection, "analysed", answer, film_uid=sop_instance_uid,
+                               model_id=record.get("model"), detail=record.get("caution"))
+            return True
 
     def requeue(self, sop_instance_uids: list[str]) -> int:
         """Put answered films back in the queue (e.g. to answer them with a new model)."""
@@ -365,6 +380,11 @@ class WorklistStore:
         for row in self.query("SELECT status, COUNT(*) AS n FROM films GROUP BY status"):
             counts[row["status"]] = row["n"]
         return counts
+
+    def audit_events(self, since: dt.datetime | None = None) -> list[AuditEvent]:
+        """The audit trail (:mod:`desktop_app.core.audit_trail`), in order."""
+        with self._lock:
+            return audit_trail.read_events(self._connection, since)
 
     # -- the watch folder's memory -------------------------------------------------------------
 
