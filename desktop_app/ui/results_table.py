@@ -338,7 +338,10 @@ def _sender_text(record: RowRecord) -> str:
     if record.received is None:
         return ""
     time = record.received.strftime("%H:%M:%S")
-    return f"{record.calling_ae} · {time}" if record.calling_ae else f"watch folder · {time}"
+    if record.calling_ae:
+        return f"{record.calling_ae} · {time}"
+    # Films opened in the window (or named on the command line) were not watched.
+    return f"opened · {time}" if record.origin == "open" else f"watch folder · {time}"
 
 
 class ResultsTableView(QtWidgets.QTableView):
