@@ -75,10 +75,11 @@ def _line(row: FilmRow, send: FilmSendState) -> str:
     result = row.label or row.refusal or ""
     if row.label and row.caution:
         result += f" (caution: {row.caution})"
-    sending = send.status + (f": {send.error}" if send.error else "")
-    return (f"{row.received.strftime('%Y-%m-%d %H:%M:%S')}  {row.calling_ae or row.origin:<16}  "
-            f"{row.status:<8}  {result:<24}  {row.sop_instance_uid}  results {sending}"
-            ).rstrip()
+    line = (f"{row.received.strftime('%Y-%m-%d %H:%M:%S')}  {row.calling_ae or row.origin:<16}  "
+            f"{row.status:<8}  {result:<24}  {row.sop_instance_uid}")
+    if send.status != "not configured":
+        line += f"  results {send.status}" + (f": {send.error}" if send.error else "")
+    return line.rstrip()
 
 
 def run_worklist(argv: Sequence[str], stdout: TextIO | None = None,

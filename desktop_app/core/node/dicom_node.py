@@ -166,6 +166,14 @@ class DicomNode:
                         sender[0].stop(self.options.send_timeout + 5)
                         sender[1].release()
 
+    @staticmethod
+    def _write_owed(writer: ResultWriter, analyzer: Analyzer) -> int:
+        try:
+            return writer.write_owed(analyzer)
+        except OSError as error:
+            LOGGER.error("results owed not written: %s", error)
+            return 0
+
     def _start_sender(self, outbox: Outbox, data_dir: Path
                       ) -> tuple[OutboxSender, DataFolderLock] | None:
         """Start sending the outbox, unless another process (a ``send`` command) is."""
@@ -190,7 +198,10 @@ class DicomNode:
 
         def on_result(row: FilmRow, result: ImageResult) -> None:
             if send_to is not None and row.origin != ORIGIN_OPEN:
-                writer.write(row, result, analyzer.card, send_to)
+                try:
+                    writer.write(row, result, analyzer.card, send_to)
+                except OSError as error:  # e.g. a full disk: owed, written again later
+                    LOGGER.error("results of %s not written: %s", row.sop_instance_uid, error)
                 if sender is not None:
                     sender[0].wake()
             if self.callbacks.analysed is not None:
@@ -204,7 +215,8 @@ class DicomNode:
             committed += queue.run_pending(cancelled=self._stop.is_set, on_result=on_result)
             # Results owed but not written: a crash came between the answer and the outbox,
             # or the window asked for an answered film's results.
-            if not self._stop.is_set() and writer.write_owed(analyzer) and sender is not None:
+            if not self._stop.is_set() and self._write_owed(writer, analyzer) \
+                    and sender is not None:
                 sender[0].wake()
             self._wake.wait(self.options.poll_seconds)
         LOGGER.info("stopping: %d result(s) committed; %d film(s) left queued for next start",

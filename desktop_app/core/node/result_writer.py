@@ -79,7 +79,8 @@ class ResultWriter:
         try:
             header = read_film_header(row.stored_file)
             objects = self.objects(header, result, card)
-        except (ValueError, ImageLoadError, OSError) as error:
+        # highdicom refuses an odd header with ValueError, TypeError or AttributeError.
+        except (ValueError, TypeError, AttributeError, ImageLoadError, OSError) as error:
             note = f"no result objects: {error}"
             LOGGER.warning("%s: %s", row.sop_instance_uid, note)
             self.outbox.note_no_results(row.sop_instance_uid, note)
