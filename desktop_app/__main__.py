@@ -8,6 +8,8 @@
 * ``serve [--host H] [--port P] [--ae-title T] [--allow-ae NAME ...] [--data-dir DIR]
   [--watch FOLDER]`` — a headless DICOM node (receive, watch, analyse into the worklist);
 * ``worklist [--data-dir DIR] [--json] [--since DATE]`` — print the persistent worklist;
+* ``send [--data-dir DIR] [--retry-failed]`` — send the results waiting in the outbox;
+* ``audit [--data-dir DIR] [--since DATE] [--json]`` — print the audit trail;
 * ``--self-test`` — verify the installation headlessly, exit 0 or 1;
 * ``[FILES...]`` — open the main window, optionally with images.
 
@@ -30,8 +32,8 @@ def _gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lunglens",
         description="LungLens: offline decision support for chest X-rays. "
-        "Sub-commands: 'classify', 'validate', 'calibrate', 'serve' and 'worklist' "
-        "(run 'lunglens classify --help').",
+        "Sub-commands: 'classify', 'validate', 'calibrate', 'serve', 'worklist', 'send' "
+        "and 'audit' (run 'lunglens classify --help').",
         epilog=DISCLAIMER,
     )
     parser.add_argument("files", nargs="*", help="images or folders to open")
@@ -67,6 +69,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_app.core.cli.worklist_cli import run_worklist
 
         return run_worklist(args[1:])
+    if args and args[0] == "audit":
+        from desktop_app.core.cli.audit_cli import run_audit
+
+        return run_audit(args[1:])
+    if args and args[0] == "send":
+        from desktop_app.core.cli.send_cli import run_send
+
+        return run_send(args[1:])
     options = _gui_parser().parse_args(args)
     if options.self_test:
         from desktop_app.core.cli.self_test import run_self_test

@@ -27,6 +27,7 @@ from desktop_app import APP_NAME
 from desktop_app.core.locations import user_data_dir
 from desktop_app.core.model.calibration_line import calibration_line
 from desktop_app.core.session.session import Session
+from desktop_app.ui.audit_dialog import AuditControl
 from desktop_app.ui.banner import Banner, BannerLevel
 from desktop_app.ui.batch_control import BatchControl
 from desktop_app.ui.cancel_control import CancelControl
@@ -38,6 +39,7 @@ from desktop_app.ui.model_loading import ModelLoading
 from desktop_app.ui.opened_persistence import OpenedFilmKeeper
 from desktop_app.ui.receiver_control import ReceiverControl
 from desktop_app.ui.result_panel import ResultPanel
+from desktop_app.ui.results_sending import SendControl
 from desktop_app.ui.results_table import ResultsTableModel, ResultsTableView
 from desktop_app.ui.session_signals import SessionSignals
 from desktop_app.ui.settings import Settings
@@ -121,6 +123,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.display = ImageDisplay(signals, self.table, self.viewer, self.panel,
                                     self.image_loader, self.batch, self)
         self.receiver = ReceiverControl(signals, self.settings, data_dir, self.pool, self)
+        self.sending = SendControl(signals, self.settings, data_dir, self.pool, self.receiver,
+                                   self.table, self)
+        self.audit = AuditControl(data_dir, self.pool, self)
         self.dialogs = WindowDialogs(signals, self.models.load, self)
         self.quit_action = make_action(self, "&Quit", self.close,
                                        QtGui.QKeySequence.StandardKey.Quit)
@@ -152,7 +157,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.models.started.connect(self._on_models_started)
         self.models.loaded.connect(self._on_models_loaded)
         self.models.failed.connect(self._on_models_failed)
-        for part in (self.batch, self.exports, self.opening, self.receiver, self.dialogs):
+        for part in (self.batch, self.exports, self.opening, self.receiver, self.sending,
+                     self.dialogs):
             part.status_message.connect(self._on_part_status_message)
         for part in (self.batch, self.exports, self.receiver):
             part.error.connect(self._on_part_error)
@@ -193,7 +199,8 @@ class MainWindow(QtWidgets.QMainWindow):
         viewer = self.viewer
         create_menus(self.menuBar(), (
             ("&File", (opening.open_action, opening.open_folder_action, opening.recent_menu,
-                       self.receiver.action, None, exports.csv_action, exports.pdf_action, None,
+                       self.receiver.action, self.sending.action, None, exports.csv_action,
+                       exports.pdf_action, None,
                        opening.clear_action, None, self.quit_action)),
             ("&View", (viewer.original_action, viewer.model_input_action, None,
                        viewer.heatmap_action, None, viewer.fit_action, viewer.zoom_in_action,
@@ -203,7 +210,7 @@ class MainWindow(QtWidgets.QMainWindow):
                            self.cancel.action, None, dialogs.validate_action,
                            dialogs.calibrate_action)),
             ("&Training", (dialogs.train_action, dialogs.models_action)),
-            ("&Help", (dialogs.model_card_action, dialogs.about_action)),
+            ("&Help", (dialogs.model_card_action, self.audit.action, dialogs.about_action)),
         ))
         create_toolbar(self, "Main", "mainToolbar", (
             opening.open_action, opening.open_folder_action, None, exports.csv_action,

@@ -66,6 +66,11 @@ class ReceiverDialog(QtWidgets.QDialog):
         self.allowed.setPlaceholderText("any (separate AE titles with spaces)")
         self.watch = QtWidgets.QLineEdit(str(options.get("watch", "")), self)
         self.watch.setPlaceholderText("no watch folder")
+        from desktop_app.ui.results_sending import DestinationBox
+
+        self.destination = DestinationBox(str(options.get("send_to", "")),
+                                          self.ae_title.text().strip() or DEFAULT_AE_TITLE,
+                                          self)
         form = QtWidgets.QFormLayout()
         form.addRow("Listen on:", self.host)
         form.addRow("Port:", self.port)
@@ -80,6 +85,7 @@ class ReceiverDialog(QtWidgets.QDialog):
         self.error.setStyleSheet("color: #c62828")
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.destination)
         layout.addWidget(self.error)
         layout.addWidget(buttons)
         buttons.accepted.connect(self._on_buttons_accepted)
@@ -89,13 +95,18 @@ class ReceiverDialog(QtWidgets.QDialog):
         """The choices as :meth:`Settings.set_receiver_options` keeps them."""
         return {"host": self.host.text().strip(), "port": self.port.value(),
                 "ae_title": self.ae_title.text().strip(),
-                "allowed_aes": self.allowed.text().split(), "watch": self.watch.text().strip()}
+                "allowed_aes": self.allowed.text().split(), "watch": self.watch.text().strip(),
+                "send_to": self.destination.send_to()}
 
     def _on_buttons_accepted(self) -> None:
         try:
             receiver_config(self.options())
         except ValueError as error:
             self.error.setText(str(error))
+            return
+        problem = self.destination.check()
+        if problem is not None:
+            self.error.setText(problem)
             return
         watch = self.watch.text().strip()
         if watch and not Path(watch).is_dir():

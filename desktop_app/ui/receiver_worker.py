@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from desktop_app.core.classify.analysis import ImageResult
     from desktop_app.core.model.model_bundle import ModelBundle
 
-__all__ = ["AnalysedFilm", "ReceiverWorker", "serve_command"]
+__all__ = ["AnalysedFilm", "ReceiverWorker", "child_environment", "serve_command"]
 
 #: How often the worklist database is read for new films and answers.
 POLL_SECONDS = 0.25
@@ -65,12 +65,25 @@ def serve_command(options: dict[str, Any], data_dir: Path, model_dir: Path) -> l
         command = [sys.executable, "-m", "desktop_app", "serve"]
     command += ["--host", str(options["host"]), "--port", str(options["port"]),
                 "--ae-title", str(options["ae_title"]), "--data-dir", str(data_dir),
-                "--model", str(model_dir), "--poll", "0.2"]
+                "--model", str(model_dir), "--poll", "0.2", "--parent-pid", str(os.getpid())]
     if options.get("allowed_aes"):
         command += ["--allow-ae", *options["allowed_aes"]]
     if options.get("watch"):
         command += ["--watch", str(options["watch"])]
+    if options.get("send_to"):
+        command += ["--send-to", str(options["send_to"])]
     return command
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of a child command (``serve``, ``send``): this very package first.
+
+    A source tree is not always on the path, and the child must run the window's code.
+    """
+    env = dict(os.environ)
+    package_root = str(Path(desktop_app.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    return env
 
 
 class _ReceiverSignals(QtCore.QObject):
@@ -152,11 +165,7 @@ class ReceiverWorker(QtCore.QRunnable):
         self.signals.failed.emit(reason)
 
     def _start(self) -> subprocess.Popen[str]:
-        # The node runs this very package (a source tree is not always on the path).
-        env = dict(os.environ)
-        package_root = str(Path(desktop_app.__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root,
-                                                          env.get("PYTHONPATH")]))
+        env = child_environment()
         flags = subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0  # type: ignore[attr-defined]
         return subprocess.Popen(self.command, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

@@ -103,10 +103,15 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
         """Column of the sender (calling AE title or watch folder) and the arrival time."""
         return 6 + len(self._classes)
 
+    @property
+    def send_column(self) -> int:
+        """Column of the results' send status (sent to the PACS or not)."""
+        return 7 + len(self._classes)
+
     def headers(self) -> list[str]:
         """Column titles."""
         return ["", "Name", "Status", "Label", *(f"P({c})" for c in self._classes),
-                "OOD", "Details", "Received"]
+                "OOD", "Details", "Received", "PACS"]
 
     def summary(self) -> str:
         """The status-bar summary: films, done, unreadable, not labelled, with a caution."""
@@ -224,7 +229,7 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
         """Number of columns."""
         if parent is not None and parent.isValid():
             return 0
-        return 7 + len(self._classes)
+        return 8 + len(self._classes)
 
     def headerData(self, section: int, orientation: QtCore.Qt.Orientation,
                    role: int = QtCore.Qt.ItemDataRole.DisplayRole) -> Any:
@@ -240,6 +245,9 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
             if 4 <= section < 4 + len(self._classes):
                 return (f"Calibrated probability of {self._classes[section - 4]}; "
                         "click to sort the worklist by it")
+            if section == self.send_column:
+                return ("Whether the film's results (DICOM SR and heat-map picture) reached "
+                        "the PACS: pending (in the outbox, retried), sent, failed")
             if section == self.ood_column:
                 return ("OOD: the model refused to label this image (not a whole frontal chest "
                         "film); caution: labelled, but an unusual film — read with care")
@@ -265,6 +273,8 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
                 return str(record.path)
             if column in (self.LABEL, self.details_column, self.STATUS, self.ood_column):
                 return record.details or None
+            if column == self.send_column:
+                return record.send_error or None
         if role == QtCore.Qt.ItemDataRole.ForegroundRole:
             if record.status is Status.ERROR:
                 return QtGui.QBrush(QtGui.QColor("#c62828"))
@@ -300,6 +310,8 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
             return record.details
         if column == self.sender_column:
             return _sender_text(record)
+        if column == self.send_column:
+            return record.send_text
         return None
 
     def _sort_value(self, record: RowRecord, column: int) -> Any:
@@ -318,6 +330,8 @@ class ResultsTableModel(QtCore.QAbstractTableModel):
             return record.details
         if column == self.sender_column:
             return record.received.timestamp() if record.received is not None else 0.0
+        if column == self.send_column:
+            return record.send_text
         return record.key
 
 

@@ -157,4 +157,5 @@ def test_the_dialog_refuses_bad_choices_quoting_them(qtbot, tmp_path: Path) -> N
     dialog._on_buttons_accepted()
     assert dialog.result() == dialog.DialogCode.Accepted
     assert dialog.options() == {"host": "127.0.0.1", "port": 11112, "ae_title": "LUNGLENS",
-                                "allowed_aes": ["XRAYROOM", "PACS"], "watch": str(tmp_path)}
+                                "allowed_aes": ["XRAYROOM", "PACS"], "watch": str(tmp_path),
+                                "send_to": ""}

@@ -226,10 +226,10 @@ def test_cancel_stops_a_large_batch(qtbot, make_window, tmp_path: Path) -> None:
 
 def test_table_model_columns_follow_the_model_classes() -> None:
     model = ResultsTableModel()
-    assert model.columnCount() == 7
+    assert model.columnCount() == 8
     model.set_classes(["Normal", "COVID-19"])
     assert model.headers() == ["", "Name", "Status", "Label", "P(Normal)", "P(COVID-19)",
-                               "OOD", "Details", "Received"]
+                               "OOD", "Details", "Received", "PACS"]
     keys, existing = model.add_paths([Path("a.png"), Path("b.png"), Path("a.png")])
     assert len(keys) == 2
     assert existing == []
@@ -366,3 +366,16 @@ def test_a_large_film_is_shown_reduced_first_then_at_full_resolution(
     qtbot.waitUntil(lambda: window.viewer.result is full, timeout=10_000)
     pixmap = window.viewer.view._base.pixmap()
     assert (pixmap.width(), pixmap.height()) == (1600, 1920)
+
+
+def test_received_column_says_opened_films_were_opened_not_watched() -> None:
+    import datetime as dt
+
+    model = ResultsTableModel()
+    now = dt.datetime.now().astimezone()
+    model.worklist.add_film(Path("opened.dcm"), "1.2.3", received=now, origin="open")
+    model.worklist.add_film(Path("watched.dcm"), "1.2.4", received=now, origin="watch")
+    model.worklist.add_film(Path("sent.dcm"), "1.2.5", received=now, origin="dicom",
+                            calling_ae="XRAYROOM")
+    texts = [model.index(row, model.sender_column).data().split(" · ")[0] for row in range(3)]
+    assert texts == ["opened", "watch folder", "XRAYROOM"]

@@ -20,9 +20,11 @@ from typing import TextIO
 from desktop_app import DISCLAIMER
 from desktop_app.core.classify.analysis import Analyzer, ImageResult
 from desktop_app.core.cli.model_choice import resolve_model
+from desktop_app.core.cli.parent_watch import end_with_parent
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.locations import user_data_dir
 from desktop_app.core.node.data_folder_lock import DataFolderBusyError
+from desktop_app.core.node.destination import Destination
 from desktop_app.core.node.dicom_node import DicomNode, NodeCallbacks, NodeOptions
 from desktop_app.core.node.dicom_receiver import (
     DEFAULT_AE_TITLE,
@@ -63,10 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also queue films written into this folder (never moved)")
     parser.add_argument("--no-listen", action="store_true",
                         help="do not listen on the network (watch folder only)")
+    parser.add_argument("--send-to", metavar="AET@HOST:PORT",
+                        help="send each film's results (a DICOM Structured Report and, when "
+                        "labelled, a Secondary Capture with the heat map) to this destination "
+                        "by C-STORE; kept in the outbox until it answers Success")
     parser.add_argument("--model", type=Path, metavar="DIR",
                         help="model bundle folder (default: the active installed model)")
     parser.add_argument("--poll", type=float, default=1.0, help=argparse.SUPPRESS)
     parser.add_argument("--settle", type=float, default=2.0, help=argparse.SUPPRESS)
+    # The window's pid: the node ends when the window does, however it ends.
+    parser.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--retry-base", type=float, default=2.0, help=argparse.SUPPRESS)
+    parser.add_argument("--send-timeout", type=float, default=30.0, help=argparse.SUPPRESS)
     return parser
 
 
@@ -93,6 +103,7 @@ def run_serve(argv: Sequence[str], stderr: TextIO | None = None) -> int:
         receiver = None if args.no_listen else ReceiverConfig(
             host=args.host, port=args.port, ae_title=args.ae_title,
             allowed_aes=tuple(args.allow_ae), max_bytes=int(args.max_mb * 1024 * 1024))
+        send_to = Destination.parse(args.send_to) if args.send_to else None
     except ValueError as error:
         print(f"error: {error}", file=stderr)
         return 2
@@ -101,7 +112,9 @@ def run_serve(argv: Sequence[str], stderr: TextIO | None = None) -> int:
         return 2
     options = NodeOptions(receiver=receiver, data_dir=args.data_dir or user_data_dir(),
                           watch=args.watch, poll_seconds=args.poll,
-                          settle_seconds=args.settle)
+                          settle_seconds=args.settle, send_to=send_to,
+                          calling_ae=args.ae_title, send_timeout=args.send_timeout,
+                          retry_base_seconds=args.retry_base)
 
     def analyzer() -> Analyzer:
         active = resolve_model(args.model)
@@ -111,6 +124,13 @@ def run_serve(argv: Sequence[str], stderr: TextIO | None = None) -> int:
         return Analyzer(bundle)
 
     node = DicomNode(options, analyzer, NodeCallbacks(analysed=_log_answer))
+    if args.parent_pid is not None:
+        def parent_gone() -> None:
+            logging.getLogger("desktop_app.dicom").warning(
+                "the parent process %d has gone: stopping", args.parent_pid)
+            node.stop()
+
+        end_with_parent(args.parent_pid, parent_gone)
     # SIGBREAK: how the window stops its child node on Windows (CTRL_BREAK_EVENT).
     for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
         if hasattr(signal, name):

@@ -28,8 +28,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop_app.core.audit_trail import append_to_folder
 from desktop_app.core.errors import LungLensError, ModelBundleError
-from desktop_app.core.locations import bundled_model_dir, user_models_dir
+from desktop_app.core.locations import bundled_model_dir, user_data_dir, user_models_dir
 from desktop_app.core.model.model_bundle import ModelBundle, load_bundle
 from desktop_app.core.model.model_card import CARD_FILE
 
@@ -97,9 +98,25 @@ def _write_json_atomic(path: Path, data: dict[str, object]) -> None:
 class ModelStore:
     """The user's installed models plus the bundled one."""
 
-    def __init__(self, root: Path | None = None, bundled: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, bundled: Path | None = None,
+                 audit_dir: Path | None = None) -> None:
+        """Open the store.
+
+        Args:
+            root: Where installed models live (default: the user's models folder).
+            bundled: The bundled model (default: the one shipped with the program).
+            audit_dir: The data folder whose audit trail records installs, switches and
+                rollbacks (default: the user data folder, for the user's own store; a store
+                at another ``root`` records nothing unless given one).
+        """
         self.root = Path(root) if root is not None else user_models_dir()
         self.bundled_path = Path(bundled) if bundled is not None else bundled_model_dir()
+        self.audit_dir = audit_dir if audit_dir is not None or root is not None \
+            else user_data_dir()
+
+    def _audit(self, what: str, key: str, detail: str | None = None) -> None:
+        if self.audit_dir is not None:
+            append_to_folder(self.audit_dir, what, key, model_id=key, detail=detail)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -234,6 +251,10 @@ class ModelStore:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        calibration = staged.card.site_calibration
+        self._audit("calibration installed" if calibration else "model installed", key,
+                    f"site {calibration['site']} on {calibration['date']}" if calibration
+                    else staged.card.model_id)
         if activate:
             self.activate(key)
         return next(entry for entry in self.entries() if entry.key == key)
@@ -252,6 +273,7 @@ class ModelStore:
         if current == key:
             return
         self._set_state(key, current)
+        self._audit("model activated", key, f"instead of {current or BUNDLED_ID}")
 
     def rollback(self) -> str:
         """Switch back to the previous model; return its key.
@@ -262,7 +284,9 @@ class ModelStore:
         previous = self.previous()
         if not previous:
             raise ModelStoreError("there is no previous model to go back to")
+        current = self._state()["active"]
         self.activate(previous)
+        self._audit("model rolled back", previous, f"from {current or BUNDLED_ID}")
         return previous
 
     def delete(self, key: str) -> None:

@@ -24,8 +24,17 @@ class DataFolderBusyError(RuntimeError):
 class DataFolderLock:
     """Holds the data folder's lock from :meth:`acquire` until :meth:`release`."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = Path(data_dir) / LOCK_FILE
+    def __init__(self, data_dir: Path, file_name: str = LOCK_FILE,
+                 role: str = "serves the data folder") -> None:
+        """Prepare the lock ``file_name`` in ``data_dir``.
+
+        Args:
+            data_dir: The data folder.
+            file_name: The lock file (``node.lock``; the outbox's sender uses its own).
+            role: What the holder does, for the error message.
+        """
+        self.path = Path(data_dir) / file_name
+        self.role = role
         self._stream: IO[str] | None = None
 
     def acquire(self) -> None:
@@ -44,7 +53,7 @@ class DataFolderLock:
             holder = stream.read().strip() or "unknown"
             stream.close()
             raise DataFolderBusyError(
-                f"another LungLens node (process {holder}) already serves the data folder "
+                f"another LungLens process (process {holder}) already {self.role} "
                 f"{self.path.parent}") from error
         stream.seek(0)
         stream.truncate()

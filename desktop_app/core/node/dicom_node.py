@@ -10,7 +10,9 @@ Data folder layout (the user data folder or ``--data-dir``)::
 
     worklist.sqlite3         the worklist (WAL mode)
     received/YYYYMMDD/<SOP Instance UID>.dcm
+    results/YYYYMMDD/<SOP Instance UID>.dcm    the SR and SC of each film
     node.lock                held while a node serves this folder
+    outbox.lock              held by the one process sending the results
 """
 
 from __future__ import annotations
@@ -23,11 +25,20 @@ from pathlib import Path
 
 from desktop_app.core.classify.analysis import Analyzer, ImageResult
 from desktop_app.core.imaging.film_files import remove_partial_files
-from desktop_app.core.node.data_folder_lock import DataFolderLock
-from desktop_app.core.node.dicom_receiver import ReceivedFilm, ReceiverConfig, StorageReceiver
+from desktop_app.core.node.data_folder_lock import DataFolderBusyError, DataFolderLock
+from desktop_app.core.node.destination import Destination
+from desktop_app.core.node.dicom_receiver import (
+    DEFAULT_AE_TITLE,
+    ReceivedFilm,
+    ReceiverConfig,
+    StorageReceiver,
+)
+from desktop_app.core.node.outbox_sender import OutboxSender, outbox_lock
+from desktop_app.core.node.outbox_store import Outbox
 from desktop_app.core.node.queue_analysis import QueueAnalyser
+from desktop_app.core.node.result_writer import ResultWriter
 from desktop_app.core.node.watch_folder import WatchFolder
-from desktop_app.core.node.worklist_store import FilmRow, WorklistStore
+from desktop_app.core.node.worklist_store import ORIGIN_OPEN, FilmRow, WorklistStore
 
 __all__ = ["RECEIVED_FOLDER", "DicomNode", "NodeCallbacks", "NodeOptions"]
 
@@ -46,6 +57,11 @@ class NodeOptions:
         poll_seconds: Watch-folder scan interval (and the longest idle wait).
         settle_seconds: How long a watched file must stay unchanged to count as complete.
         batch_size: Films analysed at a time (as ``classify``'s LiteRT batches).
+        send_to: Where each received or watched film's results are sent (``None``: they
+            are not made; rows queued by the window are still sent).
+        calling_ae: Our AE title when sending.
+        send_timeout: Seconds before a destination that does not answer is given up.
+        retry_base_seconds: The outbox's first back-off (doubles with each attempt).
     """
 
     receiver: ReceiverConfig | None
@@ -54,6 +70,10 @@ class NodeOptions:
     poll_seconds: float = 1.0
     settle_seconds: float = 2.0
     batch_size: int = 16
+    send_to: Destination | None = None
+    calling_ae: str = DEFAULT_AE_TITLE
+    send_timeout: float = 30.0
+    retry_base_seconds: float = 2.0
 
 
 @dataclass
@@ -134,22 +154,70 @@ class DicomNode:
                     self.receiver.start()
                     if self.callbacks.listening is not None:
                         self.callbacks.listening(self.receiver.address)
+                outbox = Outbox(store, retry_base_seconds=self.options.retry_base_seconds)
+                sender = self._start_sender(outbox, data_dir)
                 try:
-                    return self._serve(store, analyzer, watcher)
+                    return self._serve(store, analyzer, watcher,
+                                       ResultWriter(outbox, data_dir), sender)
                 finally:
                     if self.receiver is not None:
                         self.receiver.stop()
+                    if sender is not None:
+                        sender[0].stop(self.options.send_timeout + 5)
+                        sender[1].release()
 
-    def _serve(self, store: WorklistStore, analyzer: Analyzer,
-               watcher: WatchFolder | None) -> int:
-        queue = QueueAnalyser(store, analyzer, batch_size=self.options.batch_size)
+    @staticmethod
+    def _write_owed(writer: ResultWriter, analyzer: Analyzer) -> int:
+        try:
+            return writer.write_owed(analyzer)
+        except OSError as error:
+            LOGGER.error("results owed not written: %s", error)
+            return 0
+
+    def _start_sender(self, outbox: Outbox, data_dir: Path
+                      ) -> tuple[OutboxSender, DataFolderLock] | None:
+        """Start sending the outbox, unless another process (a ``send`` command) is."""
+        lock = outbox_lock(data_dir)
+        try:
+            lock.acquire()
+        except DataFolderBusyError as error:
+            LOGGER.warning("results are not sent by this node: %s", error)
+            return None
+        sender = OutboxSender(outbox, self.options.calling_ae,
+                              echo_at_start=self.options.send_to,
+                              timeout=self.options.send_timeout)
+        sender.start()
+        return sender, lock
+
+    def _serve(self, store: WorklistStore, analyzer: Analyzer, watcher: WatchFolder | None,
+               writer: ResultWriter, sender: tuple[OutboxSender, DataFolderLock] | None
+               ) -> int:
+        send_to = str(self.options.send_to) if self.options.send_to is not None else None
+        queue = QueueAnalyser(store, analyzer, batch_size=self.options.batch_size,
+                              send_to=send_to)
+
+        def on_result(row: FilmRow, result: ImageResult) -> None:
+            if send_to is not None and row.origin != ORIGIN_OPEN:
+                try:
+                    writer.write(row, result, analyzer.card, send_to)
+                except OSError as error:  # e.g. a full disk: owed, written again later
+                    LOGGER.error("results of %s not written: %s", row.sop_instance_uid, error)
+                if sender is not None:
+                    sender[0].wake()
+            if self.callbacks.analysed is not None:
+                self.callbacks.analysed(row, result)
+
         committed = 0
         while not self._stop.is_set():
             self._wake.clear()
             if watcher is not None:
                 watcher.scan()
-            committed += queue.run_pending(cancelled=self._stop.is_set,
-                                           on_result=self.callbacks.analysed)
+            committed += queue.run_pending(cancelled=self._stop.is_set, on_result=on_result)
+            # Results owed but not written: a crash came between the answer and the outbox,
+            # or the window asked for an answered film's results.
+            if not self._stop.is_set() and self._write_owed(writer, analyzer) \
+                    and sender is not None:
+                sender[0].wake()
             self._wake.wait(self.options.poll_seconds)
         LOGGER.info("stopping: %d result(s) committed; %d film(s) left queued for next start",
                     committed, store.counts()["queued"])

@@ -53,6 +53,9 @@ class RowRecord:
         received: When the film arrived (received, watched or opened films).
         origin: Where a film of the persistent worklist came from (``dicom``, ``watch``,
             ``open``); ``None`` for a file that has no row there (it could not be read).
+        send_status: What became of its results (``worklist --json``'s ``send_status``:
+            ``pending``, ``sent``, ``failed``), ``None`` when none were asked for.
+        send_error: The last sending failure, shown with a failed or pending status.
     """
 
     key: int
@@ -64,6 +67,15 @@ class RowRecord:
     calling_ae: str | None = None
     received: dt.datetime | None = None
     origin: str | None = None
+    send_status: str | None = None
+    send_error: str | None = None
+
+    @property
+    def send_text(self) -> str:
+        """The PACS column: whether the results reached the destination."""
+        if self.send_status is None or self.send_status == "not configured":
+            return ""
+        return self.send_status
 
     @property
     def label_text(self) -> str:
@@ -269,6 +281,19 @@ class Worklist:
         if thumbnail is not None:
             record.thumbnail = thumbnail
         self._changed([row])
+
+    def set_send_states(self, states: dict[str, tuple[str, str | None]]) -> None:
+        """Show ``{film UID: (send status, error)}`` on the rows of those films."""
+        rows = []
+        for uid, (status, error) in states.items():
+            row = self._row_of.get(self._by_uid.get(uid, -1))
+            if row is None:
+                continue
+            record = self._records[row]
+            if (record.send_status, record.send_error) != (status, error):
+                record.send_status, record.send_error = status, error
+                rows.append(row)
+        self._changed(rows)
 
     def _changed(self, rows: list[int]) -> None:
         if rows:

@@ -29,6 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from desktop_app.core import audit_trail
+from desktop_app.core.audit_trail import AUDIT_SCHEMA, DATABASE_FILE, AuditEvent
+
 __all__ = [
     "FILM_STATUSES",
     "ORIGIN_OPEN",
@@ -38,7 +41,7 @@ __all__ = [
     "start_of_local_day",
 ]
 
-WORKLIST_FILE = "worklist.sqlite3"
+WORKLIST_FILE = DATABASE_FILE
 #: What ``status`` may hold: waiting for analysis, answered, or could not be read.
 FILM_STATUSES = ("queued", "analysed", "failed")
 #: The ``origin`` of a film opened or dropped in the window (the others: ``dicom``, ``watch``).
@@ -72,7 +75,34 @@ CREATE TABLE IF NOT EXISTS watched (
     sop_instance_uid TEXT,
     PRIMARY KEY (path, size, mtime_ns)
 );
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    film_uid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    sop_class_uid TEXT NOT NULL,
+    sop_instance_uid TEXT NOT NULL,
+    file TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL DEFAULT 0,
+    last_status INTEGER,
+    last_error TEXT,
+    warning TEXT,
+    created TEXT NOT NULL,
+    sent TEXT,
+    UNIQUE (sop_instance_uid, destination)
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt);
+CREATE INDEX IF NOT EXISTS outbox_film ON outbox (film_uid);
 """
+#: Columns added to ``films`` after its first release: (name, SQL type), added on opening.
+_ADDED_FILM_COLUMNS = (
+    # Where the film's results are to be sent (``AET@HOST:PORT``), set with its answer.
+    ("send_to", "TEXT"),
+    # Why no result objects can be made for the film (e.g. not a DICOM file).
+    ("results_note", "TEXT"),
+)
 
 
 def start_of_local_day(day: dt.date) -> dt.datetime:
@@ -102,6 +132,8 @@ class FilmRow:
         record: The ``classify --json`` record of the result (``None`` while queued).
         analyses: How many results were committed (0 or 1).
         thumbnail_png: What the model saw, small, as PNG bytes (``None`` while queued).
+        send_to: Where the film's results are to be sent (``AET@HOST:PORT``), if anywhere.
+        results_note: Why no result objects could be made for it, if so.
     """
 
     seq: int
@@ -120,6 +152,8 @@ class FilmRow:
     record: dict[str, Any] | None
     analyses: int
     thumbnail_png: bytes | None = None
+    send_to: str | None = None
+    results_note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``worklist --json`` object: the classify record plus where the film came from."""
@@ -151,6 +185,8 @@ def _row(values: sqlite3.Row) -> FilmRow:
         record=json.loads(values["record"]) if values["record"] else None,
         analyses=values["analyses"],
         thumbnail_png=values["thumbnail"],
+        send_to=values["send_to"],
+        results_note=values["results_note"],
     )
 
 
@@ -174,6 +210,12 @@ class WorklistStore:
             # FULL: a commit survives a power cut, which is what the success status promises.
             self._connection.execute("PRAGMA synchronous=FULL")
             self._connection.executescript(_SCHEMA)
+            self._connection.executescript(AUDIT_SCHEMA)
+            present = {row["name"] for row in
+                       self._connection.execute("PRAGMA table_info(films)").fetchall()}
+            for name, kind in _ADDED_FILM_COLUMNS:
+                if name not in present:  # a worklist written by an earlier version
+                    self._connection.execute(f"ALTER TABLE films ADD COLUMN {name} {kind}")
 
     @classmethod
     def in_folder(cls, data_dir: Path) -> WorklistStore:
@@ -192,7 +234,8 @@ class WorklistStore:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One immediate transaction under the store's lock (for the outbox and the like)."""
         with self._lock:
             self._connection.execute("BEGIN IMMEDIATE")
             try:
@@ -202,7 +245,8 @@ class WorklistStore:
                 raise
             self._connection.execute("COMMIT")
 
-    def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """Run one read statement under the store's lock; its rows."""
         with self._lock:
             return self._connection.execute(sql, parameters).fetchall()
 
@@ -217,31 +261,36 @@ class WorklistStore:
         (e.g. after losing the answer to a crash) never causes a second analysis.
         """
         received = received or dt.datetime.now().astimezone()
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             cursor = connection.execute(
                 "INSERT OR IGNORE INTO films (sop_instance_uid, received, origin, calling_ae, "
                 "stored_file, sha256) VALUES (?, ?, ?, ?, ?, ?)",
                 (sop_instance_uid, received.isoformat(), origin, calling_ae, str(stored_file),
                  sha256),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            audit_trail.append(connection, "received", f"queued ({origin})",
+                               film_uid=sop_instance_uid,
+                               detail=f"from {calling_ae}" if calling_ae else str(stored_file))
+            return True
 
     def has_film(self, sop_instance_uid: str) -> bool:
         """True when a row with this UID exists."""
-        return bool(self._query("SELECT 1 FROM films WHERE sop_instance_uid = ?",
+        return bool(self.query("SELECT 1 FROM films WHERE sop_instance_uid = ?",
                                 (sop_instance_uid,)))
 
     # -- the queue -----------------------------------------------------------------------------
 
     def queued(self, limit: int = 16) -> list[FilmRow]:
         """The oldest films still waiting for a result, in order of arrival."""
-        rows = self._query("SELECT * FROM films WHERE status = 'queued' ORDER BY seq LIMIT ?",
+        rows = self.query("SELECT * FROM films WHERE status = 'queued' ORDER BY seq LIMIT ?",
                            (limit,))
         return [_row(r) for r in rows]
 
     def record_result(self, sop_instance_uid: str, record: Mapping[str, Any],
                       thumbnail_png: bytes | None = None, *,
-                      replace_other_model: bool = False) -> bool:
+                      replace_other_model: bool = False, send_to: str | None = None) -> bool:
         """Store a ``classify --json`` record (and the row's thumbnail) as the film's result.
 
         Args:
@@ -252,6 +301,9 @@ class WorklistStore:
                 ``open``) when another model gave it: the window answers its opened films
                 again when the user changes models, and that answer is what it shows.
                 Received and watched films keep their first answer whatever this says.
+            send_to: The destination (``AET@HOST:PORT``) the film's results are for, set in
+                the same transaction as the answer: a crash between the answer and the
+                result files leaves a film the outbox knows it still owes.
 
         Returns:
             False when the film was not queued (already answered, or unknown): the result
@@ -260,22 +312,28 @@ class WorklistStore:
         ok = bool(record.get("ok"))
         refusal = record.get("ood_reason") if ok else record.get("error")
         probabilities = record.get("probabilities")
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             cursor = connection.execute(
                 "UPDATE films SET status = ?, model_id = ?, label = ?, probabilities = ?, "
-                "caution = ?, refusal = ?, record = ?, thumbnail = ?, analyses = analyses + 1 "
-                "WHERE sop_instance_uid = ? AND (status = 'queued' OR (? AND origin = 'open' "
-                "AND model_id IS NOT ?))",
+                "caution = ?, refusal = ?, record = ?, thumbnail = ?, analyses = analyses + 1, "
+                "send_to = COALESCE(?, send_to) WHERE sop_instance_uid = ? AND "
+                "(status = 'queued' OR (? AND origin = 'open' AND model_id IS NOT ?))",
                 ("analysed" if ok else "failed", record.get("model"), record.get("label"),
                  json.dumps(probabilities) if probabilities is not None else None,
                  record.get("caution"), refusal, json.dumps(dict(record)), thumbnail_png,
-                 sop_instance_uid, replace_other_model, record.get("model")),
+                 send_to, sop_instance_uid, replace_other_model, record.get("model")),
             )
-            return cursor.rowcount == 1
+            if cursor.rowcount != 1:
+                return False
+            answer = (record.get("label") or f"not labelled: {refusal}") if ok \
+                else f"failed: {refusal}"
+            audit_trail.append(connection, "analysed", answer, film_uid=sop_instance_uid,
+                               model_id=record.get("model"), detail=record.get("caution"))
+            return True
 
     def requeue(self, sop_instance_uids: list[str]) -> int:
         """Put answered films back in the queue (e.g. to answer them with a new model)."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             cursor = connection.executemany(
                 "UPDATE films SET status = 'queued' WHERE sop_instance_uid = ?",
                 [(uid,) for uid in sop_instance_uids],
@@ -287,16 +345,16 @@ class WorklistStore:
     def films(self, since: dt.datetime | None = None) -> list[FilmRow]:
         """Every film (received at or after ``since`` when given), in order of arrival."""
         if since is None:
-            rows = self._query("SELECT * FROM films ORDER BY seq")
+            rows = self.query("SELECT * FROM films ORDER BY seq")
         else:
             # Stored times carry their offset, so compare as instants, not as text.
-            rows = [r for r in self._query("SELECT * FROM films ORDER BY seq")
+            rows = [r for r in self.query("SELECT * FROM films ORDER BY seq")
                     if dt.datetime.fromisoformat(r["received"]) >= since]
         return [_row(r) for r in rows]
 
     def films_after(self, seq: int) -> list[FilmRow]:
         """Films that arrived after the one numbered ``seq``, in order of arrival."""
-        rows = self._query("SELECT * FROM films WHERE seq > ? ORDER BY seq", (seq,))
+        rows = self.query("SELECT * FROM films WHERE seq > ? ORDER BY seq", (seq,))
         return [_row(r) for r in rows]
 
     def answered(self, sop_instance_uids: list[str]) -> list[FilmRow]:
@@ -305,36 +363,41 @@ class WorklistStore:
         for start in range(0, len(sop_instance_uids), 500):  # SQLite's parameter limit
             part = sop_instance_uids[start:start + 500]
             marks = ", ".join("?" * len(part))
-            found += [_row(r) for r in self._query(
+            found += [_row(r) for r in self.query(
                 f"SELECT * FROM films WHERE status != 'queued' AND sop_instance_uid IN ({marks})"
                 " ORDER BY seq", tuple(part))]
         return found
 
     def film(self, sop_instance_uid: str) -> FilmRow | None:
         """The row of one film, or ``None``."""
-        rows = self._query("SELECT * FROM films WHERE sop_instance_uid = ?",
+        rows = self.query("SELECT * FROM films WHERE sop_instance_uid = ?",
                            (sop_instance_uid,))
         return _row(rows[0]) if rows else None
 
     def counts(self) -> dict[str, int]:
         """Films per status (every status present, zero included)."""
         counts = dict.fromkeys(FILM_STATUSES, 0)
-        for row in self._query("SELECT status, COUNT(*) AS n FROM films GROUP BY status"):
+        for row in self.query("SELECT status, COUNT(*) AS n FROM films GROUP BY status"):
             counts[row["status"]] = row["n"]
         return counts
+
+    def audit_events(self, since: dt.datetime | None = None) -> list[AuditEvent]:
+        """The audit trail (:mod:`desktop_app.core.audit_trail`), in order."""
+        with self._lock:
+            return audit_trail.read_events(self._connection, since)
 
     # -- the watch folder's memory -------------------------------------------------------------
 
     def was_watched(self, path: Path, size: int, mtime_ns: int) -> bool:
         """True when this version of a watched file was taken before (restart included)."""
-        return bool(self._query(
+        return bool(self.query(
             "SELECT 1 FROM watched WHERE path = ? AND size = ? AND mtime_ns = ?",
             (str(path), size, mtime_ns)))
 
     def mark_watched(self, path: Path, size: int, mtime_ns: int,
                      sop_instance_uid: str | None) -> None:
         """Remember a watched file's version (``None``: seen, not an image)."""
-        with self._transaction() as connection:
+        with self.transaction() as connection:
             connection.execute(
                 "INSERT OR IGNORE INTO watched (path, size, mtime_ns, sop_instance_uid) "
                 "VALUES (?, ?, ?, ?)", (str(path), size, mtime_ns, sop_instance_uid))

@@ -1,0 +1,103 @@
+"""``python -m desktop_app send [--data-dir DIR] [--retry-failed]``: send what the outbox owes.
+
+For a data folder no node is serving (or whose node was started without ``--send-to``):
+writes the result objects of films whose results were asked for but not written yet
+(analysing them again with the model that answered them, for the heat map), then sends every
+pending result once, each to the destination its row names (:mod:`desktop_app.core.node.
+outbox_sender`). ``--retry-failed`` first makes the failed ones pending again. When a node is
+sending the folder's outbox already, says so and leaves it to the node.
+
+Exit status 0 when nothing is left unsent, 1 when something is (or the worklist cannot be
+used), 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from desktop_app import DISCLAIMER
+from desktop_app.core.classify.analysis import Analyzer
+from desktop_app.core.cli.model_choice import resolve_model
+from desktop_app.core.errors import ModelBundleError
+from desktop_app.core.locations import user_data_dir
+from desktop_app.core.node.data_folder_lock import DataFolderBusyError
+from desktop_app.core.node.dicom_receiver import DEFAULT_AE_TITLE
+from desktop_app.core.node.outbox_sender import outbox_lock, send_due
+from desktop_app.core.node.outbox_store import Outbox
+from desktop_app.core.node.result_writer import ResultWriter
+from desktop_app.core.node.worklist_store import WORKLIST_FILE, WorklistStore
+
+__all__ = ["build_parser", "run_send"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``send`` sub-command's parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m desktop_app send",
+        description="Send the results waiting in the outbox (DICOM SR and Secondary "
+        "Capture) to their destinations.", epilog=DISCLAIMER)
+    parser.add_argument("--data-dir", type=Path, metavar="DIR",
+                        help="the node's data folder (default: the user data folder)")
+    parser.add_argument("--retry-failed", action="store_true",
+                        help="also send again the results a destination refused")
+    parser.add_argument("--ae-title", default=DEFAULT_AE_TITLE,
+                        help=f"our AE title when sending (default {DEFAULT_AE_TITLE})")
+    parser.add_argument("--model", type=Path, metavar="DIR",
+                        help="model bundle folder, for films whose results must be written "
+                        "first (default: the active installed model)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds before a destination that does not answer is given up")
+    return parser
+
+
+def _write_owed(data_dir: Path, outbox: Outbox, model: Path | None) -> None:
+    """Write the results asked for but not written (each film is written or noted)."""
+    if not outbox.films_owed(1):
+        return
+    analyzer = Analyzer(resolve_model(model).bundle)
+    writer = ResultWriter(outbox, data_dir)
+    while outbox.films_owed(1):
+        writer.write_owed(analyzer)
+
+
+def run_send(argv: Sequence[str], stdout: TextIO | None = None,
+             stderr: TextIO | None = None) -> int:
+    """Run the send command; return the exit status."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    args = build_parser().parse_args(list(argv))
+    logging.basicConfig(stream=stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    data_dir = args.data_dir or user_data_dir()
+    if not (data_dir / WORKLIST_FILE).is_file():
+        print(f"error: no worklist in {str(data_dir)!r} (nothing received yet?)", file=stderr)
+        return 1
+    lock = outbox_lock(data_dir)
+    try:
+        lock.acquire()
+    except DataFolderBusyError as error:
+        print(f"{error}: it sends the outbox itself", file=stdout)
+        return 0
+    try:
+        with WorklistStore.in_folder(data_dir) as store:
+            outbox = Outbox(store)
+            if args.retry_failed:
+                print(f"{outbox.retry_failed()} failed result(s) to send again", file=stdout)
+            _write_owed(data_dir, outbox, args.model)
+            tally = send_due(outbox, args.ae_title, timeout=args.timeout,
+                             rows=outbox.unsent())
+            left = len(outbox.unsent())
+    except (sqlite3.Error, ModelBundleError, OSError) as error:
+        print(f"error: {error}", file=stderr)
+        return 1
+    finally:
+        lock.release()
+    print(f"{tally.sent} sent, {tally.retrying} to try again, {tally.failed} failed; "
+          f"{left} result(s) not sent yet.", file=stdout)
+    return 0 if left == 0 else 1
