@@ -172,7 +172,7 @@ def _parser() -> argparse.ArgumentParser:
                            "kind of image nobody thought of (benchmarks/ood_eval.py)")
     view.add_argument("--no-ood-cases", action="store_true",
                       help="leave out the OOD evaluation set's development half "
-                           "(desktop_app/core/gate/non_chest_cases.py; writing it needs "
+                           "(model_training/non_chest/; writing it needs "
                            "scikit-image and matplotlib)")
 
     lungs = sub.add_parser("lung-segmenter",
@@ -476,7 +476,7 @@ def _cmd_view_model(args: argparse.Namespace) -> int:
         if not args.no_ood_cases:
             # Writing the OOD set needs scikit-image and matplotlib (a development install);
             # only its development half is trained on, the held-out half is what is reported.
-            from desktop_app.core.gate.non_chest_cases import write_ood_cases
+            from model_training.non_chest import write_ood_cases
 
             cases = [(c.path, c.category) for c in write_ood_cases(Path(folder))
                      if not c.held_out]

@@ -14,7 +14,7 @@ Only 22 real lateral films of 17 patients exist in the shared data, so the mater
   plus the synthetic lateral sketches of the OOD evaluation's development half;
 * **rotated**: other TRAIN frontal films and the training laterals turned by 90° or 270°;
 * **other**: the development half of the OOD evaluation set
-  (``desktop_app/core/gate/non_chest_cases.py``: photos, charts, documents, screenshots, noise,
+  (``model_training/non_chest/``: photos, charts, documents, screenshots, noise,
   CT/MR, other radiographs) and heavily cropped or zoomed regions of frontal films.
 
 A part of the lateral patients is held out (never trained on) and reported in the card; the
@@ -804,7 +804,7 @@ def train_view_model(
                            "patients (heavily augmented), frontal films and laterals turned "
                            "by 90°/270°, heavily cropped regions of frontal films, the "
                            "development half of the OOD evaluation set "
-                           "(desktop_app/core/gate/non_chest_cases.py), the program's "
+                           "(model_training/non_chest/), the program's "
                            "synthetic radiograph; real CT (chest, abdomen, head; axial and "
                            "reformats), MR and lung-ultrasound images of the trainable "
                            "cases of ../shared/datasets/views/non_chest (licence use "
