@@ -15,7 +15,7 @@ is visible:
   cases** only (:func:`model_training.non_chest_images.read_non_chest`: never trained on);
 * real lateral films: the patients the view card lists as held out, and all 22 for reference;
 * photos, screenshots, charts, documents, noise, drawn CT/MR and other radiographs: the
-  held-out half of the generated OOD set (``desktop_app/core/gate/non_chest_cases.py``) and
+  held-out half of the generated OOD set (``model_training/non_chest/``) and
   TRAIN films turned by 90°;
 * multi-panel figures, PACS-viewer screenshots, CT scout views and light-box photos made by
   :mod:`model_training.view_synthesis` from **TEST-split films and held-out non-chest cases**
@@ -55,9 +55,9 @@ from benchmarks.ood_eval import cxr_test_images, train_split_sample
 from benchmarks.view_check import _bedside_copies
 from desktop_app.core.classify.analysis import Analyzer
 from desktop_app.core.gate import load_view_model
-from desktop_app.core.gate.non_chest_cases import write_ood_cases, write_rotated_cxrs
 from desktop_app.core.imaging import load_image
 from desktop_app.core.model.model_bundle import load_bundle
+from model_training.non_chest import write_ood_cases, write_rotated_cxrs
 from model_training.non_chest_images import read_non_chest
 from model_training.view_synthesis import (
     light_box_photo,

@@ -57,10 +57,10 @@ from benchmarks.refit_ood import Measurements, dataset_subsets, measure, refit_s
 from desktop_app.core.errors import ImageLoadError
 from desktop_app.core.gate import OodGate, Tier, ViewCheck, load_view_model, orientation_score
 from desktop_app.core.gate.gate import agreement
-from desktop_app.core.gate.non_chest_cases import write_ood_cases, write_rotated_cxrs
 from desktop_app.core.gate.view import FRONTAL, VIEW_CLASSES
 from desktop_app.core.imaging import load_image
 from desktop_app.core.model.model_bundle import ModelBundle, load_bundle
+from model_training.non_chest import write_ood_cases, write_rotated_cxrs
 from model_training.ood_fitting import upper_limits
 
 __all__ = ["CHECKS", "Excess", "choose_margins", "excess", "main"]

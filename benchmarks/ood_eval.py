@@ -3,7 +3,7 @@
 ``python benchmarks/ood_eval.py [--model DIR] [--data ../shared/datasets/cxr]
 [--out docs/ood_evaluation.md]``
 
-Writes the evaluation set of :mod:`desktop_app.core.gate.non_chest_cases` (plus real
+Writes the evaluation set of :mod:`model_training.non_chest` (plus real
 TRAIN-split films rotated by 90°) into a temporary folder, classifies it and the real TEST split
 with :class:`desktop_app.core.classify.analysis.Analyzer` (the app's own classify path), and prints
 (and
@@ -36,13 +36,13 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from desktop_app.core.classify.analysis import Analyzer, ImageResult
-from desktop_app.core.gate.non_chest_cases import (
+from desktop_app.core.model.model_bundle import load_bundle
+from model_training.non_chest import (
     CATEGORIES,
     OodCase,
     write_ood_cases,
     write_rotated_cxrs,
 )
-from desktop_app.core.model.model_bundle import load_bundle
 
 __all__ = ["CHECKS", "Evaluation", "Row", "evaluate", "main", "render_markdown"]
 
@@ -281,7 +281,7 @@ def render_markdown(evaluation: Evaluation, command: str, appendix: str = "") ->
         "",
         "## How this was measured",
         "",
-        "- Non-chest-X-ray images: `desktop_app/core/gate/non_chest_cases.py` writes them "
+        "- Non-chest-X-ray images: `model_training/non_chest/` writes them "
         "offline from what the installed packages ship (scikit-image and matplotlib sample "
         "photos, matplotlib charts, Pillow-rendered documents, application windows drawn with "
         "Pillow, pydicom's CT/MR/ultrasound/NM test files as DICOM and PNG) or draws them with "

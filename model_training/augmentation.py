@@ -30,6 +30,7 @@ All ops work on a batch ``(n, s, s, 1)`` in 0..1 and keep it in 0..1.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -140,28 +141,7 @@ def augment_batch(images: Any, config: AugmentationConfig, seed: Any) -> Any:
 
     x = images
     if config.rotation_degrees or config.shift or config.zoom:
-        angle = uniform(0, config.rotation_degrees * math.pi / 180.0)
-        zoom_x = 1.0 + uniform(1, config.zoom)
-        zoom_y = zoom_x if config.isotropic_zoom else 1.0 + uniform(2, config.zoom)
-        shift_x = uniform(3, config.shift) * size
-        shift_y = uniform(4, config.shift) * size
-        centre = (size - 1.0) / 2.0
-        cos, sin = tf.cos(angle), tf.sin(angle)
-        # Output -> input pixel mapping: p_in = c + R(angle) diag(1/zoom) (p_out - c) - shift.
-        a0, a1 = cos / zoom_x, -sin / zoom_y
-        b0, b1 = sin / zoom_x, cos / zoom_y
-        a2 = centre - a0 * centre - a1 * centre - shift_x
-        b2 = centre - b0 * centre - b1 * centre - shift_y
-        zeros = tf.zeros_like(a0)
-        transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
-        x = tf.raw_ops.ImageProjectiveTransformV3(
-            images=x,
-            transforms=transforms,
-            output_shape=tf.shape(x)[1:3],
-            fill_value=0.0,
-            interpolation="BILINEAR",
-            fill_mode=config.fill_mode.upper(),
-        )
+        x = _rotate_zoom_shift(x, config, uniform, size)
     if config.horizontal_flip:
         flip = tf.random.stateless_uniform([n, 1, 1, 1], seeds[5]) < 0.5
         x = tf.where(flip, tf.reverse(x, axis=[2]), x)
@@ -186,6 +166,35 @@ def augment_batch(images: Any, config: AugmentationConfig, seed: Any) -> Any:
     if config.jpeg_probability:
         x = _jpeg(x, config, seeds[14], seeds[15])
     return tf.clip_by_value(x, 0.0, 1.0)
+
+
+def _rotate_zoom_shift(x: Any, config: AugmentationConfig, uniform: Callable[[int, float], Any],
+                       size: Any) -> Any:
+    """One projective transform per image: rotation, (an)isotropic zoom and shift."""
+    import tensorflow as tf
+
+    angle = uniform(0, config.rotation_degrees * math.pi / 180.0)
+    zoom_x = 1.0 + uniform(1, config.zoom)
+    zoom_y = zoom_x if config.isotropic_zoom else 1.0 + uniform(2, config.zoom)
+    shift_x = uniform(3, config.shift) * size
+    shift_y = uniform(4, config.shift) * size
+    centre = (size - 1.0) / 2.0
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    # Output -> input pixel mapping: p_in = c + R(angle) diag(1/zoom) (p_out - c) - shift.
+    a0, a1 = cos / zoom_x, -sin / zoom_y
+    b0, b1 = sin / zoom_x, cos / zoom_y
+    a2 = centre - a0 * centre - a1 * centre - shift_x
+    b2 = centre - b0 * centre - b1 * centre - shift_y
+    zeros = tf.zeros_like(a0)
+    transforms = tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=x,
+        transforms=transforms,
+        output_shape=tf.shape(x)[1:3],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode=config.fill_mode.upper(),
+    )
 
 
 def _rescale(x: Any, config: AugmentationConfig, seed_factor: Any, seed_apply: Any) -> Any:

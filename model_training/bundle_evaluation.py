@@ -50,23 +50,13 @@ def evaluate_bundle(
     from desktop_app.core.model.model_bundle import load_bundle
     from model_training.data_fingerprint import rows_fingerprint
     from model_training.data_pipeline import load_preprocessed
-    from model_training.datasets import read_dataset
     from model_training.evaluation import evaluate, population_columns
-    from model_training.splits import assign_subsets
 
     if subset not in ("test", "val", "train", "all"):
         raise ValueError(f"subset must be test, val, train or all. Received: {subset!r}")
     bundle = load_bundle(bundle_dir)
     card = bundle.card
-    config = card.training_config
-    table = read_dataset(data, task=card.task)
-    table = assign_subsets(table, val_fraction=float(config.get("val_fraction", 0.15)),
-                           test_fraction=float(config.get("test_fraction", 0.2)),
-                           seed=int(config.get("seed", 2026)))
-    if subset != "all":
-        table = table[table["subset"] == subset].reset_index(drop=True)
-    if table.empty:
-        raise ValueError(f"the {subset!r} subset of {str(data)!r} is empty")
+    table = _subset_rows(data, card, subset)
     images = load_preprocessed(table["path"].tolist(), card.preprocessing, cache_dir=cache_dir)
     keep = [i for i in range(len(table)) if i not in images.errors]
     labels = table["label"].cat.codes.to_numpy()[keep]
@@ -82,6 +72,23 @@ def evaluate_bundle(
     metrics["subset"] = subset
     metrics["skipped"] = {table.at[i, "path"]: reason for i, reason in images.errors.items()}
     return metrics
+
+
+def _subset_rows(data: Path | str, card: Any, subset: str) -> Any:
+    """The subset's rows, split as the card's training run split them (seed, fractions)."""
+    from model_training.datasets import read_dataset
+    from model_training.splits import assign_subsets
+
+    config = card.training_config
+    table = read_dataset(data, task=card.task)
+    table = assign_subsets(table, val_fraction=float(config.get("val_fraction", 0.15)),
+                           test_fraction=float(config.get("test_fraction", 0.2)),
+                           seed=int(config.get("seed", 2026)))
+    if subset != "all":
+        table = table[table["subset"] == subset].reset_index(drop=True)
+    if table.empty:
+        raise ValueError(f"the {subset!r} subset of {str(data)!r} is empty")
+    return table
 
 
 def record_gate_figures(bundle_dir: Path | str, rows: Any, probabilities: Any, *,

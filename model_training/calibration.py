@@ -269,29 +269,54 @@ def choose_decision(
     """
     labels = np.asarray(labels, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    priority = [c for c in ("COVID-19", "Pneumonia") if c in classes]
-    priority += [c for c in classes if c not in priority and c != "Normal"]
+    priority = _priority(classes)
     groups = np.asarray(age_groups if age_groups is not None else ["unknown"] * len(labels))
-    adults = groups == "adult"
     thresholds = _finding_thresholds(
         probabilities, labels, classes, priority, target_sensitivity,
-        _anchors(labels, classes, adults, max_false_covid,
+        _anchors(labels, classes, groups == "adult", max_false_covid,
                  max_false_pneumonia if pneumonia_anchor_unknown_age else None))
-    decision: dict[str, Any] = {
-        "priority": priority,
-        "thresholds": thresholds,
-        "min_confidence": float(min_confidence),
-        "strict_thresholds": True,
-    }
+    decision: dict[str, Any] = {"priority": priority, "thresholds": thresholds,
+                                "min_confidence": float(min_confidence),
+                                "strict_thresholds": True}
     if by_age_group:
         own_groups = _age_group_thresholds(probabilities, labels, classes, priority, groups,
                                            thresholds, target_sensitivity, max_false_covid,
                                            max_false_pneumonia, child_max_false_covid)
         if own_groups:
             decision["by_age_group"] = own_groups
+    decision["operating_point"] = _measured_operating_point(probabilities, labels, classes,
+                                                            decision, target_sensitivity)
+    decision["operating_point"].update(_anchor_settings(
+        max_false_covid, max_false_pneumonia, pneumonia_anchor_unknown_age,
+        child_max_false_covid if by_age_group else None))
+    return decision
+
+
+def _priority(classes: Sequence[str]) -> list[str]:
+    """The order findings are checked in: COVID-19, Pneumonia, then the other findings."""
+    priority = [c for c in ("COVID-19", "Pneumonia") if c in classes]
+    return priority + [c for c in classes if c not in priority and c != "Normal"]
+
+
+def _anchor_settings(max_false_covid: float | None, max_false_pneumonia: float | None,
+                     pneumonia_anchor_unknown_age: bool,
+                     child_max_false_covid: float | None) -> dict[str, Any]:
+    """The specificity anchors in force, for the operating point's record."""
+    anchored = {"max_adult_false_covid": max_false_covid,
+                "max_adult_false_pneumonia": max_false_pneumonia,
+                "pneumonia_anchor_unknown_age": pneumonia_anchor_unknown_age
+                if max_false_pneumonia is not None else None,
+                "max_child_false_covid": child_max_false_covid}
+    return {k: v for k, v in anchored.items() if v is not None}
+
+
+def _measured_operating_point(probabilities: np.ndarray, labels: np.ndarray,
+                              classes: Sequence[str], decision: dict[str, Any],
+                              target_sensitivity: float) -> dict[str, Any]:
+    """The decision's operating point on the given (validation) films, for display."""
     predicted, uncertain = decision_predictions(probabilities, classes, decision)
     matrix = confusion_matrix(labels, predicted, len(classes))
-    decision["operating_point"] = {
+    return {
         "measured_on": "validation",
         "ages": "unknown (the top-level thresholds)",
         "n": len(labels),
@@ -304,10 +329,3 @@ def choose_decision(
             for i, name in enumerate(classes)
         },
     }
-    anchored = {"max_adult_false_covid": max_false_covid,
-                "max_adult_false_pneumonia": max_false_pneumonia,
-                "pneumonia_anchor_unknown_age": pneumonia_anchor_unknown_age
-                if max_false_pneumonia is not None else None,
-                "max_child_false_covid": child_max_false_covid if by_age_group else None}
-    decision["operating_point"].update({k: v for k, v in anchored.items() if v is not None})
-    return decision

@@ -89,12 +89,21 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from model_training.config import QUANTIZATIONS, TASKS
-
     parser = argparse.ArgumentParser(prog="python -m model_training",
                                      description="Train, check, evaluate and export LungLens "
                                                  "models.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_check_and_train(sub)
+    _add_loso(sub)
+    _add_evaluate_decide_export(sub)
+    _add_view_model(sub)
+    _add_lung_segmenter(sub)
+    return parser
+
+
+def _add_check_and_train(sub: Any) -> None:
+    """The ``check`` and ``train`` commands."""
+    from model_training.config import TASKS
 
     check = sub.add_parser("check", help="check a dataset before training")
     check.add_argument("--data", required=True, help="dataset folder or CoronaHack-style CSV")
@@ -108,6 +117,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="where the trained model is saved before export (default OUT/run)")
     train.add_argument("--report-dir", default=None, help="report folder (default OUT/report)")
 
+
+def _add_loso(sub: Any) -> None:
+    """The ``loso`` and ``loso-report`` commands (leave one source out)."""
     loso = sub.add_parser(
         "loso", help="leave-one-source-out: train without one source, test on that source")
     loso.add_argument("--holdout-source", required=True,
@@ -123,6 +135,11 @@ def _parser() -> argparse.ArgumentParser:
                              help="model_card.json to record the study in "
                                   "(metrics.leave_one_source_out)")
     loso_report.add_argument("--json", default=None, help="also write the table as JSON")
+
+
+def _add_evaluate_decide_export(sub: Any) -> None:
+    """The ``evaluate``, ``decide`` and ``export`` commands (on an exported bundle or run)."""
+    from model_training.config import QUANTIZATIONS
 
     evaluate = sub.add_parser("evaluate", help="evaluate an exported bundle (LiteRT)")
     evaluate.add_argument("--model", required=True, help="bundle folder")
@@ -149,6 +166,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--quantization", choices=QUANTIZATIONS, default=None,
                         help="override the run's setting (default: as trained)")
 
+
+def _add_view_model(sub: Any) -> None:
+    """The ``view-model`` command."""
     view = sub.add_parser("view-model",
                           help="train and export the view model (frontal / lateral / rotated / "
                                "other) shipped in resources/view_model")
@@ -172,9 +192,12 @@ def _parser() -> argparse.ArgumentParser:
                            "kind of image nobody thought of (benchmarks/ood_eval.py)")
     view.add_argument("--no-ood-cases", action="store_true",
                       help="leave out the OOD evaluation set's development half "
-                           "(desktop_app/core/gate/non_chest_cases.py; writing it needs "
+                           "(model_training/non_chest/; writing it needs "
                            "scikit-image and matplotlib)")
 
+
+def _add_lung_segmenter(sub: Any) -> None:
+    """The ``lung-segmenter`` command."""
     lungs = sub.add_parser("lung-segmenter",
                            help="train and export the lung segmenter shipped in "
                                 "resources/lung_segmenter")
@@ -186,7 +209,6 @@ def _parser() -> argparse.ArgumentParser:
                        help="folder to write (e.g. resources/lung_segmenter)")
     lungs.add_argument("--epochs", type=int, default=None)
     lungs.add_argument("--seed", type=int, default=None)
-    return parser
 
 
 def _print_json(data: Any) -> None:
@@ -476,7 +498,7 @@ def _cmd_view_model(args: argparse.Namespace) -> int:
         if not args.no_ood_cases:
             # Writing the OOD set needs scikit-image and matplotlib (a development install);
             # only its development half is trained on, the held-out half is what is reported.
-            from desktop_app.core.gate.non_chest_cases import write_ood_cases
+            from model_training.non_chest import write_ood_cases
 
             cases = [(c.path, c.category) for c in write_ood_cases(Path(folder))
                      if not c.held_out]

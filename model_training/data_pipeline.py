@@ -196,8 +196,6 @@ def load_preprocessed(
     Raises:
         PreprocessingCancelled: If ``cancelled()`` returned True.
     """
-    from desktop_app.core.errors import ImageLoadError
-
     size = spec.input_size
     total = len(paths)
     result = PreprocessedSet(
@@ -206,29 +204,7 @@ def load_preprocessed(
     )
     skey = spec_key(spec)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    folder = folder / skey
-
-    def work(index: int) -> tuple[int, CachedImage | None, str, str]:
-        if cancelled is not None and cancelled():
-            return index, None, "", "cancelled"
-        path = paths[index]
-        try:
-            content = file_sha1(path)
-        except OSError as error:
-            return index, None, "", f"file cannot be read: {error.strerror or error}"
-        item = _MEMORY.get((content, skey))
-        if item is None and use_disk_cache:
-            item = _read_disk(folder, content)
-        if item is None:
-            try:
-                item = decode_one(path, spec)
-            except ImageLoadError as error:
-                return index, None, content, error.reason
-            if use_disk_cache:
-                _write_disk(folder, content, item)
-        _MEMORY[(content, skey)] = item
-        return index, item, content, ""
-
+    work = _CachedDecoder(paths, spec, skey, folder / skey, use_disk_cache, cancelled)
     threads = workers or max(1, min(8, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=threads) as pool:
         for done, (index, item, content, reason) in enumerate(pool.map(work, range(total)), 1):
@@ -244,6 +220,45 @@ def load_preprocessed(
             if progress is not None:
                 progress(done, total)
     return result
+
+
+@dataclass(frozen=True)
+class _CachedDecoder:
+    """One file by index: from the memory cache, the disk cache, or decoded (and cached).
+
+    Returns ``(index, item or None, file sha1, reason)``; the reason is ``"cancelled"`` when
+    ``cancelled()`` said so, or why the file could not be read.
+    """
+
+    paths: Sequence[str | Path]
+    spec: PreprocessingSpec
+    skey: str
+    folder: Path
+    use_disk_cache: bool
+    cancelled: CancelledFn | None
+
+    def __call__(self, index: int) -> tuple[int, CachedImage | None, str, str]:
+        from desktop_app.core.errors import ImageLoadError
+
+        if self.cancelled is not None and self.cancelled():
+            return index, None, "", "cancelled"
+        path = self.paths[index]
+        try:
+            content = file_sha1(path)
+        except OSError as error:
+            return index, None, "", f"file cannot be read: {error.strerror or error}"
+        item = _MEMORY.get((content, self.skey))
+        if item is None and self.use_disk_cache:
+            item = _read_disk(self.folder, content)
+        if item is None:
+            try:
+                item = decode_one(path, self.spec)
+            except ImageLoadError as error:
+                return index, None, content, error.reason
+            if self.use_disk_cache:
+                _write_disk(self.folder, content, item)
+        _MEMORY[(content, self.skey)] = item
+        return index, item, content, ""
 
 
 def make_dataset(

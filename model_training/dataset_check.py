@@ -24,7 +24,7 @@ runs it in a worker and displays the returned :class:`DatasetReport`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,6 +204,47 @@ def check_dataset(
     Raises:
         CheckCancelled: If ``cancelled()`` returned True.
     """
+    if classes is None:
+        labels = table["label"]
+        classes = list(labels.cat.categories) if hasattr(labels, "cat") else \
+            sorted(labels.astype(str).unique())
+    labels = table["label"].astype(str)
+    splits = table["split"].map(_split_name)
+    hashes, missing, unreadable = _scan_files(table, progress, cancelled)
+    findings = [*_file_findings(missing, unreadable),
+                *_duplicate_findings(table, hashes, splits, labels),
+                *_leakage_findings(table),
+                *_class_size_findings(table, {p for p in missing} | {p for p, _ in unreadable},
+                                      classes, min_images_per_class)]
+    findings.sort(key=lambda f: SEVERITIES.index(f.severity))
+
+    shortcuts, confounding = find_confounding(table, classes)
+    per_class_split: dict[str, dict[str, int]] = {}
+    for (label, split), count in pd.crosstab(labels, splits).stack().items():
+        per_class_split.setdefault(str(label), {})[str(split)] = int(count)
+    total = len(table)
+    return DatasetReport(
+        images=total,
+        readable=total - len(missing) - len(unreadable),
+        per_class={str(k): int(v) for k, v in labels.value_counts().sort_index().items()},
+        per_source={str(k): int(v) for k, v in
+                    table["source"].astype(str).value_counts().sort_index().items()},
+        per_split={str(k): int(v) for k, v in splits.value_counts().sort_index().items()},
+        per_class_split=per_class_split,
+        patients=int(table["patient_id"].nunique()),
+        findings=findings,
+        per_class_source_age=composition(table, classes),
+        shortcuts=shortcuts,
+        confounding=confounding,
+    )
+
+
+def _scan_files(
+    table: pd.DataFrame,
+    progress: Callable[[int, int], None] | None,
+    cancelled: Callable[[], bool] | None,
+) -> tuple[dict[str, list[int]], list[str], list[tuple[str, str]]]:
+    """Decode every file: row indices by pixel hash, missing paths, (path, reason) unreadable."""
     import hashlib
 
     import numpy as np
@@ -211,13 +252,6 @@ def check_dataset(
     from desktop_app.core.errors import ImageLoadError
     from desktop_app.core.imaging import load_image
 
-    if classes is None:
-        labels = table["label"]
-        classes = list(labels.cat.categories) if hasattr(labels, "cat") else \
-            sorted(labels.astype(str).unique())
-    labels = table["label"].astype(str)
-    splits = table["split"].map(_split_name)
-    findings: list[Finding] = []
     hashes: dict[str, list[int]] = defaultdict(list)
     missing: list[str] = []
     unreadable: list[tuple[str, str]] = []
@@ -237,7 +271,12 @@ def check_dataset(
                 unreadable.append((str(path), error.reason))
         if progress is not None:
             progress(done, total)
+    return hashes, missing, unreadable
 
+
+def _file_findings(missing: list[str], unreadable: list[tuple[str, str]]) -> list[Finding]:
+    """Missing and unreadable files: skipped, said once (missing) or per file (unreadable)."""
+    findings: list[Finding] = []
     if missing:
         findings.append(Finding(
             "warning", "missing_file",
@@ -247,6 +286,13 @@ def check_dataset(
         findings.append(Finding("warning", "unreadable_file",
                                 f"{path!r} cannot be read: {reason}; it will be skipped",
                                 (path,)))
+    return findings
+
+
+def _duplicate_findings(table: pd.DataFrame, hashes: dict[str, list[int]], splits: pd.Series,
+                        labels: pd.Series) -> list[Finding]:
+    """Identical images: with conflicting labels, across splits, within one split."""
+    findings: list[Finding] = []
     across: list[tuple[str, ...]] = []
     within: list[tuple[str, ...]] = []
     for rows in hashes.values():
@@ -270,15 +316,25 @@ def check_dataset(
             f"{len(within)} group(s) of identical images within one split "
             f"({sum(len(p) for p in within)} files)",
             tuple(p for group in within for p in group)))
-    leaks = patient_leakage(table)
-    if leaks:
-        rows = table[table["patient_id"].astype(str).isin(leaks)]
-        findings.append(Finding(
-            "warning", "patient_leakage",
-            f"{len(leaks)} patient(s) have images in more than one split, e.g. {leaks[:3]}; "
-            "the split will be redone by patient", tuple(rows["path"].astype(str))))
+    return findings
 
-    bad = {p for p in missing} | {p for p, _ in unreadable}
+
+def _leakage_findings(table: pd.DataFrame) -> list[Finding]:
+    """Patients with images in more than one split."""
+    leaks = patient_leakage(table)
+    if not leaks:
+        return []
+    rows = table[table["patient_id"].astype(str).isin(leaks)]
+    return [Finding(
+        "warning", "patient_leakage",
+        f"{len(leaks)} patient(s) have images in more than one split, e.g. {leaks[:3]}; "
+        "the split will be redone by patient", tuple(rows["path"].astype(str)))]
+
+
+def _class_size_findings(table: pd.DataFrame, bad: set[str], classes: Sequence[str],
+                         min_images_per_class: int) -> list[Finding]:
+    """Fatal: a class with no, or too few, readable TRAIN images (all images without a split)."""
+    findings: list[Finding] = []
     usable = table[~table["path"].astype(str).isin(bad)]
     has_split = usable["split"].notna().any()
     train_rows = usable[usable["split"] == "TRAIN"] if has_split else usable
@@ -293,23 +349,4 @@ def check_dataset(
                 "fatal", "class_too_small",
                 f"class {name!r} has only {count} readable {where} (at least "
                 f"{min_images_per_class} needed)"))
-    findings.sort(key=lambda f: SEVERITIES.index(f.severity))
-
-    shortcuts, confounding = find_confounding(table, classes)
-    per_class_split: dict[str, dict[str, int]] = {}
-    for (label, split), count in pd.crosstab(labels, splits).stack().items():
-        per_class_split.setdefault(str(label), {})[str(split)] = int(count)
-    return DatasetReport(
-        images=total,
-        readable=total - len(missing) - len(unreadable),
-        per_class={str(k): int(v) for k, v in labels.value_counts().sort_index().items()},
-        per_source={str(k): int(v) for k, v in
-                    table["source"].astype(str).value_counts().sort_index().items()},
-        per_split={str(k): int(v) for k, v in splits.value_counts().sort_index().items()},
-        per_class_split=per_class_split,
-        patients=int(table["patient_id"].nunique()),
-        findings=findings,
-        per_class_source_age=composition(table, classes),
-        shortcuts=shortcuts,
-        confounding=confounding,
-    )
+    return findings

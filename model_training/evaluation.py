@@ -201,22 +201,12 @@ def _group_metrics(
 
 
 def evaluate(
-    model: Any,
-    images: np.ndarray,
-    labels: np.ndarray,
-    classes: Sequence[str],
-    *,
-    sources: Sequence[str] | None = None,
-    age_groups: Sequence[str] | None = None,
-    patients: Sequence[str] | None = None,
-    temperature: float = 1.0,
-    decision: dict[str, Any] | None = None,
-    shortcut_audit: bool = True,
-    bootstrap_rounds: int = 1000,
-    seed: int = 0,
-    outputs: ModelOutputs | None = None,
-    refused: Sequence[bool] | None = None,
-    cautioned: Sequence[bool] | None = None,
+    model: Any, images: np.ndarray, labels: np.ndarray, classes: Sequence[str], *,
+    sources: Sequence[str] | None = None, age_groups: Sequence[str] | None = None,
+    patients: Sequence[str] | None = None, temperature: float = 1.0,
+    decision: dict[str, Any] | None = None, shortcut_audit: bool = True,
+    bootstrap_rounds: int = 1000, seed: int = 0, outputs: ModelOutputs | None = None,
+    refused: Sequence[bool] | None = None, cautioned: Sequence[bool] | None = None,
 ) -> EvaluationResult:
     """Score a model on preprocessed images.
 
@@ -250,16 +240,48 @@ def evaluate(
     labels = np.asarray(labels, dtype=np.int64)
     outputs = outputs or predict(model, images)
     logits = outputs.logits
+    metrics = _overall_metrics(logits, labels, classes, temperature, bootstrap_rounds, seed)
+    _add_decision_figures(metrics, softmax(logits, temperature), labels, classes, decision,
+                          age_groups=age_groups, sources=sources, patients=patients,
+                          refused=refused, cautioned=cautioned,
+                          bootstrap_rounds=bootstrap_rounds, seed=seed)
+    masked_logits = None
+    if shortcut_audit:
+        masked_logits = predict(model, mask_lungs(images)).logits
+        metrics["shortcut_audit"] = {
+            "mask": LUNG_MASK_DESCRIPTION,
+            "overall": _group_metrics(masked_logits, labels, classes, temperature, decision,
+                                      age_groups),
+        }
+    if sources is not None:
+        _add_per_source(metrics, logits, masked_logits, labels, classes, sources, age_groups,
+                        temperature, decision)
+    return EvaluationResult(metrics=metrics, logits=logits, labels=labels,
+                            masked_logits=masked_logits)
+
+
+def _overall_metrics(logits: np.ndarray, labels: np.ndarray, classes: Sequence[str],
+                     temperature: float, bootstrap_rounds: int, seed: int) -> dict[str, Any]:
+    """Count, classes, the calibrated summary and the uncalibrated ECE and NLL."""
     overall = summary(logits, labels, classes, temperature=temperature,
                       bootstrap_rounds=bootstrap_rounds, seed=seed)
     raw = summary(logits, labels, classes, temperature=1.0, bootstrap_rounds=0)
-    metrics: dict[str, Any] = {
+    return {
         "n": len(labels),
         "classes": list(classes),
         "overall": overall,
         "uncalibrated": {"ece": raw["ece"], "nll": raw["nll"]},
     }
-    probabilities = softmax(logits, temperature)
+
+
+def _add_decision_figures(
+    metrics: dict[str, Any], probabilities: np.ndarray, labels: np.ndarray,
+    classes: Sequence[str], decision: dict[str, Any] | None, *,
+    age_groups: Sequence[str] | None, sources: Sequence[str] | None,
+    patients: Sequence[str] | None, refused: Sequence[bool] | None,
+    cautioned: Sequence[bool] | None, bootstrap_rounds: int, seed: int,
+) -> None:
+    """Add the operating point, sensitivity curves, gate and population figures."""
     if decision is not None:
         # At each image's own age group's thresholds when the card has them: the app's answer.
         chosen, uncertain = decision_predictions(probabilities, classes, decision, age_groups)
@@ -287,36 +309,33 @@ def evaluate(
         metrics["populations"] = population_metrics(
             probabilities, labels, classes, decision, sources=sources, age_groups=age_groups,
             patients=patients, bootstrap_rounds=bootstrap_rounds, seed=seed)
-    masked_logits = None
-    if shortcut_audit:
-        masked_logits = predict(model, mask_lungs(images)).logits
-        metrics["shortcut_audit"] = {
-            "mask": LUNG_MASK_DESCRIPTION,
-            "overall": _group_metrics(masked_logits, labels, classes, temperature, decision,
-                                      age_groups),
-        }
-    if sources is not None:
-        sources_arr = np.asarray([str(s) for s in sources])
-        metrics["per_source"] = {}
-        if shortcut_audit:
-            metrics["shortcut_audit"]["per_source"] = {}
-        groups_arr = (np.asarray([str(g) for g in age_groups]) if age_groups is not None
-                      else None)
-        for source in sorted(set(sources_arr.tolist())):
-            rows = sources_arr == source
-            groups = groups_arr[rows].tolist() if groups_arr is not None else None
-            metrics["per_source"][source] = _group_metrics(
-                logits[rows], labels[rows], classes, temperature, decision, groups)
-            if masked_logits is not None:
-                metrics["shortcut_audit"]["per_source"][source] = _group_metrics(
-                    masked_logits[rows], labels[rows], classes, temperature, decision, groups)
-        if "Normal" in classes and "Pneumonia" in classes:
-            metrics["pediatric"] = _pediatric(logits, labels, classes, sources_arr, temperature)
-            if masked_logits is not None:
-                metrics["shortcut_audit"]["pediatric"] = _pediatric(
-                    masked_logits, labels, classes, sources_arr, temperature)
-    return EvaluationResult(metrics=metrics, logits=logits, labels=labels,
-                            masked_logits=masked_logits)
+
+
+def _add_per_source(metrics: dict[str, Any], logits: np.ndarray,
+                    masked_logits: np.ndarray | None, labels: np.ndarray,
+                    classes: Sequence[str], sources: Sequence[str],
+                    age_groups: Sequence[str] | None, temperature: float,
+                    decision: dict[str, Any] | None) -> None:
+    """Add the per-source figures and the pediatric row (and their shortcut-audit twins)."""
+    sources_arr = np.asarray([str(s) for s in sources])
+    metrics["per_source"] = {}
+    if masked_logits is not None:
+        metrics["shortcut_audit"]["per_source"] = {}
+    groups_arr = (np.asarray([str(g) for g in age_groups]) if age_groups is not None
+                  else None)
+    for source in sorted(set(sources_arr.tolist())):
+        rows = sources_arr == source
+        groups = groups_arr[rows].tolist() if groups_arr is not None else None
+        metrics["per_source"][source] = _group_metrics(
+            logits[rows], labels[rows], classes, temperature, decision, groups)
+        if masked_logits is not None:
+            metrics["shortcut_audit"]["per_source"][source] = _group_metrics(
+                masked_logits[rows], labels[rows], classes, temperature, decision, groups)
+    if "Normal" in classes and "Pneumonia" in classes:
+        metrics["pediatric"] = _pediatric(logits, labels, classes, sources_arr, temperature)
+        if masked_logits is not None:
+            metrics["shortcut_audit"]["pediatric"] = _pediatric(
+                masked_logits, labels, classes, sources_arr, temperature)
 
 
 def _pediatric(

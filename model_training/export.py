@@ -177,12 +177,6 @@ def export_bundle(
         ExportError: If LiteRT and Keras probabilities differ by more than ``tolerance``,
             or the bundle fails :func:`load_bundle`.
     """
-    from desktop_app.core.classify.inference import TfliteModel
-    from desktop_app.core.errors import ModelBundleError
-    from desktop_app.core.model.model_bundle import load_bundle
-    from desktop_app.core.model.model_card import ModelCard
-    from model_training.metrics import softmax
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     spec = card_fields["preprocessing"]
@@ -192,31 +186,50 @@ def export_bundle(
         _save_without_optimizer(model, staging / KERAS_FILE)
         (staging / TFLITE_FILE).write_bytes(
             tflite if tflite is not None else convert_to_tflite(model, size, cam=cam))
-        data = dict(card_fields)
-        data["schema_version"] = SCHEMA_VERSION
-        if not isinstance(data["preprocessing"], Mapping):
-            data["preprocessing"] = data["preprocessing"].to_dict()
-        data["files"] = {name: sha256_file(staging / name) for name in (TFLITE_FILE, KERAS_FILE)}
-        card = ModelCard.from_dict(data)
-        card.write(staging / CARD_FILE)
-        try:
-            bundle = load_bundle(staging)
-            runner = TfliteModel(bundle)
-        except ModelBundleError as error:
-            raise ExportError(f"the exported bundle does not load: {error}") from error
-        batch = np.asarray(verify_images, dtype=np.float32)
-        if batch.ndim == 3:
-            batch = batch[..., None]
-        lite = runner.run(batch)
-        reference = softmax(np.asarray(model(batch, training=False)), card.temperature)
-        difference = float(np.max(np.abs(lite.probabilities - reference)))
-        if not difference <= tolerance:
-            raise ExportError(
-                f"LiteRT probabilities differ from Keras by {difference:.3g} "
-                f"(> {tolerance:g}) on {len(batch)} image(s)"
-            )
+        card = _write_card(staging, card_fields)
+        _verify_staged(staging, model, card.temperature, verify_images, tolerance)
         for name in (TFLITE_FILE, KERAS_FILE, CARD_FILE):
             shutil.move(str(staging / name), str(out / name))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def _write_card(staging: Path, card_fields: Mapping[str, Any]) -> Any:
+    """Write the card of the staged model files (their sha256 in ``files``); the card."""
+    from desktop_app.core.model.model_card import ModelCard
+
+    data = dict(card_fields)
+    data["schema_version"] = SCHEMA_VERSION
+    if not isinstance(data["preprocessing"], Mapping):
+        data["preprocessing"] = data["preprocessing"].to_dict()
+    data["files"] = {name: sha256_file(staging / name) for name in (TFLITE_FILE, KERAS_FILE)}
+    card = ModelCard.from_dict(data)
+    card.write(staging / CARD_FILE)
+    return card
+
+
+def _verify_staged(staging: Path, model: Any, temperature: float, verify_images: np.ndarray,
+                   tolerance: float) -> None:
+    """Load the staged bundle as the app does; its probabilities must match Keras'."""
+    from desktop_app.core.classify.inference import TfliteModel
+    from desktop_app.core.errors import ModelBundleError
+    from desktop_app.core.model.model_bundle import load_bundle
+    from model_training.metrics import softmax
+
+    try:
+        bundle = load_bundle(staging)
+        runner = TfliteModel(bundle)
+    except ModelBundleError as error:
+        raise ExportError(f"the exported bundle does not load: {error}") from error
+    batch = np.asarray(verify_images, dtype=np.float32)
+    if batch.ndim == 3:
+        batch = batch[..., None]
+    lite = runner.run(batch)
+    reference = softmax(np.asarray(model(batch, training=False)), temperature)
+    difference = float(np.max(np.abs(lite.probabilities - reference)))
+    if not difference <= tolerance:
+        raise ExportError(
+            f"LiteRT probabilities differ from Keras by {difference:.3g} "
+            f"(> {tolerance:g}) on {len(batch)} image(s)"
+        )

@@ -39,7 +39,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -54,6 +54,9 @@ from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.patient_age import decision_age_group
 from desktop_app.core.preprocessing import PreprocessedImage
 from model_training.datasets import read_dataset
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MASKS_ZIP",
@@ -336,66 +339,91 @@ def audit(
     if not isinstance(masks, LungMasks):
         masks = load_lung_masks(masks)
     bundle = load_bundle(bundle_dir)
-    card = bundle.card
     model = TfliteModel(bundle, num_threads=num_threads)
-    inputs = ModelInputs(card.preprocessing)
-    table = read_dataset(data_dir)
-    split = SUBSETS[subset]
-    if split is not None:
-        table = table[table["split"] == split]
-    names = table["path"].map(lambda p: Path(p).name)
-    table = table[names.isin(set(masks))].sort_values("path").reset_index(drop=True)
-
+    inputs = ModelInputs(bundle.card.preprocessing)
+    table = _masked_table(data_dir, subset, masks)
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     cam_shape: tuple[int, int] | None = None
     total = len(table)
     for start in range(0, total, batch_size):
-        prepared_batch: list[tuple[Any, Any, np.ndarray, PreprocessedImage]] = []
-        for record in table.iloc[start:start + batch_size].itertuples(index=False):
-            name = Path(record.path).name
-            try:
-                loaded = load_image(record.path)
-            except ImageLoadError as error:
-                skipped.append({"name": name, "reason": str(error)})
-                continue
-            lung = masks.load(name)
-            width, height = loaded.original_size
-            mask_ratio, image_ratio = lung.shape[1] / lung.shape[0], width / height
-            if abs(mask_ratio - image_ratio) > ASPECT_TOLERANCE * image_ratio:
-                skipped.append({"name": name, "reason": (
-                    f"mask {masks.member(name)!r} is {lung.shape[1]}x{lung.shape[0]}, the image "
-                    f"{width}x{height}: different aspect ratio, not the same film")})
-                continue
-            prepared, _ = inputs(loaded.pixels)
-            prepared_batch.append((record, loaded, lung, prepared))
-        if prepared_batch:
-            outputs = model.run(np.stack([item[3].array for item in prepared_batch])[..., None])
-            cam_shape = (int(outputs.cams.shape[1]), int(outputs.cams.shape[2]))
-            for (record, loaded, lung, prepared), probabilities, cams in zip(
-                    prepared_batch, outputs.probabilities, outputs.cams, strict=True):
-                decision = decide(probabilities, card.classes, card.decision,
-                                  age_group=decision_age_group(loaded.age, None))
-                index = card.classes.index(decision.label)
-                size = loaded.original_size
-                heat = heatmap_for_original(cams[..., index], prepared, size)
-                fitted = _fit_mask(lung, heat.shape)
-                rows.append({
-                    "name": Path(record.path).name,
-                    "patient_id": record.patient_id,
-                    "true_class": str(record.label),
-                    "shown_class": decision.label,
-                    "uncertain": decision.uncertain,
-                    "probability": float(probabilities[index]),
-                    "share": lung_mass_share(heat, fitted),
-                    "lung_area": lung_area_share(fitted),
-                    "reference_share": lung_mass_share(
-                        _reference_heat(fitted, prepared, cam_shape, size), fitted),
-                })
+        batch = _prepared_batch(table.iloc[start:start + batch_size], masks, inputs, skipped)
+        if batch:
+            cam_shape = _measure_batch(batch, model, bundle.card, rows)
         if progress is not None:
             progress(min(start + batch_size, total), total)
+    return _audit_result(bundle, subset, cam_shape, rows, skipped, table)
 
-    classes = list(card.classes)
+
+def _masked_table(data_dir: Path | str, subset: str, masks: LungMasks) -> pd.DataFrame:
+    """The subset's rows whose file has a lung mask, sorted by path."""
+    table = read_dataset(data_dir)
+    split = SUBSETS[subset]
+    if split is not None:
+        table = table[table["split"] == split]
+    names = table["path"].map(lambda p: Path(p).name)
+    return table[names.isin(set(masks))].sort_values("path").reset_index(drop=True)
+
+
+def _prepared_batch(records: pd.DataFrame, masks: LungMasks, inputs: ModelInputs,
+                    skipped: list[dict[str, str]]
+                    ) -> list[tuple[Any, Any, np.ndarray, PreprocessedImage]]:
+    """Load and preprocess a batch's films; a film that fails or whose mask differs is skipped."""
+    prepared_batch: list[tuple[Any, Any, np.ndarray, PreprocessedImage]] = []
+    for record in records.itertuples(index=False):
+        name = Path(record.path).name
+        try:
+            loaded = load_image(record.path)
+        except ImageLoadError as error:
+            skipped.append({"name": name, "reason": str(error)})
+            continue
+        lung = masks.load(name)
+        width, height = loaded.original_size
+        mask_ratio, image_ratio = lung.shape[1] / lung.shape[0], width / height
+        if abs(mask_ratio - image_ratio) > ASPECT_TOLERANCE * image_ratio:
+            skipped.append({"name": name, "reason": (
+                f"mask {masks.member(name)!r} is {lung.shape[1]}x{lung.shape[0]}, the image "
+                f"{width}x{height}: different aspect ratio, not the same film")})
+            continue
+        prepared, _ = inputs(loaded.pixels)
+        prepared_batch.append((record, loaded, lung, prepared))
+    return prepared_batch
+
+
+def _measure_batch(batch: list[tuple[Any, Any, np.ndarray, PreprocessedImage]],
+                   model: TfliteModel, card: Any, rows: list[dict[str, Any]]
+                   ) -> tuple[int, int]:
+    """Run the batch; add one row per film to ``rows``; the heat maps' (CAM) shape."""
+    outputs = model.run(np.stack([item[3].array for item in batch])[..., None])
+    cam_shape = (int(outputs.cams.shape[1]), int(outputs.cams.shape[2]))
+    for (record, loaded, lung, prepared), probabilities, cams in zip(
+            batch, outputs.probabilities, outputs.cams, strict=True):
+        decision = decide(probabilities, card.classes, card.decision,
+                          age_group=decision_age_group(loaded.age, None))
+        index = card.classes.index(decision.label)
+        size = loaded.original_size
+        heat = heatmap_for_original(cams[..., index], prepared, size)
+        fitted = _fit_mask(lung, heat.shape)
+        rows.append({
+            "name": Path(record.path).name,
+            "patient_id": record.patient_id,
+            "true_class": str(record.label),
+            "shown_class": decision.label,
+            "uncertain": decision.uncertain,
+            "probability": float(probabilities[index]),
+            "share": lung_mass_share(heat, fitted),
+            "lung_area": lung_area_share(fitted),
+            "reference_share": lung_mass_share(
+                _reference_heat(fitted, prepared, cam_shape, size), fitted),
+        })
+    return cam_shape
+
+
+def _audit_result(bundle: Any, subset: str, cam_shape: tuple[int, int] | None,
+                  rows: list[dict[str, Any]], skipped: list[dict[str, str]],
+                  table: pd.DataFrame) -> dict[str, Any]:
+    """The audit's document: the rows, the skipped films and the summaries."""
+    classes = list(bundle.card.classes)
     true_classes = [c for c in table["label"].cat.categories if any(
         r["true_class"] == c for r in rows)]
     return {

@@ -160,6 +160,21 @@ def fit_gate(
         **fit_options,
     )
     gate = OodGate(spec)
+    val_distances = _set_feature_threshold(spec, gate, val, distance_quantile)
+    reference = _set_appearance_limits(spec, gate, train, val, appearance_quantile,
+                                       texture_quantile, global_quantile, orientation_quantile)
+    margins = {**REFUSAL_MARGINS, **(refusal_margins or {})}
+    medians = _reference_medians(reference, val_distances)
+    _set_refusal_limits(spec, medians, margins)
+    spec["fit"] = _fit_record(train, val, margins, medians, distance_quantile,
+                              appearance_quantile, texture_quantile, global_quantile,
+                              orientation_quantile)
+    return spec
+
+
+def _set_feature_threshold(spec: dict[str, Any], gate: OodGate, val: GateReference,
+                           distance_quantile: float) -> np.ndarray:
+    """The feature-distance limit and reported quantiles from validation; its distances."""
     val_distances = gate.distances(val.features)
     spec["distance_threshold"] = float(np.quantile(val_distances, distance_quantile))
     spec["distance_quantiles"] = {
@@ -167,6 +182,14 @@ def fit_gate(
             _REPORTED_QUANTILES, np.quantile(val_distances, _REPORTED_QUANTILES), strict=True
         )
     }
+    return val_distances
+
+
+def _set_appearance_limits(spec: dict[str, Any], gate: OodGate, train: GateReference,
+                           val: GateReference, appearance_quantile: float,
+                           texture_quantile: float, global_quantile: float,
+                           orientation_quantile: float) -> dict[str, np.ndarray]:
+    """Layout, texture, global and orientation limits from train + validation; the values."""
     thumbnails = np.concatenate([train.thumbnails, val.thumbnails])
     textures = np.concatenate([train.textures, val.textures])
     globals_ = np.concatenate([train.globals_, val.globals_])
@@ -178,19 +201,40 @@ def fit_gate(
     spec["texture"]["distance_threshold"] = float(np.quantile(texture, texture_quantile))
     spec["global"]["distance_threshold"] = float(np.quantile(global_, global_quantile))
     spec["orientation"]["min_score"] = float(np.quantile(orientation, orientation_quantile))
-    margins = {**REFUSAL_MARGINS, **(refusal_margins or {})}
-    # Medians of the same reference distances the limits are quantiles of (orientation
-    # negated, so that every check's "beyond" is upwards).
-    medians = {"layout": float(np.median(layout)), "orientation": -float(np.median(orientation)),
-               "global": float(np.median(global_)), "texture": float(np.median(texture)),
-               "features": float(np.median(val_distances))}
+    return {"layout": layout, "texture": texture, "global": global_,
+            "orientation": orientation}
+
+
+def _reference_medians(reference: dict[str, np.ndarray],
+                       val_distances: np.ndarray) -> dict[str, float]:
+    """Medians of the same reference distances the limits are quantiles of.
+
+    Orientation is negated, so that every check's "beyond" is upwards.
+    """
+    return {"layout": float(np.median(reference["layout"])),
+            "orientation": -float(np.median(reference["orientation"])),
+            "global": float(np.median(reference["global"])),
+            "texture": float(np.median(reference["texture"])),
+            "features": float(np.median(val_distances))}
+
+
+def _set_refusal_limits(spec: dict[str, Any], medians: dict[str, float],
+                        margins: dict[str, float]) -> None:
+    """Each check's refusal limit (past it a film is refused, before it only cautioned)."""
     limits = upper_limits(spec)
     spec["refusal_limits"] = {
         check: refusal_limit(limits[check], medians[check], margins[check])
         for check in limits
     }
     spec["refusal_limits"]["orientation"] = -spec["refusal_limits"]["orientation"]
-    spec["fit"] = {
+
+
+def _fit_record(train: GateReference, val: GateReference, margins: dict[str, float],
+                medians: dict[str, float], distance_quantile: float,
+                appearance_quantile: float, texture_quantile: float, global_quantile: float,
+                orientation_quantile: float) -> dict[str, Any]:
+    """The card's record of how the gate was fitted."""
+    return {
         "function": "model_training.ood_fitting.fit_gate",
         "reference_images": {"train": len(train.features), "val": len(val.features)},
         "distance_threshold": f"quantile {distance_quantile} of validation feature distances",
@@ -205,4 +249,3 @@ def fit_gate(
         "refusal_margins": margins,
         "reference_medians": medians,
     }
-    return spec

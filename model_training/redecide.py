@@ -59,21 +59,9 @@ def redecide_bundle(
             holds no training history.
     """
     from desktop_app.core.classify.inference import TfliteModel
-    from desktop_app.core.imaging.film_files import write_atomically
     from desktop_app.core.model.model_bundle import load_bundle
     from desktop_app.core.model.model_card import CARD_FILE
     from desktop_app.core.site.check_set_record import record_check_set
-    from model_training.bundle_evaluation import record_gate_figures
-    from model_training.calibration import decision_for_config, operating_point_settings
-    from model_training.data_fingerprint import rows_fingerprint
-    from model_training.data_pipeline import load_preprocessed
-    from model_training.datasets import read_dataset
-    from model_training.evaluation import evaluate, population_columns, predict
-    from model_training.finalize import LIMITATIONS, compact_floats
-    from model_training.metrics import softmax
-    from model_training.ood_fitting import GateReference, fit_gate
-    from model_training.report import write_report
-    from model_training.splits import assign_subsets
 
     say = log or (lambda _line: None)
     folder = Path(model_dir)
@@ -82,12 +70,72 @@ def redecide_bundle(
     card = json.loads(card_path.read_text(encoding="utf-8"))
     classes = list(bundle.card.classes)
     config = dict(card.get("training_config", {}))
-    table = assign_subsets(read_dataset(data, task=bundle.card.task),
-                           val_fraction=float(config.get("val_fraction", 0.15)),
-                           test_fraction=float(config.get("test_fraction", 0.2)),
-                           seed=int(config.get("seed", 2026)))
+    table = _split_table(data, bundle.card.task, config)
     model = TfliteModel(bundle)
     temperature = float(bundle.card.temperature)
+    subsets = _predicted_subsets(table, bundle, model, data, cache_dir, say)
+    decision, rule = _decision(subsets["val"], classes, temperature, config, say)
+    ood = _fitted_gate(subsets, classes, say)
+    metrics, test_eval = _evaluated(model, subsets, classes, temperature, decision, config,
+                                    dict(card.get("metrics", {})), bootstrap_rounds, say)
+    _rewrite_card(folder, card_path, card, decision=decision, ood=ood, metrics=metrics,
+                  training_config={**config, **rule})
+    say(f"rewrote {card_path}")
+    if test_eval is not None:
+        say("measuring the gate on the TEST split through the app's classify path")
+        _measure_test_gate(folder, subsets["test"], test_eval, temperature, metrics,
+                           bootstrap_rounds, int(config.get("seed", 2026)))
+    say("measuring the non-chest check set through the app's classify path")
+    card["ood"]["check_set"] = record_check_set(folder)
+    if report_dir is not None:
+        _rewrite_report(report_dir, folder, card, test_eval, classes, temperature)
+        say(f"rewrote the report in {report_dir}")
+    return card
+
+
+def _split_table(data: Path | str, task: str, config: dict[str, Any]) -> Any:
+    """The dataset with the subsets its card's seed and fractions give (patient-level)."""
+    from model_training.datasets import read_dataset
+    from model_training.splits import assign_subsets
+
+    return assign_subsets(read_dataset(data, task=task),
+                          val_fraction=float(config.get("val_fraction", 0.15)),
+                          test_fraction=float(config.get("test_fraction", 0.2)),
+                          seed=int(config.get("seed", 2026)))
+
+
+def _rewrite_card(folder: Path, card_path: Path, card: dict[str, Any],
+                  **sections: dict[str, Any]) -> None:
+    """Put the new sections and today's limitations in the card; write it and re-verify."""
+    from desktop_app.core.imaging.film_files import write_atomically
+    from desktop_app.core.model.model_bundle import load_bundle
+    from model_training.finalize import LIMITATIONS
+
+    card.update(sections)
+    card["limitations"] = list(LIMITATIONS)  # today's wording, which describes the rule
+    # Atomic (a crash never leaves half a card), with the usual file permissions.
+    write_atomically(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
+    load_bundle(folder)  # the rewritten card must still load and verify
+
+
+def _measure_test_gate(folder: Path, test: dict[str, Any], test_eval: Any, temperature: float,
+                       metrics: dict[str, Any], bootstrap_rounds: int, seed: int) -> None:
+    """The gate's figures on the TEST split through the app's classify path, in ``metrics``."""
+    from model_training.bundle_evaluation import record_gate_figures
+    from model_training.metrics import softmax
+
+    metrics["test"]["gate"] = record_gate_figures(
+        folder, test["rows"], softmax(test_eval.logits, temperature),
+        bootstrap_rounds=bootstrap_rounds, seed=seed)
+
+
+def _predicted_subsets(table: Any, bundle: Any, model: Any, data: Path | str,
+                       cache_dir: Path | str | None,
+                       say: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """Each subset's readable rows, preprocessed arrays, labels, statistics and outputs."""
+    from model_training.data_pipeline import load_preprocessed
+    from model_training.evaluation import predict
+
     subsets: dict[str, Any] = {}
     for name in ("train", "val", "test"):
         rows = table[table["subset"] == name].reset_index(drop=True)
@@ -107,8 +155,17 @@ def redecide_bundle(
             "file_sha1": [images.file_sha1[i] for i in keep],
             "outputs": predict(model, arrays),
         }
+    return subsets
 
-    val = subsets["val"]
+
+def _decision(val: dict[str, Any], classes: list[str], temperature: float,
+              config: dict[str, Any], say: Callable[[str], None]
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Today's operating point on the validation split, dated; and the rule's settings."""
+    from model_training.calibration import decision_for_config, operating_point_settings
+    from model_training.evaluation import population_columns
+    from model_training.metrics import softmax
+
     rule = operating_point_settings(config)
     val_columns = population_columns(val["rows"])
     decision = decision_for_config(softmax(val["outputs"].logits, temperature), val["labels"],
@@ -121,20 +178,37 @@ def redecide_bundle(
     }
     say(f"thresholds {decision['thresholds']}; by age group "
         f"{ {k: v['thresholds'] for k, v in decision.get('by_age_group', {}).items()} }")
+    return decision, rule
+
+
+def _fitted_gate(subsets: dict[str, dict[str, Any]], classes: list[str],
+                 say: Callable[[str], None]) -> dict[str, Any]:
+    """The card's ``ood`` section: the gate fitted on train, its threshold on validation."""
+    from model_training.finalize import compact_floats
+    from model_training.ood_fitting import GateReference, fit_gate
 
     def reference(subset: dict[str, Any]) -> GateReference:
         return GateReference.from_images(subset["outputs"].features, subset["stats"],
                                          subset["arrays"])
 
     say("fitting the out-of-distribution gate (train; feature threshold on validation)")
-    ood = compact_floats(fit_gate(reference(subsets["train"]), subsets["train"]["labels"],
-                                  reference(val), classes))
+    return compact_floats(fit_gate(reference(subsets["train"]), subsets["train"]["labels"],
+                                   reference(subsets["val"]), classes))
 
-    val_eval = evaluate(model, val["arrays"], val["labels"], classes, **val_columns,
-                        temperature=temperature, decision=decision, shortcut_audit=False,
-                        bootstrap_rounds=200, seed=int(config.get("seed", 2026)),
-                        outputs=val["outputs"])
-    metrics = dict(card.get("metrics", {}))
+
+def _evaluated(model: Any, subsets: dict[str, dict[str, Any]], classes: list[str],
+               temperature: float, decision: dict[str, Any], config: dict[str, Any],
+               metrics: dict[str, Any], bootstrap_rounds: int,
+               say: Callable[[str], None]) -> tuple[dict[str, Any], Any]:
+    """``metrics`` with validation and (when there is one) TEST at the new operating point."""
+    from model_training.data_fingerprint import rows_fingerprint
+    from model_training.evaluation import evaluate, population_columns
+
+    val = subsets["val"]
+    val_eval = evaluate(model, val["arrays"], val["labels"], classes,
+                        **population_columns(val["rows"]), temperature=temperature,
+                        decision=decision, shortcut_audit=False, bootstrap_rounds=200,
+                        seed=int(config.get("seed", 2026)), outputs=val["outputs"])
     metrics["validation"] = val_eval.metrics
     test_eval = None
     if "test" in subsets:
@@ -146,35 +220,22 @@ def redecide_bundle(
                              seed=int(config.get("seed", 2026)), outputs=test["outputs"])
         metrics["test"] = test_eval.metrics
         metrics["test"]["rows_fingerprint"] = rows_fingerprint(test["rows"], test["file_sha1"])
+    return metrics, test_eval
 
-    card["decision"] = decision
-    card["ood"] = ood
-    card["metrics"] = metrics
-    card["training_config"] = {**config, **rule}
-    card["limitations"] = list(LIMITATIONS)  # today's wording, which describes the rule
-    # Atomic (a crash never leaves half a card), with the usual file permissions.
-    write_atomically(card_path, (json.dumps(card, indent=2) + "\n").encode("utf-8"))
-    load_bundle(folder)  # the rewritten card must still load and verify
-    say(f"rewrote {card_path}")
-    if test_eval is not None:
-        say("measuring the gate on the TEST split through the app's classify path")
-        metrics["test"]["gate"] = record_gate_figures(
-            folder, subsets["test"]["rows"], softmax(test_eval.logits, temperature),
-            bootstrap_rounds=bootstrap_rounds, seed=int(config.get("seed", 2026)))
-    say("measuring the non-chest check set through the app's classify path")
-    card["ood"]["check_set"] = record_check_set(folder)
-    if report_dir is not None:
-        # The training curves come from the export's report (the weights did not change).
-        old = next((path for path in (Path(report_dir) / "report.json",
-                                      folder / "report" / "report.json") if path.is_file()),
-                   None)
-        history = json.loads(old.read_text(encoding="utf-8")).get("history") if old else None
-        if not history:
-            raise ValueError(f"no training history in {str(report_dir)!r} or the bundle's "
-                             "report folder: --report-dir must be the folder the export "
-                             "wrote its report to")
-        write_report(report_dir, card_fields=card, history=history, test=test_eval,
-                     classes=classes, temperature=temperature)
-        say(f"rewrote the report in {report_dir}")
-    return card
+
+def _rewrite_report(report_dir: Path | str, folder: Path, card: dict[str, Any], test_eval: Any,
+                    classes: list[str], temperature: float) -> None:
+    """Rewrite the report; the training curves come from the export's report (same weights)."""
+    from model_training.report import write_report
+
+    old = next((path for path in (Path(report_dir) / "report.json",
+                                  folder / "report" / "report.json") if path.is_file()),
+               None)
+    history = json.loads(old.read_text(encoding="utf-8")).get("history") if old else None
+    if not history:
+        raise ValueError(f"no training history in {str(report_dir)!r} or the bundle's "
+                         "report folder: --report-dir must be the folder the export "
+                         "wrote its report to")
+    write_report(report_dir, card_fields=card, history=history, test=test_eval,
+                 classes=classes, temperature=temperature)
 

@@ -151,25 +151,7 @@ def write_report(
     figures = {"training_curves": "training_curves.png"}
     plot_history(history, folder / figures["training_curves"])
     if test is not None:
-        probabilities = softmax(test.logits, temperature)
-        plot_roc(probabilities, test.labels, classes, folder / "roc.png",
-                 test.metrics["overall"]["per_class"])
-        figures["roc"] = "roc.png"
-        plot_confusion(np.asarray(test.metrics["overall"]["confusion_matrix"]), classes,
-                       folder / "confusion_matrix.png", "test, argmax")
-        figures["confusion_matrix"] = "confusion_matrix.png"
-        operating_point = test.metrics.get("operating_point")
-        if operating_point is not None:  # at each image's age group's thresholds, as the app
-            matrix = np.asarray(operating_point["confusion_matrix"])
-        else:
-            chosen, _ = decision_predictions(probabilities, classes, card_fields["decision"])
-            matrix = confusion_matrix(test.labels, chosen, len(classes))
-        plot_confusion(matrix, classes,
-                       folder / "confusion_matrix_operating_point.png",
-                       "test, operating point")
-        figures["confusion_matrix_operating_point"] = "confusion_matrix_operating_point.png"
-        plot_reliability(test.logits, test.labels, temperature, folder / "reliability.png")
-        figures["reliability"] = "reliability.png"
+        figures.update(_test_figures(folder, test, classes, temperature, card_fields["decision"]))
     report = {
         "model_id": card_fields["model_id"],
         "created": card_fields["created"],
@@ -188,3 +170,29 @@ def write_report(
     (folder / "report.json").write_text(
         json.dumps(report, indent=2, default=_json_default) + "\n", encoding="utf-8")
     return report
+
+
+def _test_figures(folder: Path, test: Any, classes: Sequence[str], temperature: float,
+                  decision: Mapping[str, Any]) -> dict[str, str]:
+    """Plot the TEST split's ROC, confusion matrices and reliability; their file names."""
+    figures = {}
+    probabilities = softmax(test.logits, temperature)
+    plot_roc(probabilities, test.labels, classes, folder / "roc.png",
+             test.metrics["overall"]["per_class"])
+    figures["roc"] = "roc.png"
+    plot_confusion(np.asarray(test.metrics["overall"]["confusion_matrix"]), classes,
+                   folder / "confusion_matrix.png", "test, argmax")
+    figures["confusion_matrix"] = "confusion_matrix.png"
+    operating_point = test.metrics.get("operating_point")
+    if operating_point is not None:  # at each image's age group's thresholds, as the app
+        matrix = np.asarray(operating_point["confusion_matrix"])
+    else:
+        chosen, _ = decision_predictions(probabilities, classes, decision)
+        matrix = confusion_matrix(test.labels, chosen, len(classes))
+    plot_confusion(matrix, classes,
+                   folder / "confusion_matrix_operating_point.png",
+                   "test, operating point")
+    figures["confusion_matrix_operating_point"] = "confusion_matrix_operating_point.png"
+    plot_reliability(test.logits, test.labels, temperature, folder / "reliability.png")
+    figures["reliability"] = "reliability.png"
+    return figures

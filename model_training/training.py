@@ -7,7 +7,6 @@ stop it within one batch; the CLI runs the same function with a text progress ba
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,12 @@ from desktop_app.core.preprocessing import PreprocessingSpec
 from model_training.config import TrainingConfig
 from model_training.data_pipeline import PreprocessedSet, PreprocessingCancelled, load_preprocessed
 from model_training.datasets import TASK_CLASSES
+from model_training.training_callbacks import (
+    ProgressFn,
+    SkipValidation,
+    TrainingProgress,
+    make_callbacks,
+)
 from model_training.workers import multi_worker_fit
 
 __all__ = [
@@ -33,35 +38,6 @@ __all__ = [
     "train",
     "weighting_groups",
 ]
-
-_PROGRESS_INTERVAL_S = 0.5
-
-
-class _SkipValidation(Exception):  # noqa: N818 - control flow, not an error
-    """Raised after a cancel so Keras does not run the epoch's validation pass first."""
-
-
-@dataclass(frozen=True)
-class TrainingProgress:
-    """One progress report.
-
-    Attributes:
-        phase: ``"preprocessing"`` or ``"training"``.
-        epoch: 1-based current epoch (0 while preprocessing).
-        epochs: Planned epochs.
-        batch: 1-based batch within the epoch (images done while preprocessing).
-        batches: Batches per epoch (images in total while preprocessing).
-        metrics: Latest metrics (``loss``, ``accuracy``, ``auroc``, ``val_*`` at epoch end).
-        eta_seconds: Estimated seconds left for the phase (None until known).
-    """
-
-    phase: str
-    epoch: int
-    epochs: int
-    batch: int
-    batches: int
-    metrics: dict[str, float] = field(default_factory=dict)
-    eta_seconds: float | None = None
 
 
 class TrainingCancelled(Exception):  # noqa: N818 - the name the wizard expects
@@ -230,101 +206,6 @@ def _outside_workers(model: Any, strategy: Any, config: TrainingConfig, num_clas
     return plain
 
 
-def _make_callbacks(
-    config: TrainingConfig,
-    batches: int,
-    progress: Callable[[TrainingProgress], None] | None,
-    cancelled: Callable[[], bool] | None,
-) -> tuple[Any, Any]:
-    """Build the progress/cancel callback and the best-checkpoint callback."""
-    import keras
-
-    class ProgressAndCancel(keras.callbacks.Callback):
-        """Reports progress (throttled) and stops within one batch when cancelled."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.cancelled = False
-            self.epoch = 0
-            self.epoch_start = 0.0
-            self.epoch_seconds: list[float] = []
-            self.last_report = 0.0
-            self.train_start = 0.0
-            self.batches_run = 0
-
-        def _eta(self, batch: int) -> float | None:
-            done = len(self.epoch_seconds) * batches + batch
-            if done == 0:
-                return None
-            elapsed = time.perf_counter() - self.train_start
-            return elapsed / done * (config.epochs * batches - done)
-
-        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-            self.train_start = time.perf_counter()
-
-        def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            self.epoch = epoch + 1
-            self.epoch_start = time.perf_counter()
-
-        def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-            self.batches_run += 1
-            if cancelled is not None and cancelled():
-                self.cancelled = True
-                self.model.stop_training = True
-                return
-            now = time.perf_counter()
-            if progress is not None and now - self.last_report >= _PROGRESS_INTERVAL_S:
-                self.last_report = now
-                metrics = {k: float(v) for k, v in (logs or {}).items()}
-                progress(TrainingProgress("training", self.epoch, config.epochs, batch + 1,
-                                          batches, metrics, self._eta(batch + 1)))
-
-        def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
-            if self.cancelled:
-                # Keras still evaluates after stop_training; on a slow machine that is
-                # seconds the user waits for nothing.
-                raise _SkipValidation
-
-        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            self.epoch_seconds.append(time.perf_counter() - self.epoch_start)
-            if logs is not None:
-                logs["lr"] = float(keras.ops.convert_to_numpy(
-                    self.model.optimizer.learning_rate))
-                logs["epoch_seconds"] = self.epoch_seconds[-1]
-            if progress is not None:
-                metrics = {k: float(v) for k, v in (logs or {}).items()}
-                progress(TrainingProgress("training", self.epoch, config.epochs, batches,
-                                          batches, metrics, self._eta(0)))
-            if config.stop_at_val_loss is not None and logs and \
-                    logs.get("val_loss", np.inf) < config.stop_at_val_loss:
-                # The seed's rule: stop as soon as the validation loss is low enough.
-                self.model.stop_training = True
-
-    class BestWeights(keras.callbacks.Callback):
-        """Keeps the best weights by ``config.monitor`` in memory; early stopping."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.mode_max = config.monitor != "val_loss"
-            self.best = -np.inf if self.mode_max else np.inf
-            self.best_epoch = 0
-            self.best_weights: list[Any] | None = None
-            self.wait = 0
-
-        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            value = float((logs or {}).get(config.monitor, np.nan))
-            better = value > self.best if self.mode_max else value < self.best
-            if np.isfinite(value) and (better or self.best_weights is None):
-                self.best, self.best_epoch, self.wait = value, epoch + 1, 0
-                self.best_weights = self.model.get_weights()
-            else:
-                self.wait += 1
-                if config.patience and self.wait >= config.patience:
-                    self.model.stop_training = True
-
-    return ProgressAndCancel(), BestWeights()
-
-
 def load_initial_weights(model: Any, source: str | Path) -> None:
     """Copy the weights of a saved model into ``model`` (fine-tuning).
 
@@ -407,13 +288,6 @@ def train(
         TrainingCancelled: If ``cancelled()`` returned True.
         ValueError: If a subset lacks a class or the table is empty, naming it.
     """
-    import keras
-
-    from model_training.architectures import build_model
-    from model_training.augmentation import get_preset
-    from model_training.data_pipeline import make_dataset
-    from model_training.splits import assign_subsets
-
     # Before any TensorFlow op: a multi-worker strategy configures the collective ops of
     # the process and fails once the eager context exists ("must be configured at program
     # startup").
@@ -421,16 +295,51 @@ def train(
     classes = list(TASK_CLASSES[config.task])
     spec = spec or preprocessing_spec(config)
     if spec.input_size != config.input_size:
-        raise ValueError(
-            f"spec.input_size {spec.input_size!r} differs from config.input_size "
-            f"{config.input_size!r}"
-        )
+        raise ValueError(f"spec.input_size {spec.input_size!r} differs from "
+                         f"config.input_size {config.input_size!r}")
+    table = _task_table(dataset_table, classes, config)
+    table, images, dropped = _preprocessed(table, spec, config, progress, cancelled)
+    labels = table["label"].cat.codes.to_numpy().astype(np.int64)
+    train_mask = (table["subset"] == "train").to_numpy()
+    val_mask = (table["subset"] == "val").to_numpy()
+    _check_subsets(labels, {"train": train_mask, "val": val_mask}, classes)
+    train_ds, val_ds, batches = _datasets(images.arrays, labels, table, train_mask, val_mask,
+                                          config, len(classes))
+    with strategy.scope():
+        model = _compiled_model(config, batches, len(classes))
+    reporter, best = make_callbacks(config, batches, progress, cancelled)
+    history = _fit(model, strategy, train_ds, val_ds, config, reporter, best)
+    if best.best_weights is not None:
+        model.set_weights(best.best_weights)
+    model = _outside_workers(model, strategy, config, len(classes))
+    return TrainingResult(
+        model=model, config=config, classes=classes, spec=spec, table=table, images=images,
+        history=history, best_epoch=best.best_epoch, best_value=float(best.best),
+        epoch_seconds=list(reporter.epoch_seconds), dropped=dropped,
+    )
+
+
+def _task_table(dataset_table: pd.DataFrame, classes: list[str],
+                config: TrainingConfig) -> pd.DataFrame:
+    """The task's rows, labels as ordered categories, with a patient-level ``subset``."""
+    from model_training.splits import assign_subsets
+
     table = dataset_table[dataset_table["label"].astype(str).isin(classes)].copy()
     table["label"] = pd.Categorical(table["label"].astype(str), categories=classes)
     if "subset" not in table.columns:
         table = assign_subsets(table, val_fraction=config.val_fraction,
                                test_fraction=config.test_fraction, seed=config.seed)
-    table = table.reset_index(drop=True)
+    return table.reset_index(drop=True)
+
+
+def _preprocessed(
+    table: pd.DataFrame,
+    spec: PreprocessingSpec,
+    config: TrainingConfig,
+    progress: ProgressFn | None,
+    cancelled: Callable[[], bool] | None,
+) -> tuple[pd.DataFrame, PreprocessedSet, dict[str, str]]:
+    """Preprocess every image; drop the rows that could not be read (path -> reason)."""
 
     def report_images(done: int, total: int) -> None:
         if progress is not None and (done == total or done % 32 == 0):
@@ -454,65 +363,94 @@ def train(
             file_sha1=[h for h, k in zip(images.file_sha1, keep, strict=True) if k],
             stats=[s for s, k in zip(images.stats, keep, strict=True) if k],
         )
-    labels = table["label"].cat.codes.to_numpy().astype(np.int64)
-    train_mask = (table["subset"] == "train").to_numpy()
-    val_mask = (table["subset"] == "val").to_numpy()
-    for name, mask in (("train", train_mask), ("val", val_mask)):
+    return table, images, dropped
+
+
+def _check_subsets(labels: np.ndarray, masks: dict[str, np.ndarray],
+                   classes: list[str]) -> None:
+    """Raise ValueError naming the first subset that lacks a class."""
+    for name, mask in masks.items():
         present = set(labels[mask].tolist())
         missing = [c for i, c in enumerate(classes) if i not in present]
         if missing:
             raise ValueError(f"the {name} subset has no images of class(es) {missing}")
 
+
+def _datasets(arrays: np.ndarray, labels: np.ndarray, table: pd.DataFrame,
+              train_mask: np.ndarray, val_mask: np.ndarray, config: TrainingConfig,
+              num_classes: int) -> tuple[Any, Any, int]:
+    """Seed Keras; the weighted, augmented training set, the validation set, batches/epoch."""
+    import keras
+
+    from model_training.augmentation import get_preset
+    from model_training.data_pipeline import make_dataset
+
     keras.utils.set_random_seed(config.seed)
     weights = sample_weights(labels[train_mask],
                              table.loc[train_mask, "source"].astype(str).to_numpy(),
-                             len(classes), config.class_weighting,
+                             num_classes, config.class_weighting,
                              groups=weighting_groups(table.loc[train_mask]))
     train_ds = make_dataset(
-        images.arrays[train_mask], labels[train_mask], len(classes),
+        arrays[train_mask], labels[train_mask], num_classes,
         batch_size=config.batch_size, shuffle=True, augment=get_preset(config.augment),
         sample_weights=weights, seed=config.seed,
     )
-    val_ds = make_dataset(images.arrays[val_mask], labels[val_mask], len(classes),
+    val_ds = make_dataset(arrays[val_mask], labels[val_mask], num_classes,
                           batch_size=config.batch_size)
-    batches = int(np.ceil(train_mask.sum() / config.batch_size))
+    return train_ds, val_ds, int(np.ceil(train_mask.sum() / config.batch_size))
 
-    with strategy.scope():
-        model = build_model(config.arch, config.input_size, len(classes),
-                            width=config.width, dropout=config.dropout)
-        if config.initial_model:
-            load_initial_weights(model, config.initial_model)
-        total_steps = batches * config.epochs
-        if config.schedule == "cosine":
-            warmup = min(batches * config.warmup_epochs, total_steps - 1)
-            learning_rate: Any = keras.optimizers.schedules.CosineDecay(
-                initial_learning_rate=config.learning_rate * 0.1,
-                decay_steps=max(1, total_steps - warmup),
-                warmup_target=config.learning_rate, warmup_steps=warmup, alpha=0.01,
-            )
-        else:
-            learning_rate = config.learning_rate
-        if config.optimizer == "adamw":
-            optimizer = keras.optimizers.AdamW(learning_rate=learning_rate,
-                                               weight_decay=config.weight_decay)
-        else:
-            optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-        model.compile(
-            optimizer=optimizer,
-            loss=keras.losses.CategoricalCrossentropy(
-                from_logits=True, label_smoothing=config.label_smoothing),
-            metrics=[
-                keras.metrics.CategoricalAccuracy(name="accuracy"),
-                keras.metrics.AUC(multi_label=True, num_labels=len(classes),
-                                  from_logits=True, name="auroc"),
-            ],
-        )
-    reporter, best = _make_callbacks(config, batches, progress, cancelled)
+
+def _compiled_model(config: TrainingConfig, batches: int, num_classes: int) -> Any:
+    """The model (initial weights loaded) compiled with the configured optimizer and loss."""
+    import keras
+
+    from model_training.architectures import build_model
+
+    model = build_model(config.arch, config.input_size, num_classes,
+                        width=config.width, dropout=config.dropout)
+    if config.initial_model:
+        load_initial_weights(model, config.initial_model)
+    learning_rate = _learning_rate(config, batches * config.epochs, batches)
+    if config.optimizer == "adamw":
+        optimizer = keras.optimizers.AdamW(learning_rate=learning_rate,
+                                           weight_decay=config.weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=config.label_smoothing),
+        metrics=[
+            keras.metrics.CategoricalAccuracy(name="accuracy"),
+            keras.metrics.AUC(multi_label=True, num_labels=num_classes,
+                              from_logits=True, name="auroc"),
+        ],
+    )
+    return model
+
+
+def _learning_rate(config: TrainingConfig, total_steps: int, batches: int) -> Any:
+    """A constant rate, or a warm-up then cosine decay (``config.schedule == "cosine"``)."""
+    import keras
+
+    if config.schedule != "cosine":
+        return config.learning_rate
+    warmup = min(batches * config.warmup_epochs, total_steps - 1)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate * 0.1,
+        decay_steps=max(1, total_steps - warmup),
+        warmup_target=config.learning_rate, warmup_steps=warmup, alpha=0.01,
+    )
+
+
+def _fit(model: Any, strategy: Any, train_ds: Any, val_ds: Any, config: TrainingConfig,
+         reporter: Any, best: Any) -> dict[str, list[float]]:
+    """Run ``model.fit``; the history, or TrainingCancelled with the epochs completed."""
     try:
         with multi_worker_fit(model, strategy, train_ds):
             fit = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
                             callbacks=[reporter, best], shuffle=False, verbose=0)
-    except _SkipValidation:
+    except SkipValidation:
         fit = None
     raw_history = fit.history if fit is not None else \
         getattr(getattr(model, "history", None), "history", {})
@@ -522,11 +460,4 @@ def train(
         if fit is not None:
             completed -= 1  # the interrupted epoch still reached on_epoch_end
         raise TrainingCancelled(max(0, completed), history, reporter.batches_run)
-    if best.best_weights is not None:
-        model.set_weights(best.best_weights)
-    model = _outside_workers(model, strategy, config, len(classes))
-    return TrainingResult(
-        model=model, config=config, classes=classes, spec=spec, table=table, images=images,
-        history=history, best_epoch=best.best_epoch, best_value=float(best.best),
-        epoch_seconds=list(reporter.epoch_seconds), dropped=dropped,
-    )
+    return history

@@ -5,7 +5,7 @@
 
 Site calibration brakes every limit it moves by this set (``desktop_app/core/site/site_gate.py``),
 so it holds what the gate must refuse: the generated images of
-``desktop_app/core/gate/non_chest_cases.py`` and, since 2026-12-07, the real CT, MR and
+``model_training/non_chest/`` and, since 2026-12-07, the real CT, MR and
 ultrasound images of ``views/non_chest`` whose licence allows shipping (``use`` = training or
 evaluation; CC BY-NC images never ship). Their half follows the view model's split by case
 (:func:`model_training.non_chest_images.read_non_chest`): held-out cases in the held-out half.
@@ -20,7 +20,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from desktop_app.core.gate.non_chest_cases import OodCase, write_shipped_set
+from model_training.non_chest import OodCase, write_shipped_set
 from model_training.non_chest_images import read_non_chest
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -94,44 +94,10 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
             "folder of films adapts the limits only. At least 30 frontal chest films are "
             "needed; the model in use is not modified.")
         intro.setWordWrap(True)
-        defaults = ThresholdSettings()
-        self.site_edit = QtWidgets.QLineEdit()
-        self.site_edit.setPlaceholderText("e.g. St Mary's radiology")
-        self.site_edit.setAccessibleName("Site name")
-        self.max_covid_box = _percent_box(100 * defaults.max_false_covid,
-                                          "Largest share of non-COVID films called COVID-19")
-        self.sensitivity_box = _percent_box(100 * defaults.target_sensitivity,
-                                            "Share of each finding's films to find")
-        self.max_pneumonia_box = _percent_box(
-            100 * defaults.max_false_pneumonia, "Largest share of normal films called Pneumonia")
-        self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.tabs = QtWidgets.QTabWidget()
-        self.tabs.setAccessibleName("Calibration results")
-        self.warnings_label = QtWidgets.QLabel()
-        self.warnings_label.setWordWrap(True)
-        self.warnings_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.warnings_label.setAccessibleName("Calibration warnings")
-        self.warnings_area = QtWidgets.QScrollArea()
-        self.warnings_area.setWidgetResizable(True)
-        self.warnings_area.setWidget(self.warnings_label)
-        self.warnings_area.setMaximumHeight(150)
-        self.warnings_area.hide()
-        self.save_button = QtWidgets.QPushButton("Save Model As…")
-        self.install_button = QtWidgets.QPushButton("Install and Use")
-        for button in (self.save_button, self.install_button):
-            button.setEnabled(False)
-        self.install_button.setToolTip("Install the calibrated model and use it now. "
-                                       + _ROLLBACK_NOTE)
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
-        for button in (self.save_button, self.install_button):
-            buttons.addButton(button, QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
-
-        form = QtWidgets.QFormLayout()
-        form.addRow("Site's films:", self._path_row())
-        form.addRow("Site name:", self.site_edit)
-        form.addRow("At most non-COVID films called COVID-19:", self.max_covid_box)
-        form.addRow("Find at least (each finding):", self.sensitivity_box)
-        form.addRow("At most normal films called Pneumonia:", self.max_pneumonia_box)
+        self._make_settings_widgets()
+        self._make_results_widgets()
+        buttons = self._make_buttons()
+        form = self._settings_form()
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(QtWidgets.QLabel(
             f"<b>Model:</b> {html.escape(bundle.model_id)} (not modified)"))
@@ -146,6 +112,56 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
         self.save_button.clicked.connect(self._on_save_button_clicked)
         self.install_button.clicked.connect(self._on_install_button_clicked)
         buttons.rejected.connect(self.reject)
+
+    def _make_settings_widgets(self) -> None:
+        """The site's name and the three operating-point settings, at their defaults."""
+        defaults = ThresholdSettings()
+        self.site_edit = QtWidgets.QLineEdit()
+        self.site_edit.setPlaceholderText("e.g. St Mary's radiology")
+        self.site_edit.setAccessibleName("Site name")
+        self.max_covid_box = _percent_box(100 * defaults.max_false_covid,
+                                          "Largest share of non-COVID films called COVID-19")
+        self.sensitivity_box = _percent_box(100 * defaults.target_sensitivity,
+                                            "Share of each finding's films to find")
+        self.max_pneumonia_box = _percent_box(
+            100 * defaults.max_false_pneumonia, "Largest share of normal films called Pneumonia")
+
+    def _make_results_widgets(self) -> None:
+        """The result tabs and the scrollable warnings (hidden until there are some)."""
+        self.status.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.setAccessibleName("Calibration results")
+        self.warnings_label = QtWidgets.QLabel()
+        self.warnings_label.setWordWrap(True)
+        self.warnings_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.warnings_label.setAccessibleName("Calibration warnings")
+        self.warnings_area = QtWidgets.QScrollArea()
+        self.warnings_area.setWidgetResizable(True)
+        self.warnings_area.setWidget(self.warnings_label)
+        self.warnings_area.setMaximumHeight(150)
+        self.warnings_area.hide()
+
+    def _make_buttons(self) -> QtWidgets.QDialogButtonBox:
+        """Close, and save or install the calibrated model (enabled once there is one)."""
+        self.save_button = QtWidgets.QPushButton("Save Model As…")
+        self.install_button = QtWidgets.QPushButton("Install and Use")
+        for button in (self.save_button, self.install_button):
+            button.setEnabled(False)
+        self.install_button.setToolTip("Install the calibrated model and use it now. "
+                                       + _ROLLBACK_NOTE)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
+        for button in (self.save_button, self.install_button):
+            buttons.addButton(button, QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
+        return buttons
+
+    def _settings_form(self) -> QtWidgets.QFormLayout:
+        form = QtWidgets.QFormLayout()
+        form.addRow("Site's films:", self._path_row())
+        form.addRow("Site name:", self.site_edit)
+        form.addRow("At most non-COVID films called COVID-19:", self.max_covid_box)
+        form.addRow("Find at least (each finding):", self.sensitivity_box)
+        form.addRow("At most normal films called Pneumonia:", self.max_pneumonia_box)
+        return form
 
     # -- running ------------------------------------------------------------------------------
 

@@ -311,43 +311,7 @@ def plain_limits(card: ModelCard) -> list[str]:
                       "how well the model does on adults, on children and on each hospital's "
                       "films is not known. Check it on your own labelled films first.")
     else:
-        per_age = populations.get("per_age_group") or {}
-        adult, child = per_age.get("adult"), per_age.get("child")
-        key = populations.get("key_figures") if isinstance(populations.get("key_figures"),
-                                                           Mapping) else {}
-        false_covid = key.get("adult_false_covid_rate")
-        rate = _value(false_covid)
-        if rate is not None and rate > 0:
-            limits.append(
-                f"Adults without COVID-19 were labelled COVID-19 in {_in_words(false_covid)}, "
-                f"about 1 in {max(1, round(1 / rate))}: "
-                "a COVID-19 label on an adult needs confirming by other means.")
-        adult_acc = _value(adult.get("accuracy")) if isinstance(adult, Mapping) else None
-        child_acc = _value(child.get("accuracy")) if isinstance(child, Mapping) else None
-        if adult_acc is not None and child_acc is not None:
-            adult_n, child_n = adult.get("n", 0), child.get("n", 0)
-            mostly = (" The test images are mostly children's films, so an overall figure "
-                      "flatters the model on adults." if child_n > adult_n else "")
-            limits.append(f"Accuracy is {adult_acc:.0%} on adults ({adult_n} films) and "
-                          f"{child_acc:.0%} on children ({child_n} films).{mostly}")
-        few = [f"{age_group_label(g).lower()} ({f.get('n')})" for g, f in per_age.items()
-               if isinstance(f, Mapping) and isinstance(f.get("n"), int) and f["n"] < FEW_IMAGES]
-        sources = populations.get("per_source") or {}
-        few += [f"{s} ({f.get('n')})" for s, f in sources.items()
-                if isinstance(f, Mapping) and isinstance(f.get("n"), int) and f["n"] < FEW_IMAGES]
-        if few:
-            limits.append(f"Figures for {', '.join(few)} rest on fewer than {FEW_IMAGES} test "
-                          "films each: their intervals are wide and the values unreliable.")
-        for group, figures in per_age.items():
-            classes = figures.get("per_class") if isinstance(figures, Mapping) else None
-            if not isinstance(classes, Mapping) or group == "unknown":
-                continue
-            thin = [name for name, entry in classes.items() if isinstance(entry, Mapping)
-                    and isinstance(entry.get("n"), int) and entry["n"] < FEW_IMAGES]
-            if thin:
-                limits.append(f"{age_group_label(group)}: fewer than {FEW_IMAGES} "
-                              f"{' or '.join(thin)} films were tested, so those labels on "
-                              f"{age_group_label(group).lower()} are not really measured.")
+        limits += _population_limits(populations)
     study = card.metric("leave_one_source_out")
     runs = study.get("runs") if isinstance(study, Mapping) else None
     if isinstance(runs, list) and runs:
@@ -364,4 +328,52 @@ def plain_limits(card: ModelCard) -> list[str]:
     else:
         limits.append("No leave-one-source-out test is recorded: how the model does at a "
                       "hospital whose films it never saw is not measured.")
+    return limits
+
+
+def _population_limits(populations: Mapping[str, Any]) -> list[str]:
+    """False COVID-19 in adults, adults against children, and the thinly tested groups."""
+    limits: list[str] = []
+    per_age = populations.get("per_age_group") or {}
+    adult, child = per_age.get("adult"), per_age.get("child")
+    key = populations.get("key_figures") if isinstance(populations.get("key_figures"),
+                                                       Mapping) else {}
+    false_covid = key.get("adult_false_covid_rate")
+    rate = _value(false_covid)
+    if rate is not None and rate > 0:
+        limits.append(
+            f"Adults without COVID-19 were labelled COVID-19 in {_in_words(false_covid)}, "
+            f"about 1 in {max(1, round(1 / rate))}: "
+            "a COVID-19 label on an adult needs confirming by other means.")
+    adult_acc = _value(adult.get("accuracy")) if isinstance(adult, Mapping) else None
+    child_acc = _value(child.get("accuracy")) if isinstance(child, Mapping) else None
+    if adult_acc is not None and child_acc is not None:
+        adult_n, child_n = adult.get("n", 0), child.get("n", 0)
+        mostly = (" The test images are mostly children's films, so an overall figure "
+                  "flatters the model on adults." if child_n > adult_n else "")
+        limits.append(f"Accuracy is {adult_acc:.0%} on adults ({adult_n} films) and "
+                      f"{child_acc:.0%} on children ({child_n} films).{mostly}")
+    return limits + _thin_group_limits(per_age, populations.get("per_source") or {})
+
+
+def _thin_group_limits(per_age: Mapping[str, Any], sources: Mapping[str, Any]) -> list[str]:
+    """Groups, and classes within an age group, tested on fewer than FEW_IMAGES films."""
+    limits: list[str] = []
+    few = [f"{age_group_label(g).lower()} ({f.get('n')})" for g, f in per_age.items()
+           if isinstance(f, Mapping) and isinstance(f.get("n"), int) and f["n"] < FEW_IMAGES]
+    few += [f"{s} ({f.get('n')})" for s, f in sources.items()
+            if isinstance(f, Mapping) and isinstance(f.get("n"), int) and f["n"] < FEW_IMAGES]
+    if few:
+        limits.append(f"Figures for {', '.join(few)} rest on fewer than {FEW_IMAGES} test "
+                      "films each: their intervals are wide and the values unreliable.")
+    for group, figures in per_age.items():
+        classes = figures.get("per_class") if isinstance(figures, Mapping) else None
+        if not isinstance(classes, Mapping) or group == "unknown":
+            continue
+        thin = [name for name, entry in classes.items() if isinstance(entry, Mapping)
+                and isinstance(entry.get("n"), int) and entry["n"] < FEW_IMAGES]
+        if thin:
+            limits.append(f"{age_group_label(group)}: fewer than {FEW_IMAGES} "
+                          f"{' or '.join(thin)} films were tested, so those labels on "
+                          f"{age_group_label(group).lower()} are not really measured.")
     return limits

@@ -197,23 +197,7 @@ def _draw_page(canvas, result: ImageResult, card: ModelCard, generated: str,
     width, height = A4
     margin = 40
     inner = width - 2 * margin
-    y = height - margin
-    canvas.setFont("Helvetica-Bold", 14)
-    canvas.drawString(margin, y - 10, f"{APP_NAME} report — {result.path.name}")
-    y -= 26
-    y = _draw_wrapped(canvas, f"File: {result.path}", margin, y, inner, size=8, leading=10)
-    canvas.setFont("Helvetica", 8)
-    canvas.drawString(margin, y, f"Model: {result.model_id}    Generated: {generated}    "
-                                 f"{APP_NAME} {__version__}")
-    y -= 10
-    calibrated = calibration_line(card) if is_from_model(result, card.model_id) else None
-    if calibrated:
-        y = _draw_wrapped(canvas, f"Model {calibrated} (thresholds and gate limits set from "
-                                  "the site's films; the measured figures are the model's as "
-                                  "trained).", margin, y, inner, font="Helvetica-Bold",
-                          size=8, leading=10)
-
-    probabilities = result.probabilities or {}
+    y = _draw_heading(canvas, result, card, generated, margin, height - margin, inner)
     # A refused (OOD) image gets no label, so no class's heat map either.
     shown = result.label
     class_index = card.classes.index(shown) if shown in card.classes else None
@@ -231,58 +215,102 @@ def _draw_page(canvas, result: ImageResult, card: ModelCard, generated: str,
                           inner, font="Helvetica-Bold", size=11, leading=14)
         canvas.setFillColor(colors.black)
     elif result.out_of_distribution:
-        reason = (result.ood.reason if result.ood else None) or "outside the training data"
-        canvas.setFillColor(colors.HexColor("#fff3e0"))
-        canvas.setStrokeColor(colors.HexColor("#e65100"))
-        canvas.rect(margin, y - 40, inner, 50, fill=1)
-        canvas.setFillColor(colors.HexColor("#5d2a00"))
-        canvas.setFont("Helvetica-Bold", 11)
-        canvas.drawString(margin + 8, y - 6, "NOT LABELLED — out of distribution")
-        _draw_wrapped(canvas, f"Reason: {reason}. No label or probabilities are reported.",
-                      margin + 8, y - 22, inner - 16)
-        canvas.setFillColor(colors.black)
-        canvas.setStrokeColor(colors.black)
-        y -= 56
+        y = _draw_refused(canvas, result, margin, y, inner)
     else:
-        decision = result.decision
-        canvas.setFont("Helvetica-Bold", 16)
-        label = decision.label if decision else "—"
-        if decision is not None and decision.uncertain:
-            label += "  (UNCERTAIN)"
-        canvas.drawString(margin, y, f"Decision at the operating point: {label}")
-        y -= 16
-        if decision is not None:
-            y = _draw_wrapped(canvas, decision.reason, margin, y, inner)
-        if result.caution:
-            y = _draw_caution(canvas, result.caution, margin, y - 4, inner)
-        y -= 6
-        canvas.setFont("Helvetica-Bold", 10)
-        canvas.drawString(margin, y, "Calibrated probabilities")
-        y -= 16
-        bar_x, bar_w = margin + 110, inner - 170
-        for name in card.classes:
-            value = probabilities.get(name, 0.0)
-            canvas.setFont("Helvetica", 10)
-            canvas.drawString(margin, y, name)
-            canvas.setStrokeColor(colors.HexColor("#90a4ae"))
-            canvas.rect(bar_x, y - 2, bar_w, 11)
-            colour = "#1e88e5" if decision and name == decision.label else "#90a4ae"
-            canvas.setFillColor(colors.HexColor(colour))
-            canvas.rect(bar_x, y - 2, bar_w * value, 11, stroke=0, fill=1)
-            canvas.setFillColor(colors.black)
-            canvas.setStrokeColor(colors.black)
-            canvas.drawRightString(margin + inner, y, f"{value:.1%}")
-            y -= 17
-        if shown is not None:
-            y -= 4
-            for line in population_lines(card, shown, result.age):
-                y = _draw_wrapped(canvas, line, margin, y, inner, size=8.5, leading=10.5)
+        y = _draw_answer(canvas, result, card, margin, y, inner)
 
     canvas.setFillColor(colors.HexColor("#37474f"))
     _draw_wrapped(canvas, DISCLAIMER, margin, margin + 30, inner, size=8, leading=10)
     canvas.setFont("Helvetica", 7.5)
     canvas.drawRightString(width - margin, margin - 8, f"Page {page} of {pages}")
     canvas.setFillColor(colors.black)
+
+
+def _draw_heading(canvas, result: ImageResult, card: ModelCard, generated: str,
+                  margin: float, y: float, inner: float) -> float:
+    """The title, file, model and date lines (and the site calibration); the y below."""
+    canvas.setFont("Helvetica-Bold", 14)
+    canvas.drawString(margin, y - 10, f"{APP_NAME} report — {result.path.name}")
+    y -= 26
+    y = _draw_wrapped(canvas, f"File: {result.path}", margin, y, inner, size=8, leading=10)
+    canvas.setFont("Helvetica", 8)
+    canvas.drawString(margin, y, f"Model: {result.model_id}    Generated: {generated}    "
+                                 f"{APP_NAME} {__version__}")
+    y -= 10
+    calibrated = calibration_line(card) if is_from_model(result, card.model_id) else None
+    if calibrated:
+        y = _draw_wrapped(canvas, f"Model {calibrated} (thresholds and gate limits set from "
+                                  "the site's films; the measured figures are the model's as "
+                                  "trained).", margin, y, inner, font="Helvetica-Bold",
+                          size=8, leading=10)
+    return y
+
+
+def _draw_refused(canvas, result: ImageResult, margin: float, y: float, inner: float) -> float:
+    """The "not labelled" box of an image the gate refused; the y below it."""
+    from reportlab.lib import colors
+
+    reason = (result.ood.reason if result.ood else None) or "outside the training data"
+    canvas.setFillColor(colors.HexColor("#fff3e0"))
+    canvas.setStrokeColor(colors.HexColor("#e65100"))
+    canvas.rect(margin, y - 40, inner, 50, fill=1)
+    canvas.setFillColor(colors.HexColor("#5d2a00"))
+    canvas.setFont("Helvetica-Bold", 11)
+    canvas.drawString(margin + 8, y - 6, "NOT LABELLED — out of distribution")
+    _draw_wrapped(canvas, f"Reason: {reason}. No label or probabilities are reported.",
+                  margin + 8, y - 22, inner - 16)
+    canvas.setFillColor(colors.black)
+    canvas.setStrokeColor(colors.black)
+    return y - 56
+
+
+def _draw_answer(canvas, result: ImageResult, card: ModelCard, margin: float, y: float,
+                 inner: float) -> float:
+    """The decision, its reason, the caution, the probabilities and the population lines."""
+    decision = result.decision
+    canvas.setFont("Helvetica-Bold", 16)
+    label = decision.label if decision else "—"
+    if decision is not None and decision.uncertain:
+        label += "  (UNCERTAIN)"
+    canvas.drawString(margin, y, f"Decision at the operating point: {label}")
+    y -= 16
+    if decision is not None:
+        y = _draw_wrapped(canvas, decision.reason, margin, y, inner)
+    if result.caution:
+        y = _draw_caution(canvas, result.caution, margin, y - 4, inner)
+    y -= 6
+    canvas.setFont("Helvetica-Bold", 10)
+    canvas.drawString(margin, y, "Calibrated probabilities")
+    y -= 16
+    y = _draw_bars(canvas, result.probabilities or {}, card.classes,
+                   decision.label if decision else None, margin, y, inner)
+    if result.label is not None:
+        y -= 4
+        for line in population_lines(card, result.label, result.age):
+            y = _draw_wrapped(canvas, line, margin, y, inner, size=8.5, leading=10.5)
+    return y
+
+
+def _draw_bars(canvas, probabilities: dict[str, float], classes: list[str], chosen: str | None,
+               margin: float, y: float, inner: float) -> float:
+    """One bar per class, the chosen one coloured; the y below them."""
+    from reportlab.lib import colors
+
+    bar_x, bar_w = margin + 110, inner - 170
+    for name in classes:
+        value = probabilities.get(name, 0.0)
+        canvas.setFont("Helvetica", 10)
+        canvas.drawString(margin, y, name)
+        canvas.setStrokeColor(colors.HexColor("#90a4ae"))
+        canvas.rect(bar_x, y - 2, bar_w, 11)
+        colour = "#1e88e5" if chosen and name == chosen else "#90a4ae"
+        canvas.setFillColor(colors.HexColor(colour))
+        canvas.rect(bar_x, y - 2, bar_w * value, 11, stroke=0, fill=1)
+        canvas.setFillColor(colors.black)
+        canvas.setStrokeColor(colors.black)
+        canvas.drawRightString(margin + inner, y, f"{value:.1%}")
+        y -= 17
+    return y
 
 
 def _draw_caution(canvas, caution: str, x: float, y: float, width: float) -> float:

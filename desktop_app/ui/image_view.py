@@ -1,9 +1,9 @@
 """The image viewer: the original X-ray or exactly what the model saw, plus the heat map.
 
-:class:`ImageView` is a ``QGraphicsView`` (fit, wheel zoom about the cursor, drag to pan,
-right-drag for window/level as on a radiology workstation). :class:`ImageViewer` adds the
-toolbar: original / model-input switch, heat-map toggle with its class and opacity, and
-window/level sliders for dim DICOMs.
+:class:`ImageView` (:mod:`desktop_app.ui.image_canvas`) is a ``QGraphicsView`` (fit, wheel
+zoom about the cursor, drag to pan, right-drag for window/level as on a radiology
+workstation). :class:`ImageViewer` adds the toolbar: original / model-input switch, heat-map
+toggle with its class and opacity, and window/level sliders for dim DICOMs.
 
 Window/level is applied through a 4096-entry lookup table on a 12-bit copy of the pixels, so
 dragging stays smooth on large films and keeps the precision of 12-bit DICOM data.
@@ -19,28 +19,27 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from desktop_app.ui.image_canvas import FRAME_TOOLTIP, ImageView
 from desktop_app.ui.results_table import gray_qimage
 
 if TYPE_CHECKING:
     from desktop_app.core.classify.analysis import ImageResult
 
-__all__ = ["ImageView", "ImageViewer", "ViewMode", "prepare_display", "rgba_qimage"]
+__all__ = [
+    "FRAME_TOOLTIP",
+    "ImageView",
+    "ImageViewer",
+    "ViewMode",
+    "prepare_display",
+    "rgba_qimage",
+]
 
 _LEVELS = 4096
-_ZOOM_STEP = 1.25
-_MIN_SCALE = 0.02
-_MAX_SCALE = 40.0
 _display_lock = threading.Lock()
 # (pixels, 12-bit levels, full-range image) of the latest images prepared for display; the
 # pixels are held weakly, so an entry never keeps a film in memory.
 _prepared: list[tuple[weakref.ref[np.ndarray], np.ndarray, QtGui.QImage]] = []
 _PREPARED_KEPT = 1  # the image being prepared; the viewer holds the one it shows
-
-
-#: What the dashed outline on the original means.
-FRAME_TOOLTIP = ("The model read only the part of the film inside this outline (for a "
-                 "lung-framed model: the lung fields with a margin); nothing outside it played "
-                 "a part in the answer.")
 
 
 def _full_range_lut() -> np.ndarray:
@@ -90,242 +89,6 @@ def rgba_qimage(rgba: np.ndarray) -> QtGui.QImage:
     return image.copy()
 
 
-class ImageView(QtWidgets.QGraphicsView):
-    """Shows one image with an optional heat-map overlay.
-
-    Signals:
-        window_changed(float, float): Level and width (0..1 units) after a right-drag.
-        zoom_changed(float): The view scale (1.0 = one image pixel per screen pixel).
-    """
-
-    window_changed = QtCore.Signal(float, float)
-    zoom_changed = QtCore.Signal(float)
-
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._scene = QtWidgets.QGraphicsScene(self)
-        self.setScene(self._scene)
-        self._base = QtWidgets.QGraphicsPixmapItem()
-        self._overlay = QtWidgets.QGraphicsPixmapItem()
-        self._overlay.setZValue(1)
-        # The part of the film the model read, when it read only a part (the lung box).
-        self._frame = QtWidgets.QGraphicsRectItem()
-        pen = QtGui.QPen(QtGui.QColor(80, 200, 255, 200))
-        pen.setCosmetic(True)  # the same width at every zoom
-        pen.setWidthF(1.5)
-        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
-        self._frame.setPen(pen)
-        self._frame.setZValue(2)
-        self._frame.setVisible(False)
-        self._frame.setToolTip(FRAME_TOOLTIP)
-        self._scene.addItem(self._base)
-        self._scene.addItem(self._overlay)
-        self._scene.addItem(self._frame)
-        self._fit_mode = True
-        self._placeholder = "Drop chest X-rays or folders here, or use File › Open (Ctrl+O)"
-        self._drag_origin: QtCore.QPointF | None = None
-        self._drag_window = (0.5, 1.0)
-        self._level = 0.5
-        self._width = 1.0
-        self.setBackgroundBrush(QtGui.QColor("#111418"))
-        self.setDragMode(QtWidgets.QGraphicsView.DragMode.ScrollHandDrag)
-        self.setTransformationAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setResizeAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorViewCenter)
-        self.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, True)
-        self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-        self.setAcceptDrops(False)  # the main window takes drops anywhere
-        self.viewport().setAcceptDrops(False)
-        self.setMinimumSize(320, 240)
-        self.setAccessibleName("Image view")
-        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
-
-    # -- content -------------------------------------------------------------------------------
-
-    def has_image(self) -> bool:
-        """True when an image is shown."""
-        return not self._base.pixmap().isNull()
-
-    def set_placeholder(self, text: str) -> None:
-        """Text drawn when there is no image (e.g. "Analysing…")."""
-        self._placeholder = text
-        self.viewport().update()
-
-    def set_image(self, image: QtGui.QImage | None, *, smooth: bool = True,
-                  keep_view: bool = False) -> None:
-        """Show ``image`` (``None`` clears the view)."""
-        if image is None or image.isNull():
-            self._base.setPixmap(QtGui.QPixmap())
-            self._overlay.setPixmap(QtGui.QPixmap())
-            self._scene.setSceneRect(QtCore.QRectF())
-            self.viewport().update()
-            return
-        mode = (QtCore.Qt.TransformationMode.SmoothTransformation if smooth
-                else QtCore.Qt.TransformationMode.FastTransformation)
-        self._base.setTransformationMode(mode)
-        self._overlay.setTransformationMode(QtCore.Qt.TransformationMode.SmoothTransformation)
-        self.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, smooth)
-        self._base.setPixmap(QtGui.QPixmap.fromImage(image))
-        self._scene.setSceneRect(QtCore.QRectF(0, 0, image.width(), image.height()))
-        if not keep_view:
-            self.fit()
-
-    def set_overlay(self, image: QtGui.QImage | None) -> None:
-        """Set the heat-map image (scaled to the base image's size)."""
-        if image is None or image.isNull() or not self.has_image():
-            self._overlay.setPixmap(QtGui.QPixmap())
-            return
-        pixmap = QtGui.QPixmap.fromImage(image)
-        base = self._base.pixmap()
-        self._overlay.setPixmap(pixmap)
-        self._overlay.setTransform(QtGui.QTransform.fromScale(
-            base.width() / max(1, pixmap.width()), base.height() / max(1, pixmap.height())
-        ))
-
-    def set_frame(self, box: tuple[int, int, int, int] | None) -> None:
-        """Outline ``(left, top, right, bottom)`` in image pixels; None hides the outline."""
-        if box is None or not self.has_image():
-            self._frame.setVisible(False)
-            return
-        left, top, right, bottom = box
-        self._frame.setRect(QtCore.QRectF(left, top, right - left, bottom - top))
-        self._frame.setVisible(True)
-
-    def frame(self) -> tuple[int, int, int, int] | None:
-        """The outlined box, or None."""
-        if not self._frame.isVisible():
-            return None
-        rect = self._frame.rect()
-        return (round(rect.left()), round(rect.top()), round(rect.right()),
-                round(rect.bottom()))
-
-    def set_overlay_visible(self, visible: bool) -> None:
-        """Show or hide the heat map."""
-        self._overlay.setVisible(visible)
-
-    def overlay_visible(self) -> bool:
-        """Whether the heat map is visible (and present)."""
-        return self._overlay.isVisible() and not self._overlay.pixmap().isNull()
-
-    def set_overlay_opacity(self, opacity: float) -> None:
-        """Heat-map opacity 0..1."""
-        self._overlay.setOpacity(max(0.0, min(1.0, opacity)))
-
-    def overlay_opacity(self) -> float:
-        """Heat-map opacity 0..1."""
-        return self._overlay.opacity()
-
-    def set_window_values(self, level: float, width: float) -> None:
-        """Remember the window used by right-drag (the viewer applies it)."""
-        self._level, self._width = level, width
-
-    # -- zoom ----------------------------------------------------------------------------------
-
-    def scale_factor(self) -> float:
-        """Current scale (screen pixels per image pixel)."""
-        return self.transform().m11()
-
-    def fit(self) -> None:
-        """Fit the whole image in the view (and keep fitting on resize)."""
-        self._fit_mode = True
-        if self.has_image():
-            self.fitInView(self._base, QtCore.Qt.AspectRatioMode.KeepAspectRatio)
-            self.zoom_changed.emit(self.scale_factor())
-
-    def zoom_by(self, factor: float) -> None:
-        """Zoom by ``factor`` about the mouse (or the centre)."""
-        if not self.has_image():
-            return
-        current = self.scale_factor()
-        target = max(_MIN_SCALE, min(_MAX_SCALE, current * factor))
-        self._fit_mode = False
-        self.scale(target / current, target / current)
-        self.zoom_changed.emit(self.scale_factor())
-
-    def zoom_in(self) -> None:
-        """One step closer."""
-        self.zoom_by(_ZOOM_STEP)
-
-    def zoom_out(self) -> None:
-        """One step further."""
-        self.zoom_by(1 / _ZOOM_STEP)
-
-    def actual_size(self) -> None:
-        """One image pixel per screen pixel."""
-        if self.has_image():
-            self._fit_mode = False
-            self.resetTransform()
-            self.zoom_changed.emit(1.0)
-
-    # -- Qt overrides --------------------------------------------------------------------------
-
-    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
-        """Keep the image fitted while the user has not zoomed."""
-        super().resizeEvent(event)
-        if self._fit_mode:
-            self.fit()
-
-    def wheelEvent(self, event: QtGui.QWheelEvent) -> None:
-        """Wheel zooms about the cursor, as in most image viewers."""
-        delta = event.angleDelta().y()
-        if delta == 0 or not self.has_image():
-            super().wheelEvent(event)
-            return
-        self.zoom_by(_ZOOM_STEP ** (delta / 120.0))
-        event.accept()
-
-    def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:
-        """Right button starts a window/level drag; left pans (ScrollHandDrag)."""
-        if event.button() == QtCore.Qt.MouseButton.RightButton and self.has_image():
-            self._drag_origin = event.position()
-            self._drag_window = (self._level, self._width)
-            self.viewport().setCursor(QtCore.Qt.CursorShape.SizeAllCursor)
-            event.accept()
-            return
-        super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event: QtGui.QMouseEvent) -> None:
-        """Horizontal drag changes the window width, vertical the level."""
-        if self._drag_origin is not None:
-            delta = event.position() - self._drag_origin
-            level0, width0 = self._drag_window
-            width = max(0.02, min(1.0, width0 + delta.x() / 400.0))
-            level = max(0.0, min(1.0, level0 - delta.y() / 400.0))
-            self._level, self._width = level, width
-            self.window_changed.emit(level, width)
-            event.accept()
-            return
-        super().mouseMoveEvent(event)
-
-    def mouseReleaseEvent(self, event: QtGui.QMouseEvent) -> None:
-        """End a window/level drag."""
-        if self._drag_origin is not None and event.button() == QtCore.Qt.MouseButton.RightButton:
-            self._drag_origin = None
-            self.viewport().unsetCursor()
-            event.accept()
-            return
-        super().mouseReleaseEvent(event)
-
-    def contextMenuEvent(self, event: QtGui.QContextMenuEvent) -> None:
-        """Right button is window/level here, not a context menu."""
-        event.accept()
-
-    def drawForeground(self, painter: QtGui.QPainter, rect: QtCore.QRectF) -> None:
-        """Draw the placeholder text when there is nothing to show."""
-        super().drawForeground(painter, rect)
-        if self.has_image() or not self._placeholder:
-            return
-        painter.save()
-        painter.resetTransform()
-        painter.setPen(QtGui.QColor("#9aa4ae"))
-        font = painter.font()
-        font.setPointSizeF(font.pointSizeF() * 1.2)
-        painter.setFont(font)
-        painter.drawText(self.viewport().rect().adjusted(24, 24, -24, -24),
-                         int(QtCore.Qt.AlignmentFlag.AlignCenter | QtCore.Qt.TextFlag.TextWordWrap),
-                         self._placeholder)
-        painter.restore()
-
-
 class ImageViewer(QtWidgets.QWidget):
     """The view with its toolbar; owns the display state of the current result.
 
@@ -348,6 +111,19 @@ class ImageViewer(QtWidgets.QWidget):
         self._mode = ViewMode.ORIGINAL
         self._overlay_cache: dict[tuple[ViewMode, int], QtGui.QImage] = {}
 
+        self._make_actions()
+        self._make_controls()
+        self.toolbar = self._make_toolbar()
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.view, 1)
+        self._update_enabled()
+        self._connect()
+
+    def _make_actions(self) -> None:
+        """The view's actions (zoom, heat map, original / model input, window/level)."""
         self.fit_action = QtGui.QAction("&Fit to Window", self)
         self.fit_action.setIconText("Fit")
         self.fit_action.setShortcut(QtGui.QKeySequence("F"))
@@ -395,6 +171,8 @@ class ImageViewer(QtWidgets.QWidget):
             "Stretch the contrast to the image's own range (useful for dim DICOMs) (A)"
         )
 
+    def _make_controls(self) -> None:
+        """The heat-map class box and the opacity and window/level sliders."""
         self.class_combo = QtWidgets.QComboBox(self)
         self.class_combo.setAccessibleName("Heat-map class")
         self.class_combo.setToolTip("Class whose heat map and measured performance are shown")
@@ -408,6 +186,8 @@ class ImageViewer(QtWidgets.QWidget):
         for slider in (self.level_slider, self.width_slider):
             slider.setFixedWidth(80)
 
+    def _make_toolbar(self) -> QtWidgets.QToolBar:
+        """The toolbar above the view, holding the actions and controls."""
         toolbar = QtWidgets.QToolBar("Image", self)
         toolbar.setIconSize(QtCore.QSize(16, 16))
         toolbar.setToolButtonStyle(QtCore.Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -429,15 +209,10 @@ class ImageViewer(QtWidgets.QWidget):
         toolbar.addAction(self.fit_action)
         toolbar.addAction(self.zoom_out_action)
         toolbar.addAction(self.zoom_in_action)
-        self.toolbar = toolbar
+        return toolbar
 
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(0)
-        layout.addWidget(toolbar)
-        layout.addWidget(self.view, 1)
-        self._update_enabled()
-
+    def _connect(self) -> None:
+        """Connect the actions, controls and view to their slots."""
         self.fit_action.triggered.connect(self.view.fit)
         self.zoom_in_action.triggered.connect(self.view.zoom_in)
         self.zoom_out_action.triggered.connect(self.view.zoom_out)

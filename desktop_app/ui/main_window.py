@@ -92,13 +92,32 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setMinimumSize(960, 600)
         self.setAcceptDrops(True)
 
-        # -- the session and its widgets -------------------------------------------------------
+        self._make_session_widgets()
+        self._make_parts(model_dir)
+        self._lay_out()
+        self._add_menus_and_toolbar()
+        create_status_bar(self.statusBar(), (
+            self.receiver.indicator, self.counts_label, self.batch.progress_bar,
+            self.cancel.button, self.model_status))
+        # The status-bar summary scans every row: refresh it at most ten times a second.
+        self._counts_timer = QtCore.QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(100)
+        restore_window_layout(self, self.settings, self._splitters())
+
+        self._connect()
+
+        # Started from the event loop, i.e. after show(): the loader's imports would otherwise
+        # compete with building and showing the window for the interpreter lock.
+        QtCore.QTimer.singleShot(0, self.models.load)
+
+    def _make_session_widgets(self) -> None:
+        """The session and the widgets that show it (table, viewer, panel, status labels)."""
         self.session = Session()
         # The table listens before the parts do: a part reacting to a cleared worklist finds
         # the table (and its selection) already empty.
         self.table_model = ResultsTableModel(self, self.session.worklist)
         self.session_signals = SessionSignals(self.session, self)
-        signals = self.session_signals
         self.banner = Banner(self)
         self.table = ResultsTableView(self.table_model, self)
         self.viewer = ImageViewer(self)
@@ -110,7 +129,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.model_status.setAccessibleName("Model status")
         self.counts_label = QtWidgets.QLabel("", self)
 
-        # -- the parts -------------------------------------------------------------------------
+    def _make_parts(self, model_dir: Path | str | None) -> None:
+        """The parts that observe the session: models, batch, exports, files, receiver..."""
+        signals = self.session_signals
         data_dir = user_data_dir()
         #: Keeps opened and dropped films in the persistent worklist of the user data folder.
         self.keeper = OpenedFilmKeeper(data_dir, self)
@@ -130,18 +151,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.quit_action = make_action(self, "&Quit", self.close,
                                        QtGui.QKeySequence.StandardKey.Quit)
 
-        self._lay_out()
-        self._add_menus_and_toolbar()
-        create_status_bar(self.statusBar(), (
-            self.receiver.indicator, self.counts_label, self.batch.progress_bar,
-            self.cancel.button, self.model_status))
-        # The status-bar summary scans every row: refresh it at most ten times a second.
-        self._counts_timer = QtCore.QTimer(self)
-        self._counts_timer.setSingleShot(True)
-        self._counts_timer.setInterval(100)
-        restore_window_layout(self, self.settings, self._splitters())
-
-        # -- connections -----------------------------------------------------------------------
+    def _connect(self) -> None:
         self.files_dropped.connect(self.opening.open_paths)
         self.table_model.counts_changed.connect(self._on_table_model_counts_changed)
         self._counts_timer.timeout.connect(self._on_counts_timer_timeout)
@@ -162,10 +172,6 @@ class MainWindow(QtWidgets.QMainWindow):
             part.status_message.connect(self._on_part_status_message)
         for part in (self.batch, self.exports, self.receiver):
             part.error.connect(self._on_part_error)
-
-        # Started from the event loop, i.e. after show(): the loader's imports would otherwise
-        # compete with building and showing the window for the interpreter lock.
-        QtCore.QTimer.singleShot(0, self.models.load)
 
     def _lay_out(self) -> None:
         self.top_splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal, self)

@@ -405,11 +405,6 @@ def _site_calibration_section(card: ModelCard) -> str:
 
 def model_card_html(card: ModelCard) -> str:
     """The whole card as an HTML document."""
-    shortcut_limits = [t for t in card.limitations
-                       if any(word in t.lower() for word in _SHORTCUT_WORDS)]
-    other_limits = [t for t in card.limitations if t not in shortcut_limits]
-    shortcut_html = _shortcut_section(card)
-
     parts = [
         "<style>h2{margin-top:14px;} th{background:#eceff1;} "
         "table.grid{border-collapse:collapse;} .warn{background:#fff8e1;padding:6px;}</style>",
@@ -425,20 +420,7 @@ def model_card_html(card: ModelCard) -> str:
         f"<p>{_esc(card.intended_use)}</p>",
         f"<p><i>{_esc(DISCLAIMER)}</i></p>",
         "<h2>Limitations</h2>",
-    ]
-    if shortcut_limits or shortcut_html:
-        parts.append("<div class='warn'><b>Pediatric / adult shortcut.</b> "
-                     + "".join(f"<p>{_esc(t)}</p>" for t in shortcut_limits) + "</div>"
-                     + shortcut_html)
-    else:
-        parts.append(
-            "<p class='warn'><b>Pediatric / adult shortcut:</b> this card reports no audit. "
-            "Public pneumonia images are mostly pediatric and COVID-19 images mostly adult, so "
-            "a model can learn age instead of disease; treat results on children with care.</p>"
-        )
-    if other_limits:
-        parts.append("<ul>" + "".join(f"<li>{_esc(t)}</li>" for t in other_limits) + "</ul>")
-    parts += [
+        _limitations_section(card),
         f"<h2><a name='{POPULATIONS_ANCHOR}'></a>Who it works for</h2>",
         _populations_section(card),
         _plain_limits_section(card),
@@ -449,6 +431,35 @@ def model_card_html(card: ModelCard) -> str:
         _per_class_section(card),
         "<h2>Performance per source</h2>",
         _per_source_section(card),
+        *_record_sections(card),
+    ]
+    return "".join(parts)
+
+
+def _limitations_section(card: ModelCard) -> str:
+    """The pediatric / adult shortcut first (audited or not), then the other limitations."""
+    shortcut_limits = [t for t in card.limitations
+                       if any(word in t.lower() for word in _SHORTCUT_WORDS)]
+    other_limits = [t for t in card.limitations if t not in shortcut_limits]
+    shortcut_html = _shortcut_section(card)
+    if shortcut_limits or shortcut_html:
+        text = ("<div class='warn'><b>Pediatric / adult shortcut.</b> "
+                + "".join(f"<p>{_esc(t)}</p>" for t in shortcut_limits) + "</div>"
+                + shortcut_html)
+    else:
+        text = (
+            "<p class='warn'><b>Pediatric / adult shortcut:</b> this card reports no audit. "
+            "Public pneumonia images are mostly pediatric and COVID-19 images mostly adult, so "
+            "a model can learn age instead of disease; treat results on children with care.</p>"
+        )
+    if other_limits:
+        text += "<ul>" + "".join(f"<li>{_esc(t)}</li>" for t in other_limits) + "</ul>"
+    return text
+
+
+def _record_sections(card: ModelCard) -> list[str]:
+    """The card's records as they stand: calibration, operating point, data, metrics, files."""
+    return [
         "<h2>Calibration</h2>",
         _render(calibration_summary(card)),
         "<h2>Operating point</h2>",
@@ -469,7 +480,6 @@ def model_card_html(card: ModelCard) -> str:
             for n, h in card.files.items()
         ) + "</table>",
     ]
-    return "".join(parts)
 
 
 class ModelCardDialog(QtWidgets.QDialog):

@@ -83,6 +83,25 @@ class ResultPanel(QtWidgets.QScrollArea):
         layout.setContentsMargins(12, 10, 12, 10)
         layout.setSpacing(8)
 
+        self._make_header(body, layout)
+        self._make_answer(body, layout)
+        self._make_boxes(body, layout)
+        layout.addStretch(1)
+        self.disclaimer_label = QtWidgets.QLabel(DISCLAIMER, body)
+        self.disclaimer_label.setWordWrap(True)
+        self.disclaimer_label.setStyleSheet(
+            "background: palette(alternate-base); border-left: 3px solid #1e88e5;"
+            " padding: 6px; font-size: 11px;"
+        )
+        self.disclaimer_label.setAccessibleName("Disclaimer")
+        layout.addWidget(self.disclaimer_label)
+        self.setWidget(body)
+        self._refresh()
+
+        self.model_label.linkActivated.connect(self._on_model_label_link_activated)
+
+    def _make_header(self, body: QtWidgets.QWidget, layout: QtWidgets.QVBoxLayout) -> None:
+        """The file name and the banner of a refused or unreadable file."""
         self.file_label = QtWidgets.QLabel("No image selected", body)
         self.file_label.setWordWrap(True)
         self.file_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -110,6 +129,8 @@ class ResultPanel(QtWidgets.QScrollArea):
         self.ood_banner.hide()
         layout.addWidget(self.ood_banner)
 
+    def _make_answer(self, body: QtWidgets.QWidget, layout: QtWidgets.QVBoxLayout) -> None:
+        """The decision, the uncertain and caution notes, the reason."""
         self.decision_label = QtWidgets.QLabel(body)
         decision_font = self.decision_label.font()
         decision_font.setPointSizeF(decision_font.pointSizeF() * 1.6)
@@ -143,6 +164,8 @@ class ResultPanel(QtWidgets.QScrollArea):
         self.reason_label.setAccessibleName("Reason for the decision")
         layout.addWidget(self.reason_label)
 
+    def _make_boxes(self, body: QtWidgets.QWidget, layout: QtWidgets.QVBoxLayout) -> None:
+        """The probabilities, the measured performance and the model line."""
         self.bars_box = QtWidgets.QGroupBox("Calibrated probabilities", body)
         self._bars_layout = QtWidgets.QFormLayout(self.bars_box)
         self._bars_layout.setFieldGrowthPolicy(
@@ -164,20 +187,6 @@ class ResultPanel(QtWidgets.QScrollArea):
         self.model_label.setOpenExternalLinks(False)
         self.model_label.setAccessibleName("Model")
         layout.addWidget(self.model_label)
-
-        layout.addStretch(1)
-        self.disclaimer_label = QtWidgets.QLabel(DISCLAIMER, body)
-        self.disclaimer_label.setWordWrap(True)
-        self.disclaimer_label.setStyleSheet(
-            "background: palette(alternate-base); border-left: 3px solid #1e88e5;"
-            " padding: 6px; font-size: 11px;"
-        )
-        self.disclaimer_label.setAccessibleName("Disclaimer")
-        layout.addWidget(self.disclaimer_label)
-        self.setWidget(body)
-        self._refresh()
-
-        self.model_label.linkActivated.connect(self._on_model_label_link_activated)
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -226,57 +235,60 @@ class ResultPanel(QtWidgets.QScrollArea):
 
     def _refresh(self) -> None:
         result = self._result
-        card = self._card
         self.ood_banner.hide()
         self.uncertain_label.hide()
         self.caution_label.hide()
         self.caution_label.clear()
         self.decision_label.clear()
         self.reason_label.clear()
-        if card is None:
-            self.model_label.setText("<i>Model not loaded yet.</i>")
-        else:
-            calibrated = calibration_line(card)
-            # The figures above are the card's, measured at the model's own thresholds.
-            site = (f"<br><b>{_escape(calibrated[:1].upper() + calibrated[1:])}</b> "
-                    "(thresholds and gate limits set from the site's films; the measured "
-                    "figures above are the model's as trained)" if calibrated else "")
-            self.model_label.setText(
-                f"Model <b>{_escape(_breakable(card.model_id))}</b> — "
-                "<a href='card'>model card: training data, metrics, limitations…</a>" + site
-            )
+        self._refresh_model_label()
         if result is None:
             self.file_label.setText("No image selected")
             self.bars_box.setVisible(bool(self._bars))
             self._set_bars(None, None)
-            self._refresh_metrics()
+        else:
+            self.file_label.setText(_breakable(result.path.name))
+            self.file_label.setToolTip(str(result.path))
+            if not result.ok:
+                self._show_banner(_ERROR_STYLE, "This file could not be read", result.error or "")
+            elif result.out_of_distribution:
+                reason = result.ood.reason if result.ood else None
+                self._show_banner(
+                    _OOD_STYLE,
+                    "Not labelled: this image does not look like the frontal chest X-rays the "
+                    "model was trained on",
+                    f"Reason: {reason or 'outside the training distribution'}.\n"
+                    "The model's output would not be meaningful, so no label or probabilities "
+                    "are shown.")
+            else:
+                self._show_answer(result)
+        self._refresh_metrics()
+
+    def _refresh_model_label(self) -> None:
+        card = self._card
+        if card is None:
+            self.model_label.setText("<i>Model not loaded yet.</i>")
             return
-        self.file_label.setText(_breakable(result.path.name))
-        self.file_label.setToolTip(str(result.path))
-        if not result.ok:
-            self.ood_banner.setStyleSheet(_ERROR_STYLE)
-            self.ood_title.setText("This file could not be read")
-            self.ood_reason.setText(result.error or "")
-            self.ood_banner.show()
-            self.bars_box.hide()
-            self._refresh_metrics()
-            return
-        if result.out_of_distribution:
-            self.ood_banner.setStyleSheet(_OOD_STYLE)
-            self.ood_title.setText(
-                "Not labelled: this image does not look like the frontal chest X-rays the "
-                "model was trained on"
-            )
-            reason = result.ood.reason if result.ood else None
-            self.ood_reason.setText(
-                f"Reason: {reason or 'outside the training distribution'}.\n"
-                "The model's output would not be meaningful, so no label or probabilities "
-                "are shown."
-            )
-            self.ood_banner.show()
-            self.bars_box.hide()
-            self._refresh_metrics()
-            return
+        calibrated = calibration_line(card)
+        # The figures above are the card's, measured at the model's own thresholds.
+        site = (f"<br><b>{_escape(calibrated[:1].upper() + calibrated[1:])}</b> "
+                "(thresholds and gate limits set from the site's films; the measured "
+                "figures above are the model's as trained)" if calibrated else "")
+        self.model_label.setText(
+            f"Model <b>{_escape(_breakable(card.model_id))}</b> — "
+            "<a href='card'>model card: training data, metrics, limitations…</a>" + site
+        )
+
+    def _show_banner(self, style: str, title: str, reason: str) -> None:
+        """No label: the banner says why (unreadable, or refused by the gate)."""
+        self.ood_banner.setStyleSheet(style)
+        self.ood_title.setText(title)
+        self.ood_reason.setText(reason)
+        self.ood_banner.show()
+        self.bars_box.hide()
+
+    def _show_answer(self, result: ImageResult) -> None:
+        """The label, its reason, the uncertain and caution notes, the probabilities."""
         self.bars_box.show()
         decision = result.decision
         if decision is not None:
@@ -292,7 +304,6 @@ class ResultPanel(QtWidgets.QScrollArea):
                 "care.")
             self.caution_label.show()
         self._set_bars(result.probabilities, decision.label if decision else None)
-        self._refresh_metrics()
 
     def _set_bars(self, probabilities: dict[str, float] | None, chosen: str | None) -> None:
         for name, bar in self._bars.items():

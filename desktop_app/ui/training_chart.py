@@ -8,7 +8,7 @@ curves are updated per batch report (x = fractional epoch), validation points pe
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -126,6 +126,16 @@ class TrainingChart(QtWidgets.QWidget):
             return QtCore.QPointF(plot.left() + plot.width() * x / x_max,
                                   plot.bottom() - plot.height() * (y - low) / (high - low))
 
+        self._paint_axes(painter, area, plot, (low, high), to_point)
+        self._paint_curves(painter, plot, curves, to_point)
+
+    def _paint_axes(self, painter: QtGui.QPainter, area: QtCore.QRectF, plot: QtCore.QRectF,
+                    y_range: tuple[float, float],
+                    to_point: Callable[[float, float], QtCore.QPointF]) -> None:
+        """Grid lines with their values, epoch ticks, the axis title and the frame."""
+        text = self.palette().color(QtGui.QPalette.ColorRole.Text)
+        line = QtGui.QFontMetricsF(self.font()).height()
+        low, high = y_range
         grid = QtGui.QPen(self.palette().color(QtGui.QPalette.ColorRole.Mid), 0.5,
                           QtCore.Qt.PenStyle.DotLine)
         for tick in _nice_ticks(low, high):
@@ -145,6 +155,14 @@ class TrainingChart(QtWidgets.QWidget):
                          QtCore.Qt.AlignmentFlag.AlignHCenter, "epoch")
         painter.setPen(QtGui.QPen(text, 1))
         painter.drawRect(plot)
+
+    def _paint_curves(self, painter: QtGui.QPainter, plot: QtCore.QRectF,
+                      curves: list[tuple[str, QtGui.QColor, QtCore.Qt.PenStyle, str]],
+                      to_point: Callable[[float, float], QtCore.QPointF]) -> None:
+        """The train and validation curves (validation points marked) and their legend."""
+        text = self.palette().color(QtGui.QPalette.ColorRole.Text)
+        metrics = QtGui.QFontMetricsF(self.font())
+        line = metrics.height()
         legend_x = plot.left() + 6
         for name, colour, style, label in curves:
             points = self._series.get(name, [])

@@ -17,8 +17,8 @@ import pytest
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.gate import CheckCase, check_set_dir, load_check_set
 from desktop_app.core.gate.check_set import MANIFEST_FILE, CheckSetError
-from desktop_app.core.gate.non_chest_cases import CATEGORIES, SHIPPED_MAX_SIDE
 from desktop_app.core.imaging import load_image
+from model_training.non_chest import CATEGORIES, SHIPPED_MAX_SIDE
 from scripts.write_check_set import REAL_CATEGORIES, real_cases
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,7 +101,7 @@ def test_a_path_outside_the_folder_is_refused(shipped_copy: Path) -> None:
 
 
 def test_writer_refuses_to_replace_a_folder_that_is_not_a_check_set(tmp_path: Path) -> None:
-    from desktop_app.core.gate.non_chest_cases import write_shipped_set
+    from model_training.non_chest import write_shipped_set
 
     (tmp_path / "notes.txt").write_text("keep me", encoding="utf-8")
     with pytest.raises(ValueError, match="refusing to replace"):
@@ -117,7 +117,7 @@ def test_writer_refuses_to_replace_a_folder_that_is_not_a_check_set(tmp_path: Pa
                     reason=f"the check set ships real CT, MR and ultrasound images from "
                            f"{NON_CHEST}, which is absent: the copy cannot be re-derived")
 def test_shipped_set_is_what_the_writer_produces(tmp_path: Path) -> None:
-    from desktop_app.core.gate.non_chest_cases import write_shipped_set
+    from model_training.non_chest import write_shipped_set
 
     written = write_shipped_set(tmp_path / "again", extra=real_cases(NON_CHEST))
     shipped = json.loads((SHIPPED / MANIFEST_FILE).read_text(encoding="utf-8"))

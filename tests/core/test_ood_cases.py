@@ -1,4 +1,4 @@
-"""The OOD evaluation set (desktop_app/core/gate/non_chest_cases.py) and the gate's targets on it.
+"""The OOD evaluation set (model_training/non_chest/) and the gate's targets on it.
 
 The first tests need no data and no trained model: the cheap image checks and the appearance
 checks do not depend on what a network learned. The last one measures the real bundled model
@@ -22,10 +22,10 @@ from desktop_app.core.gate import (
     texture_vector,
     thumbnail_vector,
 )
-from desktop_app.core.gate.non_chest_cases import CATEGORIES, OodCase, write_ood_cases
 from desktop_app.core.imaging import load_image
 from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.preprocessing import PreprocessingSpec, preprocess
+from model_training.non_chest import CATEGORIES, OodCase, write_ood_cases
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_MODEL = REPO / "resources" / "model"

@@ -310,40 +310,19 @@ class Analyzer:
         if age_groups is not None and len(age_groups) != total:
             raise ValueError(f"age_groups must have one entry per path ({total}). "
                              f"Received: {len(age_groups)}")
-        hints = iter(age_groups) if age_groups is not None else None
-        hint_of: dict[Any, str | None] = {}
         done = 0
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
-            pending = []
-            queue = iter(paths)
-            window = max(batch_size * 2, workers * 2)
-
-            def refill() -> None:
-                while len(pending) < window:
-                    if cancelled is not None and cancelled():
-                        return
-                    path = next(queue, None)
-                    if path is None:
-                        return
-                    future = pool.submit(self._prepare, Path(path), keep_loaded)
-                    hint_of[future] = next(hints) if hints is not None else None
-                    pending.append(future)
-
-            refill()
-            while pending:
-                take = pending[:batch_size]
-                del pending[:batch_size]
-                refill()
-                batch = [future.result() for future in take]
-                for future, item in zip(take, batch, strict=True):
-                    item.age_group_hint = hint_of.pop(future)
+            queue = _DecodeQueue(pool, self._prepare, keep_loaded, paths, age_groups,
+                                 window=max(batch_size * 2, workers * 2), cancelled=cancelled)
+            queue.refill()
+            while queue.pending:
+                batch = queue.take(batch_size)
                 yield from self._finish(batch, keep_loaded)
                 done += len(batch)
                 if progress is not None:
                     progress(done, total)
                 if cancelled is not None and cancelled():
-                    for future in pending:
-                        future.cancel()
+                    queue.cancel()
                     return
 
     def analyse_one(self, path: Path, *, keep_loaded: bool = True,
@@ -404,3 +383,51 @@ class Analyzer:
             ))
             position += 1
         return results
+
+
+class _DecodeQueue:
+    """Files being decoded ahead of the model, at most ``window`` at a time, in order.
+
+    Each finished item carries its age-group hint (the caller's, for files without an age).
+    """
+
+    def __init__(self, pool: ThreadPoolExecutor, prepare: Callable[[Path, bool], Any],
+                 keep_loaded: bool, paths: Sequence[Path],
+                 age_groups: Sequence[str | None] | None, *, window: int,
+                 cancelled: CancelCallback | None) -> None:
+        self.pool = pool
+        self.prepare = prepare
+        self.keep_loaded = keep_loaded
+        self.paths = iter(paths)
+        self.hints = iter(age_groups) if age_groups is not None else None
+        self.hint_of: dict[Any, str | None] = {}
+        self.window = window
+        self.cancelled = cancelled
+        self.pending: list[Any] = []
+
+    def refill(self) -> None:
+        """Queue files until the window is full, the files run out or cancel is asked."""
+        while len(self.pending) < self.window:
+            if self.cancelled is not None and self.cancelled():
+                return
+            path = next(self.paths, None)
+            if path is None:
+                return
+            future = self.pool.submit(self.prepare, Path(path), self.keep_loaded)
+            self.hint_of[future] = next(self.hints) if self.hints is not None else None
+            self.pending.append(future)
+
+    def take(self, count: int) -> list[Any]:
+        """The next ``count`` prepared items (waiting for them), the window refilled first."""
+        take = self.pending[:count]
+        del self.pending[:count]
+        self.refill()
+        batch = [future.result() for future in take]
+        for future, item in zip(take, batch, strict=True):
+            item.age_group_hint = self.hint_of.pop(future)
+        return batch
+
+    def cancel(self) -> None:
+        """Cancel the files not started yet."""
+        for future in self.pending:
+            future.cancel()

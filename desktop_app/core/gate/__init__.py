@@ -11,7 +11,7 @@ One module per kind of check (see :mod:`desktop_app.core.gate.gate` for how they
 * :mod:`~desktop_app.core.gate.verdict` — the verdict and the two-tier rule (refuse, caution,
   pass) of a check with a refusal limit;
 * :mod:`~desktop_app.core.gate.check_set` — the shipped non-chest check set (images the gate
-  must refuse), written by :mod:`~desktop_app.core.gate.non_chest_cases` in a development
+  must refuse), written by :mod:`~model_training.non_chest` in a development
   install.
 """
 

@@ -4,7 +4,7 @@ Site calibration has to show, on the workstation itself, that the out-of-distrib
 still refuses photos, screenshots, documents, CT/MR slices and other radiographs. A clinic
 workstation has no network and the classify-only build has neither scikit-image nor
 matplotlib to draw such images, so a reduced copy of the generated set
-(:mod:`desktop_app.core.gate.non_chest_cases`) ships in ``resources/non_chest_check/`` with a
+(:mod:`model_training.non_chest`) ships in ``resources/non_chest_check/`` with a
 ``manifest.json`` that names, describes and hashes every file. This module only reads that
 manifest (stdlib only), so it works in every build; the images are opened by whoever uses
 the cases, through the normal image loader.
@@ -43,7 +43,7 @@ class CheckCase:
 
     Attributes:
         path: The image file (absolute: inside the check-set folder).
-        category: One of :data:`desktop_app.core.gate.non_chest_cases.CATEGORIES`.
+        category: One of :data:`model_training.non_chest.CATEGORIES`.
         description: What the image is, for a report.
         held_out: True for the half that is reported and never used to tune anything.
         group: The image's source; all images of a group share a half.

@@ -155,23 +155,13 @@ def _validate_refusal_limits(spec: Mapping[str, Any]) -> None:
 
 
 def fit_ood_spec(
-    features: np.ndarray,
-    labels: np.ndarray,
-    classes: Sequence[str],
-    stats: Sequence[ImageStatistics],
-    *,
-    thumbnails: np.ndarray | None = None,
-    texture_vectors: np.ndarray | None = None,
-    global_vectors: np.ndarray | None = None,
-    distance_quantile: float = 0.99,
-    appearance_quantile: float = 0.995,
-    texture_quantile: float = 0.999,
-    global_quantile: float = 0.999,
-    orientation_quantile: float = 0.001,
-    appearance_components: int = 24,
-    shrinkage: float = 0.05,
-    max_colourfulness: float = 12.0,
-    max_aspect: float = 2.5,
+    features: np.ndarray, labels: np.ndarray, classes: Sequence[str],
+    stats: Sequence[ImageStatistics], *, thumbnails: np.ndarray | None = None,
+    texture_vectors: np.ndarray | None = None, global_vectors: np.ndarray | None = None,
+    distance_quantile: float = 0.99, appearance_quantile: float = 0.995,
+    texture_quantile: float = 0.999, global_quantile: float = 0.999,
+    orientation_quantile: float = 0.001, appearance_components: int = 24,
+    shrinkage: float = 0.05, max_colourfulness: float = 12.0, max_aspect: float = 2.5,
 ) -> dict[str, Any]:
     """Fit the ``ood`` card section on in-distribution (training) X-rays.
 
@@ -211,6 +201,23 @@ def fit_ood_spec(
             f"need at least 10 feature rows matching the labels; got features {features.shape} "
             f"and labels {labels.shape}"
         )
+    spec = _feature_spec(features, labels, classes, shrinkage=shrinkage,
+                         distance_quantile=distance_quantile,
+                         max_colourfulness=max_colourfulness, max_aspect=max_aspect)
+    _set_image_limits(spec, stats)
+    spec["reference_images"] = len(features)
+    _add_appearance_models(spec, thumbnails, texture_vectors, global_vectors,
+                           appearance_components=appearance_components,
+                           appearance_quantile=appearance_quantile,
+                           texture_quantile=texture_quantile, global_quantile=global_quantile,
+                           orientation_quantile=orientation_quantile)
+    return spec
+
+
+def _feature_spec(features: np.ndarray, labels: np.ndarray, classes: Sequence[str], *,
+                  shrinkage: float, distance_quantile: float, max_colourfulness: float,
+                  max_aspect: float) -> dict[str, Any]:
+    """The class-conditional feature model, its distance threshold and the image limits."""
     class_means, precision = fit_feature_statistics(features, labels, classes,
                                                     shrinkage=shrinkage)
     spec: dict[str, Any] = {
@@ -230,13 +237,27 @@ def fit_ood_spec(
         str(q): float(v) for q, v in zip(quantiles, np.quantile(distances, quantiles), strict=True)
     }
     spec["distance_threshold"] = float(np.quantile(distances, distance_quantile))
+    return spec
+
+
+def _set_image_limits(spec: dict[str, Any], stats: Sequence[ImageStatistics]) -> None:
+    """The uniform-area and gray-level limits, with margins beyond the training X-rays.
+
+    These checks exist for screenshots and charts, which are far outside, so they must
+    never fire on a real radiograph.
+    """
     uniform = np.array([s.uniform_fraction for s in stats])
     levels = np.array([s.gray_levels for s in stats])
-    # Margins beyond the most extreme training X-ray: these checks exist for screenshots and
-    # charts, which are far outside, so they must never fire on a real radiograph.
     spec["max_uniform_fraction"] = float(min(0.95, max(0.30, uniform.max() * 1.25)))
     spec["min_gray_levels"] = int(max(8, min(48, levels.min() // 2)))
-    spec["reference_images"] = len(features)
+
+
+def _add_appearance_models(spec: dict[str, Any], thumbnails: np.ndarray | None,
+                           texture_vectors: np.ndarray | None,
+                           global_vectors: np.ndarray | None, *, appearance_components: int,
+                           appearance_quantile: float, texture_quantile: float,
+                           global_quantile: float, orientation_quantile: float) -> None:
+    """The layout, texture, global-statistics and orientation checks that have their data."""
     if thumbnails is not None:
         spec["appearance"] = fit_layout_model(
             np.asarray(thumbnails, dtype=np.float64), appearance_components, appearance_quantile
@@ -252,5 +273,4 @@ def fit_ood_spec(
         spec["global"]["names"] = list(GLOBAL_NAMES)
         spec["orientation"] = {"min_score": float(np.quantile(
             orientation_score(np.asarray(global_vectors)), orientation_quantile))}
-    return spec
 

@@ -171,8 +171,6 @@ def _syntax_label(syntax: Any) -> str:
 
 def decode_dicom(file: Path, ds: Any, min_side: int | None = None) -> LoadedImage:
     """Decode the first frame of a parsed data set into a :class:`LoadedImage`."""
-    from pydicom.pixels import get_decoder, pixel_array
-
     pixel_keyword = next((kw for kw in _DICOM_PIXEL_KEYWORDS if kw in ds), None)
     if pixel_keyword is None:
         raise ImageLoadError(file, _why_no_pixel_data(ds))
@@ -185,21 +183,7 @@ def decode_dicom(file: Path, ds: Any, min_side: int | None = None) -> LoadedImag
 
     syntax = _transfer_syntax(ds)
     if str(syntax) not in _DICOM_NATIVE_SYNTAXES:
-        try:
-            decoder = get_decoder(syntax)
-        except NotImplementedError:
-            raise ImageLoadError(
-                file,
-                f"DICOM transfer syntax {_syntax_label(syntax)} cannot be decoded: LungLens "
-                "has no decoder for it",
-            ) from None
-        if not decoder.is_available:
-            missing = "; ".join(decoder.missing_dependencies) or "no plugin"
-            raise ImageLoadError(
-                file,
-                f"DICOM transfer syntax {_syntax_label(syntax)} cannot be decoded: its decoder "
-                f"is not installed ({missing})",
-            )
+        _require_decoder(file, syntax)
 
     photometric = (_dicom_text(ds, "PhotometricInterpretation") or "").upper()
     factor = reduction_factor(columns, rows, min_side)
@@ -210,23 +194,72 @@ def decode_dicom(file: Path, ds: Any, min_side: int | None = None) -> LoadedImag
         values, reduction = reduced
         bits = _dicom_int(file, ds, "BitsStored", default=values.dtype.itemsize * 8)
     else:
-        try:
-            values = pixel_array(ds, index=0)  # decodes the first frame only
-        except MemoryError:
-            raise
-        except Exception as exc:  # decoder plugins raise assorted types for bad streams
-            if str(syntax) in _DICOM_NATIVE_SYNTAXES:
-                reason = f"image is truncated or corrupt: {error_detail(exc)}"
-            else:
-                reason = (
-                    f"DICOM transfer syntax {_syntax_label(syntax)} cannot be decoded: the "
-                    f"compressed pixel data is corrupt or truncated ({error_detail(exc)})"
-                )
-            raise ImageLoadError(file, reason) from None
+        values = _first_frame(file, ds, syntax)
         bits = _dicom_int(file, ds, "BitsStored", default=values.dtype.itemsize * 8)
         reduction = 1
         if reducible and values.ndim == 2:
             values, reduction = box_reduce(values, factor), factor
+    gray, bits, colourfulness = _dicom_gray(file, ds, values, bits, pixel_keyword, photometric)
+    metadata = {
+        keyword: text
+        for keyword in _DICOM_METADATA_KEYWORDS
+        if (text := _dicom_text(ds, keyword)) is not None
+    }
+    metadata.update({
+        "TransferSyntaxUID": str(syntax),
+        "TransferSyntax": syntax.name,
+        "Rows": str(rows),
+        "Columns": str(columns),
+        "NumberOfFrames": str(frames),
+    })
+    # The header is parsed here anyway: derive the age now rather than read the file again.
+    return finish(file, gray, "DICOM", photometric, bits, colourfulness, metadata,
+                  original_size=(columns, rows), reduction=reduction, age=age_from_dataset(ds))
+
+
+def _require_decoder(file: Path, syntax: Any) -> None:
+    """Raise ImageLoadError unless a decoder for the compressed ``syntax`` is installed."""
+    from pydicom.pixels import get_decoder
+
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        raise ImageLoadError(
+            file,
+            f"DICOM transfer syntax {_syntax_label(syntax)} cannot be decoded: LungLens "
+            "has no decoder for it",
+        ) from None
+    if not decoder.is_available:
+        missing = "; ".join(decoder.missing_dependencies) or "no plugin"
+        raise ImageLoadError(
+            file,
+            f"DICOM transfer syntax {_syntax_label(syntax)} cannot be decoded: its decoder "
+            f"is not installed ({missing})",
+        )
+
+
+def _first_frame(file: Path, ds: Any, syntax: Any) -> np.ndarray:
+    """The first frame's stored values, decoded by pydicom (only that frame)."""
+    from pydicom.pixels import pixel_array
+
+    try:
+        return pixel_array(ds, index=0)  # decodes the first frame only
+    except MemoryError:
+        raise
+    except Exception as exc:  # decoder plugins raise assorted types for bad streams
+        if str(syntax) in _DICOM_NATIVE_SYNTAXES:
+            reason = f"image is truncated or corrupt: {error_detail(exc)}"
+        else:
+            reason = (
+                f"DICOM transfer syntax {_syntax_label(syntax)} cannot be decoded: the "
+                f"compressed pixel data is corrupt or truncated ({error_detail(exc)})"
+            )
+        raise ImageLoadError(file, reason) from None
+
+
+def _dicom_gray(file: Path, ds: Any, values: np.ndarray, bits: int, pixel_keyword: str,
+                photometric: str) -> tuple[np.ndarray, int, float]:
+    """Gray values in 0..1 by the photometric interpretation; the bits; the colourfulness."""
     colourfulness = 0.0
     if pixel_keyword != "PixelData":
         gray = finite_to_unit(file, values)
@@ -258,22 +291,7 @@ def decode_dicom(file: Path, ds: Any, min_side: int | None = None) -> LoadedImag
         raise ImageLoadError(
             file, f"DICOM PhotometricInterpretation {photometric or 'missing'!r} is not supported"
         )
-
-    metadata = {
-        keyword: text
-        for keyword in _DICOM_METADATA_KEYWORDS
-        if (text := _dicom_text(ds, keyword)) is not None
-    }
-    metadata.update({
-        "TransferSyntaxUID": str(syntax),
-        "TransferSyntax": syntax.name,
-        "Rows": str(rows),
-        "Columns": str(columns),
-        "NumberOfFrames": str(frames),
-    })
-    # The header is parsed here anyway: derive the age now rather than read the file again.
-    return finish(file, gray, "DICOM", photometric, bits, colourfulness, metadata,
-                  original_size=(columns, rows), reduction=reduction, age=age_from_dataset(ds))
+    return gray, bits, colourfulness
 
 
 def _reduced_with_pillow(

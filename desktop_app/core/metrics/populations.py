@@ -263,76 +263,108 @@ def population_metrics(
     sources_arr = np.asarray([str(s) for s in sources])
     groups_arr = np.asarray([str(g) for g in age_groups] if age_groups is not None
                             else ["unknown"] * n)
-    # Each image at the thresholds the app applies to its age group (the card may have them).
-    chosen, _uncertain = decision_predictions(probabilities, classes, decision,
-                                              groups_arr.tolist()) if n else (
-        np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool))
+    chosen = _chosen(probabilities, classes, decision, groups_arr)
     correct = chosen == labels
     if resampler is None:
         resampler = Resampler(n, rounds=bootstrap_rounds, seed=seed, patients=patients)
     everyone = np.ones(n, dtype=bool)
     index_of = {name: i for i, name in enumerate(classes)}
+    figures = _Figures(probabilities, labels, chosen, index_of, resampler)
+    result: dict[str, Any] = {
+        "decision_rule": "the app's decide() at the card's operating point",
+        "overall": figures.overall(everyone),
+        "per_class": figures.per_class(everyone, with_specificity=True),
+        "per_source": {source: figures.group(sources_arr == source)
+                       for source in sorted(set(sources_arr.tolist()))},
+        "per_age_group": {group: figures.group(groups_arr == group)
+                          for group in sorted(set(groups_arr.tolist()))},
+        "key_figures": _key_figures(probabilities, labels, chosen, correct, index_of,
+                                    sources_arr, groups_arr, resampler),
+        "bootstrap": _bootstrap_record(resampler, by_patient=patients is not None, seed=seed),
+    }
+    result["key_figures"]["ece"] = result["overall"]["ece"]
+    return result
 
-    accuracy = rate(correct)
-    ece = calibration_error(probabilities, labels)
 
-    def called(target: int) -> WeightedStatistic:
-        return rate(chosen == target)
+def _bootstrap_record(resampler: Resampler, *, by_patient: bool, seed: int) -> dict[str, Any]:
+    """How the intervals were made: rounds, resampling unit, seed, kind of interval."""
+    return {
+        "rounds": resampler.rounds,
+        "unit": "patient" if by_patient else "image",
+        "seed": seed,
+        "interval": "percentile, 95 % (ECE: shifted by the bootstrap bias, clipped at 0)",
+    }
 
-    def one_vs_rest_auroc(target: int) -> WeightedStatistic:
-        return weighted_auroc(labels == target, probabilities[:, target])
 
-    def per_class(rows: np.ndarray, *, with_specificity: bool) -> dict[str, Any]:
+def _chosen(probabilities: np.ndarray, classes: Sequence[str], decision: dict[str, Any],
+            groups: np.ndarray) -> np.ndarray:
+    """Each image's answer at the thresholds the app applies to its age group.
+
+    The card may have thresholds per age group.
+    """
+    if not len(groups):
+        return np.zeros(0, dtype=np.int64)
+    chosen, _uncertain = decision_predictions(probabilities, classes, decision,
+                                              groups.tolist())
+    return chosen
+
+
+class _Figures:
+    """The per-class and per-group figures of one evaluation, on its shared resamples."""
+
+    def __init__(self, probabilities: np.ndarray, labels: np.ndarray, chosen: np.ndarray,
+                 index_of: dict[str, int], resampler: Resampler) -> None:
+        self.probabilities = probabilities
+        self.labels = labels
+        self.chosen = chosen
+        self.index_of = index_of
+        self.resampler = resampler
+        self.accuracy = rate(chosen == labels)
+        self.ece = calibration_error(probabilities, labels)
+
+    def overall(self, everyone: np.ndarray) -> dict[str, Any]:
+        """Every image's count, accuracy and ECE."""
+        return {
+            "n": len(self.labels),
+            "accuracy": estimate_weighted(self.accuracy, everyone, self.resampler),
+            "ece": estimate_weighted(self.ece, everyone, self.resampler, debias=True),
+        }
+
+    def called(self, target: int) -> WeightedStatistic:
+        return rate(self.chosen == target)
+
+    def per_class(self, rows: np.ndarray, *, with_specificity: bool) -> dict[str, Any]:
+        """Per class: its films' count and sensitivity (with specificity and AUROC)."""
+        labels, resampler = self.labels, self.resampler
         out: dict[str, Any] = {}
-        for name, target in index_of.items():
+        for name, target in self.index_of.items():
             entry: dict[str, Any] = {
                 "n": int((rows & (labels == target)).sum()),
-                "sensitivity": estimate_weighted(called(target), rows & (labels == target),
+                "sensitivity": estimate_weighted(self.called(target), rows & (labels == target),
                                                  resampler),
             }
             if with_specificity:
                 entry["specificity"] = estimate_weighted(
-                    rate(chosen != target), rows & (labels != target), resampler)
-                entry["auroc"] = estimate_weighted(one_vs_rest_auroc(target), rows, resampler)
+                    rate(self.chosen != target), rows & (labels != target), resampler)
+                entry["auroc"] = estimate_weighted(
+                    weighted_auroc(labels == target, self.probabilities[:, target]), rows,
+                    resampler)
             out[name] = entry
         return out
 
-    def group_figures(rows: np.ndarray) -> dict[str, Any]:
+    def group(self, rows: np.ndarray) -> dict[str, Any]:
+        """A population's count, accuracy, ECE, per-class sensitivity, false COVID-19."""
         figures: dict[str, Any] = {
             "n": int(rows.sum()),
-            "accuracy": estimate_weighted(accuracy, rows, resampler),
-            "ece": estimate_weighted(ece, rows, resampler, debias=True),
-            "per_class": per_class(rows, with_specificity=False),
+            "accuracy": estimate_weighted(self.accuracy, rows, self.resampler),
+            "ece": estimate_weighted(self.ece, rows, self.resampler, debias=True),
+            "per_class": self.per_class(rows, with_specificity=False),
         }
-        if "COVID-19" in index_of:
-            covid = index_of["COVID-19"]
+        if "COVID-19" in self.index_of:
+            covid = self.index_of["COVID-19"]
             figures["labelled_covid_non_covid"] = estimate_weighted(
-                called(covid), rows & (labels != covid), resampler)
+                self.called(covid), rows & (self.labels != covid), self.resampler)
         return figures
-
-    result: dict[str, Any] = {
-        "decision_rule": "the app's decide() at the card's operating point",
-        "overall": {
-            "n": n,
-            "accuracy": estimate_weighted(accuracy, everyone, resampler),
-            "ece": estimate_weighted(ece, everyone, resampler, debias=True),
-        },
-        "per_class": per_class(everyone, with_specificity=True),
-        "per_source": {source: group_figures(sources_arr == source)
-                       for source in sorted(set(sources_arr.tolist()))},
-        "per_age_group": {group: group_figures(groups_arr == group)
-                          for group in sorted(set(groups_arr.tolist()))},
-        "key_figures": _key_figures(probabilities, labels, chosen, correct, index_of,
-                                    sources_arr, groups_arr, resampler),
-        "bootstrap": {
-            "rounds": resampler.rounds,
-            "unit": "patient" if patients is not None else "image",
-            "seed": seed,
-            "interval": "percentile, 95 % (ECE: shifted by the bootstrap bias, clipped at 0)",
-        },
-    }
-    result["key_figures"]["ece"] = result["overall"]["ece"]
-    return result
 
 
 def _key_figures(

@@ -114,17 +114,7 @@ class ModelCard:
         Raises:
             ModelBundleError: If a field is missing, has the wrong type or an invalid value.
         """
-        missing = [name for name in _FIELD_TYPES if name not in data]
-        if missing:
-            raise ModelBundleError(source, f"model card is missing field(s) {missing}")
-        for name, expected in _FIELD_TYPES.items():
-            value = data[name]
-            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-                raise ModelBundleError(
-                    source,
-                    f"model card field {name!r} has the wrong type: {value!r} "
-                    f"({type(value).__name__})",
-                )
+        _check_field_types(data, source)
         if data["schema_version"] != SCHEMA_VERSION:
             raise ModelBundleError(
                 source,
@@ -146,13 +136,7 @@ class ModelCard:
         except (TypeError, ValueError) as error:
             raise ModelBundleError(source, f"model card 'preprocessing' is invalid: {error}") \
                 from error
-        files = data["files"]
-        if not files or not all(
-            isinstance(k, str) and isinstance(v, str) and len(v) == 64 for k, v in files.items()
-        ):
-            raise ModelBundleError(
-                source, f"model card 'files' must map file names to sha256 hex digests: {files!r}"
-            )
+        _check_files(data["files"], source)
         values = {name: data[name] for name in _FIELD_TYPES}
         calibration = data.get(SITE_CALIBRATION)
         if calibration is not None:
@@ -219,3 +203,28 @@ class ModelCard:
                 return None
             node = node[key]
         return node
+
+
+def _check_field_types(data: Mapping[str, Any], source: Path | str) -> None:
+    """Raise ModelBundleError naming a missing field or one of the wrong type."""
+    missing = [name for name in _FIELD_TYPES if name not in data]
+    if missing:
+        raise ModelBundleError(source, f"model card is missing field(s) {missing}")
+    for name, expected in _FIELD_TYPES.items():
+        value = data[name]
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ModelBundleError(
+                source,
+                f"model card field {name!r} has the wrong type: {value!r} "
+                f"({type(value).__name__})",
+            )
+
+
+def _check_files(files: Mapping[str, Any], source: Path | str) -> None:
+    """Raise ModelBundleError unless ``files`` maps file names to sha256 hex digests."""
+    if not files or not all(
+        isinstance(k, str) and isinstance(v, str) and len(v) == 64 for k, v in files.items()
+    ):
+        raise ModelBundleError(
+            source, f"model card 'files' must map file names to sha256 hex digests: {files!r}"
+        )

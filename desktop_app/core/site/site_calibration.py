@@ -292,36 +292,58 @@ def _warnings(films: Sequence[MeasuredFilm], counts: Mapping[str, int],
                         "are the model's; give labelled films (a folder per class) to set "
                         "thresholds for this site")
     else:
-        for name in classes:
-            if not counts.get(name):
-                warnings.append(f"no {name} films: this site's {name} sensitivity is not "
-                                "measured here")
-        covid = how.get("all", {}).get("COVID-19") if how else None
-        if covid and not covid.get("positives") and "COVID-19" in classes:
-            expected = _expected_sensitivity(card, "COVID-19",
-                                             float(decision["thresholds"]["COVID-19"]))
-            if expected is not None:
-                warnings.append(
-                    f"the COVID-19 threshold ({decision['thresholds']['COVID-19']:.3f}) comes "
-                    f"from the site's {covid['negatives']} films without COVID-19 alone; at it "
-                    f"the model found {expected['value']:.0%} of the COVID-19 films of its own "
-                    f"test split (n={expected['n']}) — an expectation from elsewhere, not "
-                    "measured at this site")
-            else:
-                warnings.append("the COVID-19 threshold comes from the site's films without "
-                                "COVID-19 alone; how many COVID-19 films it finds here is "
-                                "not known (the model's card has no test curve to say)")
-        for scope, record in (how or {}).items():
-            for finding, entry in record.items() if isinstance(record, Mapping) else ():
-                note = entry.get("note") if isinstance(entry, Mapping) else None
-                if note:
-                    where = "" if scope == "all" else f" ({scope} films)"
-                    warnings.append(f"{finding}{where}: {note}")
+        warnings += _threshold_warnings(counts, how, card, classes, decision)
     if cross_validated:
         warnings += few_films_warnings(after)
     else:
         warnings.append("every film comes from one patient group too small to split: the "
                         "figures after calibration are not cross-validated")
+    warnings += _mixed_films_warnings(films)
+    for check, moved in gate["moved"].items():
+        if moved < 1.0 - 1e-9:
+            warnings.append(
+                f"the {check} limit moved {moved:.0%} of the way the site's films asked: "
+                "further would let images of the shipped non-chest check set through; "
+                "films past it are still refused")
+    return warnings
+
+
+def _threshold_warnings(counts: Mapping[str, int], how: Mapping[str, Any] | None,
+                        card: Mapping[str, Any], classes: Sequence[str],
+                        decision: Mapping[str, Any]) -> list[str]:
+    """What the labelled films could not measure, and the notes of how thresholds were set."""
+    warnings: list[str] = []
+    for name in classes:
+        if not counts.get(name):
+            warnings.append(f"no {name} films: this site's {name} sensitivity is not "
+                            "measured here")
+    covid = how.get("all", {}).get("COVID-19") if how else None
+    if covid and not covid.get("positives") and "COVID-19" in classes:
+        expected = _expected_sensitivity(card, "COVID-19",
+                                         float(decision["thresholds"]["COVID-19"]))
+        if expected is not None:
+            warnings.append(
+                f"the COVID-19 threshold ({decision['thresholds']['COVID-19']:.3f}) comes "
+                f"from the site's {covid['negatives']} films without COVID-19 alone; at it "
+                f"the model found {expected['value']:.0%} of the COVID-19 films of its own "
+                f"test split (n={expected['n']}) — an expectation from elsewhere, not "
+                "measured at this site")
+        else:
+            warnings.append("the COVID-19 threshold comes from the site's films without "
+                            "COVID-19 alone; how many COVID-19 films it finds here is "
+                            "not known (the model's card has no test curve to say)")
+    for scope, record in (how or {}).items():
+        for finding, entry in record.items() if isinstance(record, Mapping) else ():
+            note = entry.get("note") if isinstance(entry, Mapping) else None
+            if note:
+                where = "" if scope == "all" else f" ({scope} films)"
+                warnings.append(f"{finding}{where}: {note}")
+    return warnings
+
+
+def _mixed_films_warnings(films: Sequence[MeasuredFilm]) -> list[str]:
+    """Films that name several sources or come from several machines."""
+    warnings: list[str] = []
     named = _shared_by_many(Counter(m.film.source for m in films if m.film.source),
                             len(films))
     if len(named) > 1:
@@ -335,12 +357,6 @@ def _warnings(films: Sequence[MeasuredFilm], counts: Mapping[str, int],
         warnings.append(f"the films come from several machines ({listed}): if their films "
                         "look different, one calibration fits neither well; check each "
                         "machine's figures with validate, or calibrate for each")
-    for check, moved in gate["moved"].items():
-        if moved < 1.0 - 1e-9:
-            warnings.append(
-                f"the {check} limit moved {moved:.0%} of the way the site's films asked: "
-                "further would let images of the shipped non-chest check set through; "
-                "films past it are still refused")
     return warnings
 
 
@@ -373,22 +389,57 @@ def calibrate_site(
         CalibrationError: If the films cannot be read or too few are frontal chest films.
     """
     classes = list(bundle.card.classes)
-    try:
-        films, left_out = read_site_films(data, classes)
-    except SiteFilmsError as error:
-        raise CalibrationError(str(error)) from error
-    try:
-        cases = list(check_set) if check_set is not None else load_check_set()
-    except CheckSetError as error:
-        raise CalibrationError(
-            f"the non-chest check set shipped with LungLens cannot be read ({error}); it "
-            "brakes how far the gate may widen, so nothing was calibrated: reinstall "
-            "LungLens") from error
+    films, left_out, cases = _films_and_check_set(data, classes, check_set)
     analyzer = analyzer if analyzer is not None else Analyzer(bundle)
+    measurement = _measure(films, cases, check_set is not None, bundle, analyzer, progress,
+                           cancelled)
+    if measurement is None:
+        return None
+    measured, checks = measurement
+    readable = [m for m in measured if m.ok]
+    view = _view_limits(analyzer)
+    look = _site_look(data, films, measured, readable, view, bundle)
+
+    card = json.loads((bundle.path / CARD_FILE).read_text(encoding="utf-8"))
+    model = _model_sections(card)
+    calibrator = _Calibrator(card, model, view, checks, cases, settings)
+    gate, decision, how = calibrator.choose(readable)
+    fold = _folds(readable, settings.folds)
+    after = _outcomes_after(calibrator, readable, fold, gate, decision, cancelled)
+    if after is None:
+        return None
+    outcomes_before = _outcomes_before(readable)
+    counts = class_counts(outcomes_before)
+    after_figures = site_figures([o for o in after if o is not None])
+
+    today = dt.datetime.now(dt.UTC).date()
+    section = _section(settings, today, model, data, gate, decision, how, fold,
+                       films=_films_record(films, measured, readable, look, left_out, counts),
+                       figures=(site_figures(outcomes_before), after_figures))
+    section["warnings"] = _warnings(readable, counts, after_figures, gate, how, card,
+                                    classes, decision, len(set(fold.tolist())) >= 2)
+    return SiteCalibration(bundle.path, _site_card(card, model, settings, today, decision,
+                                                   gate, section))
+
+
+def _films_record(films: Sequence[Any], measured: Sequence[MeasuredFilm],
+                  readable: Sequence[MeasuredFilm], look: Sequence[Any], left_out: Any,
+                  counts: Mapping[str, int]) -> dict[str, Any]:
+    """How many films were given, used, unreadable, of the site's look; by class."""
+    return {"given": len(films), "used": len(readable),
+            "unreadable": len(measured) - len(readable),
+            "site_look": len(look), "other_classes_left_out": left_out,
+            "by_class": counts}
+
+
+def _measure(films: Sequence[Any], cases: Sequence[CheckCase], own_check_set: bool,
+             bundle: ModelBundle, analyzer: Analyzer, progress: ProgressCallback | None,
+             cancelled: CancelCallback | None
+             ) -> tuple[list[MeasuredFilm], Sequence[MeasuredFilm]] | None:
+    """Measure the site's films and the check set (``None`` when cancelled)."""
     # The card's record of the check set when it still matches (an export makes it); the
     # model's distances of those images never change, and measuring them costs time.
-    checks = None if check_set is not None else recorded_check_set(
-        bundle.card.ood, cases, analyzer)
+    checks = None if own_check_set else recorded_check_set(bundle.card.ood, cases, analyzer)
     total = len(films) + (len(cases) if checks is None else 0)
 
     def step(offset: int) -> ProgressCallback | None:
@@ -402,10 +453,53 @@ def calibrate_site(
                                    cancelled=cancelled)
     if checks is None:
         return None
-    readable = [m for m in measured if m.ok]
-    view = _view_limits(analyzer)
-    look = site_look([m.values for m in readable], view,
-                     GateLimits.from_spec(bundle.card.ood))
+    return measured, checks
+
+
+def _site_look(data: Path | str, films: Sequence[Any], measured: Sequence[MeasuredFilm],
+               readable: Sequence[MeasuredFilm], view: ViewLimits,
+               bundle: ModelBundle) -> Any:
+    """The readable films the model's image and view checks accept; enough of them, or raise."""
+    look = site_look([m.values for m in readable], view, GateLimits.from_spec(bundle.card.ood))
+    _require_enough_films(data, films, measured, readable, look)
+    return look
+
+
+def _site_card(card: Mapping[str, Any], model: Mapping[str, Any],
+               settings: CalibrationSettings, today: dt.date, decision: Mapping[str, Any],
+               gate: Mapping[str, Any], section: dict[str, Any]) -> dict[str, Any]:
+    """The calibrated card: a new model id, the site's decision and gate, the section."""
+    new_card = dict(card)
+    new_card["model_id"] = (f"{model['model_id']}-site-{_slug(settings.site)}-"
+                            f"{today.strftime('%Y%m%d')}")
+    new_card["decision"] = decision
+    new_card["ood"] = gate["limits"].to_spec(card["ood"])
+    new_card[SECTION] = section
+    return new_card
+
+
+def _films_and_check_set(data: Path | str, classes: list[str],
+                         check_set: Sequence[CheckCase] | None
+                         ) -> tuple[list[Any], Any, list[CheckCase]]:
+    """The site's films, the classes left out, and the non-chest check set's cases."""
+    try:
+        films, left_out = read_site_films(data, classes)
+    except SiteFilmsError as error:
+        raise CalibrationError(str(error)) from error
+    try:
+        cases = list(check_set) if check_set is not None else load_check_set()
+    except CheckSetError as error:
+        raise CalibrationError(
+            f"the non-chest check set shipped with LungLens cannot be read ({error}); it "
+            "brakes how far the gate may widen, so nothing was calibrated: reinstall "
+            "LungLens") from error
+    return films, left_out, cases
+
+
+def _require_enough_films(data: Path | str, films: Sequence[Any],
+                          measured: Sequence[MeasuredFilm], readable: Sequence[MeasuredFilm],
+                          look: Sequence[Any]) -> None:
+    """Raise CalibrationError unless enough films are frontal chest films the model measured."""
     if len(look) < MIN_SITE_FILMS and len(look) == len(films):
         raise CalibrationError(
             f"only {len(films)} films in {str(data)!r}; a calibration needs at least "
@@ -418,83 +512,82 @@ def calibrate_site(
             f"calibration needs at least {MIN_SITE_FILMS}: give more of the site's frontal "
             "chest films")
 
-    card = json.loads((bundle.path / CARD_FILE).read_text(encoding="utf-8"))
-    model = _model_sections(card)
-    calibrator = _Calibrator(card, model, view, checks, cases, settings)
-    gate, decision, how = calibrator.choose(readable)
 
-    # Cross-validation by patient: each fold measured with what the other folds chose.
-    fold = _folds(readable, settings.folds)
-    cross_validated = len(set(fold.tolist())) >= 2
+def _outcomes_after(calibrator: _Calibrator, readable: Sequence[MeasuredFilm],
+                    fold: np.ndarray, gate: Mapping[str, Any], decision: Mapping[str, Any],
+                    cancelled: CancelCallback | None) -> list[FilmOutcome | None] | None:
+    """Each film's outcome after calibration (``None`` when cancelled).
+
+    Cross-validation by patient: each fold measured with what the other folds chose. With
+    one patient group only, the films are measured with what they chose themselves.
+    """
+    if len(set(fold.tolist())) < 2:
+        return calibrator.apply(readable, gate["limits"], decision)
     after: list[FilmOutcome | None] = [None] * len(readable)
-    if cross_validated:
-        for index in sorted(set(fold.tolist())):
-            if cancelled is not None and cancelled():
-                return None
-            train = [m for m, f in zip(readable, fold, strict=True) if f != index]
-            test_rows = np.flatnonzero(fold == index)
-            fold_gate, fold_decision, _ = calibrator.choose(train)
-            outcomes = calibrator.apply([readable[i] for i in test_rows],
-                                        fold_gate["limits"], fold_decision)
-            for row, outcome in zip(test_rows, outcomes, strict=True):
-                after[row] = outcome
-    else:
-        after = calibrator.apply(readable, gate["limits"], decision)
-    outcomes_before = _outcomes_before(readable)
-    counts = class_counts(outcomes_before)
-    before_figures = site_figures(outcomes_before)
-    after_figures = site_figures([o for o in after if o is not None])
+    for index in sorted(set(fold.tolist())):
+        if cancelled is not None and cancelled():
+            return None
+        train = [m for m, f in zip(readable, fold, strict=True) if f != index]
+        test_rows = np.flatnonzero(fold == index)
+        fold_gate, fold_decision, _ = calibrator.choose(train)
+        outcomes = calibrator.apply([readable[i] for i in test_rows],
+                                    fold_gate["limits"], fold_decision)
+        for row, outcome in zip(test_rows, outcomes, strict=True):
+            after[row] = outcome
+    return after
 
-    today = dt.datetime.now(dt.UTC).date()
+
+def _section(settings: CalibrationSettings, today: dt.date, model: Mapping[str, Any],
+             data: Path | str, gate: Mapping[str, Any], decision: Mapping[str, Any],
+             how: Mapping[str, Any] | None, fold: np.ndarray, *, films: dict[str, Any],
+             figures: tuple[Any, Any]) -> dict[str, Any]:
+    """The card's site-calibration section (without its warnings)."""
+    folds = len(set(fold.tolist()))
     before_limits = GateLimits.from_spec(model["ood"])
-    limits: GateLimits = gate["limits"]
-    section = {
+    return {
         "site": settings.site.strip(),
         "date": today.isoformat(),
         "by": f"LungLens {__version__} (python -m desktop_app calibrate)",
         "model_id": model["model_id"],
         "data": str(Path(data).resolve()),
-        "films": {"given": len(films), "used": len(readable),
-                  "unreadable": len(measured) - len(readable), "site_look": len(look),
-                  "other_classes_left_out": left_out,
-                  "by_class": counts},
+        "films": films,
         "settings": {"max_false_covid": settings.thresholds.max_false_covid,
                      "target_sensitivity": settings.thresholds.target_sensitivity,
                      "max_false_pneumonia": settings.thresholds.max_false_pneumonia,
                      "folds": settings.folds},
-        "thresholds": {"model": model["decision"]["thresholds"],
-                       "site": decision["thresholds"],
-                       "model_by_age_group": {k: v["thresholds"] for k, v in
-                                              (model["decision"].get("by_age_group")
-                                               or {}).items()},
-                       "site_by_age_group": {k: v["thresholds"] for k, v in
-                                             (decision.get("by_age_group") or {}).items()},
-                       "how": how or {}},
-        "gate": {check: {"usual": [card_value(check, before_limits.usual[check]),
-                                   card_value(check, limits.usual[check])],
-                         "refusal": [card_value(check, before_limits.refusal[check]),
-                                     card_value(check, limits.refusal[check])],
-                         "moved": gate["moved"][check],
-                         "site_wanted_refusal": card_value(check,
-                                                           gate["wanted"].refusal[check])}
-                 for check in limits.usual},
+        "thresholds": _thresholds_record(model, decision, how),
+        "gate": _gate_record(before_limits, gate),
         "gate_note": "limits as the card states them (orientation: a minimum score, which "
                      "widening lowers; aspect and flat area: one limit, no caution tier); "
                      "'moved' is the fraction of the way to where the site's films asked",
         "non_chest_check_set": gate["non_chest"],
-        "figures": {"before": before_figures, "after": after_figures,
-                    "after_is": ("cross-validated by patient "
-                                 f"({len(set(fold.tolist()))} folds)" if cross_validated
+        "figures": {"before": figures[0], "after": figures[1],
+                    "after_is": (f"cross-validated by patient ({folds} folds)" if folds >= 2
                                  else "measured on the calibration films themselves")},
         "model_limits": {"usual": before_limits.usual, "refusal": before_limits.refusal},
         "model_decision": model["decision"],
     }
-    section["warnings"] = _warnings(readable, counts, after_figures, gate, how, card,
-                                    classes, decision, cross_validated)
-    new_card = dict(card)
-    new_card["model_id"] = (f"{model['model_id']}-site-{_slug(settings.site)}-"
-                            f"{today.strftime('%Y%m%d')}")
-    new_card["decision"] = decision
-    new_card["ood"] = limits.to_spec(card["ood"])
-    new_card[SECTION] = section
-    return SiteCalibration(bundle.path, new_card)
+
+
+def _thresholds_record(model: Mapping[str, Any], decision: Mapping[str, Any],
+                       how: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The model's and the site's thresholds (overall and by age group), and how chosen."""
+    return {"model": model["decision"]["thresholds"],
+            "site": decision["thresholds"],
+            "model_by_age_group": {k: v["thresholds"] for k, v in
+                                   (model["decision"].get("by_age_group") or {}).items()},
+            "site_by_age_group": {k: v["thresholds"] for k, v in
+                                  (decision.get("by_age_group") or {}).items()},
+            "how": how or {}}
+
+
+def _gate_record(before_limits: GateLimits, gate: Mapping[str, Any]) -> dict[str, Any]:
+    """Per check: the usual and refusal limits before and after, how far they moved."""
+    limits: GateLimits = gate["limits"]
+    return {check: {"usual": [card_value(check, before_limits.usual[check]),
+                              card_value(check, limits.usual[check])],
+                    "refusal": [card_value(check, before_limits.refusal[check]),
+                                card_value(check, limits.refusal[check])],
+                    "moved": gate["moved"][check],
+                    "site_wanted_refusal": card_value(check, gate["wanted"].refusal[check])}
+            for check in limits.usual}

@@ -319,7 +319,24 @@ def site_limits(
     """
     before = GateLimits.from_spec(spec)
     look = site_look(site_values, view, before)
-    margins = _margins(spec)
+    wanted = _wanted_limits(before, _margins(spec), site_values, look, view)
+    moved = _moved_fractions(before, wanted, site_values, look, view, check_values,
+                             check_fixed)
+    limits = before.scaled(wanted, moved)
+    return {
+        "limits": limits,
+        "wanted": wanted,
+        "moved": moved,
+        "site_films": len(look),
+        "non_chest": _non_chest_record(before, limits, view, check_values, check_fixed,
+                                       check_development),
+    }
+
+
+def _wanted_limits(before: GateLimits, margins: Mapping[str, float],
+                   site_values: Sequence[Mapping[str, float] | None], look: Sequence[int],
+                   view: ViewLimits) -> GateLimits:
+    """Where the site's films alone would put each check's usual and refusal limits."""
     wanted_usual = dict(before.usual)
     wanted_refusal = dict(before.refusal)
     # Films the view check vouches for are never refused by a two-tier check: its refusal
@@ -350,17 +367,18 @@ def site_limits(
         refusal = refusal_of(doubtful, key) if len(doubtful) >= MIN_UNSURE_FILMS else -math.inf
         wanted_refusal[key] = max(before.refusal[key], refusal)
         wanted_usual[key] = min(max(before.usual[key], usual), wanted_refusal[key])
-    wanted = GateLimits(wanted_usual, wanted_refusal, dict(before.fixed))
+    return GateLimits(wanted_usual, wanted_refusal, dict(before.fixed))
 
-    development = np.asarray(check_development, dtype=bool)
-    held_out = ~development
 
-    def refused_share(limits: GateLimits, rows: np.ndarray) -> float:
-        refused, _ = refused_and_cautioned(check_values, limits, view, check_fixed)
-        return float(refused[rows].mean()) if rows.any() else 1.0
+def _moved_fractions(before: GateLimits, wanted: GateLimits,
+                     site_values: Sequence[Mapping[str, float] | None], look: Sequence[int],
+                     view: ViewLimits, check_values: Sequence[Mapping[str, float] | None],
+                     check_fixed: Sequence[bool]) -> dict[str, float]:
+    """How far of the wanted way each check moves (0 to 1).
 
-    floor = non_chest_floor(refused_share(before, development))
-    everyone = np.ones(len(development), dtype=bool)
+    No check-set image the model refused may be labelled, and no check moves more than half
+    way to the nearest one (:func:`_half_way_cap`).
+    """
     refused_before, _ = refused_and_cautioned(check_values, before, view, check_fixed)
 
     def keeps_refusing(limits: GateLimits) -> bool:
@@ -386,24 +404,33 @@ def site_limits(
             else:
                 high = middle
         moved[key] = low
-    moved = {key: min(fraction, _half_way_cap(key, before, wanted, check_values, everyone,
-                                              view))
-             for key, fraction in moved.items()}
-    limits = before.scaled(wanted, moved)
+    everyone = np.ones(len(check_values), dtype=bool)
+    return {key: min(fraction, _half_way_cap(key, before, wanted, check_values, everyone,
+                                             view))
+            for key, fraction in moved.items()}
+
+
+def _non_chest_record(before: GateLimits, limits: GateLimits, view: ViewLimits,
+                      check_values: Sequence[Mapping[str, float] | None],
+                      check_fixed: Sequence[bool],
+                      check_development: Sequence[bool]) -> dict[str, Any]:
+    """The check set's refusal before and after, per half; the floor; images now labelled."""
+    development = np.asarray(check_development, dtype=bool)
+    held_out = ~development
+
+    def refused_share(limits: GateLimits, rows: np.ndarray) -> float:
+        refused, _ = refused_and_cautioned(check_values, limits, view, check_fixed)
+        return float(refused[rows].mean()) if rows.any() else 1.0
+
+    refused_before, _ = refused_and_cautioned(check_values, before, view, check_fixed)
     return {
-        "limits": limits,
-        "wanted": wanted,
-        "moved": moved,
-        "site_films": len(look),
-        "non_chest": {
-            "floor": floor,
-            "newly_labelled": int((refused_before & ~refused_and_cautioned(
-                check_values, limits, view, check_fixed)[0]).sum()),
-            "development": {"n": int(development.sum()),
-                            "refused_before": refused_share(before, development),
-                            "refused_after": refused_share(limits, development)},
-            "held_out": {"n": int(held_out.sum()),
-                         "refused_before": refused_share(before, held_out),
-                         "refused_after": refused_share(limits, held_out)},
-        },
+        "floor": non_chest_floor(refused_share(before, development)),
+        "newly_labelled": int((refused_before & ~refused_and_cautioned(
+            check_values, limits, view, check_fixed)[0]).sum()),
+        "development": {"n": int(development.sum()),
+                        "refused_before": refused_share(before, development),
+                        "refused_after": refused_share(limits, development)},
+        "held_out": {"n": int(held_out.sum()),
+                     "refused_before": refused_share(before, held_out),
+                     "refused_after": refused_share(limits, held_out)},
     }

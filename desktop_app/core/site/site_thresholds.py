@@ -158,34 +158,8 @@ def _finding_threshold(
         sens_limit, _, _ = threshold_for_sensitivity(scores[mask], positive[mask], aimed)
         record["sensitivity_limit"] = round(sens_limit, 6)
         record["sensitivity_aimed_at"] = aimed
-    if spec_limit is not None and sens_limit is not None:
-        if sens_limit >= spec_limit:
-            threshold, record["set_by"] = (spec_limit + sens_limit) / 2, "both"
-        elif normals is not None and int(normals.sum()) >= MIN_NEGATIVES:
-            normal_limit, _ = _false_positive_limit(scores, normals, max_false)
-            record["normal_limit"] = round(normal_limit, 6)
-            if sens_limit >= normal_limit:
-                threshold = (normal_limit + sens_limit) / 2
-                record["set_by"] = "normals and sensitivity (conflict on all non-COVID films)"
-            else:
-                threshold = normal_limit
-                record["set_by"] = "normals limit (conflict)"
-        elif normals is not None:
-            threshold, record["set_by"] = model_threshold, "model (conflict, too few normals)"
-        else:
-            threshold, record["set_by"] = spec_limit, "false_positive_limit (conflict)"
-    elif spec_limit is not None:
-        threshold, record["set_by"] = spec_limit, "false_positive_limit"
-    elif sens_limit is not None and sens_limit >= model_threshold:
-        # Raising the threshold towards the sensitivity limit keeps the target met and
-        # can only lower false positives.
-        threshold, record["set_by"] = sens_limit, "sensitivity_limit (raised only)"
-    elif sens_limit is not None:
-        # Lowering it would find more, at a false-positive cost no film here can show.
-        threshold, record["set_by"] = model_threshold, "model (lowering it needs films " \
-            "without the finding)"
-    else:
-        threshold, record["set_by"] = model_threshold, "model (too few films)"
+    threshold = _settled_threshold(record, spec_limit, sens_limit, model_threshold, scores,
+                                   normals, max_false)
     record["threshold"] = round(float(threshold), 6)
     if n_pos:
         record["sensitivity"] = float((scores[positive] >= threshold).mean())
@@ -197,6 +171,50 @@ def _finding_threshold(
     if note:
         record["note"] = note
     return float(threshold), record
+
+
+def _settled_threshold(record: dict[str, Any], spec_limit: float | None,
+                       sens_limit: float | None, model_threshold: float, scores: np.ndarray,
+                       normals: np.ndarray | None, max_false: float) -> float:
+    """The threshold the two limits (either may be missing) give; ``set_by`` says how."""
+    if spec_limit is not None and sens_limit is not None:
+        return _reconciled(record, spec_limit, sens_limit, model_threshold, scores, normals,
+                           max_false)
+    if spec_limit is not None:
+        threshold, record["set_by"] = spec_limit, "false_positive_limit"
+    elif sens_limit is not None and sens_limit >= model_threshold:
+        # Raising the threshold towards the sensitivity limit keeps the target met and
+        # can only lower false positives.
+        threshold, record["set_by"] = sens_limit, "sensitivity_limit (raised only)"
+    elif sens_limit is not None:
+        # Lowering it would find more, at a false-positive cost no film here can show.
+        threshold, record["set_by"] = model_threshold, "model (lowering it needs films " \
+            "without the finding)"
+    else:
+        threshold, record["set_by"] = model_threshold, "model (too few films)"
+    return threshold
+
+
+def _reconciled(record: dict[str, Any], spec_limit: float, sens_limit: float,
+                model_threshold: float, scores: np.ndarray, normals: np.ndarray | None,
+                max_false: float) -> float:
+    """Both limits known: half-way when they agree; on a conflict, the normals' limit."""
+    if sens_limit >= spec_limit:
+        threshold, record["set_by"] = (spec_limit + sens_limit) / 2, "both"
+    elif normals is not None and int(normals.sum()) >= MIN_NEGATIVES:
+        normal_limit, _ = _false_positive_limit(scores, normals, max_false)
+        record["normal_limit"] = round(normal_limit, 6)
+        if sens_limit >= normal_limit:
+            threshold = (normal_limit + sens_limit) / 2
+            record["set_by"] = "normals and sensitivity (conflict on all non-COVID films)"
+        else:
+            threshold = normal_limit
+            record["set_by"] = "normals limit (conflict)"
+    elif normals is not None:
+        threshold, record["set_by"] = model_threshold, "model (conflict, too few normals)"
+    else:
+        threshold, record["set_by"] = spec_limit, "false_positive_limit (conflict)"
+    return threshold
 
 
 def _note(record: Mapping[str, Any], finding: str, negatives_are: str, max_false: float,

@@ -209,24 +209,7 @@ def read_coronahack_rows(csv_path: Path | str, *,
             text, naming the file.
     """
     csv_path = Path(csv_path).resolve()
-    try:
-        with open(csv_path, encoding="utf-8-sig", newline="") as stream:
-            reader = csv.reader(stream)
-            header = [name.strip() for name in next(reader, [])]
-            lines = [line for line in reader if any(cell.strip() for cell in line)]
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{csv_path} is not a UTF-8 text CSV ({error.reason} at byte "
-                         f"{error.start})") from error
-    except csv.Error as error:
-        raise ValueError(f"{csv_path} is not a readable CSV: {error}") from error
-    missing = [c for c in ("X_ray_image_name", "Label") if c not in header]
-    if missing:
-        raise ValueError(
-            f"{csv_path} lacks column(s) {missing}; found {header} "
-            "(expected CoronaHack's columns)"
-        )
-    records = [dict(zip(header, line + [""] * (len(header) - len(line)), strict=False))
-               for line in lines]
+    records = _coronahack_records(csv_path)
     names = [record["X_ray_image_name"] for record in records]
     labels = []
     for number, record in enumerate(records, start=2):
@@ -254,6 +237,28 @@ def read_coronahack_rows(csv_path: Path | str, *,
                                                     strict=True)
     ]
     return _known_age(rows)
+
+
+def _coronahack_records(csv_path: Path) -> list[dict[str, str]]:
+    """The CSV's non-empty lines as column -> value (short lines padded with "")."""
+    try:
+        with open(csv_path, encoding="utf-8-sig", newline="") as stream:
+            reader = csv.reader(stream)
+            header = [name.strip() for name in next(reader, [])]
+            lines = [line for line in reader if any(cell.strip() for cell in line)]
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{csv_path} is not a UTF-8 text CSV ({error.reason} at byte "
+                         f"{error.start})") from error
+    except csv.Error as error:
+        raise ValueError(f"{csv_path} is not a readable CSV: {error}") from error
+    missing = [c for c in ("X_ray_image_name", "Label") if c not in header]
+    if missing:
+        raise ValueError(
+            f"{csv_path} lacks column(s) {missing}; found {header} "
+            "(expected CoronaHack's columns)"
+        )
+    return [dict(zip(header, line + [""] * (len(header) - len(line)), strict=False))
+            for line in lines]
 
 
 def _resolve_image_paths(

@@ -207,41 +207,15 @@ def validate(
         ValidationError: If the data cannot be read or holds no film of the model's classes.
     """
     data_path = Path(data_path)
-    try:
-        rows = read_labelled(data_path)
-    except (OSError, ValueError) as error:
-        raise ValidationError(f"cannot read labelled films from {str(data_path)!r}: "
-                              f"{error}") from error
     classes = list(bundle.card.classes)
-    usable = [row for row in rows if row.label in classes]
-    if not usable:
-        found = sorted({row.label for row in rows})
-        raise ValidationError(
-            f"{str(data_path)!r} holds no film of the classes of {bundle.model_id} "
-            f"({', '.join(classes)}); labels found: {found or 'none'}")
+    rows, usable = _usable_rows(data_path, classes, bundle.model_id)
     analyzer = analyzer if analyzer is not None else Analyzer(bundle)
-    images: list[ValidatedImage] = []
-    # The data's age fills in where the file carries none: the app decides with the
-    # thresholds for that age group, as it would for the patient's own DICOM age.
-    results = analyzer.analyse([Path(row.path) for row in usable], progress=progress,
-                               cancelled=cancelled,
-                               age_groups=[row.age_group for row in usable])
-    # Results drive the loop (not the rows), so the generator runs to its end and reports
-    # its last progress step.
-    for position, result in enumerate(results):
-        images.append(_validated(usable[position], result))
-    if len(images) < len(usable) or (cancelled is not None and cancelled()):
+    images = _validated_images(analyzer, usable, progress, cancelled)
+    if images is None:
         return None
-    hashes = []
-    for row in usable:
-        if cancelled is not None and cancelled():
-            return None
-        try:
-            hashes.append(file_sha1(row.path))
-        except OSError:
-            hashes.append("unreadable")
-    fingerprint = images_fingerprint([row.path for row in usable],
-                                     [row.label for row in usable], hashes)
+    fingerprint = _fingerprint(usable, cancelled)
+    if fingerprint is None:
+        return None
     metrics = validation_metrics(images, classes, bundle.card.decision,
                                  bootstrap_rounds=bootstrap_rounds)
     if cancelled is not None and cancelled():  # cancelled while the figures were computed
@@ -261,6 +235,58 @@ def validate(
     if store:
         _store(result)
     return result
+
+
+
+def _usable_rows(data_path: Path, classes: list[str], model_id: str
+                 ) -> tuple[list[LabelledImage], list[LabelledImage]]:
+    """Every labelled row, and those of the model's classes (at least one, or raise)."""
+    try:
+        rows = read_labelled(data_path)
+    except (OSError, ValueError) as error:
+        raise ValidationError(f"cannot read labelled films from {str(data_path)!r}: "
+                              f"{error}") from error
+    usable = [row for row in rows if row.label in classes]
+    if not usable:
+        found = sorted({row.label for row in rows})
+        raise ValidationError(
+            f"{str(data_path)!r} holds no film of the classes of {model_id} "
+            f"({', '.join(classes)}); labels found: {found or 'none'}")
+    return rows, usable
+
+
+def _validated_images(analyzer: Analyzer, usable: Sequence[LabelledImage],
+                      progress: ProgressCallback | None,
+                      cancelled: CancelCallback | None) -> list[ValidatedImage] | None:
+    """Each film classified by the app's path (``None`` when cancelled)."""
+    images: list[ValidatedImage] = []
+    # The data's age fills in where the file carries none: the app decides with the
+    # thresholds for that age group, as it would for the patient's own DICOM age.
+    results = analyzer.analyse([Path(row.path) for row in usable], progress=progress,
+                               cancelled=cancelled,
+                               age_groups=[row.age_group for row in usable])
+    # Results drive the loop (not the rows), so the generator runs to its end and reports
+    # its last progress step.
+    for position, result in enumerate(results):
+        images.append(_validated(usable[position], result))
+    if len(images) < len(usable) or (cancelled is not None and cancelled()):
+        return None
+    return images
+
+
+def _fingerprint(usable: Sequence[LabelledImage], cancelled: CancelCallback | None
+                 ) -> str | None:
+    """The data's fingerprint: paths, labels and file hashes (``None`` when cancelled)."""
+    hashes = []
+    for row in usable:
+        if cancelled is not None and cancelled():
+            return None
+        try:
+            hashes.append(file_sha1(row.path))
+        except OSError:
+            hashes.append("unreadable")
+    return images_fingerprint([row.path for row in usable],
+                              [row.label for row in usable], hashes)
 
 
 def _calibration_measured(bundle: ModelBundle) -> dict[str, Any] | None:
@@ -311,16 +337,7 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
     measured = [image for image in images if image.measured]
     refused = [image for image in images if image.error is None and image.out_of_distribution]
     failed = [image for image in images if image.error is not None]
-    counts = {
-        "validated": len(images),
-        "measured": len(measured),
-        "out_of_distribution": len(refused),
-        "failed": len(failed),
-        "out_of_distribution_by_class": dict(Counter(image.truth for image in refused)),
-        "cautioned": sum(image.caution is not None for image in measured),
-        "cautioned_by_class": dict(Counter(image.truth for image in measured
-                                           if image.caution is not None)),
-    }
+    counts = _counts(images, measured, refused, failed)
     index = {name: i for i, name in enumerate(classes)}
     n = len(measured)
     probabilities = np.array([[image.probabilities[c] for c in classes] for image in measured],
@@ -352,7 +369,35 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
                                              [image.age_group for image in measured])
     metrics["confusion_matrix"] = confusion_matrix(labels, chosen, len(classes)).tolist()
     metrics["overall"]["uncertain"] = float(uncertain.mean())
-    per_class = [weighted_auroc(labels == i, probabilities[:, i]) for i in range(len(classes))]
+    metrics["overall"]["macro_auroc"] = _macro_auroc(probabilities, labels, resampler)
+    metrics["roc"] = _roc_curves(probabilities, labels, classes)
+    bins = reliability_bins(probabilities, labels, bins=10)
+    metrics["reliability"] = {key: [None if not np.isfinite(v) else float(v) for v in values]
+                              for key, values in bins.items()}
+    return metrics
+
+
+def _counts(images: Sequence[ValidatedImage], measured: Sequence[ValidatedImage],
+            refused: Sequence[ValidatedImage], failed: Sequence[ValidatedImage]
+            ) -> dict[str, Any]:
+    """How many films were validated, measured, refused, failed and cautioned."""
+    return {
+        "validated": len(images),
+        "measured": len(measured),
+        "out_of_distribution": len(refused),
+        "failed": len(failed),
+        "out_of_distribution_by_class": dict(Counter(image.truth for image in refused)),
+        "cautioned": sum(image.caution is not None for image in measured),
+        "cautioned_by_class": dict(Counter(image.truth for image in measured
+                                           if image.caution is not None)),
+    }
+
+
+def _macro_auroc(probabilities: np.ndarray, labels: np.ndarray,
+                 resampler: Resampler) -> dict[str, Any]:
+    """The mean of the one-vs-rest AUROCs, with its interval on the shared resamples."""
+    per_class = [weighted_auroc(labels == i, probabilities[:, i])
+                 for i in range(probabilities.shape[1])]
 
     def macro(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -360,20 +405,22 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
         # A class absent from a resample has no AUROC; the macro mean needs every class.
         return values.mean(axis=0)
 
-    metrics["overall"]["macro_auroc"] = estimate_weighted(macro, np.ones(n, dtype=bool),
-                                                          resampler)
+    return estimate_weighted(macro, np.ones(len(labels), dtype=bool), resampler)
+
+
+def _roc_curves(probabilities: np.ndarray, labels: np.ndarray,
+                classes: Sequence[str]) -> dict[str, dict[str, list[float]]]:
+    """Per class with positives and negatives: its ROC curve, thinned for the record."""
+    curves = {}
     for i, name in enumerate(classes):
         positive = labels == i
         if positive.all() or not positive.any():
             continue
         fpr, tpr = roc_curve(positive, probabilities[:, i])
         keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), _ROC_POINTS)).astype(int))
-        metrics["roc"][name] = {"fpr": [float(v) for v in fpr[keep]],
-                                "tpr": [float(v) for v in tpr[keep]]}
-    bins = reliability_bins(probabilities, labels, bins=10)
-    metrics["reliability"] = {key: [None if not np.isfinite(v) else float(v) for v in values]
-                              for key, values in bins.items()}
-    return metrics
+        curves[name] = {"fpr": [float(v) for v in fpr[keep]],
+                        "tpr": [float(v) for v in tpr[keep]]}
+    return curves
 
 
 def _refusals(measured: Sequence[ValidatedImage], refused: Sequence[ValidatedImage],

@@ -135,30 +135,8 @@ def _story(result: ValidationResult) -> list[Any]:
     counts = metrics["counts"]
     populations = metrics["populations"]
     classes = result.classes
-
-    def para(text: str, style: Any = body) -> Any:
-        from xml.sax.saxutils import escape
-
-        return Paragraph(escape(text), style)
-
     story: list[Any] = [
-        Paragraph(f"{APP_NAME} — validation on local data", styles["Title"]),
-        para(f"Model: {result.model_id}"),
-        para(f"Data: {result.data_path}"),
-        para(f"Validated: {result.created} (UTC) with {APP_NAME} {__version__}"),
-        para(f"Data fingerprint (sha256 of file names, labels and file contents): "
-             f"{result.fingerprint['sha256']} — {result.fingerprint['images']} films"),
-        Spacer(1, 6),
-        para(f"{counts.get('labelled', counts['validated'])} labelled films: "
-             f"{counts['measured']} measured; {counts['out_of_distribution']} refused as not a "
-             f"chest X-ray and {counts['failed']} unreadable, both excluded"
-             + (f"; {counts['other_classes']} of classes this model does not have, left out"
-                if counts.get("other_classes") else "") + ". " + metrics["excluded"]),
-        para(cautioned_text(counts)),
-        para("Every figure: value (95 % interval from "
-             f"{populations['bootstrap']['rounds']} bootstrap resamples by "
-             f"{populations['bootstrap']['unit']}), n = films it rests on. Rates are at the "
-             "app's decision (what the app shows), not at a threshold chosen afterwards."),
+        *_opening(result, styles["Title"], body),
         Paragraph("Overall", heading),
         _table([["figure", "value (95 % CI), n"],
                 ["accuracy", _text(metrics["overall"]["accuracy"])],
@@ -176,7 +154,63 @@ def _story(result: ValidationResult) -> list[Any]:
     found = refusal_lines(metrics.get("refusals"))
     if found:
         story += [Paragraph("Found per class, counting refused films", heading),
-                  para(found[0], small), *(para(line) for line in found[1:])]
+                  _para(found[0], small), *(_para(line, body) for line in found[1:])]
+    story += _population_sections(populations, classes, metrics, heading)
+    refused = counts.get("out_of_distribution_by_class") or {}
+    if refused:
+        story.append(_para("Refused as not a chest X-ray, by true label: "
+                           + ", ".join(f"{k} {v}" for k, v in sorted(refused.items())), small))
+    story += [Spacer(1, 8),
+              Table([[_roc_drawing(metrics["roc"], classes, populations["per_class"]),
+                      _reliability_drawing(metrics["reliability"])]], hAlign="LEFT"),
+              Spacer(1, 8), _para(DISCLAIMER, small)]
+    return story
+
+
+def _para(text: str, style: Any) -> Any:
+    """A paragraph of plain text (escaped: file names may hold ``<`` or ``&``)."""
+    from xml.sax.saxutils import escape
+
+    from reportlab.platypus import Paragraph
+
+    return Paragraph(escape(text), style)
+
+
+def _opening(result: ValidationResult, title: Any, body: Any) -> list[Any]:
+    """The title, what was validated on which data, the counts and how to read a figure."""
+    from reportlab.platypus import Paragraph, Spacer
+
+    counts = result.metrics["counts"]
+    bootstrap = result.metrics["populations"]["bootstrap"]
+    return [
+        Paragraph(f"{APP_NAME} — validation on local data", title),
+        _para(f"Model: {result.model_id}", body),
+        _para(f"Data: {result.data_path}", body),
+        _para(f"Validated: {result.created} (UTC) with {APP_NAME} {__version__}", body),
+        _para(f"Data fingerprint (sha256 of file names, labels and file contents): "
+              f"{result.fingerprint['sha256']} — {result.fingerprint['images']} films", body),
+        Spacer(1, 6),
+        _para(f"{counts.get('labelled', counts['validated'])} labelled films: "
+              f"{counts['measured']} measured; {counts['out_of_distribution']} refused as not "
+              f"a chest X-ray and {counts['failed']} unreadable, both excluded"
+              + (f"; {counts['other_classes']} of classes this model does not have, left out"
+                 if counts.get("other_classes") else "") + ". " + result.metrics["excluded"],
+              body),
+        _para(cautioned_text(counts), body),
+        _para("Every figure: value (95 % interval from "
+              f"{bootstrap['rounds']} bootstrap resamples by "
+              f"{bootstrap['unit']}), n = films it rests on. Rates are at the "
+              "app's decision (what the app shows), not at a threshold chosen afterwards.",
+              body),
+    ]
+
+
+def _population_sections(populations: dict[str, Any], classes: Sequence[str],
+                         metrics: dict[str, Any], heading: Any) -> list[Any]:
+    """Per source and age group, the key figures and the confusion matrix."""
+    from reportlab.platypus import Paragraph
+
+    story: list[Any] = []
     for title, key in (("Per source", "per_source"), ("Per age group", "per_age_group")):
         story += [Paragraph(title, heading), _table(
             [["group", "films", "accuracy", "non-COVID labelled COVID-19", "ECE"]]
@@ -194,14 +228,6 @@ def _story(result: ValidationResult) -> list[Any]:
         for name, row in zip(classes, metrics["confusion_matrix"], strict=True)]
     story += [Paragraph("Confusion matrix at the app's decision", heading),
               _table(matrix, [90] + [70] * len(classes))]
-    refused = counts.get("out_of_distribution_by_class") or {}
-    if refused:
-        story.append(para("Refused as not a chest X-ray, by true label: "
-                          + ", ".join(f"{k} {v}" for k, v in sorted(refused.items())), small))
-    story += [Spacer(1, 8),
-              Table([[_roc_drawing(metrics["roc"], classes, populations["per_class"]),
-                      _reliability_drawing(metrics["reliability"])]], hAlign="LEFT"),
-              Spacer(1, 8), para(DISCLAIMER, small)]
     return story
 
 

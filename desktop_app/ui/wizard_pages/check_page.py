@@ -50,6 +50,30 @@ class CheckPage(QtWidgets.QWizardPage):
         self.setSubTitle("Every image is decoded once, the way the app would read it, to find "
                          "unreadable files, duplicates and patients that appear in two splits.")
 
+        row = self._make_progress_row()
+        self._make_tables()
+        self._make_findings()
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        tables = QtWidgets.QHBoxLayout()
+        tables.addWidget(self.counts, 2)
+        tables.addWidget(self.composition, 3)
+        layout.addLayout(tables)
+        layout.addWidget(self.sources)
+        layout.addWidget(self.shortcuts_heading)
+        layout.addWidget(self.shortcuts, 2)
+        layout.addWidget(self.findings, 1)
+        layout.addWidget(self.verdict)
+        layout.addWidget(self.acknowledge)
+        self.registerField("warningsAcknowledged", self.acknowledge)
+
+        self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
+        self.rerun_button.clicked.connect(self._on_rerun_button_clicked)
+        self.acknowledge.toggled.connect(self._on_acknowledge_toggled)
+
+    def _make_progress_row(self) -> QtWidgets.QHBoxLayout:
+        """The progress bar with its cancel and check-again buttons."""
         self.progress = QtWidgets.QProgressBar()
         self.progress.setAccessibleName("Dataset check progress")
         self.cancel_button = QtWidgets.QPushButton("&Cancel Check")
@@ -60,7 +84,10 @@ class CheckPage(QtWidgets.QWizardPage):
         row.addWidget(self.progress, 1)
         row.addWidget(self.cancel_button)
         row.addWidget(self.rerun_button)
+        return row
 
+    def _make_tables(self) -> None:
+        """The status line and the images per class and split, and per class, source, age."""
         self.status = status_label("Dataset check status")
         self.counts = QtWidgets.QTableWidget()
         self.counts.setAccessibleName("Images per class and split")
@@ -73,6 +100,9 @@ class CheckPage(QtWidgets.QWizardPage):
             QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.composition.verticalHeader().setVisible(False)
         self.composition.setMaximumHeight(130)
+
+    def _make_findings(self) -> None:
+        """Sources, shortcuts, findings, the verdict and the box that acknowledges warnings."""
         self.sources = status_label("Images per source")
         self.shortcuts_heading = status_label("Shortcuts in the dataset")
         self.shortcuts = QtWidgets.QListWidget()
@@ -95,25 +125,6 @@ class CheckPage(QtWidgets.QWizardPage):
             "I have read the &warnings and want to train on this data anyway")
         self.acknowledge.setAccessibleName("Acknowledge the warnings")
         self.acknowledge.hide()
-
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(row)
-        layout.addWidget(self.status)
-        tables = QtWidgets.QHBoxLayout()
-        tables.addWidget(self.counts, 2)
-        tables.addWidget(self.composition, 3)
-        layout.addLayout(tables)
-        layout.addWidget(self.sources)
-        layout.addWidget(self.shortcuts_heading)
-        layout.addWidget(self.shortcuts, 2)
-        layout.addWidget(self.findings, 1)
-        layout.addWidget(self.verdict)
-        layout.addWidget(self.acknowledge)
-        self.registerField("warningsAcknowledged", self.acknowledge)
-
-        self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
-        self.rerun_button.clicked.connect(self._on_rerun_button_clicked)
-        self.acknowledge.toggled.connect(self._on_acknowledge_toggled)
 
     # -- wizard ---------------------------------------------------------------------------------
 
@@ -239,6 +250,18 @@ class CheckPage(QtWidgets.QWizardPage):
         self._report = report
         set_status(self.status, f"{report.images} images, {report.readable} readable, "
                                 f"{report.patients} patients.", "info")
+        splits = self._show_counts(report)
+        self.sources.setText("Images per source: " + ", ".join(
+            f"{k} {v}" for k, v in report.per_source.items()))
+        self._show_composition(report, splits)
+        shortcut_warnings = self._show_shortcuts(report)
+        findings = self._show_findings(report)
+        self._warnings = (sum(1 for severity, *_ in findings if severity == "warning")
+                          + shortcut_warnings)
+        self._show_verdict(report, shortcut_warnings)
+
+    def _show_counts(self, report: Any) -> list[str]:
+        """Images per class (in the task's order) and split; the splits found."""
         splits = sorted({s for per in report.per_class_split.values() for s in per})
         headers = ["no split given" if s == "(none)" else s for s in splits]
         self.counts.setColumnCount(len(splits) + 2)
@@ -259,11 +282,10 @@ class CheckPage(QtWidgets.QWizardPage):
                                           | QtCore.Qt.AlignmentFlag.AlignVCenter)
                 self.counts.setItem(row, column, item)
         self.counts.resizeColumnsToContents()
-        self.sources.setText("Images per source: " + ", ".join(
-            f"{k} {v}" for k, v in report.per_source.items()))
-        self._show_composition(report, splits)
-        shortcut_warnings = self._show_shortcuts(report)
+        return splits
 
+    def _show_findings(self, report: Any) -> list[tuple[str, str, Any]]:
+        """The findings (and a class imbalance) with up to a few files each; the findings."""
         self.findings.clear()
         findings = [(f.severity, f.message, f.paths) for f in report.findings]
         ratio = imbalance_ratio(report.per_class)
@@ -284,8 +306,10 @@ class CheckPage(QtWidgets.QWizardPage):
         if not findings:
             self.findings.addTopLevelItem(QtWidgets.QTreeWidgetItem(
                 ["OK", "No problems with the files found."]))
-        self._warnings = (sum(1 for severity, *_ in findings if severity == "warning")
-                          + shortcut_warnings)
+        return findings
+
+    def _show_verdict(self, report: Any, shortcut_warnings: int) -> None:
+        """Blocked, warnings to acknowledge (the box shown), or fine."""
         if report.fatal:
             set_status(self.verdict, "Training cannot start: fix the problems marked "
                                      "“Blocks training” (add images or correct the folders), "

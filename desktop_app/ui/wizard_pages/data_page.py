@@ -47,33 +47,8 @@ class DataPage(QtWidgets.QWizardPage):
         self.setSubTitle("Pick a folder or a CSV file, or drop it on this page.")
         self.setAcceptDrops(True)
 
-        self.path_edit = QtWidgets.QLineEdit()
-        self.path_edit.setPlaceholderText("Folder or CSV file with labelled chest X-rays")
-        self.path_edit.setAccessibleName("Dataset folder or CSV file")
-        self.path_edit.setClearButtonEnabled(True)
-        self.folder_button = QtWidgets.QPushButton("Choose &Folder…")
-        self.folder_button.setAccessibleName("Choose a dataset folder")
-        self.csv_button = QtWidgets.QPushButton("Choose &CSV…")
-        self.csv_button.setAccessibleName("Choose a CoronaHack CSV file")
-        label = QtWidgets.QLabel("&Dataset:")
-        label.setBuddy(self.path_edit)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(label)
-        row.addWidget(self.path_edit, 1)
-        row.addWidget(self.folder_button)
-        row.addWidget(self.csv_button)
-
-        self.unavailable_label = status_label("Training unavailable")
-        self.help_label = status_label("Supported layouts")
-        self.help_label.setText(_LAYOUT_HELP)
-        self.status = status_label("Dataset status")
-        self.summary_label = status_label("Detected dataset")
-        self.summary_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.summary_label.setMinimumHeight(120)
-        self.summary_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
-        self.summary_label.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
-        self.summary_label.setMargin(8)
-
+        row = self._make_path_row()
+        self._make_labels()
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.unavailable_label)
         layout.addLayout(row)
@@ -98,6 +73,38 @@ class DataPage(QtWidgets.QWizardPage):
         self._debounce.timeout.connect(self._on_debounce_timeout)
         self.folder_button.clicked.connect(self._on_folder_button_clicked)
         self.csv_button.clicked.connect(self._on_csv_button_clicked)
+
+    def _make_path_row(self) -> QtWidgets.QHBoxLayout:
+        """The dataset path with its folder and CSV buttons."""
+        self.path_edit = QtWidgets.QLineEdit()
+        self.path_edit.setPlaceholderText("Folder or CSV file with labelled chest X-rays")
+        self.path_edit.setAccessibleName("Dataset folder or CSV file")
+        self.path_edit.setClearButtonEnabled(True)
+        self.folder_button = QtWidgets.QPushButton("Choose &Folder…")
+        self.folder_button.setAccessibleName("Choose a dataset folder")
+        self.csv_button = QtWidgets.QPushButton("Choose &CSV…")
+        self.csv_button.setAccessibleName("Choose a CoronaHack CSV file")
+        label = QtWidgets.QLabel("&Dataset:")
+        label.setBuddy(self.path_edit)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(label)
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(self.folder_button)
+        row.addWidget(self.csv_button)
+        return row
+
+    def _make_labels(self) -> None:
+        """Why training is unavailable, the supported layouts, the status and the summary."""
+        self.unavailable_label = status_label("Training unavailable")
+        self.help_label = status_label("Supported layouts")
+        self.help_label.setText(_LAYOUT_HELP)
+        self.status = status_label("Dataset status")
+        self.summary_label = status_label("Detected dataset")
+        self.summary_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.summary_label.setMinimumHeight(120)
+        self.summary_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
+        self.summary_label.setFrameShape(QtWidgets.QFrame.Shape.StyledPanel)
+        self.summary_label.setMargin(8)
 
     # -- API ------------------------------------------------------------------------------------
 

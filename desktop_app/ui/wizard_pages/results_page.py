@@ -310,56 +310,9 @@ class ResultsPage(QtWidgets.QWizardPage):
         self.models = status_label("Models compared")
         self.rule = status_label("The rule that decides the recommendation")
         self.rule.setText(RULE)
-        self.verdict_table = QtWidgets.QTableWidget(0, 4)
-        self.verdict_table.setAccessibleName("The figures that decide, and the rule's verdict")
-        self.verdict_table.setEditTriggers(
-            QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.verdict_table.verticalHeader().setVisible(False)
-        self.verdict_table.setHorizontalHeaderLabels(
-            ["Figure that decides", "New model", "Installed", "Verdict"])
-        header = self.verdict_table.horizontalHeader()
-        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        self.verdict_table.setVerticalScrollBarPolicy(
-            QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # One line per figure (the full text is in each cell's tooltip), so the table's height
-        # is known before it is laid out.
-        self.verdict_table.setWordWrap(False)
-        self.age_groups = QtWidgets.QTableWidget(0, 1)
-        self.age_groups.setAccessibleName(
-            "Figures per age group: a new and an installed column per group")
-        self.age_groups.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.age_groups.verticalHeader().setVisible(False)
-        self.age_groups.horizontalHeader().setSectionResizeMode(
-            QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        self.table = QtWidgets.QTableWidget(0, 3)
-        self.table.setAccessibleName("Metrics of the new and the installed model")
-        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
-        self.populations = QtWidgets.QTableWidget(0, 3)
-        self.populations.setAccessibleName(
-            "Who each model works for: key figures and figures per age group")
-        self.populations.setEditTriggers(
-            QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.populations.verticalHeader().setVisible(False)
-        header = self.populations.horizontalHeader()
-        header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self._make_tables()
         self.population_note = status_label("How to read the per-population table")
-        self.figures = QtWidgets.QTabWidget()
-        self.figures.setAccessibleName("Report figures")
-        # The per-population table lives in the right-hand tabs (re-added on every
-        # initializePage, since the tabs are cleared), where it has the width it needs.
-        self.who = QtWidgets.QWidget()
-        self.who.setAccessibleName("Who it works for")
-        who_layout = QtWidgets.QVBoxLayout(self.who)
-        who_layout.setContentsMargins(4, 4, 4, 4)
-        who_layout.addWidget(self.populations, 3)
-        who_layout.addWidget(self.age_groups, 2)
-        who_layout.addWidget(self.population_note)
+        self._make_figures_and_who()
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         splitter.addWidget(self.table)
         splitter.addWidget(self.figures)
@@ -375,6 +328,38 @@ class ResultsPage(QtWidgets.QWizardPage):
 
         self.populations.horizontalHeader().sectionResized.connect(
             self._on_populations_section_resized)
+
+    def _make_tables(self) -> None:
+        """The verdict, metrics, per-population and per-age-group tables."""
+        self.verdict_table = _read_only_table(
+            4, "The figures that decide, and the rule's verdict")
+        self.verdict_table.setHorizontalHeaderLabels(
+            ["Figure that decides", "New model", "Installed", "Verdict"])
+        self.verdict_table.setVerticalScrollBarPolicy(
+            QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # One line per figure (the full text is in each cell's tooltip), so the table's height
+        # is known before it is laid out.
+        self.verdict_table.setWordWrap(False)
+        self.age_groups = _read_only_table(
+            1, "Figures per age group: a new and an installed column per group",
+            stretch_first=False)
+        self.table = _read_only_table(3, "Metrics of the new and the installed model")
+        self.populations = _read_only_table(
+            3, "Who each model works for: key figures and figures per age group")
+
+    def _make_figures_and_who(self) -> None:
+        """The report figures' tabs and the "who it works for" tab's contents."""
+        self.figures = QtWidgets.QTabWidget()
+        self.figures.setAccessibleName("Report figures")
+        # The per-population table lives in the right-hand tabs (re-added on every
+        # initializePage, since the tabs are cleared), where it has the width it needs.
+        self.who = QtWidgets.QWidget()
+        self.who.setAccessibleName("Who it works for")
+        who_layout = QtWidgets.QVBoxLayout(self.who)
+        who_layout.setContentsMargins(4, 4, 4, 4)
+        who_layout.addWidget(self.populations, 3)
+        who_layout.addWidget(self.age_groups, 2)
+        who_layout.addWidget(self.population_note)
 
     @property
     def outcome(self) -> TrainingOutcome | None:
@@ -575,3 +560,17 @@ def _bold() -> QtGui.QFont:
     font = QtGui.QFont()
     font.setBold(True)
     return font
+
+
+def _read_only_table(columns: int, name: str, *,
+                     stretch_first: bool = True) -> QtWidgets.QTableWidget:
+    """A table without editing or row numbers, columns fitted to their contents."""
+    table = QtWidgets.QTableWidget(0, columns)
+    table.setAccessibleName(name)
+    table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.verticalHeader().setVisible(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+    if stretch_first:
+        header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+    return table

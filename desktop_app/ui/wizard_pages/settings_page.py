@@ -97,6 +97,36 @@ class SettingsPage(QtWidgets.QWizardPage):
         super().__init__()
         self._context = context
         self._measure_speed = measure_speed
+        stock = self._load_defaults(defaults)
+        self._measure: BackgroundTask | None = None
+        self._speed: SpeedMeasurement | None = None
+        self._measured_key: tuple[Any, ...] | None = None
+        self.setTitle("Training settings")
+        self.setSubTitle("The defaults suit most clinics; training runs on this computer.")
+        self.setButtonText(QtWidgets.QWizard.WizardButton.NextButton, "&Start Training")
+
+        self._make_basic_settings()
+        self._make_advanced(stock)
+        for combo, value in ((self.arch_combo, self._defaults.arch),
+                             (self.task_combo, self._defaults.task),
+                             (self.augment_combo, self._defaults.augment)):
+            combo.setCurrentIndex(max(0, combo.findData(value)))
+
+        estimate_row = self._make_estimate_row()
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(self._basic_form())
+        layout.addWidget(self.advanced)
+        layout.addLayout(estimate_row)
+        layout.addWidget(self.error)
+        layout.addStretch(1)
+
+        self._remeasure = QtCore.QTimer(self)
+        self._remeasure.setSingleShot(True)
+        self._remeasure.setInterval(700)
+        self._connect()
+
+    def _load_defaults(self, defaults: Mapping[str, Any] | None) -> Any:
+        """Set ``self._defaults`` from ``defaults``; the stock settings (for "advanced")."""
         try:
             from model_training.config import TrainingConfig
         except ImportError:
@@ -106,13 +136,10 @@ class SettingsPage(QtWidgets.QWizardPage):
         else:
             self._defaults = TrainingConfig(**dict(defaults or {}))
             stock = TrainingConfig()
-        self._measure: BackgroundTask | None = None
-        self._speed: SpeedMeasurement | None = None
-        self._measured_key: tuple[Any, ...] | None = None
-        self.setTitle("Training settings")
-        self.setSubTitle("The defaults suit most clinics; training runs on this computer.")
-        self.setButtonText(QtWidgets.QWizard.WizardButton.NextButton, "&Start Training")
+        return stock
 
+    def _make_basic_settings(self) -> None:
+        """Architecture, task, epochs, batch size, augmentation, fine-tuning and seed."""
         self.arch_combo = _combo(_ARCHITECTURES, "Architecture")
         self.task_combo = _combo(_TASKS, "Task")
         self.epochs_spin = _spin(1, 500, self._defaults.epochs, "Epochs")
@@ -128,6 +155,7 @@ class SettingsPage(QtWidgets.QWizardPage):
         self.seed_spin = _spin(0, 2**31 - 1, self._defaults.seed, "Random seed")
         self.seed_spin.setToolTip("Same data, settings and seed give the same split and model.")
 
+    def _basic_form(self) -> QtWidgets.QFormLayout:
         form = QtWidgets.QFormLayout()
         form.addRow("&Architecture:", self.arch_combo)
         form.addRow("&Task:", self.task_combo)
@@ -136,7 +164,10 @@ class SettingsPage(QtWidgets.QWizardPage):
         form.addRow("A&ugmentation:", self.augment_combo)
         form.addRow("", self.fine_tune_check)
         form.addRow("&Seed:", self.seed_spin)
+        return form
 
+    def _make_advanced(self, stock: Any) -> None:
+        """The advanced group (input size, width), open when the defaults change them."""
         self.advanced = QtWidgets.QGroupBox("A&dvanced")
         self.advanced.setCheckable(True)
         self.advanced.setChecked((self._defaults.input_size, self._defaults.width)
@@ -153,11 +184,8 @@ class SettingsPage(QtWidgets.QWizardPage):
         advanced_form.addRow("&Input size (px):", self.input_spin)
         advanced_form.addRow("&Width multiplier:", self.width_spin)
 
-        for combo, value in ((self.arch_combo, self._defaults.arch),
-                             (self.task_combo, self._defaults.task),
-                             (self.augment_combo, self._defaults.augment)):
-            combo.setCurrentIndex(max(0, combo.findData(value)))
-
+    def _make_estimate_row(self) -> QtWidgets.QHBoxLayout:
+        """The training-time estimate with its measure button; the settings error."""
         self.estimate = status_label("Estimated training time")
         self.measure_button = QtWidgets.QPushButton("&Measure Again")
         self.measure_button.setAccessibleName("Measure the training speed again")
@@ -165,17 +193,9 @@ class SettingsPage(QtWidgets.QWizardPage):
         estimate_row.addWidget(self.estimate, 1)
         estimate_row.addWidget(self.measure_button, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         self.error = status_label("Settings error")
+        return estimate_row
 
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.advanced)
-        layout.addLayout(estimate_row)
-        layout.addWidget(self.error)
-        layout.addStretch(1)
-
-        self._remeasure = QtCore.QTimer(self)
-        self._remeasure.setSingleShot(True)
-        self._remeasure.setInterval(700)
+    def _connect(self) -> None:
         for widget in (self.arch_combo, self.task_combo, self.augment_combo):
             widget.currentIndexChanged.connect(self._on_setting_changed)
         for widget in (self.epochs_spin, self.batch_spin, self.input_spin, self.seed_spin):
