@@ -144,3 +144,36 @@ def test_only_an_opened_film_takes_another_models_answer(tmp_path: Path) -> None
                                                                                2)
     assert {rows[uid].model_id for uid in ("1.2", "1.3")} == {"m1"}
     assert {rows[uid].analyses for uid in ("1.2", "1.3")} == {1}
+
+
+def test_two_openers_adding_the_same_later_column_both_succeed(tmp_path: Path) -> None:
+    """The node and a command open a worklist of an earlier version at the same moment."""
+    import threading
+
+    from desktop_app.core.node import worklist_store as module
+
+    path = tmp_path / "worklist.sqlite3"
+    WorklistStore(path).close()
+    first = WorklistStore(path)
+    # The second opener read the columns before the first added them: its ALTER now finds
+    # the column there, which must count as done, not as an error.
+    name, kind = module._ADDED_FILM_COLUMNS[0]
+    first._add_column(name, kind)
+    first._add_column(name, kind)
+    errors: list[BaseException] = []
+
+    fresh = tmp_path / "new" / "worklist.sqlite3"  # created and migrated by racing openers
+
+    def open_and_close() -> None:
+        try:
+            WorklistStore(fresh).close()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_and_close) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first.close()
+    assert errors == []

@@ -215,7 +215,20 @@ class WorklistStore:
                        self._connection.execute("PRAGMA table_info(films)").fetchall()}
             for name, kind in _ADDED_FILM_COLUMNS:
                 if name not in present:  # a worklist written by an earlier version
-                    self._connection.execute(f"ALTER TABLE films ADD COLUMN {name} {kind}")
+                    self._add_column(name, kind)
+
+    def _add_column(self, name: str, kind: str) -> None:
+        """Add a column of a later version, unless another opener just added it.
+
+        The node, the window and the commands open the same file; two of them opening a new
+        or older worklist at once both find the column missing, and the second ALTER fails
+        with "duplicate column name": that means the column is there, which is the goal.
+        """
+        try:
+            self._connection.execute(f"ALTER TABLE films ADD COLUMN {name} {kind}")
+        except sqlite3.OperationalError as error:
+            if "duplicate column name" not in str(error):
+                raise
 
     @classmethod
     def in_folder(cls, data_dir: Path) -> WorklistStore:
