@@ -27,8 +27,7 @@ SHIPPED_MAX_SIDE = 256
 _SHIPPED_FORMAT = "lunglens-non-chest-check-1"
 
 
-def write_shipped_set(folder: Path, *, max_side: int = SHIPPED_MAX_SIDE,
-                      extra: Sequence[OodCase] = ()) -> list[OodCase]:
+def write_shipped_set(folder: Path, *, max_side: int = SHIPPED_MAX_SIDE) -> list[OodCase]:
     """Write the check set that ships in ``resources/non_chest_check/``: reduced, hashed.
 
     Every generated image is reduced so its longest side is at most ``max_side`` (smaller
@@ -42,9 +41,6 @@ def write_shipped_set(folder: Path, *, max_side: int = SHIPPED_MAX_SIDE,
         folder: The output folder. An existing check set there (a folder with a manifest)
             is replaced; any other non-empty folder is refused.
         max_side: Longest side in pixels.
-        extra: Real images to ship too (``scripts/write_check_set.py`` adds the CT, MR and
-            ultrasound images of ``../shared/datasets/views/non_chest`` whose licence allows
-            it), each with its own category, half and group.
 
     Returns:
         The cases, with paths inside ``folder``.
@@ -59,9 +55,8 @@ def write_shipped_set(folder: Path, *, max_side: int = SHIPPED_MAX_SIDE,
     folder = Path(folder)
     _empty_check_set_folder(folder)
     with tempfile.TemporaryDirectory(prefix="non-chest-") as work:
-        generated = [*write_ood_cases(Path(work)), *extra]
-        cases, entries = _write_reduced(generated, folder, max_side)
-    manifest = _manifest(entries, max_side, extra)
+        cases, entries = _write_reduced(write_ood_cases(Path(work)), folder, max_side)
+    manifest = _manifest(entries, max_side)
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, ensure_ascii=False)
                                         + "\n", encoding="utf-8")
     return cases
@@ -95,8 +90,7 @@ def _write_reduced(generated: Sequence[OodCase], folder: Path,
     return cases, entries
 
 
-def _manifest(entries: list[dict[str, object]], max_side: int,
-              extra: Sequence[OodCase]) -> dict[str, object]:
+def _manifest(entries: list[dict[str, object]], max_side: int) -> dict[str, object]:
     """The manifest document: format, notes, categories, counts and the files' entries."""
     return {
         "format": _SHIPPED_FORMAT,
@@ -109,8 +103,7 @@ def _manifest(entries: list[dict[str, object]], max_side: int,
         "max_side_note": "every image reduced so its longest side is at most max_side px "
                          "(smaller images copied unchanged); DICOM stays DICOM, PNG and JPEG "
                          "keep their format",
-        "categories": [*CATEGORIES, *sorted({case.category for case in extra}
-                                            - set(CATEGORIES))],
+        "categories": list(CATEGORIES),
         "count": len(entries),
         "held_out_count": sum(entry["held_out"] for entry in entries),
         "files": entries,

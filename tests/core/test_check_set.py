@@ -19,11 +19,9 @@ from desktop_app.core.gate import CheckCase, check_set_dir, load_check_set
 from desktop_app.core.gate.check_set import MANIFEST_FILE, CheckSetError
 from desktop_app.core.imaging import load_image
 from model_training.non_chest import CATEGORIES, SHIPPED_MAX_SIDE
-from scripts.write_check_set import REAL_CATEGORIES, real_cases
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "resources" / "non_chest_check"
-NON_CHEST = REPO.parent / "shared" / "datasets" / "views" / "non_chest"
 
 
 @pytest.fixture
@@ -41,8 +39,7 @@ def test_shipped_set_verifies_and_covers_both_halves_and_every_category() -> Non
     assert all(isinstance(case, CheckCase) for case in cases)
     assert len(cases) >= 200
     manifest = json.loads((SHIPPED / MANIFEST_FILE).read_text(encoding="utf-8"))
-    # The generated categories and, since 2026-12-07, real CT, MR and ultrasound images.
-    assert set(manifest["categories"]) == {*CATEGORIES, *REAL_CATEGORIES.values()}
+    assert manifest["categories"] == list(CATEGORIES)
     for half in (False, True):
         present = {case.category for case in cases if case.held_out is half}
         assert present == set(manifest["categories"]), f"held_out={half}: {sorted(present)}"
@@ -113,19 +110,16 @@ def test_writer_refuses_to_replace_a_folder_that_is_not_a_check_set(tmp_path: Pa
                     or importlib.util.find_spec("matplotlib") is None,
                     reason="writing the check set needs scikit-image and matplotlib "
                            "(a development install); the shipped copy cannot be re-derived")
-@pytest.mark.skipif(not (NON_CHEST / "metadata.csv").is_file(),
-                    reason=f"the check set ships real CT, MR and ultrasound images from "
-                           f"{NON_CHEST}, which is absent: the copy cannot be re-derived")
 def test_shipped_set_is_what_the_writer_produces(tmp_path: Path) -> None:
     from model_training.non_chest import write_shipped_set
 
-    written = write_shipped_set(tmp_path / "again", extra=real_cases(NON_CHEST))
+    written = write_shipped_set(tmp_path / "again")
     shipped = json.loads((SHIPPED / MANIFEST_FILE).read_text(encoding="utf-8"))
     again = json.loads((tmp_path / "again" / MANIFEST_FILE).read_text(encoding="utf-8"))
     assert len(written) == shipped["count"]
     differing = [f"{a['path']} ({a['sha256'][:12]} != {b['sha256'][:12]})"
                  for a, b in zip(again["files"], shipped["files"], strict=False) if a != b]
-    assert not differing, ("the shipped set is stale; re-create it with python "
-                           "scripts/write_check_set.py"
-                           f": {differing}")
+    assert not differing, ("the shipped set is stale; re-create it with python -m "
+                           "model_training.non_chest --shipped resources/non_chest_check: "
+                           f"{differing}")
     assert again == shipped

@@ -30,8 +30,7 @@ classifier's feature distance) out to where the site's films lie:
   (:mod:`desktop_app.core.gate.check_set`) is run through the same model; a check's widening
   is scaled back (bisection on the fraction of the way it moves) until **no image of that
   set that the model refused is labelled** (since 2026-12-07, both halves: a limit never
-  widens past a non-chest image; the set holds the real CT, MR and ultrasound images whose
-  licence allows shipping), and no refusal limit goes more than half-way to the nearest
+  widens past a non-chest image), and no refusal limit goes more than half-way to the nearest
   image of the set past it (a margin for non-chest images that are not in the set). The
   share refused is reported per half; the set's other figure (:func:`non_chest_floor`) is
   kept as a report of how far the development half stays above 98 %.
