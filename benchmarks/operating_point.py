@@ -127,15 +127,25 @@ def _in_collection(probs: np.ndarray, labels: np.ndarray, classes: list[str],
 
 
 def _anchor(covid: float | None, pneumonia: float | None = None, *,
-            by_age: bool = False, pneumonia_unknown_age: bool = True) -> Rule:
+            by_age: bool = False, pneumonia_unknown_age: bool = True,
+            adult_pneumonia: str = "anchor", child_pneumonia: str = "overall") -> Rule:
     def rule(probs: np.ndarray, labels: np.ndarray, classes: list[str],
              groups: np.ndarray) -> dict[str, Any]:
         return choose_decision(probs, labels, classes, target_sensitivity=TARGET_SENSITIVITY,
                                age_groups=list(groups), max_false_covid=covid,
                                max_false_pneumonia=pneumonia, child_max_false_covid=0.01,
                                by_age_group=by_age,
-                               pneumonia_anchor_unknown_age=pneumonia_unknown_age)
+                               pneumonia_anchor_unknown_age=pneumonia_unknown_age,
+                               adult_pneumonia=adult_pneumonia,
+                               child_pneumonia=child_pneumonia)
     return rule
+
+
+def _age_rule(covid: float, adult_pneumonia: str, *, pneumonia: float | None = None,
+              child_pneumonia: str = "overall") -> Rule:
+    """COVID-19 anchored for adults, thresholds per age group, Pneumonia per group's rule."""
+    return _anchor(covid, pneumonia, by_age=True, pneumonia_unknown_age=False,
+                   adult_pneumonia=adult_pneumonia, child_pneumonia=child_pneumonia)
 
 
 #: Candidate rules, stated before any TEST film was looked at (2026-12-06). All but the first
@@ -151,6 +161,30 @@ RULES: dict[str, Rule] = {
     "COVID anchor 10 % + age groups (Pneumonia anchor for known adults)":
         _anchor(0.10, 0.15, by_age=True, pneumonia_unknown_age=False),
 }
+
+#: Candidates added 2026-12-07 with the criterion that counts every finding (CRITERION),
+#: stated in docs/operating_point.md before any TEST figure was computed under it.
+RULES.update({
+    "COVID anchor 10 % + age groups, adults' Pneumonia anchor 30 %":
+        _age_rule(0.10, "anchor", pneumonia=0.30),
+    "COVID anchor 10 % + age groups, adults' Pneumonia the all-ages threshold":
+        _age_rule(0.10, "overall"),
+    "COVID anchor 10 % + age groups, adults' Pneumonia balanced":
+        _age_rule(0.10, "balanced"),
+    "COVID anchor 10 % + age groups, adults' Pneumonia balanced, children's most accurate":
+        _age_rule(0.10, "balanced", child_pneumonia="accuracy"),
+    "COVID anchor 5 % + age groups, adults' Pneumonia balanced":
+        _age_rule(0.05, "balanced"),
+    "COVID anchor 15 % + age groups, adults' Pneumonia balanced":
+        _age_rule(0.15, "balanced"),
+})
+
+#: The figures the criterion of 2026-12-07 weighs alike (docs/operating_point.md): the four
+#: adult figures on the held-out sources, children's on the runs' validation films.
+CRITERION_FIGURES = ("covid_found", "adult_non_covid_spared", "normal_labelled_normal",
+                     "adult_pneumonia_found", "children_correct")
+#: A rule must keep at least this share of children's validation films right.
+MIN_CHILDREN_VALIDATION = 0.95
 
 
 def _share(hit: np.ndarray) -> dict[str, float | int | None]:
@@ -230,6 +264,56 @@ def pooled(results: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str,
                    for key, (hits, n) in figures.items()} for rule, figures in totals.items()}
 
 
+def criterion(held_out: dict[str, dict[str, Any]], validation: dict[str, dict[str, Any]]
+              ) -> dict[str, dict[str, Any]]:
+    """Each rule's score under the criterion of 2026-12-07 (docs/operating_point.md).
+
+    Args:
+        held_out: :func:`pooled` figures on the held-out sources (``"rule | ages"`` keys).
+        validation: :func:`pooled` figures on the same runs' validation films.
+
+    Returns:
+        Per rule: the five figures for ages known and unknown, the score (their mean over
+        both), children's validation accuracy and whether the rule is eligible.
+    """
+    rules: dict[str, dict[str, Any]] = {}
+    for key, figures in held_out.items():
+        name, ages = key.split(" | ")
+        children = validation[key]["children_correct"]["value"]
+        spared = figures["non_covid_adult_labelled_covid"]["value"]
+        values = {"covid_found": figures["covid_found"]["value"],
+                  "adult_non_covid_spared": None if spared is None else 1.0 - spared,
+                  "normal_labelled_normal": figures["normal_labelled_normal"]["value"],
+                  "adult_pneumonia_found": figures["adult_pneumonia_found"]["value"],
+                  "children_correct": children}
+        entry = rules.setdefault(name, {"figures": {}, "children_validation": {}})
+        entry["figures"][ages] = values
+        entry["children_validation"][ages] = children
+    for entry in rules.values():
+        means = [float(np.mean([v for v in entry["figures"][ages].values() if v is not None]))
+                 for ages in entry["figures"]]
+        entry["score"] = float(np.mean(means))
+        entry["eligible"] = all(v is not None and v >= MIN_CHILDREN_VALIDATION
+                                for v in entry["children_validation"].values())
+    return rules
+
+
+def criterion_markdown(rules: dict[str, dict[str, Any]]) -> str:
+    """The criterion's table, best eligible rule first."""
+    order = sorted(rules, key=lambda name: (not rules[name]["eligible"], -rules[name]["score"]))
+    lines = ["| rule | ages | COVID-19 found | adult non-COVID spared | adult Normal → Normal | "
+             "adult Pneumonia found | children correct (validation) | score | eligible |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for name in order:
+        entry = rules[name]
+        for ages, values in entry["figures"].items():
+            cells = " | ".join("—" if values[k] is None else f"{values[k]:.1%}"
+                               for k in CRITERION_FIGURES)
+            lines.append(f"| {name} | {ages} | {cells} | {entry['score']:.3f} | "
+                         f"{'yes' if entry['eligible'] else 'no (children < 95 %)'} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -246,13 +330,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args(argv)
     results: dict[str, dict[str, dict[str, Any]]] = {}
+    validation: dict[str, dict[str, dict[str, Any]]] = {}
     for run in args.runs:
         pred = predict_run(run)
-        results[pred.source] = {
-            name: {ages: evaluate_rule(pred, rule, ages_known=ages == "known")
-                   for ages in ("unknown", "known")}
-            for name, rule in RULES.items()
-        }
+        for on, into in (("test", results), ("val", validation)):
+            into[pred.source] = {
+                name: {ages: evaluate_rule(pred, rule, ages_known=ages == "known", on=on)
+                       for ages in ("unknown", "known")}
+                for name, rule in RULES.items()
+            }
     installed: dict[str, dict[str, dict[str, Any]]] = {}
     if args.model is not None:
         pred = predict_model(args.model, args.data, args.cache)
@@ -277,12 +363,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         "normal_labelled_normal", "adult_pneumonia_found",
                                         "children_correct",
                                         "accuracy")) + " |\n")
+    scores = criterion(summary, pooled(validation)) if summary else {}
+    if scores:
+        text += "\n### the criterion of 2026-12-07 (every finding counts)\n\n" + \
+            criterion_markdown(scores)
     print(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")
     if args.json:
         args.json.write_text(json.dumps({"per_source": results, "pooled": summary,
-                                         "installed": installed}, indent=2)
+                                         "criterion": scores, "installed": installed},
+                                        indent=2)
                              + "\n", encoding="utf-8")
     return 0
 

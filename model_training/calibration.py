@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from desktop_app.core.metrics.decisions import decision_predictions
 from desktop_app.core.metrics.thresholds import (
+    threshold_for_balance,
     threshold_for_false_positive_rate,
     threshold_for_sensitivity,
 )
@@ -35,6 +37,9 @@ from model_training.metrics import (
 )
 
 __all__ = [
+    "ADULT_PNEUMONIA_RULES",
+    "CHILD_PNEUMONIA_RULES",
+    "AgeGroupRule",
     "choose_decision",
     "decision_for_config",
     "decision_predictions",
@@ -151,6 +156,116 @@ def _anchors(labels: np.ndarray, classes: Sequence[str], rows: np.ndarray,
     return anchors
 
 
+#: How the adults' Pneumonia threshold is chosen (``by_age_group``; docs/operating_point.md):
+#: ``anchor`` (at most ``max_false_pneumonia`` of adult normals reach it, 2026-12-06),
+#: ``balanced`` (adult pneumonias found = adult normals spared, 2026-12-07) or ``overall``
+#: (the threshold for all ages).
+ADULT_PNEUMONIA_RULES = ("anchor", "balanced", "overall")
+#: How the children's Pneumonia threshold is chosen: ``overall`` (the threshold for all
+#: ages) or ``accuracy`` (the most children's validation films right).
+CHILD_PNEUMONIA_RULES = ("overall", "accuracy")
+
+
+@dataclass(frozen=True)
+class AgeGroupRule:
+    """How ``by_age_group`` thresholds are chosen (see :func:`choose_decision`).
+
+    Attributes:
+        target_sensitivity: Each finding's validation sensitivity target.
+        max_false_covid: COVID-19 anchor on adult non-COVID films (``None``: none).
+        max_false_pneumonia: Pneumonia anchor on adult Normal films (rule ``anchor``).
+        child_max_false_covid: COVID-19 anchor on children's non-COVID films.
+        adult_pneumonia: One of :data:`ADULT_PNEUMONIA_RULES`.
+        child_pneumonia: One of :data:`CHILD_PNEUMONIA_RULES`.
+    """
+
+    target_sensitivity: float
+    max_false_covid: float | None
+    max_false_pneumonia: float | None
+    child_max_false_covid: float | None
+    adult_pneumonia: str = "anchor"
+    child_pneumonia: str = "overall"
+
+    def __post_init__(self) -> None:
+        if self.adult_pneumonia not in ADULT_PNEUMONIA_RULES:
+            raise ValueError(f"adult_pneumonia must be one of {ADULT_PNEUMONIA_RULES}. "
+                             f"Received: {self.adult_pneumonia!r}")
+        if self.child_pneumonia not in CHILD_PNEUMONIA_RULES:
+            raise ValueError(f"child_pneumonia must be one of {CHILD_PNEUMONIA_RULES}. "
+                             f"Received: {self.child_pneumonia!r}")
+
+
+def _adult_thresholds(probabilities: np.ndarray, labels: np.ndarray, classes: Sequence[str],
+                      priority: Sequence[str], overall: dict[str, float],
+                      rule: AgeGroupRule) -> dict[str, float]:
+    """Adults: every finding re-chosen on adult films; Pneumonia by ``rule.adult_pneumonia``."""
+    everyone = np.ones(len(labels), dtype=bool)
+    pneumonia_anchor = rule.max_false_pneumonia if rule.adult_pneumonia == "anchor" else None
+    own = _finding_thresholds(
+        probabilities, labels, classes, priority, rule.target_sensitivity,
+        _anchors(labels, classes, everyone, rule.max_false_covid, pneumonia_anchor))
+    # A finding with too few adult positives and no anchor keeps the overall threshold.
+    own = {name: own[name] if own[name] > 1e-6 else overall[name] for name in priority}
+    if "Pneumonia" in own and "Normal" in classes:
+        pneumonia = list(classes).index("Pneumonia")
+        positive = labels == pneumonia
+        normal = labels == list(classes).index("Normal")
+        if rule.adult_pneumonia == "overall":
+            own["Pneumonia"] = overall["Pneumonia"]
+        elif rule.adult_pneumonia == "balanced":
+            own["Pneumonia"] = overall["Pneumonia"]
+            if positive.sum() >= MIN_POSITIVES and normal.sum() >= MIN_POSITIVES:
+                own["Pneumonia"] = round(threshold_for_balance(
+                    probabilities[:, pneumonia], positive, normal), 6)
+    return own
+
+
+def _child_thresholds(probabilities: np.ndarray, labels: np.ndarray, classes: Sequence[str],
+                      overall: dict[str, float], rule: AgeGroupRule) -> dict[str, float]:
+    """Children: the overall thresholds, COVID-19 anchored, Pneumonia by ``child_pneumonia``.
+
+    Their pneumonias are found at the overall sensitivity target (a 90 % target on children
+    alone would give up pneumonias the model finds); COVID-19 is at least as strict as
+    ``child_max_false_covid`` on their non-COVID films (the data holds almost no child
+    COVID-19). With ``accuracy`` the Pneumonia threshold is the one that gets the most
+    children's validation films right under the whole decision.
+    """
+    own = dict(overall)
+    if rule.child_max_false_covid is not None and "COVID-19" in overall:
+        covid = list(classes).index("COVID-19")
+        floor = threshold_for_false_positive_rate(
+            probabilities[:, covid], labels != covid, rule.child_max_false_covid)
+        own["COVID-19"] = round(max(overall["COVID-19"], floor), 6)
+    if rule.child_pneumonia == "accuracy" and "Pneumonia" in own:
+        own["Pneumonia"] = _most_accurate_threshold(probabilities, labels, classes, own,
+                                                    "Pneumonia")
+    return own
+
+
+def _most_accurate_threshold(probabilities: np.ndarray, labels: np.ndarray,
+                             classes: Sequence[str], thresholds: dict[str, float],
+                             finding: str) -> float:
+    """``finding``'s threshold that labels the most films right, the others fixed.
+
+    The middle of the best range of candidate scores (a margin on both sides).
+    """
+    index = list(classes).index(finding)
+    candidates = np.unique(np.clip(probabilities[:, index], 1e-6, 1.0))
+    spec = {"priority": _priority(classes), "min_confidence": 0.5, "strict_thresholds": True}
+    correct = []
+    for value in candidates:
+        trial = {**spec, "thresholds": {**thresholds, finding: float(value)}}
+        predicted, _ = decision_predictions(probabilities, classes, trial)
+        correct.append(int((predicted == labels).sum()))
+    scores = np.array(correct)
+    best = np.flatnonzero(scores == scores.max())
+    low, high = candidates[best.min()], candidates[best.max()]
+    below = candidates[candidates < low]
+    floor = below.max() if len(below) else 0.0
+    middle = (floor + high) / 2.0 if high == low else (low + high) / 2.0
+    return round(float(np.clip(middle, 1e-6, 1.0)), 6)
+
+
 def _age_group_thresholds(
     probabilities: np.ndarray,
     labels: np.ndarray,
@@ -158,42 +273,24 @@ def _age_group_thresholds(
     priority: Sequence[str],
     groups: np.ndarray,
     overall: dict[str, float],
-    target_sensitivity: float,
-    max_false_covid: float | None,
-    max_false_pneumonia: float | None,
-    child_max_false_covid: float | None,
+    rule: AgeGroupRule,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """``by_age_group`` thresholds for groups with at least :data:`MIN_GROUP_FILMS` films.
-
-    Adults get every finding re-chosen on adult films with both anchors. Children keep the
-    overall thresholds (their pneumonias are found at the overall sensitivity target; a
-    90 % target on children alone would give up pneumonias the model finds), except that
-    COVID-19 is at least as strict as ``child_max_false_covid`` on their non-COVID films.
-    """
+    """``by_age_group`` thresholds for groups with at least :data:`MIN_GROUP_FILMS` films."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     adults, children = groups == "adult", groups == "child"
     if adults.sum() >= MIN_GROUP_FILMS:
-        everyone = np.ones(int(adults.sum()), dtype=bool)
-        own = _finding_thresholds(
-            probabilities[adults], labels[adults], classes, priority, target_sensitivity,
-            _anchors(labels[adults], classes, everyone, max_false_covid, max_false_pneumonia))
-        # A finding with too few adult positives and no anchor keeps the overall threshold.
-        out["adult"] = {"thresholds": {name: own[name] if own[name] > 1e-6 else overall[name]
-                                       for name in priority}}
+        out["adult"] = {"thresholds": _adult_thresholds(
+            probabilities[adults], labels[adults], classes, priority, overall, rule)}
     if children.sum() >= MIN_GROUP_FILMS:
-        own = dict(overall)
-        if child_max_false_covid is not None and "COVID-19" in overall:
-            covid = list(classes).index("COVID-19")
-            floor = threshold_for_false_positive_rate(
-                probabilities[children, covid], labels[children] != covid, child_max_false_covid)
-            own["COVID-19"] = round(max(overall["COVID-19"], floor), 6)
-        out["child"] = {"thresholds": own}
+        out["child"] = {"thresholds": _child_thresholds(
+            probabilities[children], labels[children], classes, overall, rule)}
     return out
 
 
 #: The training-config fields that make up the operating-point rule.
 RULE_FIELDS = ("target_sensitivity", "max_false_covid", "max_false_pneumonia",
-               "child_max_false_covid", "age_group_thresholds")
+               "child_max_false_covid", "age_group_thresholds", "adult_pneumonia",
+               "child_pneumonia")
 
 
 def operating_point_settings(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -227,6 +324,8 @@ def decision_for_config(
         child_max_false_covid=setting["child_max_false_covid"],
         by_age_group=bool(setting["age_group_thresholds"]) and age_groups is not None,
         pneumonia_anchor_unknown_age=False,
+        adult_pneumonia=str(setting["adult_pneumonia"]),
+        child_pneumonia=str(setting["child_pneumonia"]),
     )
 
 
@@ -243,6 +342,8 @@ def choose_decision(
     child_max_false_covid: float | None = None,
     by_age_group: bool = False,
     pneumonia_anchor_unknown_age: bool = True,
+    adult_pneumonia: str = "anchor",
+    child_pneumonia: str = "overall",
 ) -> dict[str, Any]:
     """The card's ``decision`` section, chosen on calibrated validation probabilities.
 
@@ -266,6 +367,8 @@ def choose_decision(
     on that group's validation films; children's COVID-19 threshold is anchored by
     ``child_max_false_covid`` on their non-COVID films (the data holds almost no child
     COVID-19). The top-level thresholds stay the rule for films of unknown age.
+    ``adult_pneumonia`` and ``child_pneumonia`` say how each group's Pneumonia threshold is
+    chosen (:data:`ADULT_PNEUMONIA_RULES`, :data:`CHILD_PNEUMONIA_RULES`).
     """
     labels = np.asarray(labels, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
@@ -279,16 +382,20 @@ def choose_decision(
                                 "min_confidence": float(min_confidence),
                                 "strict_thresholds": True}
     if by_age_group:
+        rule = AgeGroupRule(target_sensitivity, max_false_covid, max_false_pneumonia,
+                            child_max_false_covid, adult_pneumonia, child_pneumonia)
         own_groups = _age_group_thresholds(probabilities, labels, classes, priority, groups,
-                                           thresholds, target_sensitivity, max_false_covid,
-                                           max_false_pneumonia, child_max_false_covid)
+                                           thresholds, rule)
         if own_groups:
             decision["by_age_group"] = own_groups
     decision["operating_point"] = _measured_operating_point(probabilities, labels, classes,
                                                             decision, target_sensitivity)
     decision["operating_point"].update(_anchor_settings(
-        max_false_covid, max_false_pneumonia, pneumonia_anchor_unknown_age,
-        child_max_false_covid if by_age_group else None))
+        max_false_covid, max_false_pneumonia if adult_pneumonia == "anchor" or not by_age_group
+        else None, pneumonia_anchor_unknown_age, child_max_false_covid if by_age_group else None))
+    if by_age_group:
+        decision["operating_point"].update({"adult_pneumonia": adult_pneumonia,
+                                            "child_pneumonia": child_pneumonia})
     return decision
 
 

@@ -97,6 +97,11 @@ class TrainingConfig:
             thresholds, used where the age is known).
         age_group_thresholds: Give the card ``by_age_group`` thresholds for adults and
             children (used where DICOM PatientAge or a data file's age says the group).
+        adult_pneumonia: How the adults' Pneumonia threshold is chosen: ``anchor``
+            (``max_false_pneumonia`` of adult normals), ``balanced`` (as many adult
+            pneumonias found as adult normals spared) or ``overall`` (the all-ages one).
+        child_pneumonia: The children's Pneumonia threshold: ``overall`` or ``accuracy``
+            (the most children's validation films right).
     """
 
     task: str = "3class"
@@ -132,6 +137,8 @@ class TrainingConfig:
     max_false_pneumonia: float | None = 0.15
     child_max_false_covid: float | None = 0.01
     age_group_thresholds: bool = True
+    adult_pneumonia: str = "anchor"
+    child_pneumonia: str = "overall"
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Any, tuple[Any, ...]]] = [
@@ -146,6 +153,8 @@ class TrainingConfig:
             ("class_weighting", self.class_weighting, CLASS_WEIGHTINGS),
             ("strategy", self.strategy, (None, "mirrored", "multi-worker")),
             ("quantization", self.quantization, QUANTIZATIONS),
+            ("adult_pneumonia", self.adult_pneumonia, ("anchor", "balanced", "overall")),
+            ("child_pneumonia", self.child_pneumonia, ("overall", "accuracy")),
         ]
         for name, value, allowed in checks:
             if value not in allowed:

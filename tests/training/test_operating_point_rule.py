@@ -122,3 +122,108 @@ def test_decision_for_config_follows_the_training_config() -> None:
 def test_anchor_settings_are_validated(field: str) -> None:
     with pytest.raises(ValueError, match=r"1\.5"):
         TrainingConfig(**{field: 1.5})
+
+
+def test_balanced_threshold_by_hand() -> None:
+    from desktop_app.core.metrics.thresholds import threshold_for_balance
+
+    # Positives 0.4 .. 0.9, negatives 0.1 .. 0.6 (overlapping at 0.4 .. 0.6): no threshold
+    # makes both rates equal; the best ones are within one film (1/6) of each other.
+    scores = np.array([0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    positive = np.array([True] * 6 + [False] * 6)
+    threshold = threshold_for_balance(scores, positive, ~positive)
+    sens = (scores[positive] >= threshold).mean()
+    spec = (scores[~positive] < threshold).mean()
+    assert abs(sens - spec) <= 1 / 6 + 1e-9
+    # Separable scores: everything found and everything spared.
+    separable = np.array([0.8, 0.9, 0.1, 0.2])
+    split = np.array([True, True, False, False])
+    threshold = threshold_for_balance(separable, split, ~split)
+    assert 0.2 < threshold <= 0.8
+    with pytest.raises(ValueError, match="positives and negatives"):
+        threshold_for_balance(separable, np.ones(4, bool), np.zeros(4, bool))
+
+
+def _pneumonia_population(seed: int = 3) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Adult pneumonias score only a little above adult normals; children far apart."""
+    rng = np.random.default_rng(seed)
+    rows, labels, groups = [], [], []
+    for label, group, mean, count in ((0, "adult", 0.30, 80), (1, "adult", 0.40, 80),
+                                      (0, "child", 0.10, 80), (1, "child", 0.85, 160),
+                                      (2, "adult", 0.10, 60)):
+        for _ in range(count):
+            pneumonia = float(np.clip(rng.normal(mean, 0.12), 0.01, 0.97))
+            covid = 0.85 - pneumonia * 0.5 if label == 2 else 0.03
+            covid = min(covid, 0.98 - pneumonia)
+            rows.append([1 - covid - pneumonia, pneumonia, covid])
+            labels.append(label)
+            groups.append(group)
+    return np.array(rows), np.array(labels), groups
+
+
+def _adult_rates(spec: dict, probs: np.ndarray, labels: np.ndarray,
+                 groups: list[str]) -> tuple[float, float]:
+    """(adult pneumonias labelled Pneumonia, adult normals labelled Normal), ages known."""
+    found = [decide(probs[i], CLASSES, spec, "adult").label == "Pneumonia"
+             for i in range(len(labels)) if groups[i] == "adult" and labels[i] == 1]
+    spared = [decide(probs[i], CLASSES, spec, "adult").label == "Normal"
+              for i in range(len(labels)) if groups[i] == "adult" and labels[i] == 0]
+    return float(np.mean(found)), float(np.mean(spared))
+
+
+def test_adult_pneumonia_rules() -> None:
+    probs, labels, groups = _pneumonia_population()
+    common = dict(target_sensitivity=0.9, age_groups=groups, max_false_covid=0.10,
+                  max_false_pneumonia=0.15, child_max_false_covid=0.01, by_age_group=True,
+                  pneumonia_anchor_unknown_age=False)
+    specs = {rule: choose_decision(probs, labels, CLASSES, adult_pneumonia=rule, **common)
+             for rule in ("anchor", "balanced", "overall")}
+    for spec in specs.values():
+        validate_decision_spec(spec, CLASSES)
+    adult = {rule: spec["by_age_group"]["adult"]["thresholds"]["Pneumonia"]
+             for rule, spec in specs.items()}
+    assert adult["overall"] == specs["overall"]["thresholds"]["Pneumonia"]
+    # The anchor spares 85 % of adult normals and misses pneumonias; balanced evens them out.
+    found, spared = _adult_rates(specs["anchor"], probs, labels, groups)
+    assert spared >= 0.85 and found < spared - 0.2
+    found, spared = _adult_rates(specs["balanced"], probs, labels, groups)
+    assert abs(found - spared) <= 0.05
+    assert specs["balanced"]["operating_point"]["adult_pneumonia"] == "balanced"
+    assert "max_adult_false_pneumonia" not in specs["balanced"]["operating_point"]
+    assert specs["anchor"]["operating_point"]["max_adult_false_pneumonia"] == 0.15
+    with pytest.raises(ValueError, match="adult_pneumonia"):
+        choose_decision(probs, labels, CLASSES, adult_pneumonia="median", **common)
+
+
+def test_children_most_accurate_pneumonia_threshold() -> None:
+    probs, labels, groups = _pneumonia_population(4)
+    common = dict(target_sensitivity=0.9, age_groups=groups, max_false_covid=0.10,
+                  child_max_false_covid=0.01, by_age_group=True,
+                  pneumonia_anchor_unknown_age=False, adult_pneumonia="balanced")
+    overall = choose_decision(probs, labels, CLASSES, **common)
+    best = choose_decision(probs, labels, CLASSES, child_pneumonia="accuracy", **common)
+    children = [i for i in range(len(labels)) if groups[i] == "child"]
+
+    def correct(spec: dict) -> int:
+        return sum(decide(probs[i], CLASSES, spec, "child").label == CLASSES[labels[i]]
+                   for i in children)
+
+    assert correct(best) >= correct(overall)
+    # No other threshold does better on those films (the rule's own promise).
+    for value in np.linspace(0.05, 0.95, 19):
+        trial = {**best, "by_age_group": {**best["by_age_group"], "child": {"thresholds": {
+            **best["by_age_group"]["child"]["thresholds"], "Pneumonia": float(value)}}}}
+        assert correct(trial) <= correct(best)
+
+
+def test_config_carries_the_pneumonia_rules() -> None:
+    config = TrainingConfig(adult_pneumonia="balanced", child_pneumonia="accuracy")
+    assert TrainingConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="adult_pneumonia"):
+        TrainingConfig(adult_pneumonia="median")
+    with pytest.raises(ValueError, match="child_pneumonia"):
+        TrainingConfig(child_pneumonia="balanced")
+    probs, labels, groups = _pneumonia_population()
+    spec = decision_for_config(probs, labels, CLASSES, groups, config.to_dict())
+    assert spec["operating_point"]["adult_pneumonia"] == "balanced"
+    assert spec["operating_point"]["child_pneumonia"] == "accuracy"

@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "CURVE_THRESHOLDS",
     "sensitivity_curves",
+    "threshold_for_balance",
     "threshold_for_false_positive_rate",
     "threshold_for_sensitivity",
 ]
@@ -78,6 +79,39 @@ def threshold_for_false_positive_rate(scores: np.ndarray, negatives: np.ndarray,
     higher = values[values > kept]  # ties with it stay below too
     upper = float(higher.min()) if len(higher) else 1.0
     return float(np.clip((kept + upper) / 2.0, 1e-6, 1.0))
+
+
+def threshold_for_balance(scores: np.ndarray, positive: np.ndarray,
+                          negatives: np.ndarray) -> float:
+    """The threshold at which sensitivity on ``positive`` equals specificity on ``negatives``.
+
+    Neither finding the disease nor sparing the healthy counts for more: where a missed
+    pneumonia harms a patient as much as a healthy film called ill, the point of the curve
+    where both rates are equal (the equal-error point) is the one that weighs them alike.
+    Among thresholds that come equally close the one with the highest sum of the two is
+    taken, then the middle of that tied range (a margin on both sides for unseen films).
+
+    Raises:
+        ValueError: Without positives or negatives, naming the counts.
+    """
+    scores = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1.0)
+    positive = np.asarray(positive, dtype=bool)
+    negatives = np.asarray(negatives, dtype=bool) & ~positive
+    if not positive.any() or not negatives.any():
+        raise ValueError(f"a balanced threshold needs positives and negatives (got "
+                         f"{int(positive.sum())} and {int(negatives.sum())})")
+    candidates = np.unique(scores[positive | negatives])
+    sens = np.array([(scores[positive] >= t).mean() for t in candidates])
+    spec = np.array([(scores[negatives] < t).mean() for t in candidates])
+    gap = np.abs(sens - spec)
+    tied = np.flatnonzero(gap <= gap.min() + 1e-12)
+    total = sens[tied] + spec[tied]
+    tied = tied[total >= total.max() - 1e-12]
+    low, high = candidates[tied.min()], candidates[tied.max()]
+    below = candidates[candidates < low]
+    floor = below.max() if len(below) else 0.0
+    middle = (floor + high) / 2.0 if high == low else (low + high) / 2.0
+    return float(np.clip(middle, 1e-6, 1.0))
 
 
 #: Thresholds a sensitivity curve is recorded at (0, 0.01, ..., 1).
