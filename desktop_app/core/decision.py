@@ -36,7 +36,7 @@ probabilities, so a clinician sees why.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,7 @@ __all__ = ["AGE_GROUP_WORDS", "Decision", "decide", "thresholds_for", "validate_
 
 #: The age groups a card may give thresholds for, as the reason names them.
 AGE_GROUP_WORDS = {"child": "children", "adult": "adults"}
+_GROUP_ADJECTIVES = {"child": "children's", "adult": "adult"}
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,28 @@ class Decision:
         uncertain: True when no class is confidently ahead (see module docs).
         reason: One sentence explaining the choice, shown in the UI.
         age_group: The age group whose thresholds applied (``None``: the top-level ones).
+        thresholds: The operating thresholds that applied, per finding.
+        grouped: True when the card has thresholds per age group (so which set applied,
+            and why, is part of the answer).
     """
 
     label: str
     uncertain: bool
     reason: str
     age_group: str | None = None
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    grouped: bool = False
+
+    def thresholds_words(self) -> str:
+        """``"adult thresholds (COVID-19 34 %, Pneumonia 52 %)"``: which set decided."""
+        values = ", ".join(f"{name} {value:.0%}" for name, value in self.thresholds.items())
+        if self.age_group is not None:
+            which = f"{_GROUP_ADJECTIVES.get(self.age_group, self.age_group)} thresholds"
+        elif self.grouped:
+            which = "thresholds for all ages"
+        else:
+            which = "operating thresholds"
+        return f"{which} ({values})" if values else which
 
 
 def validate_decision_spec(spec: Mapping[str, Any], classes: Sequence[str]) -> None:
@@ -154,6 +171,7 @@ def decide(
     """
     probs = {name: float(p) for name, p in zip(classes, probabilities, strict=True)}
     thresholds, group = thresholds_for(spec, age_group)
+    grouped = bool(spec.get("by_age_group"))
     if group is not None:
         which = f" for {AGE_GROUP_WORDS[group]}"
     elif spec.get("by_age_group"):
@@ -174,7 +192,8 @@ def decide(
                           f"threshold {thresholds[name]:.0%}{which}")
             if uncertain:
                 reason += f", but is below {min_confidence:.0%}: treat as uncertain"
-            return Decision(label=name, uncertain=uncertain, reason=reason, age_group=group)
+            return Decision(label=name, uncertain=uncertain, reason=reason, age_group=group,
+                            thresholds=thresholds, grouped=grouped)
     if spec.get("strict_thresholds", False):
         top = next(name for name in ranked if name not in thresholds)
         missed = ", ".join(f"{name} {probs[name]:.0%} < {thresholds[name]:.0%}"
@@ -184,11 +203,13 @@ def decide(
         if uncertain:
             reason += f" ({probs[top]:.0%}, below the {min_confidence:.0%} needed to be " \
                       "confident)"
-        return Decision(label=top, uncertain=uncertain, reason=reason, age_group=group)
+        return Decision(label=top, uncertain=uncertain, reason=reason, age_group=group,
+                        thresholds=thresholds, grouped=grouped)
     uncertain = probs[top] < min_confidence
     reason = f"{top} is the most probable class ({probs[top]:.0%})"
     if uncertain:
         reason += f", below the {min_confidence:.0%} needed to be confident"
     if group is not None:
         reason += f"; no finding reaches its threshold{which}"
-    return Decision(label=top, uncertain=uncertain, reason=reason, age_group=group)
+    return Decision(label=top, uncertain=uncertain, reason=reason, age_group=group,
+                    thresholds=thresholds, grouped=grouped)

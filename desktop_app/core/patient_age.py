@@ -27,6 +27,7 @@ __all__ = [
     "PatientAge",
     "age_from_dataset",
     "age_from_dates",
+    "age_group_basis",
     "decision_age_group",
     "parse_age_string",
     "parse_dicom_date",
@@ -238,3 +239,19 @@ def decision_age_group(age: PatientAge | None, hint: str | None) -> str:
     if age is not None and age.known:
         return age.age_group
     return hint if hint in ("child", "adult") else "unknown"
+
+
+def age_group_basis(age: PatientAge | None, age_group: str) -> str:
+    """Why a film was decided for ``age_group``, in words a reader can check.
+
+    ``"PatientAge 045Y"`` (the header's own words), ``"the age group 'adult' given with the
+    film"`` (a data file's ``age``/``age_group``), or ``"age unknown: no PatientAge; ..."``.
+    One wording for the window, the exports and the Structured Report.
+    """
+    if age is not None and age.known:
+        return age.source.removeprefix("DICOM ") if age.source else f"age {age.describe()}"
+    if age_group in ("child", "adult"):
+        return f"the age group {age_group!r} given with the film"
+    if age is not None and age.reason:
+        return f"age unknown: {age.reason}"
+    return "age unknown"

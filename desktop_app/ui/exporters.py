@@ -62,12 +62,13 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
         calibration: Its :func:`~desktop_app.core.model.calibration_line.calibration_line`
             (``None``: a model as trained). Filled in only on rows answered by that model, so
             a row answered before a switch never claims a calibration it was not given; the
-            column comes last so the columns readers already rely on keep their places.
+            column comes after the columns readers already relied on, so they keep their places;
+            ``thresholds`` (which operating thresholds decided, and why: 2026-12-07) after it.
     """
     header = ["name", "path", "status", "label", "uncertain",
               *(f"p_{name}" for name in classes), "out_of_distribution", "ood_reason", "caution",
               "error", "decision_reason", "model_id", "patient_age_years", "age_group",
-              "sop_instance_uid", "calling_ae", "received", "site_calibration"]
+              "sop_instance_uid", "calling_ae", "received", "site_calibration", "thresholds"]
     rows = [header]
     for record in records:
         result = record.result
@@ -95,6 +96,7 @@ def csv_rows(records: Sequence[RowRecord], classes: Sequence[str],
             record.received.isoformat(timespec="seconds") if record.received else "",
             _safe_cell(calibration or "") if result is not None
             and is_from_model(result, model_id) else "",
+            _safe_cell(result.thresholds_note if result is not None else ""),
         ])
     return rows
 

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app import DISCLAIMER
-from desktop_app.core.decision import AGE_GROUP_WORDS
 from desktop_app.core.metrics.figures import FEW_IMAGES, age_group_label, format_figure, is_few
 from desktop_app.core.model.calibration_line import calibration_line
 from desktop_app.ui.card_metrics import (
@@ -363,18 +362,13 @@ class ResultPanel(QtWidgets.QScrollArea):
 
 
 def _thresholds_note(result: ImageResult) -> str:
-    """Says when the card's thresholds for the patient's age group decided the label.
+    """Which thresholds decided the label, and why that set (the core's one wording).
 
     A card may hold thresholds per age group; the same probabilities can then give a child
     and an adult different labels, so the reader is told which rule applied and why.
     """
-    group = result.decision.age_group if result.decision is not None else None
-    if group is None:
-        return ""
-    where = (f"the patient's age: {_age_words(result.age)}" if result.age is not None
-             and result.age.known else "the age group given with the film")
-    return (f"\nDecided at the model's operating thresholds for "
-            f"{AGE_GROUP_WORDS.get(group, group)} ({where}).")
+    note = result.thresholds_note
+    return f"\nDecided at the {note}." if note else ""
 
 
 def _age_words(age: PatientAge | None) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from desktop_app.core.classify.analysis import Analyzer, decision_age_group
 from desktop_app.core.classify.synthetic import synthetic_radiograph
-from desktop_app.core.decision import decide
+from desktop_app.core.decision import decide, thresholds_for
 from desktop_app.core.metrics.decisions import decision_predictions
 from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.patient_age import PatientAge
@@ -96,3 +96,27 @@ def test_validate_decides_with_the_csvs_age(analyzer: Analyzer, tmp_path: Path) 
     covid = result.classes.index("COVID-19")
     assert matrix[:, covid].sum() == sum(i.predicted == "COVID-19" for i in measured)
     assert by_name["img1.png"].age_group == "child"
+
+
+def test_every_answer_says_which_thresholds_decided_and_why(analyzer: Analyzer,
+                                                            tmp_path: Path) -> None:
+    from desktop_app.core.patient_age import age_group_basis
+
+    adult, unknown = analyzer.analyse([_film(tmp_path, "a.dcm", "045Y"),
+                                       _film(tmp_path, "u.dcm", None)])
+    thresholds = adult.decision.thresholds
+    assert thresholds == thresholds_for(analyzer.card.decision, "adult")[0]
+    words = ", ".join(f"{name} {value:.0%}" for name, value in thresholds.items())
+    assert adult.thresholds_note == f"adult thresholds ({words}): PatientAge 045Y"
+    record = adult.to_json()
+    assert (record["age_group"], record["patient_age_years"], record["age_source"]) == (
+        "adult", 45.0, "DICOM PatientAge 045Y")
+    assert record["thresholds"] == adult.thresholds_note
+    assert record["decision_reason"] == adult.decision.reason
+    assert unknown.thresholds_note.startswith("thresholds for all ages (")
+    assert "age unknown: " in unknown.thresholds_note
+    assert "PatientAge" in unknown.thresholds_note
+    # A data file's age group, for formats without an age.
+    assert age_group_basis(PatientAge.unknown("PNG"), "child") == \
+        "the age group 'child' given with the film"
+    assert age_group_basis(None, "unknown") == "age unknown"

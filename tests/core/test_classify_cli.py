@@ -17,7 +17,8 @@ from desktop_app.core.cli.self_test import run_self_test
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECORD_KEYS = {"path", "ok", "label", "probabilities", "out_of_distribution", "ood_reason",
-               "caution", "model"}
+               "caution", "model", "age_group", "patient_age_years", "age_source",
+               "decision_reason", "thresholds"}
 
 
 @pytest.fixture

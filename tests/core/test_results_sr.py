@@ -66,6 +66,10 @@ def test_labelled_answer_reads_back_as_codes_numbers_and_words(tmp_path: Path) -
     assert "Site calibration: calibrated for Ward 3 on 2026-12-01 from 400 films" in texts
     assert f"LungLens is {DECISION_SUPPORT}" in texts
     assert any(t.startswith("Decision: COVID-19 probability 62%") for t in texts)
+    # Which thresholds decided, in the window's words.
+    result = labelled_result(Path("film.dcm"))
+    assert result.thresholds_note
+    assert f"Decided at the {result.thresholds_note}" in texts
     algorithm = {_meaning(i): str(i.TextValue) for i in items
                  if _meaning(i) in ("Algorithm Name", "Algorithm Version")}
     assert algorithm == {"Algorithm Name": MODEL_ID, "Algorithm Version": "1.2"}

@@ -97,3 +97,24 @@ def test_a_stored_answer_is_shown_only_for_the_model_that_gave_it() -> None:
     assert failed.error == "file is truncated"
     assert result_from_row(_row(card, model_id="another-model"), card) is None
     assert result_from_row(_row(card, status="queued"), card) is None
+
+
+def test_a_stored_answer_is_rebuilt_for_the_age_group_it_was_given_for() -> None:
+    card = ModelCard.read(bundled_model_dir() / "model_card.json")
+    assert card.decision.get("by_age_group"), "the bundled card decides per age group"
+    adult_record = {"ok": True, "out_of_distribution": False, "age_group": "adult",
+                    "patient_age_years": 45.0, "age_source": "DICOM PatientAge 045Y"}
+    result = result_from_row(_row(card, record=adult_record), card)
+    assert result is not None
+    assert result.decision == decide([0.1, 0.2, 0.7], card.classes, card.decision,
+                                     age_group="adult")
+    assert result.age is not None
+    assert result.age.years == 45.0
+    assert result.thresholds_note.startswith("adult thresholds (COVID-19 ")
+    assert result.thresholds_note.endswith("): PatientAge 045Y")
+    # A record of before 2026-12-07 keeps no age: the thresholds for all ages, as then.
+    old = result_from_row(_row(card), card)
+    assert old is not None
+    assert old.decision.age_group is None
+    assert old.thresholds_note.startswith("thresholds for all ages (")
+    assert "the worklist keeps no patient age" in old.thresholds_note

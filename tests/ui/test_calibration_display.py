@@ -88,10 +88,13 @@ def test_csv_adds_the_calibration_as_the_last_column(bundles, tmp_path: Path) ->
                RowRecord(2, tmp_path / "c.png", Status.QUEUED, None)]
     header, *rows = csv_rows(records, calibrated.card.classes, calibrated.model_id, line)
     plain_header, *plain_rows = csv_rows(records, trained.card.classes, trained.model_id)
-    assert header[-1] == "site_calibration"
-    assert header[:-1] == plain_header[:-1]  # the existing columns keep their places
-    assert [row[-1] for row in rows] == [line, "", ""]
-    assert [row[-1] for row in plain_rows] == ["", "", ""]
+    assert header[-2:] == ["site_calibration", "thresholds"]
+    assert header == plain_header  # the existing columns keep their places
+    assert [row[-2] for row in rows] == [line, "", ""]
+    assert [row[-2] for row in plain_rows] == ["", "", ""]
+    # Which thresholds decided: only for the answered rows.
+    assert rows[0][-1].startswith(("operating thresholds (", "thresholds for all ages ("))
+    assert rows[2][-1] == ""
     assert write_csv(tmp_path / "out.csv", records[:1], calibrated.card.classes,
                      calibrated.model_id, line) == 1
     assert line in (tmp_path / "out.csv").read_text(encoding="utf-8-sig")

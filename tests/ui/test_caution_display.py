@@ -122,7 +122,11 @@ def test_the_panel_says_when_the_thresholds_of_an_age_group_decided(
     assert child.decision.age_group == "child"
     text = panel.reason_label.text()
     assert "reaches the operating threshold for children" in text
-    assert ("Decided at the model's operating thresholds for children (the patient's age: "
-            "8 years (DICOM PatientAge 008Y))") in text
+    assert "Decided at the children's thresholds (COVID-19 " in text
+    assert text.rstrip().endswith("): PatientAge 008Y.")
+    assert child.thresholds_note in text
     panel.set_result(unknown)
-    assert "Decided at the model's operating thresholds" not in panel.reason_label.text()
+    text = panel.reason_label.text()
+    assert "children's thresholds" not in text
+    assert "Decided at the thresholds for all ages (COVID-19 " in text
+    assert "): age unknown: " in text

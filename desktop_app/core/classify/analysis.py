@@ -38,7 +38,7 @@ from desktop_app.core.gate import (
 from desktop_app.core.imaging import LoadedImage, load_image, model_min_side, sniff_format
 from desktop_app.core.imaging.model_geometry import match_model_geometry
 from desktop_app.core.model.model_bundle import ModelBundle
-from desktop_app.core.patient_age import PatientAge, decision_age_group
+from desktop_app.core.patient_age import PatientAge, age_group_basis, decision_age_group
 from desktop_app.core.preprocessing import PreprocessedImage
 
 __all__ = [
@@ -156,6 +156,21 @@ class ImageResult:
         return self.ood.caution
 
     @property
+    def thresholds_note(self) -> str:
+        """Which operating thresholds decided the film, and why that set.
+
+        For example ``"adult thresholds (COVID-19 34%, Pneumonia 52%): PatientAge 045Y"``.
+        The same probabilities can give an adult and a child different labels, so every
+        answer says which set applied; empty when nothing was decided (error, refusal).
+        """
+        if self.decision is None or self.out_of_distribution or not self.ok:
+            return ""
+        words = self.decision.thresholds_words()
+        if not self.decision.grouped:
+            return words
+        return f"{words}: {age_group_basis(self.age, self.age_group)}"
+
+    @property
     def label(self) -> str | None:
         """The label, or ``None`` for errors and out-of-distribution inputs."""
         if not self.ok or self.out_of_distribution or self.decision is None:
@@ -175,6 +190,12 @@ class ImageResult:
             "ood_reason": self.ood.reason if self.ood else None,
             "caution": self.caution,
             "model": self.model_id,
+            "age_group": self.age_group,
+            "patient_age_years": None if self.age is None or self.age.years is None
+            else round(self.age.years, 2),
+            "age_source": self.age.source or None if self.age is not None else None,
+            "decision_reason": self.decision.reason if self.decision is not None else None,
+            "thresholds": self.thresholds_note or None,
         }
 
 

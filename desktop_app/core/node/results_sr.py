@@ -78,6 +78,7 @@ def _texts(result: ImageResult, facts: AlgorithmFacts) -> list[str]:
     texts = [f"LungLens answer: {answer_words(result)}"]
     if result.decision is not None:
         texts.append(f"Decision: {result.decision.reason}")
+        texts.append(f"Decided at the {result.thresholds_note}")
         if result.decision.uncertain:
             texts.append("Uncertain: no class is confidently ahead")
     if result.caution is not None:

@@ -10,6 +10,8 @@ model's probabilities under this card's operating point would be a wrong answer.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from desktop_app.core.classify.analysis import ImageResult
@@ -36,13 +38,32 @@ def result_from_row(row: FilmRow, card: ModelCard) -> ImageResult | None:
         return None
     if set(row.probabilities) != set(card.classes):
         return None
-    refused = bool((row.record or {}).get("out_of_distribution"))
+    record = row.record or {}
+    refused = bool(record.get("out_of_distribution"))
     probabilities = np.array([row.probabilities[name] for name in card.classes])
+    age, age_group = _stored_age(record)
     return ImageResult(
         path=row.stored_file,
         model_id=card.model_id,
         probabilities=dict(row.probabilities),
-        decision=None if refused else decide(probabilities, card.classes, card.decision),
+        decision=None if refused else decide(probabilities, card.classes, card.decision,
+                                             age_group=age_group),
         ood=OodVerdict(refused, row.refusal if refused else None),
-        age=PatientAge.unknown(_AGE_NOT_KEPT),
+        age=age,
+        age_group=age_group,
     )
+
+
+def _stored_age(record: dict[str, Any]) -> tuple[PatientAge, str]:
+    """The age and age group the film was decided for, as its record keeps them.
+
+    The answer must be rebuilt for the same age group it was given for (an adult's film
+    decided at the adult thresholds stays so after a restart); records written before
+    2026-12-07 keep no age and are shown for an unknown age, as they were then.
+    """
+    group = record.get("age_group")
+    group = group if group in ("child", "adult") else "unknown"
+    years = record.get("patient_age_years")
+    if isinstance(years, int | float) and not isinstance(years, bool):
+        return PatientAge(float(years), str(record.get("age_source") or "")), group
+    return PatientAge.unknown(_AGE_NOT_KEPT), group
