@@ -278,18 +278,9 @@ def leave_one_source_out_rows(card: ModelCard) -> list[list[str]]:
     return rows
 
 
-def _in_words(entry: Any) -> str:
-    """``"18.9 % of 164 films (95 % CI 11.5-26.7)"``, for a sentence."""
-    value = _value(entry)
-    if value is None:
-        return "— (not measured)"
-    text = f"{value:.1%}".replace("%", " %")
-    if isinstance(entry.get("n"), int):
-        text += f" of {entry['n']} films"
-    ci = entry.get("ci95")
-    if isinstance(ci, list | tuple) and len(ci) == 2:
-        text += f" (95 % CI {100 * ci[0]:.1f}-{100 * ci[1]:.1f})"
-    return text
+#: A figure inside a sentence: "18.9 % of 164 films (95 % CI 11.5-26.7)".
+_SENTENCE: dict[str, Any] = {"in_words": True, "flag_few": False,
+                             "missing": "— (not measured)"}
 
 
 def _value(entry: Any) -> float | None:
@@ -318,11 +309,12 @@ def plain_limits(card: ModelCard) -> list[str]:
         for run in runs:
             if not isinstance(run, Mapping):
                 continue
+            found = format_figure(run.get("covid_sensitivity"), **_SENTENCE)
+            false = format_figure(run.get("non_covid_labelled_covid"), **_SENTENCE)
             limits.append(
                 f"With every {run.get('source', '?')} film left out of training (a hospital "
-                f"the model never saw), COVID-19 was found in "
-                f"{_in_words(run.get('covid_sensitivity'))} and films without COVID-19 were "
-                f"labelled COVID-19 in {_in_words(run.get('non_covid_labelled_covid'))}: at a new "
+                f"the model never saw), COVID-19 was found in {found} and films without "
+                f"COVID-19 were labelled COVID-19 in {false}: at a new "
                 "site expect worse figures than on the test set, and validate the model on "
                 "your own films before relying on it.")
     else:
@@ -342,7 +334,8 @@ def _population_limits(populations: Mapping[str, Any]) -> list[str]:
     rate = _value(false_covid)
     if rate is not None and rate > 0:
         limits.append(
-            f"Adults without COVID-19 were labelled COVID-19 in {_in_words(false_covid)}, "
+            "Adults without COVID-19 were labelled COVID-19 in "
+            f"{format_figure(false_covid, **_SENTENCE)}, "
             f"about 1 in {max(1, round(1 / rate))}: "
             "a COVID-19 label on an adult needs confirming by other means.")
     adult_acc = _value(adult.get("accuracy")) if isinstance(adult, Mapping) else None

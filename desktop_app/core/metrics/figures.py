@@ -108,8 +108,11 @@ def is_few(entry: Any) -> bool:
 
 def format_figure(entry: Any, *, percent: bool = True, with_n: bool = True,
                   flag_few: bool = True, missing: str = "no data",
-                  decimals: int | None = None) -> str:
+                  decimals: int | None = None, in_words: bool = False) -> str:
     """``"12.3 % (8.1-17.0), n=140"``: value, 95 % interval and the images it rests on.
+
+    The one formatter of a ``{value, ci95, n}`` figure: tables, reports, the panel and the
+    card's sentences all use it, so a figure reads the same wherever it is shown.
 
     Args:
         entry: ``{"value", "ci95", "n"}`` or None (no image supports the figure).
@@ -118,6 +121,7 @@ def format_figure(entry: Any, *, percent: bool = True, with_n: bool = True,
         flag_few: Append :data:`FEW_IMAGES_MARK` when ``n`` is below :data:`FEW_IMAGES`.
         missing: Text for a figure that could not be measured.
         decimals: Digits after the point (default: 1 for percentages, 3 for 0-1 numbers).
+        in_words: For a sentence: ``"18.9 % of 164 films (95 % CI 11.5-26.7)"``.
     """
     figure = _figure(entry)
     if figure is None:
@@ -130,6 +134,12 @@ def format_figure(entry: Any, *, percent: bool = True, with_n: bool = True,
 
     text = number(float(figure["value"])) + (" %" if percent else "")
     interval = _interval(figure)
+    if in_words:
+        if isinstance(figure.get("n"), int):
+            text += f" of {figure['n']} films"
+        if interval is not None:
+            text += f" (95 % CI {number(interval[0])}-{number(interval[1])})"
+        return text
     if interval is not None:
         text += f" ({number(interval[0])}-{number(interval[1])})"
     if with_n and isinstance(figure.get("n"), int):
