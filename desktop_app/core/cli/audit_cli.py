@@ -11,7 +11,6 @@ cannot be read, 2 on usage errors.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,9 +18,8 @@ from typing import TextIO
 
 from desktop_app import DISCLAIMER
 from desktop_app.core.audit_trail import AuditEvent
-from desktop_app.core.cli.worklist_cli import parse_date
-from desktop_app.core.locations import user_data_dir
-from desktop_app.core.node.worklist_store import WORKLIST_FILE, WorklistStore, start_of_local_day
+from desktop_app.core.cli.worklist_cli import parse_date, read_worklist
+from desktop_app.core.node.worklist_store import start_of_local_day
 
 __all__ = ["build_parser", "run_audit"]
 
@@ -53,15 +51,11 @@ def run_audit(argv: Sequence[str], stdout: TextIO | None = None,
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     args = build_parser().parse_args(list(argv))
-    data_dir = args.data_dir or user_data_dir()
-    if not (data_dir / WORKLIST_FILE).is_file():
-        print(f"error: no worklist in {str(data_dir)!r} (nothing recorded yet?)", file=stderr)
-        return 1
-    try:
-        with WorklistStore.in_folder(data_dir) as store:
-            events = store.audit_events(start_of_local_day(args.since) if args.since else None)
-    except sqlite3.Error as error:
-        print(f"error: cannot read the audit trail in {str(data_dir)!r}: {error}", file=stderr)
+    since = start_of_local_day(args.since) if args.since else None
+    events = read_worklist(args.data_dir, lambda store: store.audit_events(since),
+                           what="the audit trail", nothing="nothing recorded yet?",
+                           stderr=stderr)
+    if events is None:
         return 1
     for event in events:
         print(event.to_json() if args.json else _line(event), file=stdout)

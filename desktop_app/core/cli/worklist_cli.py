@@ -17,9 +17,9 @@ import datetime as dt
 import json
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from desktop_app import DISCLAIMER
 from desktop_app.core.locations import user_data_dir
@@ -31,7 +31,9 @@ from desktop_app.core.node.worklist_store import (
     start_of_local_day,
 )
 
-__all__ = ["build_parser", "parse_date", "run_worklist"]
+_T = TypeVar("_T")
+
+__all__ = ["build_parser", "parse_date", "read_worklist", "run_worklist"]
 
 
 def parse_date(text: str) -> dt.date:
@@ -82,25 +84,45 @@ def _line(row: FilmRow, send: FilmSendState) -> str:
     return line.rstrip()
 
 
+def read_worklist(data_dir: Path | None, read: Callable[[WorklistStore], _T], *, what: str,
+                  nothing: str, stderr: TextIO) -> _T | None:
+    """``read(store)`` on the data folder's worklist; ``None`` after saying why it cannot be.
+
+    One way for every command that reads the worklist (``worklist``, ``audit``): a folder
+    without one, or a database that cannot be read, is an error naming the folder.
+
+    Args:
+        data_dir: The data folder (``None``: the user data folder).
+        read: Reads what the command prints, inside one open store.
+        what: What is read, for the error ("the audit trail").
+        nothing: Why there may be no worklist yet, for the error.
+        stderr: Where errors go.
+    """
+    folder = data_dir or user_data_dir()
+    if not (folder / WORKLIST_FILE).is_file():
+        print(f"error: no worklist in {str(folder)!r} ({nothing})", file=stderr)
+        return None
+    try:
+        with WorklistStore.in_folder(folder) as store:
+            return read(store)
+    except sqlite3.Error as error:
+        print(f"error: cannot read {what} in {str(folder)!r}: {error}", file=stderr)
+        return None
+
+
 def run_worklist(argv: Sequence[str], stdout: TextIO | None = None,
                  stderr: TextIO | None = None) -> int:
     """Run the worklist command; return the exit status."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     args = build_parser().parse_args(list(argv))
-    data_dir = args.data_dir or user_data_dir()
-    if not (data_dir / WORKLIST_FILE).is_file():
-        print(f"error: no worklist in {str(data_dir)!r} (nothing received yet?)", file=stderr)
-        return 1
     since = start_of_local_day(args.since) if args.since else None
-    try:
-        with WorklistStore.in_folder(data_dir) as store:
-            rows = store.films(since)
-            counts = store.counts()
-            sending = Outbox(store).film_states()
-    except sqlite3.Error as error:
-        print(f"error: cannot read the worklist in {str(data_dir)!r}: {error}", file=stderr)
+    read = read_worklist(args.data_dir, lambda store: (store.films(since), store.counts(),
+                                                       Outbox(store).film_states()),
+                         what="the worklist", nothing="nothing received yet?", stderr=stderr)
+    if read is None:
         return 1
+    rows, counts, sending = read
     for row in rows:
         send = sending.get(row.sop_instance_uid, _NOT_CONFIGURED)
         print(_json(row, send) if args.json else _line(row, send), file=stdout)
