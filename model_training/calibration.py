@@ -43,6 +43,7 @@ __all__ = [
     "choose_decision",
     "decision_for_config",
     "decision_predictions",
+    "describe_rule",
     "fit_temperature",
     "operating_point_settings",
     "threshold_for_false_positive_rate",
@@ -299,6 +300,24 @@ def operating_point_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
     defaults = TrainingConfig()
     return {name: config.get(name, getattr(defaults, name)) for name in RULE_FIELDS}
+
+
+def describe_rule(setting: Mapping[str, Any]) -> str:
+    """The rule of :func:`operating_point_settings` in words, for the card's ``decided``."""
+    words = [f"{float(setting['target_sensitivity']):.0%} validation sensitivity per finding",
+             "strict thresholds"]
+    if setting.get("max_false_covid") is not None:
+        words.append(f"COVID-19 anchored at {float(setting['max_false_covid']):.0%} of adult "
+                     "non-COVID films")
+    if setting.get("age_group_thresholds"):
+        adult = {"anchor": f"anchored at {setting.get('max_false_pneumonia')} of adult normals",
+                 "balanced": "balanced (adult pneumonias found = adult normals spared)",
+                 "overall": "the all-ages threshold"}[str(setting["adult_pneumonia"])]
+        child = {"overall": "the all-ages threshold",
+                 "accuracy": "the most children's films right"}[str(setting["child_pneumonia"])]
+        words.append(f"age-group thresholds (adults' Pneumonia {adult}; children's Pneumonia "
+                     f"{child})")
+    return ", ".join(words) + " (docs/operating_point.md)"
 
 
 def decision_for_config(

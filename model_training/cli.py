@@ -86,6 +86,45 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantization", choices=QUANTIZATIONS, default="none",
                         help="LiteRT model the app runs: none (default; float32, equal to "
                              "Keras within 1e-4) or int8 (calibrated and evaluated as int8)")
+    _add_rule_options(parser, defaults_from="today's rule (docs/operating_point.md)")
+
+
+def _add_rule_options(parser: Any, *, defaults_from: str) -> None:
+    """The operating-point rule's settings a command may override."""
+    from model_training.calibration import ADULT_PNEUMONIA_RULES, CHILD_PNEUMONIA_RULES
+
+    parser.add_argument("--max-false-covid", type=_fraction_or_none, default=None,
+                        metavar="F", help="COVID-19 anchor: at most this share of adult "
+                        f"non-COVID validation films reach it ('none': no anchor; default: "
+                        f"{defaults_from})")
+    parser.add_argument("--adult-pneumonia", choices=ADULT_PNEUMONIA_RULES, default=None,
+                        help=f"how the adults' Pneumonia threshold is chosen (default: "
+                             f"{defaults_from})")
+    parser.add_argument("--child-pneumonia", choices=CHILD_PNEUMONIA_RULES, default=None,
+                        help=f"how the children's Pneumonia threshold is chosen (default: "
+                             f"{defaults_from})")
+
+
+def _fraction_or_none(text: str) -> float | str:
+    """A share in [0, 1), or ``none``."""
+    if text.strip().lower() == "none":
+        return "none"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1) or 'none': {text!r}") \
+            from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1) or 'none': {text!r}")
+    return value
+
+
+def rule_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The rule settings given on the command line (``none`` -> ``None``)."""
+    given = {"max_false_covid": args.max_false_covid, "adult_pneumonia": args.adult_pneumonia,
+             "child_pneumonia": args.child_pneumonia}
+    return {key: None if value == "none" else value
+            for key, value in given.items() if value is not None}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -158,6 +197,7 @@ def _add_evaluate_decide_export(sub: Any) -> None:
     decide.add_argument("--data", required=True, help="the dataset the bundle was trained on")
     decide.add_argument("--report-dir", default=None,
                         help="rewrite report.json and its figures here")
+    _add_rule_options(decide, defaults_from="the card's training config, else today's rule")
 
     export = sub.add_parser("export", help="re-export a saved training run (no retraining)")
     export.add_argument("--run", required=True, help="run folder written by 'train'")
@@ -300,6 +340,7 @@ def _config_from_args(args: argparse.Namespace) -> Any:
         class_weighting=args.class_weighting,
         strategy=args.strategy, initial_model=args.initial_model,
         quantization=args.quantization, target_sensitivity=args.target_sensitivity,
+        **rule_overrides(args),
     )
 
 
@@ -438,6 +479,7 @@ def _cmd_decide(args: argparse.Namespace) -> int:
     from model_training.redecide import redecide_bundle
 
     card = redecide_bundle(args.model, args.data, report_dir=args.report_dir,
+                           rule=rule_overrides(args),
                            log=lambda line: print(line, file=sys.stderr))
     decision = card["decision"]
     _print_json({"model_id": card["model_id"], "thresholds": decision["thresholds"],

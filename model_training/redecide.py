@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ def redecide_bundle(
     report_dir: Path | str | None = None,
     bootstrap_rounds: int = 1000,
     cache_dir: Path | str | None = None,
+    rule: Mapping[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Rewrite a bundle card's decision, gate and metrics by the current rules.
@@ -49,6 +50,8 @@ def redecide_bundle(
             the folder the export wrote its report to (its training curves are kept).
         bootstrap_rounds: Bootstrap resamples for the TEST intervals.
         cache_dir: Preprocessed-image cache (default: the user cache).
+        rule: Operating-point settings that replace the card's (``max_false_covid``,
+            ``adult_pneumonia``, ...: :data:`model_training.calibration.RULE_FIELDS`).
         log: Receives one line per step.
 
     Returns:
@@ -62,14 +65,18 @@ def redecide_bundle(
     from desktop_app.core.model.model_bundle import load_bundle
     from desktop_app.core.model.model_card import CARD_FILE
     from desktop_app.core.site.check_set_record import record_check_set
+    from model_training.calibration import RULE_FIELDS
 
+    unknown = sorted(set(rule or {}) - set(RULE_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown operating-point setting(s) {unknown}; known: {RULE_FIELDS}")
     say = log or (lambda _line: None)
     folder = Path(model_dir)
     bundle = load_bundle(folder)
     card_path = folder / CARD_FILE
     card = json.loads(card_path.read_text(encoding="utf-8"))
     classes = list(bundle.card.classes)
-    config = dict(card.get("training_config", {}))
+    config = {**card.get("training_config", {}), **(rule or {})}
     table = _split_table(data, bundle.card.task, config)
     model = TfliteModel(bundle)
     temperature = float(bundle.card.temperature)
@@ -162,7 +169,11 @@ def _decision(val: dict[str, Any], classes: list[str], temperature: float,
               config: dict[str, Any], say: Callable[[str], None]
               ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Today's operating point on the validation split, dated; and the rule's settings."""
-    from model_training.calibration import decision_for_config, operating_point_settings
+    from model_training.calibration import (
+        decision_for_config,
+        describe_rule,
+        operating_point_settings,
+    )
     from model_training.evaluation import population_columns
     from model_training.metrics import softmax
 
@@ -173,8 +184,7 @@ def _decision(val: dict[str, Any], classes: list[str], temperature: float,
     decision["decided"] = {
         "date": dt.datetime.now(dt.UTC).date().isoformat(),
         "by": "model_training.redecide (python -m model_training decide)",
-        "rule": "90 % validation sensitivity per finding, strict thresholds, specificity "
-                "anchors on adult films, age-group thresholds (docs/operating_point.md)",
+        "rule": describe_rule(rule),
     }
     say(f"thresholds {decision['thresholds']}; by age group "
         f"{ {k: v['thresholds'] for k, v in decision.get('by_age_group', {}).items()} }")

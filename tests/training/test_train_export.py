@@ -244,14 +244,23 @@ def test_redecide_rewrites_decisions_and_gate_not_weights(
 
     report = tmp_path / "bundle" / "report"
     before = json.loads((report / "report.json").read_text(encoding="utf-8"))
+    with pytest.raises(ValueError, match="unknown operating-point setting"):
+        redecide_bundle(tmp_path / "bundle", folder, rule={"max_false_flu": 0.1})
     new = redecide_bundle(tmp_path / "bundle", folder, report_dir=report,
-                          bootstrap_rounds=10, cache_dir=result.config.cache_dir)
+                          bootstrap_rounds=10, cache_dir=result.config.cache_dir,
+                          rule={"adult_pneumonia": "overall"})
     bundle = load_bundle(tmp_path / "bundle")
     assert bundle.model_id == card["model_id"]
     assert {name: sha256_file(tmp_path / "bundle" / name) for name in card["files"]} == hashes
     assert new["decision"]["strict_thresholds"] is True
     assert new["decision"]["decided"]["by"].startswith("model_training.redecide")
     assert new["training_config"]["max_false_covid"] == TrainingConfig().max_false_covid
+    # A setting given to decide replaces the card's and is recorded with the rule's words.
+    assert new["training_config"]["adult_pneumonia"] == "overall"
+    assert "adults' Pneumonia the all-ages threshold" in new["decision"]["decided"]["rule"]
+    adult = new["decision"].get("by_age_group", {}).get("adult")
+    if adult is not None:
+        assert adult["thresholds"]["Pneumonia"] == new["decision"]["thresholds"]["Pneumonia"]
     limits = new["ood"]["refusal_limits"]
     assert limits["features"] >= new["ood"]["distance_threshold"]
     assert limits["orientation"] <= new["ood"]["orientation"]["min_score"]
