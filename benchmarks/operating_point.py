@@ -178,6 +178,14 @@ RULES.update({
     "COVID anchor 15 % + age groups, adults' Pneumonia balanced":
         _age_rule(0.15, "balanced"),
 })
+#: The same rule without the adults' own thresholds, for the criterion's age-group clause
+#: (a group keeps its own thresholds only where they pay): added once the 15 % rule scored
+#: highest, before any TEST figure.
+RULES.update({
+    "COVID anchor 15 % + age groups, adults' Pneumonia the all-ages threshold":
+        _age_rule(0.15, "overall"),
+    "anchor: adult false-COVID <= 15 %": _anchor(0.15),
+})
 
 #: The figures the criterion of 2026-12-07 weighs alike (docs/operating_point.md): the four
 #: adult figures on the held-out sources, children's on the runs' validation films.
