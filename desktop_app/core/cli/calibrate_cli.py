@@ -35,6 +35,7 @@ _ROWS = (
     ("cautioned", "films answered with a caution"),
     ("normal_as_normal", "normal films -> Normal"),
     ("normal_as_covid", "normal films -> COVID-19"),
+    ("normal_as_pneumonia", "normal films -> Pneumonia"),
     ("non_covid_as_covid", "non-COVID films -> COVID-19"),
     ("covid_found", "COVID-19 films found"),
     ("pneumonia_found", "pneumonia films found"),
