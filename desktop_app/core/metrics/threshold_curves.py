@@ -284,6 +284,31 @@ def _figure(hits: np.ndarray, rows: np.ndarray, resampler: Resampler | None
     return {"value": k / n, "ci95": [low, high], "n": n}
 
 
+def _inputs(probabilities: np.ndarray, labels: np.ndarray, classes: Sequence[str],
+            decision: Mapping[str, Any] | Sequence[Mapping[str, Any]], finding: str,
+            age_groups: Sequence[str | None] | None, rows: np.ndarray | None,
+            answered: Sequence[bool] | np.ndarray | None
+            ) -> tuple[list[Mapping[str, Any]], list[str | None], np.ndarray, np.ndarray]:
+    """Per row: its decision, age group, membership and whether it is counted as answered.
+
+    Raises:
+        ValueError: If ``finding`` has no threshold, quoting it, or a length is wrong.
+    """
+    n = len(labels)
+    decisions = _decisions_per_row(decision, n)
+    if finding not in classes or (n and finding not in decisions[0]["thresholds"]):
+        raise ValueError(f"no threshold to move for {finding!r}; findings: "
+                         f"{findings_of(decisions[0], classes) if n else []}")
+    groups: list[str | None] = [None] * n if age_groups is None else list(age_groups)
+    rows = np.ones(n, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+    live = rows & (np.ones(n, dtype=bool) if answered is None
+                   else np.asarray(answered, dtype=bool))
+    if len(groups) != n or len(rows) != n or len(live) != n or len(probabilities) != n:
+        raise ValueError(f"probabilities, age_groups, rows and answered need one entry per "
+                         f"label ({n})")
+    return decisions, groups, rows, live
+
+
 def threshold_curve(
     probabilities: np.ndarray,
     labels: Sequence[int] | np.ndarray,
@@ -324,23 +349,12 @@ def threshold_curve(
     """
     probabilities = np.asarray(probabilities, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
-    n = len(labels)
-    decisions = _decisions_per_row(decision, n)
-    if finding not in classes or (n and finding not in decisions[0]["thresholds"]):
-        raise ValueError(f"no threshold to move for {finding!r}; findings: "
-                         f"{findings_of(decisions[0], classes) if n else []}")
-    groups: list[str | None] = [None] * n if age_groups is None else list(age_groups)
-    rows = np.ones(n, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
-    live = rows & (np.ones(n, dtype=bool) if answered is None
-                   else np.asarray(answered, dtype=bool))
-    if len(groups) != n or len(rows) != n or len(live) != n or len(probabilities) != n:
-        raise ValueError(f"probabilities, age_groups, rows and answered need one entry per "
-                         f"label ({n})")
+    decisions, groups, rows, live = _inputs(probabilities, labels, classes, decision, finding,
+                                            age_groups, rows, answered)
     reached, missed = _answers_either_side(probabilities, classes, decisions, finding,
                                            groups, live)
     operating = _operating_threshold(decisions, finding, groups, rows) if rows.any() else None
-    thresholds = sorted({float(t) for t in grid}
-                        | (set() if operating is None else {operating}))
+    thresholds = sorted({float(t) for t in grid} | ({operating} - {None}))
     column = list(classes).index(finding)
     positive = rows & (labels == column)
     negative = rows & _negative_rows(finding, labels, classes)
@@ -379,10 +393,11 @@ def curves_section(
     probabilities: np.ndarray,
     labels: Sequence[int] | np.ndarray,
     classes: Sequence[str],
-    decision: Mapping[str, Any],
+    decision: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     populations: Sequence[CurvePopulation],
     *,
     measured_on: str,
+    answered: Sequence[bool] | np.ndarray | None = None,
     resampler: Resampler | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -392,9 +407,10 @@ def curves_section(
         probabilities: ``(n, classes)`` calibrated probabilities.
         labels: True class index per film.
         classes: Class names.
-        decision: The card's ``decision`` section.
+        decision: The card's ``decision`` section, or one per film.
         populations: Who to measure; a population without films is left out.
         measured_on: Which films, in words (kept in the section).
+        answered: False for films the gate refused (None: all answered).
         resampler: Bootstrap draws over all films (None: Wilson intervals).
         extra: More keys for the section (a site's targets and chosen point).
 
@@ -409,14 +425,17 @@ def curves_section(
                          "threshold moves for every age group, the other thresholds stay",
         "populations": {},
     }
+    first = decision if isinstance(decision, Mapping) else (list(decision) or [None])[0]
+    findings = findings_of(first, classes) if first is not None else []
     for population in populations:
         rows = np.asarray(population.rows, dtype=bool)
         if not rows.any():
             continue
         curves = {finding: threshold_curve(
             probabilities, labels, classes, decision, finding,
-            age_groups=population.age_groups, rows=rows, population=population.key,
-            resampler=resampler).to_dict() for finding in findings_of(decision, classes)}
+            age_groups=population.age_groups, rows=rows, answered=answered,
+            population=population.key, resampler=resampler).to_dict()
+            for finding in findings}
         section["populations"][population.key] = {"words": population.words,
                                                   "films": int(rows.sum()), "curves": curves}
     section.update(extra or {})
