@@ -48,10 +48,12 @@ from desktop_app.core.metrics.populations import Resampler, estimate_weighted, r
 __all__ = [
     "CURVES_FORMAT",
     "CURVE_GRID",
+    "POPULATION_WORDS",
     "CurvePoint",
     "CurvePopulation",
     "CurveSet",
     "ThresholdCurve",
+    "age_group_populations",
     "curves_from_section",
     "curves_section",
     "finding_words",
@@ -440,6 +442,31 @@ def curves_section(
                                                   "films": int(rows.sum()), "curves": curves}
     section.update(extra or {})
     return section
+
+
+#: How the populations of a curves section are named in a legend.
+POPULATION_WORDS = {"adult": "Adults", "child": "Children", "unknown": "Age unknown",
+                    "all": "Every film, age not used"}
+
+
+def age_group_populations(age_groups: Sequence[str | None] | None, *,
+                          with_all: bool = False) -> list[CurvePopulation]:
+    """A population per age group present, each decided at its own group's thresholds.
+
+    Args:
+        age_groups: Each film's ``adult``/``child``/``unknown`` (None: every age unknown).
+        with_all: Also every film decided as if its age were unknown (the top-level
+            thresholds: what the app does with a PNG, which carries no age).
+    """
+    groups = np.asarray(["unknown" if g is None else str(g) for g in age_groups]
+                        if age_groups is not None else [], dtype=object)
+    present = [g for g in ("adult", "child", "unknown") if (groups == g).any()]
+    populations = [CurvePopulation(g, POPULATION_WORDS[g], groups == g, groups.tolist())
+                   for g in present]
+    if with_all and len(groups):
+        populations.append(CurvePopulation("all", POPULATION_WORDS["all"],
+                                           np.ones(len(groups), dtype=bool), None))
+    return populations
 
 
 @dataclass(frozen=True)
