@@ -180,7 +180,7 @@ def test_bad_input_is_refused_with_the_value() -> None:
         threshold_curve(probabilities, labels, CLASSES, DECISION, "Normal")
     curve = threshold_curve(probabilities, labels, CLASSES, DECISION, "COVID-19").to_dict()
     curve["points"][3]["threshold"] = 1.5
-    with pytest.raises(ValueError, match="1.5"):
+    with pytest.raises(ValueError, match=r"1\.5"):
         ThresholdCurve.from_dict(curve)
     with pytest.raises(ValueError, match="format 1"):
         curves_from_section({"format": 99, "populations": {}})
