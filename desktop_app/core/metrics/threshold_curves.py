@@ -48,6 +48,7 @@ from desktop_app.core.metrics.populations import Resampler, estimate_weighted, r
 __all__ = [
     "CURVES_FORMAT",
     "CURVE_GRID",
+    "POPULATION_COLOURS",
     "POPULATION_WORDS",
     "CurvePoint",
     "CurvePopulation",
@@ -59,6 +60,7 @@ __all__ = [
     "finding_words",
     "findings_of",
     "threshold_curve",
+    "threshold_curve_title",
     "with_threshold",
 ]
 
@@ -442,6 +444,16 @@ def curves_section(
                                                   "films": int(rows.sum()), "curves": curves}
     section.update(extra or {})
     return section
+
+
+#: Line colours of a plot's populations (colour-blind safe: Okabe-Ito), window and PDFs alike.
+POPULATION_COLOURS = {"adult": "#0072B2", "child": "#E69F00", "unknown": "#CC79A7",
+                      "all": "#009E73"}
+
+
+def threshold_curve_title(finding: str) -> str:
+    """A threshold plot's title, the same in the window and in both PDFs."""
+    return f"{finding} threshold: found against wrongly called"
 
 
 #: How the populations of a curves section are named in a legend.

@@ -14,25 +14,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from desktop_app.core.metrics.threshold_curves import ThresholdCurve, curves_from_section
+from desktop_app.core.metrics.threshold_curves import (
+    POPULATION_COLOURS,
+    ThresholdCurve,
+    curves_from_section,
+    threshold_curve_title,
+)
 
 __all__ = [
     "CLASS_COLOURS",
     "CURVES_NOTE",
-    "POPULATION_COLOURS",
     "CurveSeries",
     "axes",
     "section_drawings",
     "table",
     "threshold_curve_drawing",
-    "threshold_curve_title",
 ]
 
 #: Line colours, one per class (colour-blind safe: Okabe-Ito), as in the window.
 CLASS_COLOURS = ("#0072B2", "#E69F00", "#D55E00", "#009E73", "#CC79A7")
-#: Line colours of the populations of a threshold plot (Okabe-Ito; the window's too).
-POPULATION_COLOURS = {"adult": "#0072B2", "child": "#E69F00", "unknown": "#CC79A7",
-                      "all": "#009E73"}
 _TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 
@@ -92,11 +92,6 @@ class CurveSeries:
     curve: ThresholdCurve
     colour: str
     mark_operating: bool = True
-
-
-def threshold_curve_title(finding: str) -> str:
-    """The plot's title, the same in the window and in both PDFs."""
-    return f"{finding}: found against wrongly called, as the threshold moves"
 
 
 def _xy(point: Any) -> tuple[float, float] | None:
