@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from desktop_app.core.metrics.figures import figure_text
+from desktop_app.core.metrics.figures import AGE_GROUP_LABELS, figure_text
 from desktop_app.core.metrics.threshold_curves import ThresholdCurve, curves_from_section
 from desktop_app.ui.curve_plot import CLASS_COLOURS
 from desktop_app.ui.threshold_plot import PlotCurve, ThresholdPlot
@@ -39,8 +39,12 @@ def _caption(finding: str, curve: ThresholdCurve, chosen: Mapping[str, Any],
     else:
         found, called = chosen.get("sensitivity"), chosen.get("false_rate")
         how = ("set here, for every age group" if chosen.get("set_by") == "hand"
-               else "chosen from the targets")
-        head = f"{finding} threshold {float(chosen['threshold']):.2f} ({how})"
+               else "from the targets, per fold and age group")
+        groups = {group: value for group, value in (chosen.get("by_age_group") or {}).items()
+                  if abs(value - float(chosen["threshold"])) > 5e-3}
+        own = "".join(f", {AGE_GROUP_LABELS.get(group, group).lower()} {value:.2f}"
+                      for group, value in groups.items())
+        head = f"{finding} threshold {float(chosen['threshold']):.2f}{own} ({how})"
     return (f"{head}: {curve.positives} found {figure_text(found, decimals=0, missing='—')}; "
             f"{curve.negatives} labelled {finding} "
             f"{figure_text(called, decimals=0, missing='—')}.")
@@ -72,10 +76,13 @@ class ThresholdChooser(QtWidgets.QWidget):
         self.reset_button.setEnabled(False)
         self._panels = QtWidgets.QHBoxLayout()
         hint = QtWidgets.QLabel(
-            "Click a curve or move its slider to choose that finding's threshold; the figures "
-            "and warnings follow. Up: more of the finding's films found; right: more films "
-            "without it called it. Shaded: 95 % intervals; dashed: the targets.")
+            "Click a curve or move its slider to choose that threshold (for every age group); "
+            "the figures and warnings follow.")
         hint.setWordWrap(True)
+        hint.setToolTip("Up: more of the finding's films found; right: more films without it "
+                        "labelled with it. Shaded: the 95 % intervals of both figures; dashed: "
+                        "the targets; diamond: the chosen point. Measured as the after column: "
+                        "cross-validated by patient.")
         footer = QtWidgets.QHBoxLayout()
         footer.addWidget(hint, 1)
         footer.addWidget(self.reset_button)
@@ -112,7 +119,8 @@ class ThresholdChooser(QtWidgets.QWidget):
             slider.blockSignals(True)
             slider.setValue(min(99, max(1, round(100 * self._chosen[finding]["threshold"]))))
             slider.blockSignals(False)
-            self.captions[finding].setText(_caption(finding, curve, self._chosen[finding]))
+            self.captions[finding].setText(f"On the site's {site.films} films. " + _caption(
+                finding, curve, self._chosen[finding]))
         for finding, plot in self.plots.items():
             plot.parentWidget().setVisible(site is not None and finding in site.curves)
 
@@ -120,13 +128,20 @@ class ThresholdChooser(QtWidgets.QWidget):
         panel = QtWidgets.QWidget()
         box = QtWidgets.QVBoxLayout(panel)
         box.setContentsMargins(0, 0, 0, 0)
-        plot = ThresholdPlot(finding, curve.positives, curve.negatives, interactive=True)
+        plot = ThresholdPlot(finding, curve.positives, curve.negatives, interactive=True,
+                             legend=False)  # one curve: the caption says which films
         slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         slider.setRange(1, 99)
         slider.setPageStep(5)
         slider.setAccessibleName(f"{finding} threshold")
         caption = QtWidgets.QLabel()
         caption.setWordWrap(True)
+        caption.setMinimumHeight(caption.fontMetrics().height() * 3 + 4)  # panels align
+        caption.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
+        caption.setToolTip("A threshold chosen from the targets is chosen again by each fold "
+                           "of the cross-validation and each age group the model has "
+                           "thresholds for, so its point may lie off the curve, which sets "
+                           "one threshold for every film.")
         caption.setAccessibleName(f"{finding} threshold, what it gives")
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel(f"{finding} threshold:"))

@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.gate.check_set import CheckCase
@@ -92,7 +92,7 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
         # None: the non-chest check set shipped with LungLens (tests give a small one).
         self._check_set = None if check_set is None else list(check_set)
         self.setWindowTitle(f"Calibrate to this site — {bundle.model_id}")
-        self.resize(1040, 900)
+        self.resize(1080, 980)
 
         intro = QtWidgets.QLabel(
             "Set the model's thresholds and its \"not a chest X-ray\" limits from this site's "
@@ -154,6 +154,9 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
         self.figures_table = figure_table(["figure", "before (model as trained)",
                                            "after (cross-validated by patient)"], [],
                                           "Figures before and after")
+        # Compact rows: the table shares the page with the curves.
+        self.figures_table.verticalHeader().setDefaultSectionSize(
+            self.figures_table.fontMetrics().height() + 8)
         self.details = QtWidgets.QTextBrowser()
         self.details.setAccessibleName("Thresholds, gate limits and check set")
         self._figures_page = self._make_figures_page()
@@ -168,12 +171,16 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
         box.setContentsMargins(0, 0, 0, 0)
         box.addWidget(self.figures_table, 1)
         box.addWidget(note)
+        small = QtGui.QFont(note.font())
+        small.setPointSizeF(max(6.0, small.pointSizeF() - 1))
+        note.setFont(small)
         page = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         page.setChildrenCollapsible(False)
         page.addWidget(self.chooser)
         page.addWidget(figures)
         page.setStretchFactor(0, 3)
         page.setStretchFactor(1, 2)
+        page.setSizes([500, 210])
         return page
 
     def _make_buttons(self) -> QtWidgets.QDialogButtonBox:
@@ -196,9 +203,17 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
         form = QtWidgets.QFormLayout()
         form.addRow("Site's films:", self._path_row())
         form.addRow("Site name:", self.site_edit)
-        form.addRow("At most non-COVID films called COVID-19:", self.max_covid_box)
-        form.addRow("Find at least (each finding):", self.sensitivity_box)
-        form.addRow("At most normal films called Pneumonia:", self.max_pneumonia_box)
+        # The three targets on one line: the results below need the height.
+        targets = QtWidgets.QHBoxLayout()
+        for words, box in (("at most", self.max_covid_box),
+                           ("of non-COVID films called COVID-19;  find at least",
+                            self.sensitivity_box),
+                           ("of each finding's films;  at most", self.max_pneumonia_box)):
+            targets.addWidget(QtWidgets.QLabel(words))
+            targets.addWidget(box)
+        targets.addWidget(QtWidgets.QLabel("of normal films called Pneumonia"))
+        targets.addStretch(1)
+        form.addRow("Targets:", targets)
         return form
 
     # -- running ------------------------------------------------------------------------------

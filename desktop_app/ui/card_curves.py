@@ -36,7 +36,7 @@ IMAGE_SCHEME = "lunglens-curve"
 #: What a card without curves says.
 NO_CURVES = ("This card has no threshold curves: cards made before 2026-12-08 do not record "
              "them (python -m model_training decide adds them to a bundle).")
-_IMAGE_SIZE = (420, 400)
+_IMAGE_SIZE = (420, 430)
 
 
 def _sets(card: ModelCard) -> dict[str, CurveSet]:
@@ -92,7 +92,7 @@ def curve_images(card: ModelCard, font: QtGui.QFont | None = None) -> dict[str, 
     sets = _sets(card)
     images: dict[str, Any] = {}
     for finding in _findings(sets):
-        curves = [PlotCurve(f"{curve_set.words} (n={curve_set.films})",
+        curves = [PlotCurve(f"{curve_set.words}, n={curve_set.films}",
                             curve_set.curves[finding], POPULATION_COLOURS.get(key, "#CC79A7"))
                   for key, curve_set in sets.items() if finding in curve_set.curves]
         first = curves[0].curve

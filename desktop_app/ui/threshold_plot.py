@@ -79,9 +79,11 @@ class ThresholdPlot(QtWidgets.QWidget):
     threshold_chosen = QtCore.Signal(float)
 
     def __init__(self, finding: str, positives: str, negatives: str, *,
-                 interactive: bool = False, parent: QtWidgets.QWidget | None = None) -> None:
+                 interactive: bool = False, legend: bool = True,
+                 parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.finding = finding
+        self.legend = legend
         self._x_label = f"{negatives} labelled {finding}"
         self._y_label = f"{positives} labelled {finding}"
         self._curves: list[PlotCurve] = []
@@ -90,7 +92,7 @@ class ThresholdPlot(QtWidgets.QWidget):
         self._preview: float | None = None
         self._message = ""
         self.interactive = interactive
-        self.setMinimumSize(300, 300)
+        self.setMinimumSize(260, 260)
         self.setAccessibleName(threshold_curve_title(finding))
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
                            QtWidgets.QSizePolicy.Policy.Expanding)
@@ -153,10 +155,16 @@ class ThresholdPlot(QtWidgets.QWidget):
         metrics = QtGui.QFontMetricsF(self.font())
         line = metrics.height()
         left = line * 1.6 + metrics.horizontalAdvance("100 %") + 10
-        top, bottom, right = line * 2.0, line * 2.8 + 6, 16.0
-        side = max(60.0, min(width - left - right, height - top - bottom))
-        x = left + max(0.0, (width - left - right - side) / 2)
-        return QtCore.QRectF(x, top, side, side)
+        # The legend goes under the axis label, a line per curve, clear of the curves.
+        top, right = line * 2.0, metrics.horizontalAdvance("100 %") / 2 + 6
+        bottom = line * 2.8 + 8 + (len(self._curves) * (line + 2) if self.legend else 0)
+        tall = max(60.0, height - top - bottom)
+        # Square when there is room; wider (up to 1.6:1) where the height is short, which
+        # also spreads out the small false rates the targets sit among.
+        wide = max(60.0, min(width - left - right, 1.6 * tall))
+        tall = min(tall, wide)
+        x = left + max(0.0, (width - left - right - wide) / 2)
+        return QtCore.QRectF(x, top, wide, tall)
 
     def point_position(self, threshold: float) -> QtCore.QPoint:
         """Where the first curve's point nearest ``threshold`` is drawn (tests click it)."""
@@ -380,24 +388,21 @@ class ThresholdPlot(QtWidgets.QWidget):
         painter.drawText(rect, QtCore.Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_legend(self, painter: QtGui.QPainter, box: QtCore.QRectF) -> None:
-        if not self._curves:
+        """A line per curve under the axis label: its colour, name and operating threshold."""
+        if not self.legend:
             return
         metrics = painter.fontMetrics()
-        line = metrics.height() + 3
-        names = [c.name + (f" — threshold {c.curve.operating_threshold:.2f} (ring)"
-                           if c.mark_operating and c.curve.operating_threshold is not None
-                           else "") for c in self._curves]
-        width = max(metrics.horizontalAdvance(n) for n in names) + 34
-        rect = QtCore.QRectF(box.right() - width - 6, box.bottom() - line * len(names) - 8,
-                             width, line * len(names) + 4)
-        backing = QtGui.QColor(self.palette().base().color())
-        backing.setAlpha(230)
-        painter.fillRect(rect, backing)
-        for index, (curve, name) in enumerate(zip(self._curves, names, strict=True)):
-            y = rect.top() + 2 + index * line + line / 2
+        line = metrics.height() + 2
+        top = box.bottom() + metrics.height() * 2.8 + 6
+        for index, curve in enumerate(self._curves):
+            name = curve.name
+            if curve.mark_operating and curve.curve.operating_threshold is not None:
+                name += f": threshold {curve.curve.operating_threshold:.2f} (ring)"
+            y = top + index * line + line / 2
             painter.setPen(QtGui.QPen(QtGui.QColor(curve.colour), 3))
-            painter.drawLine(QtCore.QPointF(rect.left() + 6, y),
-                             QtCore.QPointF(rect.left() + 24, y))
+            painter.drawLine(QtCore.QPointF(box.left(), y), QtCore.QPointF(box.left() + 18, y))
             painter.setPen(self.palette().text().color())
-            painter.drawText(QtCore.QRectF(rect.left() + 30, y - line / 2, width - 30, line),
-                             QtCore.Qt.AlignmentFlag.AlignVCenter, name)
+            painter.drawText(QtCore.QRectF(box.left() + 24, y - line / 2, box.width() + 60,
+                                           line), QtCore.Qt.AlignmentFlag.AlignVCenter,
+                             metrics.elidedText(name, QtCore.Qt.TextElideMode.ElideRight,
+                                                int(box.width()) + 40))
