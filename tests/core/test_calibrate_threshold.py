@@ -129,8 +129,9 @@ def test_thresholds_set_by_hand_round_trip_through_classify_and_validate(
     assert len(set(expected.values())) >= 2  # the thresholds split the films
 
     stream = io.StringIO()
+    validation_pdf = tmp_path / "validation.pdf"
     assert run_validate(["--model", str(out), "--data", str(site), "--json", "--bootstrap",
-                         "0"], stdout=stream) == 0
+                         "20", "--report", str(validation_pdf)], stdout=stream) == 0
     validation = json.loads(stream.getvalue())
     with open(validation["stored"]["csv"], encoding="utf-8-sig", newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if row["predicted"]]
@@ -142,6 +143,10 @@ def test_thresholds_set_by_hand_round_trip_through_classify_and_validate(
     for population in curves_from_section(curves).values():
         for finding, curve in population.curves.items():
             assert curve.operating_threshold == chosen[finding]
+    text = " ".join(pdf_text(validation_pdf).split())
+    assert "Threshold curves" in text
+    assert "COVID-19 threshold: found against wrongly called" in text
+    assert f"Adults (n=21): threshold {chosen['COVID-19']:.2f} (ring)" in text
     _check_the_sites_curves(section, chosen, report)
 
 
