@@ -173,3 +173,33 @@ def _check_the_sites_curves(section: dict, chosen: dict[str, float], report: Pat
     assert "Pneumonia threshold: found against wrongly called" in text
     assert f"chosen {chosen['COVID-19']:.2f}" in text
     assert "(set by hand)" in text
+
+
+def test_a_threshold_set_by_hand_applies_without_labelled_films_too(
+        site: Path, tiny_bundle: Path, tmp_path: Path) -> None:
+    films = tmp_path / "last-month"
+    films.mkdir()
+    for path in sorted(site.parent.glob("*.png"))[:32]:
+        (films / path.name).write_bytes(path.read_bytes())
+    status, text, err = _calibrate("--data", str(films), "--out", str(tmp_path / "out"),
+                                   "--model", str(tiny_bundle), "--threshold",
+                                   "COVID-19=0.5", "--json")
+    assert status == 0, err
+    section = json.loads(text)["site_calibration"]
+    assert load_bundle(tmp_path / "out").card.decision["thresholds"]["COVID-19"] == 0.5
+    assert any(w.startswith("no labelled films") for w in section["warnings"])
+    assert section["threshold_curves"]["populations"] == {}  # nothing to draw a curve from
+
+
+def test_recalibrating_needs_the_films_at_hand(tiny_bundle: Path) -> None:
+    from desktop_app.core.site.site_calibration import (
+        CalibrationError,
+        CalibrationSettings,
+        SiteCalibration,
+        recalibrate,
+    )
+
+    card = json.loads((tiny_bundle / "model_card.json").read_text(encoding="utf-8"))
+    read_back = SiteCalibration(tiny_bundle, {**card, "site_calibration": {"date": "2026-12-08"}})
+    with pytest.raises(CalibrationError, match="films are not at hand"):
+        recalibrate(read_back, CalibrationSettings("Ward 3"))
