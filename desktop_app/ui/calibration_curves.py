@@ -109,7 +109,8 @@ class ThresholdChooser(QtWidgets.QWidget):
             self._chosen[finding] = curves["chosen"][finding]
             colour = CLASS_COLOURS[list(classes).index(finding) % len(CLASS_COLOURS)]
             plot = self.plots[finding]
-            plot.set_curves([PlotCurve(f"the site's films, n={site.films}", curve, colour,
+            plot.set_curves([PlotCurve(f"the site's {site.films} films, cross-validated; "
+                                       "shaded: 95 % intervals", curve, colour,
                                        mark_operating=False)],
                             targets=curves["targets"].get(finding),
                             chosen=self._chosen[finding])
@@ -119,8 +120,7 @@ class ThresholdChooser(QtWidgets.QWidget):
             slider.blockSignals(True)
             slider.setValue(min(99, max(1, round(100 * self._chosen[finding]["threshold"]))))
             slider.blockSignals(False)
-            self.captions[finding].setText(f"On the site's {site.films} films. " + _caption(
-                finding, curve, self._chosen[finding]))
+            self.captions[finding].setText(_caption(finding, curve, self._chosen[finding]))
         for finding, plot in self.plots.items():
             plot.parentWidget().setVisible(site is not None and finding in site.curves)
 
@@ -128,8 +128,7 @@ class ThresholdChooser(QtWidgets.QWidget):
         panel = QtWidgets.QWidget()
         box = QtWidgets.QVBoxLayout(panel)
         box.setContentsMargins(0, 0, 0, 0)
-        plot = ThresholdPlot(finding, curve.positives, curve.negatives, interactive=True,
-                             legend=False)  # one curve: the caption says which films
+        plot = ThresholdPlot(finding, curve.positives, curve.negatives, interactive=True)
         slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
         slider.setRange(1, 99)
         slider.setPageStep(5)
