@@ -3,8 +3,9 @@
 * ``classify [--json] [--model DIR] PATH...`` — the command-line classifier (no window);
 * ``validate --data PATH [--model DIR] [--report out.pdf] [--json]`` — measure the model on
   labelled films (no window);
-* ``calibrate --data PATH --out DIR [--model DIR] [--site NAME] [--install] [--json]`` —
-  calibrate the model's thresholds and gate to a site's films (no window);
+* ``calibrate --data PATH --out DIR [--model DIR] [--site NAME] [--threshold CLASS=VALUE ...]
+  [--report out.pdf] [--install] [--json]`` — calibrate the model's thresholds and gate to a
+  site's films (no window);
 * ``serve [--host H] [--port P] [--ae-title T] [--allow-ae NAME ...] [--data-dir DIR]
   [--watch FOLDER]`` — a headless DICOM node (receive, watch, analyse into the worklist);
 * ``worklist [--data-dir DIR] [--json] [--since DATE]`` — print the persistent worklist;

@@ -284,11 +284,13 @@ def fit_ood(state: Finishing) -> None:
 def evaluate_test(state: Finishing) -> None:
     """Card: ``metrics.test``, every figure on TEST at the decision.
 
-    With bootstrap intervals, the lung-masked shortcut audit and the fingerprint of the
+    With bootstrap intervals, the lung-masked shortcut audit, each finding's threshold curves
+    per population (:mod:`model_training.threshold_curve_card`) and the fingerprint of the
     TEST rows; nothing when the table has no TEST rows.
     """
     from model_training.data_fingerprint import rows_fingerprint
     from model_training.evaluation import evaluate, population_columns
+    from model_training.threshold_curve_card import record_threshold_curves
 
     result = state.result
     mask = state.mask("test")
@@ -305,6 +307,9 @@ def evaluate_test(state: Finishing) -> None:
     test = state.metrics["test"] = state.test_eval.metrics
     test["rows_fingerprint"] = rows_fingerprint(
         rows, [sha for sha, keep in zip(result.images.file_sha1, mask, strict=True) if keep])
+    record_threshold_curves(test, state.test_eval, rows, result.classes,
+                            state.card["temperature"], state.card["decision"],
+                            bootstrap_rounds=state.bootstrap_rounds, seed=result.config.seed)
 
 
 def measure_export(state: Finishing) -> None:

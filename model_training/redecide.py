@@ -12,7 +12,8 @@ LiteRT, exactly what an export computes after training:
   temperature is kept: calibration does not depend on the operating point);
 * the ``ood`` section, by :func:`model_training.ood_fitting.fit_gate` (refusal limits included);
 * ``metrics.validation`` and ``metrics.test`` at the new operating point (every population,
-  intervals, the lung-masked shortcut audit), and the report in ``--report-dir``.
+  intervals, the lung-masked shortcut audit, each finding's threshold curves with the new
+  operating point: ``metrics.test.threshold_curves``), and the report in ``--report-dir``.
 
 The model files and their sha256 are untouched, so the bundle stays verifiable and keeps its
 ``model_id``; the card's ``decision.decided`` says when and by what rule the operating point
@@ -213,6 +214,7 @@ def _evaluated(model: Any, subsets: dict[str, dict[str, Any]], classes: list[str
     """``metrics`` with validation and (when there is one) TEST at the new operating point."""
     from model_training.data_fingerprint import rows_fingerprint
     from model_training.evaluation import evaluate, population_columns
+    from model_training.threshold_curve_card import record_threshold_curves
 
     val = subsets["val"]
     val_eval = evaluate(model, val["arrays"], val["labels"], classes,
@@ -230,6 +232,9 @@ def _evaluated(model: Any, subsets: dict[str, dict[str, Any]], classes: list[str
                              seed=int(config.get("seed", 2026)), outputs=test["outputs"])
         metrics["test"] = test_eval.metrics
         metrics["test"]["rows_fingerprint"] = rows_fingerprint(test["rows"], test["file_sha1"])
+        record_threshold_curves(metrics["test"], test_eval, test["rows"], classes, temperature,
+                                decision, bootstrap_rounds=bootstrap_rounds,
+                                seed=int(config.get("seed", 2026)))
     return metrics, test_eval
 
 

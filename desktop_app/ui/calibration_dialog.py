@@ -5,33 +5,40 @@ and gate limits suit them; :func:`desktop_app.core.site.site_calibration.calibra
 from the site's own films. This dialog collects what the clinic asks (films, site name, the
 operating-point rule), runs the calibration on a :class:`~desktop_app.ui.workers.TaskWorker`
 (progress bar, cooperative cancel), shows what changed (before/after cross-validated by
-patient, thresholds, gate moves, the non-chest check set, warnings in plain words), and then
-saves the calibrated bundle or installs it as the active model. The input model is never
-modified and the previous model stays one click away (Training › Models… › Roll Back).
+patient, thresholds, gate moves, the non-chest check set, warnings in plain words) and each
+finding's trade-off on the site's films (:mod:`desktop_app.ui.calibration_curves`: clicking a
+curve or moving its slider chooses that threshold, and the figures and warnings are re-measured
+for it without reading a film again), and then saves the calibrated bundle (and its PDF
+report) or installs it as the active model. The input model is never modified and the
+previous model stays one click away (Training › Models… › Roll Back).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app.core.errors import LungLensError
 from desktop_app.core.gate.check_set import CheckCase
 from desktop_app.core.locations import user_data_dir
 from desktop_app.core.model.model_bundle import ModelBundle
 from desktop_app.core.model.model_store import ModelEntry, ModelStore
+from desktop_app.core.site.calibration_report import write_calibration_pdf
 from desktop_app.core.site.site_calibration import (
     CalibrationSettings,
     SiteCalibration,
     calibrate_site,
+    recalibrate,
 )
 from desktop_app.core.site.site_thresholds import ThresholdSettings
+from desktop_app.ui.calibration_curves import ThresholdChooser
 from desktop_app.ui.calibration_tables import (
     AFTER_NOTE,
     figure_rows,
@@ -85,7 +92,7 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
         # None: the non-chest check set shipped with LungLens (tests give a small one).
         self._check_set = None if check_set is None else list(check_set)
         self.setWindowTitle(f"Calibrate to this site — {bundle.model_id}")
-        self.resize(900, 760)
+        self.resize(1080, 980)
 
         intro = QtWidgets.QLabel(
             "Set the model's thresholds and its \"not a chest X-ray\" limits from this site's "
@@ -111,6 +118,9 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
 
         self.save_button.clicked.connect(self._on_save_button_clicked)
         self.install_button.clicked.connect(self._on_install_button_clicked)
+        self.report_button.clicked.connect(self._on_report_button_clicked)
+        self.chooser.threshold_chosen.connect(self._on_chooser_threshold_chosen)
+        self.chooser.reset_requested.connect(self._on_chooser_reset_requested)
         buttons.rejected.connect(self.reject)
 
     def _make_settings_widgets(self) -> None:
@@ -138,19 +148,54 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
         self.warnings_area = QtWidgets.QScrollArea()
         self.warnings_area.setWidgetResizable(True)
         self.warnings_area.setWidget(self.warnings_label)
-        self.warnings_area.setMaximumHeight(150)
+        self.warnings_area.setMaximumHeight(130)
         self.warnings_area.hide()
+        self.chooser = ThresholdChooser()
+        self.figures_table = figure_table(["figure", "before (model as trained)",
+                                           "after (cross-validated by patient)"], [],
+                                          "Figures before and after")
+        # Compact rows: the table shares the page with the curves.
+        self.figures_table.verticalHeader().setDefaultSectionSize(
+            self.figures_table.fontMetrics().height() + 8)
+        self.details = QtWidgets.QTextBrowser()
+        self.details.setAccessibleName("Thresholds, gate limits and check set")
+        self._figures_page = self._make_figures_page()
+
+    def _make_figures_page(self) -> QtWidgets.QSplitter:
+        """The curves over the before/after table and its note (kept across runs)."""
+        note = QtWidgets.QLabel(AFTER_NOTE)
+        note.setWordWrap(True)
+        note.setAccessibleName("How the figures were measured")
+        figures = QtWidgets.QWidget()
+        box = QtWidgets.QVBoxLayout(figures)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.figures_table, 1)
+        box.addWidget(note)
+        small = QtGui.QFont(note.font())
+        small.setPointSizeF(max(6.0, small.pointSizeF() - 1))
+        note.setFont(small)
+        page = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        page.setChildrenCollapsible(False)
+        page.addWidget(self.chooser)
+        page.addWidget(figures)
+        page.setStretchFactor(0, 3)
+        page.setStretchFactor(1, 2)
+        page.setSizes([500, 210])
+        return page
 
     def _make_buttons(self) -> QtWidgets.QDialogButtonBox:
         """Close, and save or install the calibrated model (enabled once there is one)."""
         self.save_button = QtWidgets.QPushButton("Save Model As…")
         self.install_button = QtWidgets.QPushButton("Install and Use")
-        for button in (self.save_button, self.install_button):
+        self.report_button = QtWidgets.QPushButton("Save Report…")
+        self.report_button.setToolTip("A PDF of the figures, thresholds, curves, gate and "
+                                      "warnings, for the site's records")
+        for button in (self.save_button, self.install_button, self.report_button):
             button.setEnabled(False)
         self.install_button.setToolTip("Install the calibrated model and use it now. "
                                        + _ROLLBACK_NOTE)
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
-        for button in (self.save_button, self.install_button):
+        for button in (self.report_button, self.save_button, self.install_button):
             buttons.addButton(button, QtWidgets.QDialogButtonBox.ButtonRole.ActionRole)
         return buttons
 
@@ -158,9 +203,17 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
         form = QtWidgets.QFormLayout()
         form.addRow("Site's films:", self._path_row())
         form.addRow("Site name:", self.site_edit)
-        form.addRow("At most non-COVID films called COVID-19:", self.max_covid_box)
-        form.addRow("Find at least (each finding):", self.sensitivity_box)
-        form.addRow("At most normal films called Pneumonia:", self.max_pneumonia_box)
+        # The three targets on one line: the results below need the height.
+        targets = QtWidgets.QHBoxLayout()
+        for words, box in (("at most", self.max_covid_box),
+                           ("of non-COVID films called COVID-19;  find at least",
+                            self.sensitivity_box),
+                           ("of each finding's films;  at most", self.max_pneumonia_box)):
+            targets.addWidget(QtWidgets.QLabel(words))
+            targets.addWidget(box)
+        targets.addWidget(QtWidgets.QLabel("of normal films called Pneumonia"))
+        targets.addStretch(1)
+        form.addRow("Targets:", targets)
         return form
 
     # -- running ------------------------------------------------------------------------------
@@ -199,7 +252,7 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
 
     def _clear_result(self) -> None:
         self.result = None
-        self.tabs.clear()
+        self.tabs.clear()  # removes the pages; the table, details and curves are kept
         self.warnings_label.clear()
         self.warnings_area.hide()
 
@@ -208,7 +261,7 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
                 self.max_pneumonia_box)
 
     def _result_buttons(self) -> tuple[QtWidgets.QWidget, ...]:
-        return (self.save_button, self.install_button)
+        return (self.save_button, self.install_button, self.report_button)
 
     def _progress_text(self, done: int, total: int) -> str:
         if done >= total:
@@ -228,29 +281,66 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
     # -- results ------------------------------------------------------------------------------
 
     def _show(self, result: SiteCalibration) -> None:
+        """The result tabs: curves over the before/after table, then thresholds and gate."""
+        self.tabs.addTab(self._figures_page, "Before / after")
+        self.tabs.addTab(self.details, "Thresholds and gate")
+        self._refresh(result)
+
+    def _refresh(self, result: SiteCalibration) -> None:
+        """Everything that depends on the thresholds: table, details, curves, warnings."""
         section = result.summary
-        figures = QtWidgets.QWidget()
-        box = QtWidgets.QVBoxLayout(figures)
-        box.setContentsMargins(0, 0, 0, 0)
-        self.figures_table = figure_table(["figure", "before (model as trained)",
-                                     "after (cross-validated by patient)"],
-                                    figure_rows(section), "Figures before and after")
-        note = QtWidgets.QLabel(AFTER_NOTE)
-        note.setWordWrap(True)
-        note.setAccessibleName("How the figures were measured")
-        box.addWidget(self.figures_table, 1)
-        box.addWidget(note)
-        self.tabs.addTab(figures, "Before / after")
-        details = QtWidgets.QTextBrowser()
-        details.setAccessibleName("Thresholds, gate limits and check set")
-        details.setHtml(section_html(section, figures=False, warnings=False))
-        self.details = details
-        self.tabs.addTab(details, "Thresholds and gate")
+        rows = figure_rows(section)
+        self.figures_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, text in enumerate(row):
+                item = QtWidgets.QTableWidgetItem(text)
+                if c:
+                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
+                                          | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                self.figures_table.setItem(r, c, item)
+        self.details.setHtml(section_html(section, figures=False, warnings=False))
+        self.chooser.show_section(section, self.bundle.card.classes)
         warnings = result.warnings
         self.warnings_label.setText(
             "<b>Warnings</b><ul>" + "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
             + "</ul>" if warnings else "<b>No warnings.</b>")
         self.warnings_area.show()
+
+    # -- choosing the point ---------------------------------------------------------------
+
+    def choose_thresholds(self, fixed: Mapping[str, float]) -> SiteCalibration | None:
+        """Re-measure the calibration with these thresholds set by hand (``{}``: the targets').
+
+        The films are not read again; the result replaces the one saving and installing
+        write. Returns None (and says why) when there is no calibration or it cannot be.
+        """
+        if self.result is None or self.result.settings is None:
+            return None
+        settings = self.result.settings
+        settings = dataclasses.replace(settings, thresholds=dataclasses.replace(
+            settings.thresholds, fixed=dict(fixed)))
+        try:
+            result = recalibrate(self.result, settings)
+        except (LungLensError, ValueError) as error:
+            self.status.setText(f"Cannot use that threshold: {error}")
+            return None
+        self.result = result
+        self._refresh(result)
+        chosen = ", ".join(f"{name} {value:.2f}" for name, value in fixed.items())
+        self.status.setText(
+            (f"Thresholds set here, for every age group: {chosen}. " if fixed else
+             "Thresholds chosen from the targets again. ")
+            + "Figures and warnings re-measured on the same films; nothing is installed yet.")
+        return result
+
+    def _on_chooser_threshold_chosen(self, finding: str, threshold: float) -> None:
+        fixed = dict(self.result.settings.thresholds.fixed) if self.result is not None \
+            and self.result.settings is not None else {}
+        fixed[finding] = round(threshold, 6)
+        self.choose_thresholds(fixed)
+
+    def _on_chooser_reset_requested(self) -> None:
+        self.choose_thresholds({})
 
     # -- saving and installing ----------------------------------------------------------------
 
@@ -296,6 +386,27 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
                             + _ROLLBACK_NOTE)
         self.active_model_changed.emit(entry.key)
         return entry
+
+    def save_report(self, path: Path | str) -> Path | None:
+        """Write the calibration's PDF report (None, and the reason shown, if it failed)."""
+        if self.result is None:
+            return None
+        try:
+            written = write_calibration_pdf(path, self.result.summary, self.result.model_id)
+        except OSError as error:
+            self.status.setText(f"Report not saved: {error}")
+            return None
+        self.status.setText(f"Saved the calibration report to {written}.")
+        return written
+
+    def _on_report_button_clicked(self) -> None:
+        if self.result is None:
+            return
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save the calibration report", f"{self.result.model_id}.pdf",
+            "PDF (*.pdf)")
+        if path:
+            self.save_report(path if path.lower().endswith(".pdf") else f"{path}.pdf")
 
     def _on_save_button_clicked(self) -> None:
         if self.result is None:

@@ -6,8 +6,9 @@ are rendered generically (nested tables), with the figures clinicians ask for fi
 per-class sensitivity/specificity/AUROC, per-source results, calibration and the
 pediatric/adult shortcut audit — pulled to the top. "Who it works for" shows the
 per-population figures (key figures, per age group, per source, each with its 95 % interval and
-the images it rests on) or says plainly that an older card has none. Large numeric arrays (the
-out-of-distribution statistics) are summarised, never dumped.
+the images it rests on) and each finding's threshold curves on the TEST films per population
+(:mod:`desktop_app.ui.card_curves`), or says plainly that an older card has none. Large
+numeric arrays (the out-of-distribution statistics) are summarised, never dumped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import html
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app import DISCLAIMER
 from desktop_app.core.metrics.figures import (
@@ -27,6 +28,7 @@ from desktop_app.core.metrics.figures import (
 )
 from desktop_app.core.model.calibration_line import calibration_line
 from desktop_app.ui.calibration_tables import CARD_FIGURES_NOTE, section_html
+from desktop_app.ui.card_curves import IMAGE_SCHEME, curve_images, curves_html
 from desktop_app.ui.card_metrics import (
     calibration_summary,
     class_metrics,
@@ -362,10 +364,13 @@ def _category_table(study: Any) -> str:
 
 
 def _without_populations(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """The metrics with each ``populations`` block replaced by a pointer to its section."""
+    """The metrics with each ``populations`` and curves block pointing to its section.
+
+    Hundreds of curve points are a plot, not a table.
+    """
     out: dict[str, Any] = {}
     for key, value in metrics.items():
-        if key == "populations":
+        if key in ("populations", "threshold_curves"):
             out[key] = "shown under \"Who it works for\""
         elif isinstance(value, Mapping):
             out[key] = _without_populations(value)
@@ -423,6 +428,7 @@ def model_card_html(card: ModelCard) -> str:
         _limitations_section(card),
         f"<h2><a name='{POPULATIONS_ANCHOR}'></a>Who it works for</h2>",
         _populations_section(card),
+        curves_html(card),
         _plain_limits_section(card),
         _leave_one_source_out_section(card),
         _gate_section(card),
@@ -482,6 +488,21 @@ def _record_sections(card: ModelCard) -> list[str]:
     ]
 
 
+class _CardBrowser(QtWidgets.QTextBrowser):
+    """A text browser that serves the card's plots (``lunglens-curve:`` images)."""
+
+    def __init__(self, images: Mapping[str, Any], parent: QtWidgets.QWidget | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.images = dict(images)
+
+    def loadResource(self, kind: int, name: QtCore.QUrl) -> Any:
+        """The plot for a ``lunglens-curve:`` URL; anything else as usual."""
+        if name.scheme() == IMAGE_SCHEME and name.toString() in self.images:
+            return self.images[name.toString()]
+        return super().loadResource(kind, name)
+
+
 class ModelCardDialog(QtWidgets.QDialog):
     """Shows a model card; resizable, text selectable, with "Copy" for reports."""
 
@@ -490,8 +511,8 @@ class ModelCardDialog(QtWidgets.QDialog):
         self.card = card
         self.setWindowTitle(f"Model card — {card.model_id}")
         self.setMinimumSize(560, 420)
-        self.resize(760, 680)
-        self.browser = QtWidgets.QTextBrowser(self)
+        self.resize(940, 720)
+        self.browser = _CardBrowser(curve_images(card, self.font()), self)
         self.browser.setOpenExternalLinks(True)
         self.browser.setAccessibleName("Model card")
         self.browser.setHtml(model_card_html(card))

@@ -239,6 +239,7 @@ def test_redecide_rewrites_decisions_and_gate_not_weights(
         card["training_config"].pop(key)
     card["decision"].pop("strict_thresholds")
     card["ood"].pop("refusal_limits")
+    card["metrics"]["test"].pop("threshold_curves")  # cards before 2026-12-08 have none
     card_path.write_text(json.dumps(card), encoding="utf-8")
     hashes = {name: sha256_file(tmp_path / "bundle" / name) for name in card["files"]}
 
@@ -277,6 +278,15 @@ def test_redecide_rewrites_decisions_and_gate_not_weights(
                               cache_dir=result.config.cache_dir)
     assert metrics["populations"]["overall"]["accuracy"]["value"] == pytest.approx(
         new["metrics"]["test"]["populations"]["overall"]["accuracy"]["value"])
+    # The TEST curves are back, each with the new operating point on it.
+    from desktop_app.core.metrics.threshold_curves import curves_from_section
+
+    curves = curves_from_section(bundle.card.metrics["test"]["threshold_curves"])
+    assert "all" in curves
+    for finding, threshold in new["decision"]["thresholds"].items():
+        curve = curves["all"].curves[finding]
+        assert curve.operating_threshold == threshold
+        assert curve.operating_point.threshold == threshold
 
 
 

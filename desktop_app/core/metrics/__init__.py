@@ -5,6 +5,9 @@
 * :mod:`~desktop_app.core.metrics.populations` - per class / source / age group with
   patient-level bootstrap intervals;
 * :mod:`~desktop_app.core.metrics.thresholds` - the threshold rules of an operating point;
+* :mod:`~desktop_app.core.metrics.threshold_curves` - each finding's sensitivity and false
+  rate as its threshold moves (card, validation, site calibration, their PDFs);
+* :mod:`~desktop_app.core.metrics.intervals` - the Wilson interval of figures counted once;
 * :mod:`~desktop_app.core.metrics.refusals` - sensitivity over the labelled films and counting
   the gate's refusals as not found.
 

@@ -33,7 +33,6 @@ import hashlib
 import json
 import re
 import shutil
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,12 +50,8 @@ from desktop_app.core.model.calibration_line import SITE_CALIBRATION, calibratio
 from desktop_app.core.model.model_bundle import ModelBundle, load_bundle
 from desktop_app.core.model.model_card import CARD_FILE
 from desktop_app.core.site.check_set_record import measure_check_set, recorded_check_set
-from desktop_app.core.site.site_figures import (
-    FilmOutcome,
-    class_counts,
-    few_films_warnings,
-    site_figures,
-)
+from desktop_app.core.site.site_curves import site_curves_section
+from desktop_app.core.site.site_figures import FilmOutcome, class_counts, site_figures
 from desktop_app.core.site.site_films import (
     MeasuredFilm,
     SiteFilmsError,
@@ -66,12 +61,13 @@ from desktop_app.core.site.site_films import (
 from desktop_app.core.site.site_gate import (
     GateLimits,
     ViewLimits,
-    card_value,
     refused_and_cautioned,
     site_limits,
     site_look,
 )
-from desktop_app.core.site.site_thresholds import ThresholdSettings, site_decision
+from desktop_app.core.site.site_records import gate_record, thresholds_record
+from desktop_app.core.site.site_thresholds import ThresholdSettings, check_fixed, site_decision
+from desktop_app.core.site.site_warnings import calibration_warnings
 
 __all__ = [
     "MIN_SITE_FILMS",
@@ -79,8 +75,10 @@ __all__ = [
     "CalibrationError",
     "CalibrationSettings",
     "SiteCalibration",
+    "SiteEvidence",
     "calibrate_site",
     "calibration_line",
+    "recalibrate",
     "require_new_folder",
 ]
 
@@ -88,8 +86,6 @@ __all__ = [
 SECTION = SITE_CALIBRATION
 #: Fewest frontal films (the site's look) a calibration is made from.
 MIN_SITE_FILMS = 30
-#: A source named by at least this share of the films counts as a separate site.
-_SEVERAL_SITES_SHARE = 0.1
 
 ProgressCallback = Callable[[int, int], None]
 CancelCallback = Callable[[], bool]
@@ -127,10 +123,15 @@ class SiteCalibration:
     Attributes:
         source: The bundle folder that was calibrated (never modified).
         card: The calibrated bundle's card (JSON-ready).
+        evidence: What the films measured, to choose other thresholds without measuring
+            them again (:func:`recalibrate`); ``None`` when not at hand.
+        settings: What the calibration was asked (``None`` when not known).
     """
 
     source: Path
     card: dict[str, Any]
+    evidence: SiteEvidence | None = field(default=None, repr=False, compare=False)
+    settings: CalibrationSettings | None = None
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -207,47 +208,74 @@ def _outcomes_before(films: Sequence[MeasuredFilm]) -> list[FilmOutcome]:
             for m in films]
 
 
-class _Calibrator:
-    """Chooses limits and thresholds on some films; applies them to others."""
+class _GateChooser:
+    """Chooses the gate's limits on some films; says which films they refuse or caution."""
 
-    def __init__(self, card: Mapping[str, Any], model: Mapping[str, Any],
-                 view: ViewLimits, checks: Sequence[MeasuredFilm],
-                 check_cases: Sequence[CheckCase], settings: CalibrationSettings) -> None:
-        self.card = card
+    def __init__(self, model: Mapping[str, Any], view: ViewLimits,
+                 checks: Sequence[MeasuredFilm], check_cases: Sequence[CheckCase]) -> None:
         self.model = model  # the model's own decision and ood section
-        self.classes = list(card["classes"])
         self.view = view
-        self.settings = settings
         self.check_values = [m.values for m in checks]
         self.check_fixed = [m.refused or not m.ok for m in checks]
         self.check_development = [not case.held_out for case in check_cases]
 
-    def choose(self, films: Sequence[MeasuredFilm]) -> tuple[dict[str, Any], dict[str, Any],
-                                                             dict[str, Any] | None]:
-        gate = site_limits(self.model["ood"], [m.values for m in films], self.view,
+    def choose(self, films: Sequence[MeasuredFilm]) -> dict[str, Any]:
+        return site_limits(self.model["ood"], [m.values for m in films], self.view,
                            self.check_values, self.check_fixed, self.check_development)
-        labelled = [m for m in films if m.film.truth is not None]
-        decision, how = dict(self.model["decision"]), None
-        if labelled:
-            decision, how = site_decision(
-                self.model["decision"], np.stack([m.probabilities for m in labelled]),
-                [m.film.truth for m in labelled], [m.age_group for m in labelled],
-                self.classes, self.settings.thresholds)
-        return gate, decision, how
 
-    def apply(self, films: Sequence[MeasuredFilm], limits: GateLimits,
-              decision: Mapping[str, Any]) -> list[FilmOutcome]:
+    def flags(self, films: Sequence[MeasuredFilm], limits: GateLimits
+              ) -> tuple[np.ndarray, np.ndarray]:
         refused, cautioned = refused_and_cautioned(
             [m.values for m in films], limits, self.view, [m.refused for m in films])
-        out = []
-        for index, m in enumerate(films):
-            label = None
-            if not refused[index]:
-                label = decide(m.probabilities, self.classes, decision,
-                               age_group=m.age_group).label
-            out.append(FilmOutcome(m.film.truth, m.age_group, label, bool(refused[index]),
-                                   bool(cautioned[index])))
-        return out
+        return np.asarray(refused, dtype=bool), np.asarray(cautioned, dtype=bool)
+
+
+@dataclass
+class SiteEvidence:
+    """What one pass over the site's films measured, and the gate chosen on them.
+
+    Thresholds are the part of a calibration a clinic may want to choose again (the dialog's
+    curves, ``--threshold``); everything that choice needs is here, so :func:`recalibrate`
+    re-decides the films by arithmetic: no film is read and no gate limit chosen again (the
+    gate does not depend on the thresholds).
+
+    Attributes:
+        data: The site's films as given.
+        source: The bundle calibrated.
+        card: Its card (JSON); ``model``: the model's own decision, gate and id.
+        films: The films given; ``measured``: what the classify path measured of each;
+            ``readable``: those it could read (the films every figure counts).
+        look: The films that made the site's look; ``left_out``: labelled films of
+            other classes.
+        gate: The gate chosen on every readable film (the calibrated bundle's).
+        fold: Each readable film's cross-validation fold (by patient).
+        refused: Each readable film refused by the gate chosen without its fold (the
+            films' own gate when there is one fold); ``cautioned`` likewise.
+    """
+
+    data: Path | str
+    source: Path
+    card: dict[str, Any]
+    model: dict[str, Any]
+    films: list[Any]
+    measured: list[MeasuredFilm]
+    readable: list[MeasuredFilm]
+    look: Any
+    left_out: Any
+    gate: dict[str, Any]
+    fold: np.ndarray
+    refused: np.ndarray
+    cautioned: np.ndarray
+
+    @property
+    def classes(self) -> list[str]:
+        """The model's classes."""
+        return list(self.card["classes"])
+
+    @property
+    def cross_validated(self) -> bool:
+        """The films fell into at least two patient folds."""
+        return len(set(self.fold.tolist())) >= 2
 
 
 def _model_sections(card: Mapping[str, Any]) -> dict[str, Any]:
@@ -259,105 +287,6 @@ def _model_sections(card: Mapping[str, Any]) -> dict[str, Any]:
         return {"decision": previous["model_decision"], "ood": ood,
                 "model_id": previous["model_id"]}
     return {"decision": card["decision"], "ood": card["ood"], "model_id": card["model_id"]}
-
-
-def _expected_sensitivity(card: Mapping[str, Any], finding: str, threshold: float
-                          ) -> dict[str, Any] | None:
-    """The model's own TEST sensitivity at ``threshold`` (its card's curve), if recorded."""
-    curve = (((card.get("metrics") or {}).get("test") or {}).get("sensitivity_curves")
-             or {}).get(finding)
-    if not curve:
-        return None
-    thresholds = np.asarray(curve["thresholds"], dtype=np.float64)
-    sensitivity = np.asarray(curve["sensitivity"], dtype=np.float64)
-    value = float(np.interp(threshold, thresholds, sensitivity))
-    return {"value": value, "n": int(curve["n"]), "population": curve.get("population", "")}
-
-
-def _shared_by_many(values: Counter[str], films: int) -> dict[str, int]:
-    """The values held by at least :data:`_SEVERAL_SITES_SHARE` of the films."""
-    return {k: v for k, v in sorted(values.items()) if v >= _SEVERAL_SITES_SHARE * films}
-
-
-def _warnings(films: Sequence[MeasuredFilm], counts: Mapping[str, int],
-              after: Mapping[str, Any], gate: Mapping[str, Any],
-              how: Mapping[str, Any] | None, card: Mapping[str, Any],
-              classes: Sequence[str], decision: Mapping[str, Any],
-              cross_validated: bool) -> list[str]:
-    """Everything a reader of the figures should be told, in plain words."""
-    warnings: list[str] = []
-    labelled = sum(v for k, v in counts.items() if k != "unlabelled")
-    if not labelled:
-        warnings.append("no labelled films: the gate learned the site's look, the thresholds "
-                        "are the model's; give labelled films (a folder per class) to set "
-                        "thresholds for this site")
-    else:
-        warnings += _threshold_warnings(counts, how, card, classes, decision)
-    if cross_validated:
-        warnings += few_films_warnings(after)
-    else:
-        warnings.append("every film comes from one patient group too small to split: the "
-                        "figures after calibration are not cross-validated")
-    warnings += _mixed_films_warnings(films)
-    for check, moved in gate["moved"].items():
-        if moved < 1.0 - 1e-9:
-            warnings.append(
-                f"the {check} limit moved {moved:.0%} of the way the site's films asked: "
-                "further would let images of the shipped non-chest check set through; "
-                "films past it are still refused")
-    return warnings
-
-
-def _threshold_warnings(counts: Mapping[str, int], how: Mapping[str, Any] | None,
-                        card: Mapping[str, Any], classes: Sequence[str],
-                        decision: Mapping[str, Any]) -> list[str]:
-    """What the labelled films could not measure, and the notes of how thresholds were set."""
-    warnings: list[str] = []
-    for name in classes:
-        if not counts.get(name):
-            warnings.append(f"no {name} films: this site's {name} sensitivity is not "
-                            "measured here")
-    covid = how.get("all", {}).get("COVID-19") if how else None
-    if covid and not covid.get("positives") and "COVID-19" in classes:
-        expected = _expected_sensitivity(card, "COVID-19",
-                                         float(decision["thresholds"]["COVID-19"]))
-        if expected is not None:
-            warnings.append(
-                f"the COVID-19 threshold ({decision['thresholds']['COVID-19']:.3f}) comes "
-                f"from the site's {covid['negatives']} films without COVID-19 alone; at it "
-                f"the model found {expected['value']:.0%} of the COVID-19 films of its own "
-                f"test split (n={expected['n']}) — an expectation from elsewhere, not "
-                "measured at this site")
-        else:
-            warnings.append("the COVID-19 threshold comes from the site's films without "
-                            "COVID-19 alone; how many COVID-19 films it finds here is "
-                            "not known (the model's card has no test curve to say)")
-    for scope, record in (how or {}).items():
-        for finding, entry in record.items() if isinstance(record, Mapping) else ():
-            note = entry.get("note") if isinstance(entry, Mapping) else None
-            if note:
-                where = "" if scope == "all" else f" ({scope} films)"
-                warnings.append(f"{finding}{where}: {note}")
-    return warnings
-
-
-def _mixed_films_warnings(films: Sequence[MeasuredFilm]) -> list[str]:
-    """Films that name several sources or come from several machines."""
-    warnings: list[str] = []
-    named = _shared_by_many(Counter(m.film.source for m in films if m.film.source),
-                            len(films))
-    if len(named) > 1:
-        listed = ", ".join(f"{k} ({v})" for k, v in named.items())
-        warnings.append(f"the films name several sources ({listed}): a calibration fits one "
-                        "site's films; if these are different hospitals or machines, "
-                        "calibrate for each separately")
-    several = _shared_by_many(Counter(m.equipment for m in films if m.equipment), len(films))
-    if len(several) > 1:
-        listed = ", ".join(f"{k} ({v})" for k, v in several.items())
-        warnings.append(f"the films come from several machines ({listed}): if their films "
-                        "look different, one calibration fits neither well; check each "
-                        "machine's figures with validate, or calibrate for each")
-    return warnings
 
 
 def calibrate_site(
@@ -376,7 +305,7 @@ def calibrate_site(
         data: The site's films: a labelled folder or CSV (any layout ``validate`` reads) or
             a folder of unlabelled films.
         bundle: The model to calibrate (not modified).
-        settings: Site name and operating-point rule.
+        settings: Site name and operating-point rule (thresholds set by hand included).
         progress: Called with (films measured, films to measure), the check set included.
         cancelled: Polled between films; when it returns True, returns ``None``.
         analyzer: An analyzer for ``bundle`` to reuse.
@@ -386,9 +315,11 @@ def calibrate_site(
         The calibration, or ``None`` when cancelled.
 
     Raises:
-        CalibrationError: If the films cannot be read or too few are frontal chest films.
+        CalibrationError: If the films cannot be read or too few are frontal chest films,
+            or a threshold is set by hand for a class without one.
     """
     classes = list(bundle.card.classes)
+    _check_fixed(settings, bundle.card.decision, classes)
     films, left_out, cases = _films_and_check_set(data, classes, check_set)
     analyzer = analyzer if analyzer is not None else Analyzer(bundle)
     measurement = _measure(films, cases, check_set is not None, bundle, analyzer, progress,
@@ -399,36 +330,111 @@ def calibrate_site(
     readable = [m for m in measured if m.ok]
     view = _view_limits(analyzer)
     look = _site_look(data, films, measured, readable, view, bundle)
-
     card = json.loads((bundle.path / CARD_FILE).read_text(encoding="utf-8"))
     model = _model_sections(card)
-    calibrator = _Calibrator(card, model, view, checks, cases, settings)
-    gate, decision, how = calibrator.choose(readable)
+    gates = _GateChooser(model, view, checks, cases)
+    gate = gates.choose(readable)
     fold = _folds(readable, settings.folds)
-    after = _outcomes_after(calibrator, readable, fold, gate, decision, cancelled)
-    if after is None:
+    flags = _flags_after(gates, readable, fold, gate, cancelled)
+    if flags is None:
         return None
+    evidence = SiteEvidence(data, bundle.path, card, model, list(films), measured, readable,
+                            look, left_out, gate, fold, *flags)
+    return _calibration(evidence, settings, dt.datetime.now(dt.UTC).date())
+
+
+def recalibrate(calibration: SiteCalibration, settings: CalibrationSettings
+                ) -> SiteCalibration:
+    """The same films and gate with other thresholds or targets: nothing is measured again.
+
+    The calibration dialog calls this as the clinician moves a point along a curve; the
+    figures, warnings and curves are those :func:`calibrate_site` would give with
+    ``settings`` (cross-validated the same way, on the same folds).
+
+    Raises:
+        CalibrationError: If ``calibration`` was read from a card (its films are not at hand)
+            or a threshold is set by hand for a class without one.
+    """
+    evidence = calibration.evidence
+    if evidence is None:
+        raise CalibrationError("this calibration's films are not at hand (it was read from "
+                               "a card): calibrate again to choose other thresholds")
+    _check_fixed(settings, evidence.model["decision"], evidence.classes)
+    return _calibration(evidence, settings, dt.date.fromisoformat(calibration.summary["date"]))
+
+
+def _check_fixed(settings: CalibrationSettings, decision: Mapping[str, Any],
+                 classes: Sequence[str]) -> None:
+    try:
+        check_fixed(settings.thresholds.fixed, decision, classes)
+    except ValueError as error:
+        raise CalibrationError(str(error)) from error
+
+
+def _calibration(evidence: SiteEvidence, settings: CalibrationSettings, today: dt.date
+                 ) -> SiteCalibration:
+    """Thresholds on every film, figures cross-validated by patient, curves, section, card."""
+    readable, classes = evidence.readable, evidence.classes
+    everyone = np.ones(len(readable), dtype=bool)
+    decision, how = _site_thresholds(evidence, settings, everyone)
+    per_film = _fold_decisions(evidence, settings, decision)
+    after = [FilmOutcome(m.film.truth, m.age_group,
+                         None if refused else decide(m.probabilities, classes, rule,
+                                                     age_group=m.age_group).label,
+                         bool(refused), bool(cautioned))
+             for m, rule, refused, cautioned in zip(readable, per_film, evidence.refused,
+                                                    evidence.cautioned, strict=True)]
     outcomes_before = _outcomes_before(readable)
     counts = class_counts(outcomes_before)
-    after_figures = site_figures([o for o in after if o is not None])
-
-    today = dt.datetime.now(dt.UTC).date()
-    section = _section(settings, today, model, data, gate, decision, how, fold,
-                       films=_films_record(films, measured, readable, look, left_out, counts),
+    after_figures = site_figures(after)
+    section = _section(settings, today, evidence, decision, how,
+                       films=_films_record(evidence, counts),
                        figures=(site_figures(outcomes_before), after_figures))
-    section["warnings"] = _warnings(readable, counts, after_figures, gate, how, card,
-                                    classes, decision, len(set(fold.tolist())) >= 2)
-    return SiteCalibration(bundle.path, _site_card(card, model, settings, today, decision,
-                                                   gate, section))
+    section["threshold_curves"] = site_curves_section(
+        np.stack([m.probabilities for m in readable]), [m.film.truth for m in readable],
+        [m.age_group for m in readable], ~evidence.refused, per_film, decision, classes,
+        settings.thresholds, after_figures, cross_validated=evidence.cross_validated)
+    section["warnings"] = calibration_warnings(readable, counts, after_figures, evidence.gate,
+                                               how, evidence.card, classes, decision,
+                                               evidence.cross_validated)
+    card = _site_card(evidence.card, evidence.model, settings, today, decision,
+                      evidence.gate, section)
+    return SiteCalibration(evidence.source, card, evidence=evidence, settings=settings)
 
 
-def _films_record(films: Sequence[Any], measured: Sequence[MeasuredFilm],
-                  readable: Sequence[MeasuredFilm], look: Sequence[Any], left_out: Any,
-                  counts: Mapping[str, int]) -> dict[str, Any]:
+def _site_thresholds(evidence: SiteEvidence, settings: CalibrationSettings, rows: np.ndarray
+                     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The decision chosen on the labelled films among ``rows`` (and how each was set)."""
+    labelled = [m for m, keep in zip(evidence.readable, rows, strict=True)
+                if keep and m.film.truth is not None]
+    model = evidence.model["decision"]
+    if not labelled and not settings.thresholds.fixed:
+        return dict(model), None
+    probabilities = (np.stack([m.probabilities for m in labelled]) if labelled
+                     else np.zeros((0, len(evidence.classes))))
+    return site_decision(model, probabilities, [m.film.truth for m in labelled],
+                         [m.age_group for m in labelled], evidence.classes,
+                         settings.thresholds)
+
+
+def _fold_decisions(evidence: SiteEvidence, settings: CalibrationSettings,
+                    decision: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Each film's decision after calibration: chosen without its fold's patients.
+
+    With one patient group only, every film is decided by the films' own choice.
+    """
+    if not evidence.cross_validated:
+        return [decision] * len(evidence.readable)
+    chosen = {fold: _site_thresholds(evidence, settings, evidence.fold != fold)[0]
+              for fold in sorted(set(evidence.fold.tolist()))}
+    return [chosen[fold] for fold in evidence.fold.tolist()]
+
+
+def _films_record(evidence: SiteEvidence, counts: Mapping[str, int]) -> dict[str, Any]:
     """How many films were given, used, unreadable, of the site's look; by class."""
-    return {"given": len(films), "used": len(readable),
-            "unreadable": len(measured) - len(readable),
-            "site_look": len(look), "other_classes_left_out": left_out,
+    return {"given": len(evidence.films), "used": len(evidence.readable),
+            "unreadable": len(evidence.measured) - len(evidence.readable),
+            "site_look": len(evidence.look), "other_classes_left_out": evidence.left_out,
             "by_class": counts}
 
 
@@ -513,50 +519,49 @@ def _require_enough_films(data: Path | str, films: Sequence[Any],
             "chest films")
 
 
-def _outcomes_after(calibrator: _Calibrator, readable: Sequence[MeasuredFilm],
-                    fold: np.ndarray, gate: Mapping[str, Any], decision: Mapping[str, Any],
-                    cancelled: CancelCallback | None) -> list[FilmOutcome | None] | None:
-    """Each film's outcome after calibration (``None`` when cancelled).
+def _flags_after(gates: _GateChooser, readable: Sequence[MeasuredFilm], fold: np.ndarray,
+                 gate: Mapping[str, Any], cancelled: CancelCallback | None
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each film refused / cautioned after calibration (``None`` when cancelled).
 
-    Cross-validation by patient: each fold measured with what the other folds chose. With
-    one patient group only, the films are measured with what they chose themselves.
+    Cross-validation by patient: each fold judged by the limits the other folds chose. With
+    one patient group only, the films are judged by the limits they chose themselves.
     """
     if len(set(fold.tolist())) < 2:
-        return calibrator.apply(readable, gate["limits"], decision)
-    after: list[FilmOutcome | None] = [None] * len(readable)
+        return gates.flags(readable, gate["limits"])
+    refused = np.zeros(len(readable), dtype=bool)
+    cautioned = np.zeros(len(readable), dtype=bool)
     for index in sorted(set(fold.tolist())):
         if cancelled is not None and cancelled():
             return None
         train = [m for m, f in zip(readable, fold, strict=True) if f != index]
         test_rows = np.flatnonzero(fold == index)
-        fold_gate, fold_decision, _ = calibrator.choose(train)
-        outcomes = calibrator.apply([readable[i] for i in test_rows],
-                                    fold_gate["limits"], fold_decision)
-        for row, outcome in zip(test_rows, outcomes, strict=True):
-            after[row] = outcome
-    return after
+        refused[test_rows], cautioned[test_rows] = gates.flags(
+            [readable[i] for i in test_rows], gates.choose(train)["limits"])
+    return refused, cautioned
 
 
-def _section(settings: CalibrationSettings, today: dt.date, model: Mapping[str, Any],
-             data: Path | str, gate: Mapping[str, Any], decision: Mapping[str, Any],
-             how: Mapping[str, Any] | None, fold: np.ndarray, *, films: dict[str, Any],
-             figures: tuple[Any, Any]) -> dict[str, Any]:
-    """The card's site-calibration section (without its warnings)."""
-    folds = len(set(fold.tolist()))
+def _section(settings: CalibrationSettings, today: dt.date, evidence: SiteEvidence,
+             decision: Mapping[str, Any], how: Mapping[str, Any] | None, *,
+             films: dict[str, Any], figures: tuple[Any, Any]) -> dict[str, Any]:
+    """The card's site-calibration section (without its curves and warnings)."""
+    model, gate = evidence.model, evidence.gate
+    folds = len(set(evidence.fold.tolist()))
     before_limits = GateLimits.from_spec(model["ood"])
     return {
         "site": settings.site.strip(),
         "date": today.isoformat(),
         "by": f"LungLens {__version__} (python -m desktop_app calibrate)",
         "model_id": model["model_id"],
-        "data": str(Path(data).resolve()),
+        "data": str(Path(evidence.data).resolve()),
         "films": films,
         "settings": {"max_false_covid": settings.thresholds.max_false_covid,
                      "target_sensitivity": settings.thresholds.target_sensitivity,
                      "max_false_pneumonia": settings.thresholds.max_false_pneumonia,
+                     "thresholds_set_by_hand": dict(settings.thresholds.fixed),
                      "folds": settings.folds},
-        "thresholds": _thresholds_record(model, decision, how),
-        "gate": _gate_record(before_limits, gate),
+        "thresholds": thresholds_record(model, decision, how),
+        "gate": gate_record(before_limits, gate),
         "gate_note": "limits as the card states them (orientation: a minimum score, which "
                      "widening lowers; aspect and flat area: one limit, no caution tier); "
                      "'moved' is the fraction of the way to where the site's films asked",
@@ -567,27 +572,3 @@ def _section(settings: CalibrationSettings, today: dt.date, model: Mapping[str, 
         "model_limits": {"usual": before_limits.usual, "refusal": before_limits.refusal},
         "model_decision": model["decision"],
     }
-
-
-def _thresholds_record(model: Mapping[str, Any], decision: Mapping[str, Any],
-                       how: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The model's and the site's thresholds (overall and by age group), and how chosen."""
-    return {"model": model["decision"]["thresholds"],
-            "site": decision["thresholds"],
-            "model_by_age_group": {k: v["thresholds"] for k, v in
-                                   (model["decision"].get("by_age_group") or {}).items()},
-            "site_by_age_group": {k: v["thresholds"] for k, v in
-                                  (decision.get("by_age_group") or {}).items()},
-            "how": how or {}}
-
-
-def _gate_record(before_limits: GateLimits, gate: Mapping[str, Any]) -> dict[str, Any]:
-    """Per check: the usual and refusal limits before and after, how far they moved."""
-    limits: GateLimits = gate["limits"]
-    return {check: {"usual": [card_value(check, before_limits.usual[check]),
-                              card_value(check, limits.usual[check])],
-                    "refusal": [card_value(check, before_limits.refusal[check]),
-                                card_value(check, limits.refusal[check])],
-                    "moved": gate["moved"][check],
-                    "site_wanted_refusal": card_value(check, gate["wanted"].refusal[check])}
-            for check in limits.usual}

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from desktop_app.core.metrics.intervals import wilson_interval
+
 __all__ = [
     "FIGURES", "FilmOutcome", "few_films_warnings", "site_figures",
     "wilson_interval",
@@ -35,6 +37,7 @@ FIGURES: dict[str, tuple[str, str, str]] = {
     "cautioned": ("films answered with a caution", "all", "cautioned"),
     "normal_as_normal": ("normal films labelled Normal", NORMAL, NORMAL),
     "normal_as_covid": ("normal films labelled COVID-19", NORMAL, COVID),
+    "normal_as_pneumonia": ("normal films labelled Pneumonia", NORMAL, PNEUMONIA),
     "non_covid_as_covid": ("non-COVID films labelled COVID-19", "non-covid", COVID),
     "covid_found": ("COVID-19 films labelled COVID-19", COVID, COVID),
     "pneumonia_found": ("pneumonia films labelled Pneumonia", PNEUMONIA, PNEUMONIA),
@@ -58,16 +61,6 @@ class FilmOutcome:
     label: str | None
     refused: bool
     cautioned: bool
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score interval of a proportion (``(0, 1)`` when ``n`` is 0)."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _counted(outcome: FilmOutcome, who: str) -> bool:

@@ -45,19 +45,21 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from desktop_app.core.metrics.intervals import wilson_interval
+from desktop_app.core.metrics.threshold_curves import findings_of, with_threshold
 from desktop_app.core.metrics.thresholds import (
     threshold_for_false_positive_rate,
     threshold_for_sensitivity,
 )
-from desktop_app.core.site.site_figures import wilson_interval
 
 __all__ = [
-    "MIN_NEGATIVES", "MIN_POSITIVES", "ThresholdSettings", "confident_rate", "site_decision",
+    "MIN_NEGATIVES", "MIN_POSITIVES", "SET_BY_HAND", "ThresholdSettings", "check_fixed",
+    "confident_rate", "site_decision",
 ]
 
 COVID = "COVID-19"
@@ -77,17 +79,47 @@ class ThresholdSettings:
         max_false_covid: Largest share of the site's non-COVID films called COVID-19.
         target_sensitivity: Share of each finding's films the threshold should find.
         max_false_pneumonia: Largest share of the site's normal films called Pneumonia.
+        fixed: Thresholds set by hand (``calibrate --threshold``, the calibration dialog's
+            curves), ``{finding: threshold}``: used as given, for every age group, instead
+            of being chosen from the targets above.
     """
 
     max_false_covid: float = 0.05
     target_sensitivity: float = 0.90
     max_false_pneumonia: float = 0.10
+    fixed: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("max_false_covid", "target_sensitivity", "max_false_pneumonia"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within 0..1. Received: {value!r}")
+        for name, value in self.fixed.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not 0.0 < float(value) <= 1.0:
+                raise ValueError(f"the threshold for {name!r} must be in (0, 1] (above 0, at "
+                                 f"most 1). Received: {value!r}")
+
+
+#: How a threshold set by hand is recorded (``set_by``).
+SET_BY_HAND = "by hand (calibrate --threshold or the calibration dialog's curves)"
+
+
+def check_fixed(fixed: Mapping[str, float], decision: Mapping[str, Any],
+                classes: Sequence[str]) -> None:
+    """Refuse a threshold set by hand for a class that has none (a typo, or Normal).
+
+    Raises:
+        ValueError: Quoting the name and naming the model's findings and classes.
+    """
+    findings = findings_of(decision, classes)
+    for name in fixed:
+        if name not in findings:
+            what = "is not one of the model's classes" if name not in classes else \
+                "has no threshold (a film is labelled with it when no finding reaches its own)"
+            raise ValueError(f"{name!r} {what}; thresholds can be set for: "
+                             f"{', '.join(findings)} (the model's classes: "
+                             f"{', '.join(classes)})")
 
 
 #: Standard errors a limit is aimed inside (see module docs).
@@ -315,4 +347,31 @@ def site_decision(
         out["by_age_group"][group] = {**entry, "thresholds": {k: round(float(v), 6)
                                                               for k, v in chosen.items()}}
         records[group] = record
-    return out, records
+    return _with_fixed(out, records, probabilities, truths, classes, settings.fixed)
+
+
+def _with_fixed(decision: dict[str, Any], records: dict[str, Any], probabilities: np.ndarray,
+                truths: Sequence[str | None], classes: Sequence[str],
+                fixed: Mapping[str, float]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The thresholds set by hand, for every age group, and what they give on these films."""
+    if not fixed:
+        return decision, records
+    check_fixed(fixed, decision, classes)
+    truth = np.array([t if t is not None else "" for t in truths], dtype=object)
+    for finding, value in fixed.items():
+        decision = with_threshold(decision, finding, round(float(value), 6))
+        scores = probabilities[:, list(classes).index(finding)] if len(truth) else np.zeros(0)
+        positive = truth == finding
+        negative = (truth == NORMAL) if finding == PNEUMONIA else \
+            (truth != "") & (truth != finding)
+        record: dict[str, Any] = {"positives": int(positive.sum()),
+                                  "negatives": int(negative.sum()),
+                                  "threshold": round(float(value), 6), "set_by": SET_BY_HAND}
+        if positive.any():
+            record["sensitivity"] = float((scores[positive] >= value).mean())
+        if negative.any():
+            record["false_positive_rate"] = float((scores[negative] >= value).mean())
+        # Set for every age group: each scope's record says so (measured on all the films).
+        for scope in records:
+            records[scope] = {**records[scope], finding: record}
+    return decision, records

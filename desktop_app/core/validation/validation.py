@@ -52,6 +52,7 @@ from desktop_app.core.metrics.populations import (
     weighted_auroc,
 )
 from desktop_app.core.metrics.refusals import refusal_figures
+from desktop_app.core.metrics.threshold_curves import age_group_populations, curves_section
 from desktop_app.core.model.calibration_line import calibration_line
 from desktop_app.core.model.model_bundle import ModelBundle
 from desktop_app.core.validation.data_fingerprint import file_sha1, images_fingerprint
@@ -324,14 +325,16 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
 
     Returns:
         JSON-ready ``{"counts", "excluded", "classes", "overall", "populations",
-        "refusals", "confusion_matrix", "roc", "reliability"}``: ``refusals`` is
-        :func:`~desktop_app.core.metrics.refusals.refusal_figures` over the films read
-        (each class's sensitivity over the labelled films and counting its refused films
+        "refusals", "confusion_matrix", "roc", "reliability", "threshold_curves"}``:
+        ``refusals`` is :func:`~desktop_app.core.metrics.refusals.refusal_figures` over the
+        films read (each class's sensitivity over the labelled films and counting its refused films
         as not found); ``populations`` is
         :func:`~desktop_app.core.metrics.populations.population_metrics` (per class, source,
         age group, key figures, each ``{"value", "ci95", "n"}``); ``overall`` adds the macro
         AUROC and the share of uncertain answers; ``roc`` per class ``{"fpr", "tpr"}``;
-        ``reliability`` the calibration diagram's bins.
+        ``reliability`` the calibration diagram's bins; ``threshold_curves`` each finding's
+        trade-off per age group (:func:`~desktop_app.core.metrics.threshold_curves
+        .curves_section`).
     """
     classes = list(classes)
     measured = [image for image in images if image.measured]
@@ -363,10 +366,17 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
         "roc": {},
         "reliability": None,
     }
-    if n == 0:
-        return metrics
-    chosen, uncertain = decision_predictions(probabilities, classes, decision,
-                                             [image.age_group for image in measured])
+    if n:
+        _add_curves(metrics, probabilities, labels, classes, decision,
+                    [image.age_group for image in measured], resampler)
+    return metrics
+
+
+def _add_curves(metrics: dict[str, Any], probabilities: np.ndarray, labels: np.ndarray,
+                classes: list[str], decision: dict[str, Any], age_groups: list[str],
+                resampler: Resampler) -> None:
+    """The confusion matrix, ROC, calibration and threshold curves of the labelled films."""
+    chosen, uncertain = decision_predictions(probabilities, classes, decision, age_groups)
     metrics["confusion_matrix"] = confusion_matrix(labels, chosen, len(classes)).tolist()
     metrics["overall"]["uncertain"] = float(uncertain.mean())
     metrics["overall"]["macro_auroc"] = _macro_auroc(probabilities, labels, resampler)
@@ -374,7 +384,10 @@ def validation_metrics(images: Sequence[ValidatedImage], classes: Sequence[str],
     bins = reliability_bins(probabilities, labels, bins=10)
     metrics["reliability"] = {key: [None if not np.isfinite(v) else float(v) for v in values]
                               for key, values in bins.items()}
-    return metrics
+    # Each age group at its own thresholds, as the app decided its films.
+    metrics["threshold_curves"] = curves_section(
+        probabilities, labels, classes, decision, age_group_populations(age_groups),
+        measured_on="the validated films the app labelled", resampler=resampler)
 
 
 def _counts(images: Sequence[ValidatedImage], measured: Sequence[ValidatedImage],

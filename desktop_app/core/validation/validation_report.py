@@ -16,57 +16,22 @@ from typing import Any
 from desktop_app import APP_NAME, DISCLAIMER, __version__
 from desktop_app.core.metrics.figures import KEY_FIGURES, figure_text
 from desktop_app.core.metrics.refusals import cautioned_text, refusal_lines
+from desktop_app.core.validation.report_drawings import (
+    CLASS_COLOURS,
+    CURVES_NOTE,
+    axes,
+    section_drawings,
+    table,
+)
 from desktop_app.core.validation.validation import ValidationResult
 
 __all__ = ["write_validation_pdf"]
 
-#: Line colours of the ROC curves, one per class (colour-blind safe: Okabe-Ito).
-CLASS_COLOURS = ("#0072B2", "#E69F00", "#D55E00", "#009E73", "#CC79A7")
 _PLOT = 210.0
 
 
 def _text(entry: Any, *, percent: bool = True) -> str:
     return figure_text(entry, percent=percent)
-
-
-def _table(rows: Sequence[Sequence[str]], widths: Sequence[float] | None = None):
-    from reportlab.lib import colors
-    from reportlab.platypus import Table, TableStyle
-
-    table = Table([list(r) for r in rows], colWidths=widths, hAlign="LEFT", repeatRows=1)
-    table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, -1), "Helvetica", 8),
-        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 8),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#eceff1")),
-        ("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#90a4ae")),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ]))
-    return table
-
-
-def _axes(drawing: Any, x0: float, y0: float, size: float, x_label: str, y_label: str) -> None:
-    from reportlab.graphics.shapes import Line, Rect, String
-    from reportlab.lib import colors
-
-    drawing.add(Rect(x0, y0, size, size, fillColor=None, strokeColor=colors.black,
-                     strokeWidth=0.6))
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
-        offset = tick * size
-        drawing.add(Line(x0 + offset, y0, x0 + offset, y0 - 3))
-        drawing.add(Line(x0, y0 + offset, x0 - 3, y0 + offset))
-        drawing.add(String(x0 + offset, y0 - 12, f"{tick:g}", fontSize=6,
-                           textAnchor="middle"))
-        drawing.add(String(x0 - 5, y0 + offset - 2, f"{tick:g}", fontSize=6, textAnchor="end"))
-    drawing.add(Line(x0, y0, x0 + size, y0 + size, strokeColor=colors.HexColor("#b0bec5"),
-                     strokeDashArray=[2, 2], strokeWidth=0.5))
-    drawing.add(String(x0 + size / 2, y0 - 24, x_label, fontSize=7, textAnchor="middle"))
-    label = String(0, 0, y_label, fontSize=7, textAnchor="middle")
-    from reportlab.graphics.shapes import Group
-
-    group = Group(label)
-    group.translate(x0 - 22, y0 + size / 2)
-    group.rotate(90)
-    drawing.add(group)
 
 
 def _roc_drawing(roc: Mapping[str, Any], classes: Sequence[str],
@@ -76,7 +41,7 @@ def _roc_drawing(roc: Mapping[str, Any], classes: Sequence[str],
 
     drawing = Drawing(_PLOT + 60, _PLOT + 60)
     x0, y0 = 40.0, 40.0
-    _axes(drawing, x0, y0, _PLOT, "false-positive rate (1 - specificity)",
+    axes(drawing, x0, y0, _PLOT, "false-positive rate (1 - specificity)",
           "true-positive rate (sensitivity)")
     drawing.add(String(x0, y0 + _PLOT + 8, "ROC, one class against the rest", fontSize=8,
                        fontName="Helvetica-Bold"))
@@ -102,7 +67,7 @@ def _reliability_drawing(reliability: Mapping[str, Any] | None) -> Any:
 
     drawing = Drawing(_PLOT + 60, _PLOT + 60)
     x0, y0 = 40.0, 40.0
-    _axes(drawing, x0, y0, _PLOT, "confidence of the top class", "share labelled correctly")
+    axes(drawing, x0, y0, _PLOT, "confidence of the top class", "share labelled correctly")
     drawing.add(String(x0, y0 + _PLOT + 8, "Calibration (dashed: perfect)", fontSize=8,
                        fontName="Helvetica-Bold"))
     if not reliability:
@@ -138,13 +103,13 @@ def _story(result: ValidationResult) -> list[Any]:
     story: list[Any] = [
         *_opening(result, styles["Title"], body),
         Paragraph("Overall", heading),
-        _table([["figure", "value (95 % CI), n"],
+        table([["figure", "value (95 % CI), n"],
                 ["accuracy", _text(metrics["overall"]["accuracy"])],
                 ["macro AUROC", _text(metrics["overall"]["macro_auroc"], percent=False)],
                 ["calibration error (ECE)", _text(metrics["overall"]["ece"], percent=False)]],
                [150, 200]),
         Paragraph("Per class", heading),
-        _table([["class", "films", "sensitivity", "specificity", "AUROC"]]
+        table([["class", "films", "sensitivity", "specificity", "AUROC"]]
                + [[name, str(populations["per_class"][name]["n"]),
                    _text(populations["per_class"][name]["sensitivity"]),
                    _text(populations["per_class"][name].get("specificity")),
@@ -163,8 +128,22 @@ def _story(result: ValidationResult) -> list[Any]:
     story += [Spacer(1, 8),
               Table([[_roc_drawing(metrics["roc"], classes, populations["per_class"]),
                       _reliability_drawing(metrics["reliability"])]], hAlign="LEFT"),
+              *_curves(metrics.get("threshold_curves"), heading, small),
               Spacer(1, 8), _para(DISCLAIMER, small)]
     return story
+
+
+def _curves(section: dict[str, Any] | None, heading: Any, small: Any) -> list[Any]:
+    """Each finding's threshold trade-off on these films, per age group (see CURVES_NOTE)."""
+    from reportlab.platypus import KeepTogether, Paragraph, Table
+
+    drawings = section_drawings(section)
+    if not drawings:
+        return []
+    note = (CURVES_NOTE + " Each age group at its own thresholds (films of unknown age at the "
+            "thresholds for all ages); ring: the model's operating threshold.")
+    return [KeepTogether([Paragraph("Threshold curves", heading), _para(note, small),
+                          Table([drawings], hAlign="LEFT")])]
 
 
 def _para(text: str, style: Any) -> Any:
@@ -212,7 +191,7 @@ def _population_sections(populations: dict[str, Any], classes: Sequence[str],
 
     story: list[Any] = []
     for title, key in (("Per source", "per_source"), ("Per age group", "per_age_group")):
-        story += [Paragraph(title, heading), _table(
+        story += [Paragraph(title, heading), table(
             [["group", "films", "accuracy", "non-COVID labelled COVID-19", "ECE"]]
             + [[group, str(figures["n"]), _text(figures.get("accuracy")),
                 _text(figures.get("labelled_covid_non_covid")),
@@ -222,12 +201,12 @@ def _population_sections(populations: dict[str, Any], classes: Sequence[str],
                                      percent=figure.percent)]
                 for figure in KEY_FIGURES]
     story += [Paragraph("Key figures (n/a: the data has no films for it)", heading),
-              _table([["figure", "value (95 % CI), n"], *key_rows], [300, 200])]
+              table([["figure", "value (95 % CI), n"], *key_rows], [300, 200])]
     matrix = [["true \\ app's label", *classes]] + [
         [name, *(str(v) for v in row)]
         for name, row in zip(classes, metrics["confusion_matrix"], strict=True)]
     story += [Paragraph("Confusion matrix at the app's decision", heading),
-              _table(matrix, [90] + [70] * len(classes))]
+              table(matrix, [90] + [70] * len(classes))]
     return story
 
 
