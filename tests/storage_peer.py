@@ -33,6 +33,7 @@ class Peer:
     stored: dict[str, Dataset] = field(default_factory=dict)
     syntaxes: dict[str, str] = field(default_factory=dict)
     copies: dict[str, int] = field(default_factory=dict)
+    aborted: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -50,11 +51,12 @@ class Peer:
 def storage_peer(*, port: int | None = None, ae_title: str = "PACS",
                  sop_classes: Sequence[str] = (SR_3D, SECONDARY_CAPTURE),
                  syntaxes: Sequence[str] = (EXPLICIT, IMPLICIT),
-                 delay: float = 0.0) -> Iterator[Peer]:
+                 delay: float = 0.0, abort_first: int = 0) -> Iterator[Peer]:
     """Listen as a Storage SCP for ``sop_classes`` in ``syntaxes``; yield what it received.
 
     ``delay`` seconds pass before each C-STORE is answered (a slow PACS, to kill a sender
-    in the middle of sending).
+    in the middle of sending). The first ``abort_first`` C-STOREs are not stored: the peer
+    aborts the association instead of answering (their UIDs are listed in ``aborted``).
     """
     from pynetdicom import AE, evt
 
@@ -64,6 +66,13 @@ def storage_peer(*, port: int | None = None, ae_title: str = "PACS",
         time.sleep(delay)
         dataset = event.dataset  # type: ignore[attr-defined]
         uid = str(dataset.SOPInstanceUID)
+        with peer.lock:
+            abort = len(peer.aborted) < abort_first
+            if abort:
+                peer.aborted.append(uid)
+        if abort:
+            event.assoc.abort()  # type: ignore[attr-defined]
+            return 0xC000  # never sent: the association is gone
         with peer.lock:
             peer.stored[uid] = dataset
             peer.syntaxes[uid] = str(event.context.transfer_syntax)  # type: ignore[attr-defined]

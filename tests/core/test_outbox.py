@@ -123,6 +123,28 @@ def test_destination_down_at_first_then_up_loses_nothing(
     assert expected == set(peer.stored)
 
 
+def test_association_aborted_in_the_middle_of_a_send_is_retried_with_the_same_uids(
+        tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    films = [chest_film(75 + i) for i in range(2)]
+    with storage_peer(abort_first=1) as peer, \
+            sending_node(tmp_path, tiny_bundle, peer.destination) as at:
+        push(at, films)
+        _wait(_all(tmp_path, 2, "sent"))
+    assert len(peer.aborted) == 1
+    rows = _rows(tmp_path, capsys)
+    owed = {uid for row in rows for uid in row["result_uids"]}
+    assert peer.aborted[0] in owed  # the one aborted was sent again, under its own UID
+    assert owed == set(peer.stored)
+    assert set(peer.copies.values()) == {1}
+    with WorklistStore.in_folder(tmp_path) as store:
+        failures = store.query("SELECT outcome, detail FROM audit WHERE what = 'send failed'")
+        attempts = store.query("SELECT attempts FROM outbox WHERE sop_instance_uid = ?",
+                               (peer.aborted[0],))
+    assert any(peer.aborted[0] in row["detail"] and row["outcome"] == "no status"
+               and "association lost" in row["detail"] for row in failures)
+    assert attempts[0]["attempts"] >= 2
+
+
 def test_refused_sop_class_is_failed_shown_and_sent_with_retry_failed(
         tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
