@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import select
 import socket
 import struct
 import threading
@@ -23,6 +24,51 @@ from dataclasses import dataclass
 #: A header declaring a PDU of 4,294,967,040 bytes (type A-ASSOCIATE-RQ, then P-DATA-TF).
 OVERSIZE_HEADERS = (b"\x01\x00" + struct.pack(">L", 0xFFFFFF00),
                     b"\x04\x00" + struct.pack(">L", 0xFFFFFF00))
+
+
+class SilentHolder:
+    """Keeps ``count`` silent connections open in a thread, reconnecting those the node drops.
+
+    A scanner that keeps coming back: the node's first-PDU deadline frees a slot, and the
+    holder takes it again at once.
+    """
+
+    def __init__(self, address: tuple[str, int], count: int) -> None:
+        self.address = address
+        self.count = count
+        self.reconnected = 0
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> SilentHolder:
+        self._held = [socket.create_connection(self.address, timeout=10)
+                      for _ in range(self.count)]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        for sock in self._held:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            readable, _, _ = select.select(self._held, [], [], 0.2)
+            for sock in readable:
+                with contextlib.suppress(OSError):
+                    if sock.recv(1):
+                        continue  # the node said something: keep silent anyway
+                with contextlib.suppress(OSError):
+                    sock.close()
+                index = self._held.index(sock)
+                try:
+                    self._held[index] = socket.create_connection(self.address, timeout=10)
+                    self.reconnected += 1
+                except OSError:
+                    del self._held[index]
 
 
 @contextmanager
@@ -58,13 +104,19 @@ class StrayTally:
 
 
 def stray_burst(address: tuple[str, int], count: int, *, threads: int = 8,
-                seed: int = 0) -> StrayTally:
-    """Make ``count`` garbage and oversize connections (alternating) from ``threads`` threads."""
+                seed: int = 0, spread: float = 0.0) -> StrayTally:
+    """Make ``count`` garbage and oversize connections (alternating) from ``threads`` threads.
+
+    ``spread``: seconds over which they arrive at an even pace (0: as fast as possible).
+    """
     tally = StrayTally()
     lock = threading.Lock()
+    start = time.monotonic()
 
     def work(part: range, rng: random.Random) -> None:
         for index in part:
+            if spread:
+                time.sleep(max(0.0, start + index * spread / count - time.monotonic()))
             try:
                 _one_stray(address, "garbage" if index % 2 == 0 else "oversize", rng)
                 with lock:

@@ -71,6 +71,11 @@ def _application_entity(calling_ae: str, timeout: float) -> Any:
 def _not_associated(assoc: Any, destination: Destination) -> tuple[bool, str]:
     """(permanent, why) for an association that was not established."""
     if assoc.is_rejected:
+        answer = assoc.acceptor.primitive
+        if answer is not None and answer.result == 0x02:
+            # Rejected-transient: busy (too many associations), it may take us later.
+            return False, (f"association rejected for now by {destination} (transient: "
+                           f"{answer.reason_str or 'busy'})")
         # Usually our calling AE title or its called AE title is not what it expects:
         # retrying soon would be rejected the same way.
         return True, (f"association rejected by {destination} (check the calling and "
