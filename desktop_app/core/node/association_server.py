@@ -152,8 +152,8 @@ class GatedServer(ThreadedAssociationServer):
         self.io_seconds = io_seconds
         self._greetings: dict[int, bytes] = {}
         self._greetings_lock = threading.Lock()
+        super().__init__(*args, request_handler=_GreetedHandler, **kwargs)  # binds: may raise
         self.gate = ConnectionGate(policy, self._start_association)
-        super().__init__(*args, request_handler=_GreetedHandler, **kwargs)
         self.gate.start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
