@@ -85,7 +85,12 @@ def test_garbage_and_oversize_connections_are_dropped_with_one_line_each_then_su
     tally = stray_burst(receiver.address, 50)
     assert tally.made == 50
     _assert_echo_in_time(receiver.address)
+    deadline = time.monotonic() + 10
+    while receiver.dropped_count < 50:
+        assert time.monotonic() < deadline, f"{receiver.dropped_count} of 50 dropped"
+        time.sleep(0.05)
     receiver.stop()  # writes the summary of the lines held back
+    assert receiver.dropped_count == 50
     drops = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
     singles = [m for m in drops if m.startswith("dropped connection from 127.0.0.1:")]
     assert len(singles) == GatePolicy().log_burst

@@ -322,8 +322,8 @@ class ConnectionGate:
 
     def _drop(self, waiting: _Waiting, kind: str, why: str) -> None:
         self._forget(waiting)
+        self.drops.dropped(waiting.address, kind, why)  # logged before the peer sees it
         _close(waiting.sock)
-        self.drops.dropped(waiting.address, kind, why)
 
     def _hand_on(self, waiting: _Waiting) -> None:
         self._forget(waiting)
@@ -331,9 +331,9 @@ class ConnectionGate:
             waiting.sock.setblocking(True)
             self.on_greeted(waiting.sock, waiting.address, bytes(waiting.data))
         except Exception as error:  # e.g. no thread could be started: that peer only
-            _close(waiting.sock)
             self.drops.dropped(waiting.address, "not served",
                                f"association not started ({type(error).__name__}: {error})")
+            _close(waiting.sock)
             return
         self.greeted += 1
 

@@ -199,6 +199,7 @@ class StorageReceiver:
         self.on_received = on_received
         self._server: Any = None
         self._counters = _Counters()
+        self._dropped = 0
 
     @property
     def address(self) -> tuple[str, int]:
@@ -222,6 +223,11 @@ class StorageReceiver:
     def refused_count(self) -> int:
         """C-STORE requests answered with a failure since :meth:`start`."""
         return self._counters.refused
+
+    @property
+    def dropped_count(self) -> int:
+        """Connections closed before they asked for an association, since :meth:`start`."""
+        return self._server.gate.drops.total if self._server is not None else self._dropped
 
     def start(self) -> None:
         """Bind and listen (returns at once).
@@ -270,9 +276,11 @@ class StorageReceiver:
         """Stop listening; associations in progress are closed."""
         if self._server is not None:
             self._server.shutdown()
+            self._dropped = self._server.gate.drops.total
             self._server = None
-            LOGGER.info("stopped listening (%d film(s) stored, %d refused)",
-                        self.stored_count, self.refused_count)
+            LOGGER.info("stopped listening (%d film(s) stored, %d refused; %d stray "
+                        "connection(s) dropped)", self.stored_count, self.refused_count,
+                        self._dropped)
 
     # -- association log -----------------------------------------------------------------------
 
