@@ -111,8 +111,10 @@ MAXIMUM_ASSOCIATIONS = 8
 #: An association that sends nothing for this long is aborted (Orthanc's default too).
 IDLE_SECONDS = 30.0
 #: A read or a write on an association that waits longer than this fails it (a peer stalled
-#: in the middle of a PDU); also how long a rejected peer may take to close.
+#: in the middle of a PDU, or not reading our answers).
 IO_SECONDS = 30.0
+#: pynetdicom's ACSE timeout, here its ARTIM timer: how long a rejected peer may take to
+#: close (the association request itself was read by the gate already).
 ACSE_SECONDS = 10.0
 
 

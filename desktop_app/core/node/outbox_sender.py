@@ -92,14 +92,22 @@ def _send_group(outbox: Outbox, text: str, group: list[OutboxRow], calling_ae: s
     if count == 1:
         return _send_over_one(outbox, text, group, calling_ae, timeout)
     tallies: list[SendRound] = []
-    threads = [threading.Thread(
-        target=lambda part: tallies.append(_send_over_one(outbox, text, part, calling_ae,
-                                                          timeout)),
-        args=(group[index::count],), name=f"outbox-sender-{index}") for index in range(count)]
+    errors: list[Exception] = []
+
+    def send_part(part: list[OutboxRow]) -> None:
+        try:
+            tallies.append(_send_over_one(outbox, text, part, calling_ae, timeout))
+        except Exception as error:  # raised below, in the caller's thread, as with one
+            errors.append(error)
+
+    threads = [threading.Thread(target=send_part, args=(group[index::count],),
+                                name=f"outbox-sender-{index}") for index in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    if errors:
+        raise errors[0]
     return SendRound(sum(t.sent for t in tallies), sum(t.retrying for t in tallies),
                      sum(t.failed for t in tallies))
 
