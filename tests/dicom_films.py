@@ -16,6 +16,7 @@ from desktop_app.core.node.dicom_receiver import IMAGE_STORAGE_CLASSES
 from tests.image_factory import dicom_dataset
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
 
 
 def chest_film(seed: int, size: tuple[int, int] = (256, 224)) -> Dataset:
@@ -43,6 +44,9 @@ def push(address: tuple[str, int], films: Sequence[Dataset | Path], *,
     answers = statuses if statuses is not None else {}
     ae = AE(ae_title=calling_ae)
     for sop_class in contexts:
+        # As a modality proposes: a context for the syntax its files are in (a file sent as
+        # it is needs exactly that one), then one offering the usual uncompressed ones.
+        ae.add_requested_context(sop_class, [EXPLICIT_VR_LITTLE_ENDIAN])
         ae.add_requested_context(sop_class)
     assoc = ae.associate(address[0], address[1], ae_title=called_ae)
     if not assoc.is_established:

@@ -30,20 +30,34 @@ class Orthanc:
 
     def instance_uids(self) -> dict[str, str]:
         """SOP Instance UID -> SOP Class UID of every instance stored."""
-        found = {}
+        return {tags["SOPInstanceUID"]: tags["SOPClassUID"] for tags in self.instances()}
+
+    def instances(self) -> list[dict[str, str]]:
+        """The main tags of every instance stored, with its Orthanc id as ``"id"``."""
+        found = []
         for orthanc_id in self.get("/instances"):  # type: ignore[union-attr]
             tags = self.get(f"/instances/{orthanc_id}/simplified-tags")
-            found[tags["SOPInstanceUID"]] = tags["SOPClassUID"]  # type: ignore[index]
+            found.append({"id": orthanc_id, **{key: tags.get(key, "")  # type: ignore[union-attr]
+                          for key in ("SOPInstanceUID", "SOPClassUID", "StudyInstanceUID")}})
         return found
+
+    def file(self, orthanc_id: str) -> bytes:
+        """The stored DICOM file of one instance."""
+        with urllib.request.urlopen(f"{self.http}/instances/{orthanc_id}/file",
+                                    timeout=30) as response:
+            return response.read()
 
 
 @contextmanager
-def orthanc(tmp_path: Path) -> Iterator[Orthanc]:
-    """Start Orthanc with a temporary configuration; skip when it is not installed."""
+def orthanc(tmp_path: Path, dicom_port: int | None = None) -> Iterator[Orthanc]:
+    """Start Orthanc with a temporary configuration; skip when it is not installed.
+
+    ``dicom_port``: listen there (a destination named before Orthanc starts), else anywhere.
+    """
     binary = shutil.which("Orthanc") or shutil.which("Orthanc", path="/usr/sbin")
     if binary is None:
         pytest.skip("Orthanc is not installed (Debian package orthanc; .ci/run installs it)")
-    http_port, dicom_port = free_port(), free_port()
+    http_port, dicom_port = free_port(), dicom_port or free_port()
     storage = tmp_path / "orthanc"
     storage.mkdir()
     config = storage / "orthanc.json"

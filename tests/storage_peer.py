@@ -33,6 +33,9 @@ class Peer:
     stored: dict[str, Dataset] = field(default_factory=dict)
     syntaxes: dict[str, str] = field(default_factory=dict)
     copies: dict[str, int] = field(default_factory=dict)
+    aborted: list[str] = field(default_factory=list)
+    associations: int = 0
+    most_at_once: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -50,11 +53,15 @@ class Peer:
 def storage_peer(*, port: int | None = None, ae_title: str = "PACS",
                  sop_classes: Sequence[str] = (SR_3D, SECONDARY_CAPTURE),
                  syntaxes: Sequence[str] = (EXPLICIT, IMPLICIT),
-                 delay: float = 0.0) -> Iterator[Peer]:
+                 delay: float = 0.0, abort_first: int = 0,
+                 max_associations: int = 10) -> Iterator[Peer]:
     """Listen as a Storage SCP for ``sop_classes`` in ``syntaxes``; yield what it received.
 
     ``delay`` seconds pass before each C-STORE is answered (a slow PACS, to kill a sender
-    in the middle of sending).
+    in the middle of sending). The first ``abort_first`` C-STOREs are not stored: the peer
+    aborts the association instead of answering (their UIDs are listed in ``aborted``).
+    Beyond ``max_associations`` at once, associations are rejected as transient (busy);
+    ``most_at_once`` counts the most that were open together.
     """
     from pynetdicom import AE, evt
 
@@ -65,17 +72,37 @@ def storage_peer(*, port: int | None = None, ae_title: str = "PACS",
         dataset = event.dataset  # type: ignore[attr-defined]
         uid = str(dataset.SOPInstanceUID)
         with peer.lock:
+            abort = len(peer.aborted) < abort_first
+            if abort:
+                peer.aborted.append(uid)
+        if abort:
+            event.assoc.abort()  # type: ignore[attr-defined]
+            return 0xC000  # never sent: the association is gone
+        with peer.lock:
             peer.stored[uid] = dataset
             peer.syntaxes[uid] = str(event.context.transfer_syntax)  # type: ignore[attr-defined]
             peer.copies[uid] = peer.copies.get(uid, 0) + 1
         return 0x0000
 
+    def on_open(event: object) -> None:
+        with peer.lock:
+            peer.associations += 1
+            peer.most_at_once = max(peer.most_at_once, peer.associations)
+
+    def on_close(event: object) -> None:
+        with peer.lock:
+            peer.associations -= 1
+
     ae = AE(ae_title=ae_title)
+    ae.maximum_associations = max_associations
     ae.add_supported_context("1.2.840.10008.1.1")
     for sop_class in sop_classes:
         ae.add_supported_context(sop_class, list(syntaxes))
     server = ae.start_server(("127.0.0.1", peer.port), block=False,
-                             evt_handlers=[(evt.EVT_C_STORE, on_store)])
+                             evt_handlers=[(evt.EVT_C_STORE, on_store),
+                                           (evt.EVT_ACCEPTED, on_open),
+                                           (evt.EVT_RELEASED, on_close),
+                                           (evt.EVT_ABORTED, on_close)])
     try:
         yield peer
     finally:

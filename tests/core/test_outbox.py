@@ -18,12 +18,15 @@ from desktop_app.core.model.model_bundle import load_bundle
 from desktop_app.core.node.destination import Destination
 from desktop_app.core.node.dicom_node import DicomNode, NodeCallbacks, NodeOptions
 from desktop_app.core.node.dicom_receiver import ReceiverConfig
-from desktop_app.core.node.outbox_store import Outbox
+from desktop_app.core.node.outbox_sender import PARALLEL_ASSOCIATIONS, send_due
+from desktop_app.core.node.outbox_store import Outbox, ResultEntry
 from desktop_app.core.node.worklist_store import WorklistStore
 from tests.dicom_films import chest_film, push
 from tests.storage_peer import IMPLICIT, SECONDARY_CAPTURE, SR_3D, free_port, storage_peer
 
 pytest.importorskip("pynetdicom")
+
+DX = "1.2.840.10008.5.1.4.1.1.1.1"
 
 
 @contextmanager
@@ -123,6 +126,28 @@ def test_destination_down_at_first_then_up_loses_nothing(
     assert expected == set(peer.stored)
 
 
+def test_association_aborted_in_the_middle_of_a_send_is_retried_with_the_same_uids(
+        tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    films = [chest_film(75 + i) for i in range(2)]
+    with storage_peer(abort_first=1) as peer, \
+            sending_node(tmp_path, tiny_bundle, peer.destination) as at:
+        push(at, films)
+        _wait(_all(tmp_path, 2, "sent"))
+    assert len(peer.aborted) == 1
+    rows = _rows(tmp_path, capsys)
+    owed = {uid for row in rows for uid in row["result_uids"]}
+    assert peer.aborted[0] in owed  # the one aborted was sent again, under its own UID
+    assert owed == set(peer.stored)
+    assert set(peer.copies.values()) == {1}
+    with WorklistStore.in_folder(tmp_path) as store:
+        failures = store.query("SELECT outcome, detail FROM audit WHERE what = 'send failed'")
+        attempts = store.query("SELECT attempts FROM outbox WHERE sop_instance_uid = ?",
+                               (peer.aborted[0],))
+    assert any(peer.aborted[0] in row["detail"] and row["outcome"] == "no status"
+               and "association lost" in row["detail"] for row in failures)
+    assert attempts[0]["attempts"] >= 2
+
+
 def test_refused_sop_class_is_failed_shown_and_sent_with_retry_failed(
         tmp_path: Path, tiny_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
     port = free_port()
@@ -150,3 +175,50 @@ def test_destination_taking_only_implicit_vr_gets_the_results(
         _wait(_all(tmp_path, 1, "sent"))
     assert peer.stored
     assert set(peer.syntaxes.values()) == {IMPLICIT}
+
+
+def _outbox_of_films(store: WorklistStore, folder: Path, count: int, destination: str
+                     ) -> tuple[Outbox, set[str]]:
+    """An outbox owing ``count`` films (sent as they are) to ``destination``."""
+    outbox = Outbox(store, retry_base_seconds=0.05)
+    uids = set()
+    for seed in range(count):
+        film = chest_film(400 + seed, size=(64, 56))
+        path = folder / f"{film.SOPInstanceUID}.dcm"
+        film.save_as(path, enforce_file_format=True)
+        store.add_film(film.SOPInstanceUID, origin="dicom", stored_file=path, sha256="0" * 64)
+        outbox.add(film.SOPInstanceUID, destination,
+                   [ResultEntry("SC", DX, film.SOPInstanceUID, path)])
+        uids.add(str(film.SOPInstanceUID))
+    return outbox, uids
+
+
+def test_many_results_go_over_several_associations_at_once(tmp_path: Path) -> None:
+    with storage_peer(sop_classes=(DX,), delay=0.02) as peer, \
+            WorklistStore.in_folder(tmp_path) as store:
+        outbox, uids = _outbox_of_films(store, tmp_path, 32, peer.destination)
+        tally = send_due(outbox, "LUNGLENS", timeout=10)
+    assert (tally.sent, tally.retrying, tally.failed) == (32, 0, 0)
+    assert set(peer.stored) == uids
+    assert peer.most_at_once == PARALLEL_ASSOCIATIONS
+
+
+def test_a_destination_too_busy_for_more_associations_is_tried_again_not_failed(
+        tmp_path: Path) -> None:
+    with storage_peer(sop_classes=(DX,), delay=0.05, max_associations=1) as peer, \
+            WorklistStore.in_folder(tmp_path) as store:
+        outbox, uids = _outbox_of_films(store, tmp_path, 24, peer.destination)
+        first = send_due(outbox, "LUNGLENS", timeout=10)
+        assert (first.failed, first.sent + first.retrying) == (0, 24)
+        assert first.retrying > 0  # (all of them, when the associations asked at one moment)
+        errors = {row.last_error for row in outbox.unsent()}
+        assert errors == {f"association rejected for now by {peer.destination} (transient: "
+                          "Local limit exceeded)"}
+        deadline = time.monotonic() + 60
+        while outbox.unsent():
+            assert time.monotonic() < deadline, "not all sent"
+            time.sleep(0.1)
+            outbox.retry_now()  # (the back-off is the outbox's business, tested elsewhere)
+            assert send_due(outbox, "LUNGLENS", timeout=10).failed == 0
+    assert set(peer.stored) == uids
+    assert peer.most_at_once == 1

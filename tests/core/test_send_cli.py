@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop_app.core.cli.send_cli import run_send
 from desktop_app.core.cli.serve_cli import run_serve
 from desktop_app.core.cli.worklist_cli import run_worklist
 from desktop_app.core.node.outbox_store import Outbox
@@ -121,3 +122,41 @@ def test_orthanc_stores_each_films_results(tmp_path: Path, tiny_bundle: Path,
         assert stored[uids[0]] == "1.2.840.10008.5.1.4.1.1.88.34"  # exactly one SR
         assert len(uids) <= 2  # at most one SC
     assert set(stored) == {uid for uids in owed.values() for uid in uids}
+
+
+def test_send_echo_tests_the_destination_given_and_sends_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with storage_peer() as peer:
+        assert run_send(["--data-dir", str(tmp_path), "--echo", peer.destination]) == 0
+    out = capsys.readouterr().out
+    assert f"C-ECHO to {peer.destination}: answered Success in " in out
+    assert not peer.stored
+    assert not (tmp_path / "worklist.sqlite3").exists()  # nothing opened, nothing written
+
+
+def test_send_echo_names_a_destination_that_does_not_answer(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    down = f"PACS@127.0.0.1:{free_port()}"
+    assert run_send(["--data-dir", str(tmp_path), "--echo", down, "--timeout", "5"]) == 1
+    assert (f"C-ECHO to {down} failed: no association with {down}: connection refused"
+            in capsys.readouterr().out)
+
+
+def test_send_echo_without_a_destination_tests_those_the_worklist_names(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_send(["--data-dir", str(tmp_path), "--echo"]) == 1
+    assert "no destination named in the worklist of" in capsys.readouterr().err
+    with storage_peer() as peer:
+        with WorklistStore.in_folder(tmp_path) as store:
+            store.add_film("1.2.3.4", origin="dicom", stored_file=tmp_path / "f.dcm",
+                           sha256="0" * 64)
+            assert Outbox(store).want_results(["1.2.3.4"], peer.destination) == 1
+        assert run_send(["--data-dir", str(tmp_path), "--echo"]) == 0
+    assert f"C-ECHO to {peer.destination}: answered Success" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("text", ["PACS", "PACS@host:0"])
+def test_send_echo_with_a_malformed_destination_is_a_usage_error(
+        text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_send(["--data-dir", str(tmp_path), "--echo", text]) == 2
+    assert repr(text) in capsys.readouterr().err

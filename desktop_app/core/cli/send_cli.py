@@ -7,8 +7,13 @@ pending result once, each to the destination its row names (:mod:`desktop_app.co
 outbox_sender`). ``--retry-failed`` first makes the failed ones pending again. When a node is
 sending the folder's outbox already, says so and leaves it to the node.
 
-Exit status 0 when nothing is left unsent, 1 when something is (or the worklist cannot be
-used), 2 on usage errors.
+``send --echo [AET@HOST:PORT]`` sends nothing: it tests a destination with a C-ECHO (the one
+given, else every destination the data folder's worklist names) and prints what each
+answered.
+
+Exit status 0 when nothing is left unsent (``--echo``: every destination answered), 1 when
+something is (a destination did not answer, or the worklist cannot be used), 2 on usage
+errors.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import argparse
 import logging
 import sqlite3
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -27,9 +33,11 @@ from desktop_app.core.cli.model_choice import resolve_model
 from desktop_app.core.errors import ModelBundleError
 from desktop_app.core.locations import user_data_dir
 from desktop_app.core.node.data_folder_lock import DataFolderBusyError
+from desktop_app.core.node.destination import Destination
 from desktop_app.core.node.dicom_receiver import DEFAULT_AE_TITLE
 from desktop_app.core.node.outbox_sender import outbox_lock, send_due
 from desktop_app.core.node.outbox_store import Outbox
+from desktop_app.core.node.result_sender import echo
 from desktop_app.core.node.result_writer import ResultWriter
 from desktop_app.core.node.worklist_store import WORKLIST_FILE, WorklistStore
 
@@ -53,7 +61,54 @@ def build_parser() -> argparse.ArgumentParser:
                         "first (default: the active installed model)")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds before a destination that does not answer is given up")
+    parser.add_argument("--echo", nargs="?", const="", metavar="AET@HOST:PORT",
+                        help="send nothing: test the destination with a C-ECHO (default: "
+                        "every destination the worklist names) and say what it answered")
     return parser
+
+
+def _echo_targets(text: str, data_dir: Path) -> list[str]:
+    """The destinations to test: the one given, else those the worklist names.
+
+    Raises:
+        ValueError: Quoting the text, if it is not ``AET@HOST:PORT``.
+        LookupError: If none is given and the worklist names none.
+    """
+    if text:
+        return [str(Destination.parse(text))]
+    found: list[str] = []
+    if (data_dir / WORKLIST_FILE).is_file():
+        with WorklistStore.in_folder(data_dir) as store:
+            found = Outbox(store).destinations()
+    if not found:
+        raise LookupError(f"no destination named in the worklist of {str(data_dir)!r}: give "
+                          f"one, e.g. send --echo PACS@10.0.0.5:104")
+    return found
+
+
+def _run_echo(args: argparse.Namespace, data_dir: Path, stdout: TextIO,
+              stderr: TextIO) -> int:
+    """C-ECHO each destination; 0 when every one answered Success."""
+    try:
+        targets = _echo_targets(args.echo, data_dir)
+    except ValueError as error:
+        print(f"error: --echo: {error}", file=stderr)
+        return 2
+    except (LookupError, sqlite3.Error) as error:
+        print(f"error: {error}", file=stderr)
+        return 1
+    failed = 0
+    for target in targets:
+        started = time.perf_counter()
+        problem = echo(Destination.parse(target), args.ae_title, args.timeout)
+        if problem is None:
+            print(f"C-ECHO to {target}: answered Success in "
+                  f"{time.perf_counter() - started:.2f} s (calling AE {args.ae_title})",
+                  file=stdout)
+        else:
+            failed += 1
+            print(f"C-ECHO to {target} failed: {problem}", file=stdout)
+    return 0 if failed == 0 else 1
 
 
 def _write_owed(data_dir: Path, outbox: Outbox, model: Path | None) -> None:
@@ -75,6 +130,8 @@ def run_send(argv: Sequence[str], stdout: TextIO | None = None,
     logging.basicConfig(stream=stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s")
     data_dir = args.data_dir or user_data_dir()
+    if args.echo is not None:
+        return _run_echo(args, data_dir, stdout, stderr)
     if not (data_dir / WORKLIST_FILE).is_file():
         print(f"error: no worklist in {str(data_dir)!r} (nothing received yet?)", file=stderr)
         return 1

@@ -18,6 +18,11 @@ What it refuses, each with a DICOM status and a log line, while it keeps serving
   SOP Instance UID: ``0xC000`` Error: Cannot understand;
 * a dataset whose SOP class or instance does not match the request: ``0xA900``.
 
+What a connection may hold before and after it asks for an association is bounded
+(:mod:`desktop_app.core.node.connection_gate`): a connection that does not send a complete
+A-ASSOCIATE-RQ within 10 s, sends something else, or declares an oversized PDU is closed with
+one log line, and never takes one of the :data:`MAXIMUM_ASSOCIATIONS` association slots.
+
 A film is answered ``0x0000`` only once its bytes are on disk under a name made from its
 validated UID (written atomically, :mod:`desktop_app.core.imaging.film_files`) and its row is
 committed in the worklist. The bytes are stored exactly as received; nothing in them is
@@ -45,6 +50,7 @@ from desktop_app.core.imaging.film_files import (
     received_file,
     write_atomically,
 )
+from desktop_app.core.node.connection_gate import GatePolicy
 from desktop_app.core.node.worklist_store import WorklistStore
 
 __all__ = [
@@ -95,6 +101,21 @@ _LISTENING = re.compile(r"listening as AE .* on ([0-9A-Za-z.:\[\]-]+):([0-9]+) "
 #: into 1,100 PDUs, each handled in Python; 1 MiB keeps the per-film overhead small while a
 #: single PDU still cannot hold much memory.
 MAXIMUM_PDU_BYTES = 1024 * 1024
+#: The largest PDU read from an associated peer. PS3.8 forbids P-DATA PDUs over the maximum
+#: length we announce; some senders are sloppy, so four times that is read, and a header
+#: declaring more (4 GB, say) closes the connection before any of it is allocated.
+LARGEST_PDU_BYTES = 4 * MAXIMUM_PDU_BYTES
+#: Associations at a time. Only peers that asked properly take one (the gate holds the
+#: others), so stray connections cannot fill them.
+MAXIMUM_ASSOCIATIONS = 8
+#: An association that sends nothing for this long is aborted (Orthanc's default too).
+IDLE_SECONDS = 30.0
+#: A read or a write on an association that waits longer than this fails it (a peer stalled
+#: in the middle of a PDU, or not reading our answers).
+IO_SECONDS = 30.0
+#: pynetdicom's ACSE timeout, here its ARTIM timer: how long a rejected peer may take to
+#: close (the association request itself was read by the gate already).
+ACSE_SECONDS = 10.0
 
 
 def listening_address(log_text: str) -> tuple[str, int] | None:
@@ -113,6 +134,7 @@ class ReceiverConfig:
         ae_title: Our AE title (what senders call).
         allowed_aes: When not empty, only these calling AE titles may associate.
         max_bytes: Largest dataset accepted.
+        gate: What a connection may hold before it asks for an association.
     """
 
     host: str = DEFAULT_HOST
@@ -120,6 +142,7 @@ class ReceiverConfig:
     ae_title: str = DEFAULT_AE_TITLE
     allowed_aes: tuple[str, ...] = ()
     max_bytes: int = DEFAULT_MAX_BYTES
+    gate: GatePolicy = field(default_factory=GatePolicy)
 
     def __post_init__(self) -> None:
         for title in (self.ae_title, *self.allowed_aes):
@@ -178,6 +201,7 @@ class StorageReceiver:
         self.on_received = on_received
         self._server: Any = None
         self._counters = _Counters()
+        self._dropped = 0
 
     @property
     def address(self) -> tuple[str, int]:
@@ -202,6 +226,11 @@ class StorageReceiver:
         """C-STORE requests answered with a failure since :meth:`start`."""
         return self._counters.refused
 
+    @property
+    def dropped_count(self) -> int:
+        """Connections closed before they asked for an association, since :meth:`start`."""
+        return self._server.gate.drops.total if self._server is not None else self._dropped
+
     def start(self) -> None:
         """Bind and listen (returns at once).
 
@@ -210,17 +239,21 @@ class StorageReceiver:
         """
         from pynetdicom import AE, evt
 
+        from desktop_app.core.node.association_server import GatedServer, install_one_line_log
+
         # pynetdicom logs every PDU at INFO; the node logs each association itself.
         logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+        install_one_line_log()
         ae = AE(ae_title=self.config.ae_title)
         ae.add_supported_context(_VERIFICATION)
         for sop_class in IMAGE_STORAGE_CLASSES:
             ae.add_supported_context(sop_class, list(TRANSFER_SYNTAXES))
         if self.config.allowed_aes:
             ae.require_calling_aet = list(self.config.allowed_aes)
-        ae.maximum_associations = 8
+        ae.maximum_associations = MAXIMUM_ASSOCIATIONS
         ae.maximum_pdu_size = MAXIMUM_PDU_BYTES
-        ae.network_timeout = 60
+        ae.network_timeout = IDLE_SECONDS
+        ae.acse_timeout = ACSE_SECONDS
         handlers = [
             (evt.EVT_C_STORE, self._on_c_store),
             (evt.EVT_C_ECHO, self._on_c_echo),
@@ -230,8 +263,12 @@ class StorageReceiver:
             (evt.EVT_ABORTED, self._on_aborted),
         ]
         self._counters = _Counters()
-        self._server = ae.start_server((self.config.host, self.config.port), block=False,
-                                       evt_handlers=handlers)
+        server = ae.make_server((self.config.host, self.config.port), evt_handlers=handlers,
+                                server_class=GatedServer, policy=self.config.gate,
+                                largest_pdu=LARGEST_PDU_BYTES, io_seconds=IO_SECONDS)
+        threading.Thread(target=server.serve_forever, name="dicom-accept",
+                         daemon=True).start()
+        self._server = server
         host, port = self.address
         allowed = ", ".join(self.config.allowed_aes) or "any"
         LOGGER.info("listening as AE %r on %s:%d (calling AE titles allowed: %s)",
@@ -241,9 +278,11 @@ class StorageReceiver:
         """Stop listening; associations in progress are closed."""
         if self._server is not None:
             self._server.shutdown()
+            self._dropped = self._server.gate.drops.total
             self._server = None
-            LOGGER.info("stopped listening (%d film(s) stored, %d refused)",
-                        self.stored_count, self.refused_count)
+            LOGGER.info("stopped listening (%d film(s) stored, %d refused; %d stray "
+                        "connection(s) dropped)", self.stored_count, self.refused_count,
+                        self._dropped)
 
     # -- association log -----------------------------------------------------------------------
 
@@ -263,6 +302,12 @@ class StorageReceiver:
         LOGGER.info(message)
 
     def _on_rejected(self, event: Any) -> None:
+        answer = event.assoc.acceptor.primitive
+        if answer is not None and (answer.result_source, answer.diagnostic) == (3, 2):
+            LOGGER.warning("association rejected from %s: %d associations at a time already "
+                           "(local limit exceeded; the sender may try again)",
+                           self._peer(event), MAXIMUM_ASSOCIATIONS)
+            return
         LOGGER.warning("association rejected from %s: calling AE title not allowed "
                        "(allowed: %s)", self._peer(event), ", ".join(self.config.allowed_aes))
 

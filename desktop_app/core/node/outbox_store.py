@@ -149,6 +149,15 @@ class Outbox:
                                    film_uid=film_uid,
                                    detail=f"{entry.sop_instance_uid} for {destination}")
 
+    def destinations(self) -> list[str]:
+        """Every destination the worklist names (films' and outbox rows'), latest first."""
+        rows = self.store.query(
+            "SELECT destination FROM (SELECT send_to AS destination, seq FROM films "
+            "WHERE send_to IS NOT NULL UNION ALL SELECT o.destination, f.seq FROM outbox o "
+            "JOIN films f ON f.sop_instance_uid = o.film_uid) "
+            "GROUP BY destination ORDER BY MAX(seq) DESC")
+        return [row["destination"] for row in rows]
+
     # -- sending -------------------------------------------------------------------------------
 
     def due(self, *, now: float | None = None, limit: int = 64) -> list[OutboxRow]:

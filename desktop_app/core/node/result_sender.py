@@ -71,6 +71,11 @@ def _application_entity(calling_ae: str, timeout: float) -> Any:
 def _not_associated(assoc: Any, destination: Destination) -> tuple[bool, str]:
     """(permanent, why) for an association that was not established."""
     if assoc.is_rejected:
+        answer = assoc.acceptor.primitive
+        if answer is not None and answer.result == 0x02:
+            # Rejected-transient: busy (too many associations), it may take us later.
+            return False, (f"association rejected for now by {destination} (transient: "
+                           f"{answer.reason_str or 'busy'})")
         # Usually our calling AE title or its called AE title is not what it expects:
         # retrying soon would be rejected the same way.
         return True, (f"association rejected by {destination} (check the calling and "
@@ -129,9 +134,12 @@ def send_files(destination: Destination, files: Sequence[Path], calling_ae: str,
     in the middle of an association has recorded every answer it received. Files after a
     lost association get the association's outcome (try again).
     """
-    datasets = [pydicom.dcmread(path) for path in files]
+    # The headers name the SOP classes to propose; each file is read whole only when its
+    # turn comes, so an association holds one Secondary Capture (3 MB) in memory, not all.
+    classes = [str(pydicom.dcmread(path, stop_before_pixels=True).SOPClassUID)
+               for path in files]
     ae = _application_entity(calling_ae, timeout)
-    for sop_class in dict.fromkeys(str(ds.SOPClassUID) for ds in datasets):
+    for sop_class in dict.fromkeys(classes):
         ae.add_requested_context(sop_class, list(_TRANSFER_SYNTAXES))
     assoc = ae.associate(destination.host, destination.port,
                          ae_title=destination.ae_title)
@@ -142,16 +150,16 @@ def send_files(destination: Destination, files: Sequence[Path], calling_ae: str,
         return
     accepted = {str(c.abstract_syntax) for c in assoc.accepted_contexts}
     try:
-        for path, dataset in zip(files, datasets, strict=True):
-            if str(dataset.SOPClassUID) not in accepted:
+        for path, sop_class in zip(files, classes, strict=True):
+            if sop_class not in accepted:
                 yield SendOutcome(path, False, permanent=True, message=(
-                    f"{destination} does not accept {dataset.SOPClassUID.name} "
-                    f"({dataset.SOPClassUID}): presentation context rejected"))
+                    f"{destination} does not accept {pydicom.uid.UID(sop_class).name} "
+                    f"({sop_class}): presentation context rejected"))
             elif not assoc.is_established:
                 yield SendOutcome(path, False, message=(
                     f"association with {destination} lost before sending"))
             else:
-                yield _outcome(path, assoc.send_c_store(dataset), destination)
+                yield _outcome(path, assoc.send_c_store(pydicom.dcmread(path)), destination)
     finally:
         if assoc.is_established:
             assoc.release()

@@ -81,10 +81,15 @@ def film_with_heatmap(image: LoadedImage, result: ImageResult) -> np.ndarray:
         size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
         grey = np.asarray(Image.fromarray(grey).resize(size, Image.Resampling.BILINEAR))
         heat = np.asarray(Image.fromarray(heat).resize(size, Image.Resampling.BILINEAR))
-    rgba = colourise(heat).astype(np.float32)
-    alpha = rgba[..., 3:4] / 255.0 * _OPACITY
-    base = np.repeat(grey[..., None] * 255.0, 3, axis=2)
-    return np.clip(base * (1.0 - alpha) + rgba[..., :3] * alpha, 0, 255).astype(np.uint8)
+    rgba = colourise(heat)
+    alpha = rgba[..., 3].astype(np.float32) * (_OPACITY / 255.0)
+    base = grey * 255.0 * (1.0 - alpha)
+    picture = np.empty((*grey.shape, 3), dtype=np.uint8)
+    for channel in range(3):  # one channel at a time: a third of the temporary memory
+        blended = rgba[..., channel] * alpha
+        blended += base
+        picture[..., channel] = np.clip(blended, 0, 255, out=blended)
+    return picture
 
 
 def _with_banner(picture: np.ndarray, lines: list[str]) -> np.ndarray:
