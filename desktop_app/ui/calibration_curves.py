@@ -19,9 +19,13 @@ from typing import Any
 from PySide6 import QtCore, QtWidgets
 
 from desktop_app.core.metrics.figures import AGE_GROUP_LABELS, figure_text
-from desktop_app.core.metrics.threshold_curves import ThresholdCurve, curves_from_section
+from desktop_app.core.metrics.threshold_curves import (
+    CurveSeries,
+    ThresholdCurve,
+    curves_from_section,
+)
 from desktop_app.ui.curve_plot import CLASS_COLOURS
-from desktop_app.ui.threshold_plot import PlotCurve, ThresholdPlot
+from desktop_app.ui.threshold_plot import ThresholdPlot
 
 __all__ = ["ThresholdChooser"]
 
@@ -109,7 +113,7 @@ class ThresholdChooser(QtWidgets.QWidget):
             self._chosen[finding] = curves["chosen"][finding]
             colour = CLASS_COLOURS[list(classes).index(finding) % len(CLASS_COLOURS)]
             plot = self.plots[finding]
-            plot.set_curves([PlotCurve(f"the site's {site.films} films, cross-validated; "
+            plot.set_curves([CurveSeries(f"the site's {site.films} films, cross-validated; "
                                        "shaded: 95 % intervals", curve, colour,
                                        mark_operating=False)],
                             targets=curves["targets"].get(finding),

@@ -19,10 +19,11 @@ from PySide6 import QtGui
 from desktop_app.core.metrics.figures import figure_text
 from desktop_app.core.metrics.threshold_curves import (
     POPULATION_COLOURS,
+    CurveSeries,
     CurveSet,
     curves_from_section,
 )
-from desktop_app.ui.threshold_plot import PlotCurve, ThresholdPlot
+from desktop_app.ui.threshold_plot import ThresholdPlot
 
 if TYPE_CHECKING:
     from desktop_app.core.model.model_card import ModelCard
@@ -92,7 +93,7 @@ def curve_images(card: ModelCard, font: QtGui.QFont | None = None) -> dict[str, 
     sets = _sets(card)
     images: dict[str, Any] = {}
     for finding in _findings(sets):
-        curves = [PlotCurve(f"{curve_set.words}, n={curve_set.films}",
+        curves = [CurveSeries(f"{curve_set.words}, n={curve_set.films}",
                             curve_set.curves[finding], POPULATION_COLOURS.get(key, "#CC79A7"))
                   for key, curve_set in sets.items() if finding in curve_set.curves]
         first = curves[0].curve

@@ -14,58 +14,19 @@ image`). Colours are Okabe-Ito (colour-blind safe), the PDFs' own.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from desktop_app.core.metrics.threshold_curves import (
-    CurvePoint,
-    ThresholdCurve,
+    CurveSeries,
     threshold_curve_title,
 )
 
-__all__ = ["PlotCurve", "ThresholdPlot"]
+__all__ = ["ThresholdPlot"]
 
 _TICKS = (0.0, 0.25, 0.5, 0.75, 1.0)
 _TARGET_COLOUR = "#546e7a"
-
-
-@dataclass(frozen=True)
-class PlotCurve:
-    """One curve of the plot.
-
-    Attributes:
-        name: Legend text.
-        curve: The curve.
-        colour: A colour name.
-        mark_operating: Ring the point at the curve's operating threshold.
-    """
-
-    name: str
-    curve: ThresholdCurve
-    colour: str
-    mark_operating: bool = True
-
-
-def _xy(point: CurvePoint) -> tuple[float, float] | None:
-    if point.sensitivity is None or point.false_rate is None:
-        return None
-    return float(point.false_rate["value"]), float(point.sensitivity["value"])
-
-
-def _band(curve: ThresholdCurve) -> list[tuple[float, float]]:
-    """Both intervals as one ribbon: (false low, found high) out, (false high, found low) back."""
-    upper, lower = [], []
-    for point in curve.points:
-        if point.sensitivity is None or point.false_rate is None:
-            continue
-        found, called = point.sensitivity.get("ci95"), point.false_rate.get("ci95")
-        if not found or not called:
-            return []
-        upper.append((float(called[0]), float(found[1])))
-        lower.append((float(called[1]), float(found[0])))
-    return upper + lower[::-1]
 
 
 class ThresholdPlot(QtWidgets.QWidget):
@@ -86,7 +47,7 @@ class ThresholdPlot(QtWidgets.QWidget):
         self.legend = legend
         self._x_label = f"{negatives} labelled {finding}"
         self._y_label = f"{positives} labelled {finding}"
-        self._curves: list[PlotCurve] = []
+        self._curves: list[CurveSeries] = []
         self._targets: Mapping[str, Any] = {}
         self._chosen: Mapping[str, Any] | None = None
         self._preview: float | None = None
@@ -102,7 +63,7 @@ class ThresholdPlot(QtWidgets.QWidget):
 
     # -- what is drawn -------------------------------------------------------------------
 
-    def set_curves(self, curves: Sequence[PlotCurve], *,
+    def set_curves(self, curves: Sequence[CurveSeries], *,
                    targets: Mapping[str, Any] | None = None,
                    chosen: Mapping[str, Any] | None = None) -> None:
         """Replace what is drawn and repaint.
@@ -130,7 +91,7 @@ class ThresholdPlot(QtWidgets.QWidget):
         self._preview = threshold
         self.update()
 
-    def curves(self) -> list[PlotCurve]:
+    def curves(self) -> list[CurveSeries]:
         """The curves shown."""
         return list(self._curves)
 
@@ -169,7 +130,7 @@ class ThresholdPlot(QtWidgets.QWidget):
     def point_position(self, threshold: float) -> QtCore.QPoint:
         """Where the first curve's point nearest ``threshold`` is drawn (tests click it)."""
         box = self._box(self.width(), self.height())
-        xy = _xy(self._curves[0].curve.nearest(threshold)) if self._curves else None
+        xy = self._curves[0].curve.nearest(threshold).xy if self._curves else None
         x, y = xy if xy is not None else (0.0, 0.0)
         return QtCore.QPointF(box.left() + x * box.width(),
                               box.bottom() - y * box.height()).toPoint()
@@ -180,7 +141,7 @@ class ThresholdPlot(QtWidgets.QWidget):
         box = self._box(self.width(), self.height())
         best, best_distance = None, float("inf")
         for point in self._curves[0].curve.points:
-            xy = _xy(point)
+            xy = point.xy
             if xy is None:
                 continue
             where = QtCore.QPointF(box.left() + xy[0] * box.width(),
@@ -310,9 +271,9 @@ class ThresholdPlot(QtWidgets.QWidget):
                              f"at most {100 * most:.0f} % called")
 
     def _paint_curve(self, painter: QtGui.QPainter, box: QtCore.QRectF,
-                     item: PlotCurve) -> None:
+                     item: CurveSeries) -> None:
         colour = QtGui.QColor(item.colour)
-        band = _band(item.curve)
+        band = item.curve.band()
         if len(band) >= 3:
             shade = QtGui.QColor(colour)
             shade.setAlpha(48)
@@ -320,7 +281,7 @@ class ThresholdPlot(QtWidgets.QWidget):
             painter.setBrush(shade)
             painter.drawPolygon(QtGui.QPolygonF([self._to(box, x, y) for x, y in band]))
             painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
-        points = [self._to(box, *xy) for xy in (_xy(p) for p in item.curve.points)
+        points = [self._to(box, *xy) for xy in (p.xy for p in item.curve.points)
                   if xy is not None]
         painter.setPen(QtGui.QPen(colour, 2.2))
         if len(points) > 1:
@@ -330,7 +291,7 @@ class ThresholdPlot(QtWidgets.QWidget):
         """Operating rings, the chosen diamond and the point being chosen."""
         for item in self._curves:
             operating = item.curve.operating_point if item.mark_operating else None
-            xy = _xy(operating) if operating is not None else None
+            xy = operating.xy if operating is not None else None
             if xy is not None:
                 painter.setPen(QtGui.QPen(QtGui.QColor(item.colour), 2.4))
                 painter.setBrush(QtGui.QColor("white"))
@@ -339,7 +300,7 @@ class ThresholdPlot(QtWidgets.QWidget):
         if self._chosen is not None:
             self._paint_chosen(painter, box)
         if self._preview is not None and self._curves:
-            xy = _xy(self._curves[0].curve.nearest(self._preview))
+            xy = self._curves[0].curve.nearest(self._preview).xy
             if xy is not None:
                 self._diamond(painter, self._to(box, *xy), filled=False)
                 self._label(painter, box, self._to(box, *xy), f"{self._preview:.2f}")

@@ -52,6 +52,7 @@ __all__ = [
     "POPULATION_WORDS",
     "CurvePoint",
     "CurvePopulation",
+    "CurveSeries",
     "CurveSet",
     "ThresholdCurve",
     "age_group_populations",
@@ -127,6 +128,13 @@ class CurvePoint:
     sensitivity: dict[str, Any] | None
     false_rate: dict[str, Any] | None
 
+    @property
+    def xy(self) -> tuple[float, float] | None:
+        """``(false rate, sensitivity)``, where a plot draws the point; ``None`` if unmeasured."""
+        if self.sensitivity is None or self.false_rate is None:
+            return None
+        return float(self.false_rate["value"]), float(self.sensitivity["value"])
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         return {"threshold": self.threshold, "sensitivity": self.sensitivity,
@@ -192,6 +200,23 @@ class ThresholdCurve:
         """The point whose threshold is closest to ``threshold``."""
         return min(self.points, key=lambda point: abs(point.threshold - threshold))
 
+    def band(self) -> list[tuple[float, float]]:
+        """Both intervals as one ribbon for a plot, ``(false rate, sensitivity)`` corners.
+
+        Out along (false low, found high), back along (false high, found low); empty when a
+        measured point has no interval (nothing to shade).
+        """
+        upper, lower = [], []
+        for point in self.points:
+            if point.sensitivity is None or point.false_rate is None:
+                continue
+            found, called = point.sensitivity.get("ci95"), point.false_rate.get("ci95")
+            if not found or not called:
+                return []
+            upper.append((float(called[0]), float(found[1])))
+            lower.append((float(called[1]), float(found[0])))
+        return upper + lower[::-1]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (the card's and the records' form)."""
         return {"finding": self.finding, "population": self.population,
@@ -228,6 +253,23 @@ class ThresholdCurve:
                    str(data["negatives"]), parsed,
                    None if operating is None else float(operating),
                    str(data.get("interval", "")))
+
+
+@dataclass(frozen=True)
+class CurveSeries:
+    """One curve as a plot draws it (the window's and the PDFs').
+
+    Attributes:
+        name: Legend text ("Adults, n=265").
+        curve: The curve.
+        colour: A colour (hex or name).
+        mark_operating: Ring the point at the curve's operating threshold.
+    """
+
+    name: str
+    curve: ThresholdCurve
+    colour: str
+    mark_operating: bool = True
 
 
 def _decisions_per_row(decision: Mapping[str, Any] | Sequence[Mapping[str, Any]],

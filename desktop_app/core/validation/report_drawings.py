@@ -11,12 +11,11 @@ colour-blind-safe Okabe-Ito colours the window uses.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from desktop_app.core.metrics.threshold_curves import (
     POPULATION_COLOURS,
-    ThresholdCurve,
+    CurveSeries,
     curves_from_section,
     threshold_curve_title,
 )
@@ -77,43 +76,6 @@ def axes(drawing: Any, x0: float, y0: float, size: float, x_label: str, y_label:
     drawing.add(group)
 
 
-@dataclass(frozen=True)
-class CurveSeries:
-    """One curve of a threshold plot.
-
-    Attributes:
-        name: Legend text ("Adults (n=265)").
-        curve: The curve.
-        colour: A hex colour.
-        mark_operating: Ring the point at the curve's operating threshold.
-    """
-
-    name: str
-    curve: ThresholdCurve
-    colour: str
-    mark_operating: bool = True
-
-
-def _xy(point: Any) -> tuple[float, float] | None:
-    if point.sensitivity is None or point.false_rate is None:
-        return None
-    return float(point.false_rate["value"]), float(point.sensitivity["value"])
-
-
-def _band(curve: ThresholdCurve) -> list[tuple[float, float]]:
-    """The ribbon of both intervals: (false low, found high) along, (false high, found low) back."""
-    upper, lower = [], []
-    for point in curve.points:
-        if point.sensitivity is None or point.false_rate is None:
-            continue
-        found, called = point.sensitivity.get("ci95"), point.false_rate.get("ci95")
-        if not found or not called:
-            return []
-        upper.append((float(called[0]), float(found[1])))
-        lower.append((float(called[1]), float(found[0])))
-    return upper + lower[::-1]
-
-
 def threshold_curve_drawing(finding: str, series: Sequence[CurveSeries], *,
                             positives: str, negatives: str,
                             targets: Mapping[str, Any] | None = None,
@@ -162,17 +124,17 @@ def _curve(drawing: Any, x0: float, y0: float, size: float, item: CurveSeries,
     def at(x: float, y: float) -> list[float]:
         return [x0 + x * size, y0 + y * size]
 
-    band = _band(item.curve)
+    band = item.curve.band()
     if len(band) >= 3:
         shade = colors.Color(colour.red, colour.green, colour.blue, alpha=0.16)
         drawing.add(Polygon([v for x, y in band for v in at(x, y)], fillColor=shade,
                             strokeColor=None))
-    points = [xy for xy in (_xy(p) for p in item.curve.points) if xy is not None]
+    points = [xy for xy in (p.xy for p in item.curve.points) if xy is not None]
     if len(points) >= 2:
         drawing.add(PolyLine([v for x, y in points for v in at(x, y)], strokeColor=colour,
                              strokeWidth=1.2))
     operating = item.curve.operating_point
-    xy = _xy(operating) if operating is not None and item.mark_operating else None
+    xy = operating.xy if operating is not None and item.mark_operating else None
     if xy is not None:
         cx, cy = at(*xy)
         drawing.add(Circle(cx, cy, 3.2, fillColor=colors.white, strokeColor=colour,
