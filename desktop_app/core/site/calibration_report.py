@@ -23,7 +23,12 @@ from desktop_app.core.site.site_tables import (
     gate_rows,
     threshold_rows,
 )
-from desktop_app.core.validation.report_drawings import CURVES_NOTE, section_drawings, table
+from desktop_app.core.validation.report_drawings import (
+    CURVES_NOTE,
+    section_drawings,
+    table,
+    write_pdf,
+)
 
 __all__ = ["write_calibration_pdf"]
 
@@ -97,18 +102,4 @@ def write_calibration_pdf(path: Path | str, section: Mapping[str, Any], model_id
     Raises:
         OSError: If the file cannot be written.
     """
-    from reportlab.lib.pagesizes import A4
-    from reportlab.platypus import SimpleDocTemplate
-
-    target = Path(path)
-    temp = target.with_name(f".{target.name}.part")
-    document = SimpleDocTemplate(str(temp), pagesize=A4, leftMargin=40, rightMargin=40,
-                                 topMargin=40, bottomMargin=40,
-                                 title=f"{APP_NAME} calibration {model_id}",
-                                 author=f"{APP_NAME} {__version__}", subject=DISCLAIMER)
-    try:
-        document.build(_story(section, model_id))
-        temp.replace(target)
-    finally:
-        temp.unlink(missing_ok=True)
-    return target
+    return write_pdf(path, _story(section, model_id), f"{APP_NAME} calibration {model_id}")

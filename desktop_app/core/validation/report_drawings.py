@@ -11,8 +11,10 @@ colour-blind-safe Okabe-Ito colours the window uses.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from desktop_app import APP_NAME, DISCLAIMER, __version__
 from desktop_app.core.metrics.threshold_curves import (
     POPULATION_COLOURS,
     CurveSeries,
@@ -28,6 +30,7 @@ __all__ = [
     "section_drawings",
     "table",
     "threshold_curve_drawing",
+    "write_pdf",
 ]
 
 #: Line colours, one per class (colour-blind safe: Okabe-Ito), as in the window.
@@ -218,3 +221,29 @@ CURVES_NOTE = ("Each finding's threshold moved from 1 % to 99 % with the other t
                "finding's films found; right: more films without it called it. A lower "
                "threshold moves the point up and right. Shaded: the 95 % intervals of both "
                "figures.")
+
+
+def write_pdf(path: Path | str, story: list[Any], title: str) -> Path:
+    """Build ``story`` into an A4 PDF at ``path``, through a temporary name.
+
+    One way for every report LungLens writes (validation, site calibration): a failure
+    leaves no half-written file, and each PDF names the program and says it is decision
+    support in its properties.
+
+    Raises:
+        OSError: If the file cannot be written.
+    """
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import SimpleDocTemplate
+
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.part")
+    document = SimpleDocTemplate(str(temp), pagesize=A4, leftMargin=40, rightMargin=40,
+                                 topMargin=40, bottomMargin=40, title=title,
+                                 author=f"{APP_NAME} {__version__}", subject=DISCLAIMER)
+    try:
+        document.build(story)
+        temp.replace(target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target

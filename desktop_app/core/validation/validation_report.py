@@ -22,6 +22,7 @@ from desktop_app.core.validation.report_drawings import (
     axes,
     section_drawings,
     table,
+    write_pdf,
 )
 from desktop_app.core.validation.validation import ValidationResult
 
@@ -219,18 +220,4 @@ def write_validation_pdf(path: Path | str, result: ValidationResult) -> Path:
     Raises:
         OSError: If the file cannot be written.
     """
-    from reportlab.lib.pagesizes import A4
-    from reportlab.platypus import SimpleDocTemplate
-
-    target = Path(path)
-    temp = target.with_name(f".{target.name}.part")
-    document = SimpleDocTemplate(str(temp), pagesize=A4, leftMargin=40, rightMargin=40,
-                                 topMargin=40, bottomMargin=40,
-                                 title=f"{APP_NAME} validation of {result.model_id}",
-                                 author=f"{APP_NAME} {__version__}", subject=DISCLAIMER)
-    try:
-        document.build(_story(result))
-        temp.replace(target)
-    finally:
-        temp.unlink(missing_ok=True)
-    return target
+    return write_pdf(path, _story(result), f"{APP_NAME} validation of {result.model_id}")
