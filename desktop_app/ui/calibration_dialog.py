@@ -46,7 +46,7 @@ from desktop_app.ui.calibration_tables import (
 )
 from desktop_app.ui.modeless import show_reloading_on
 from desktop_app.ui.task_dialog import FilmsTaskDialog, FilmsTaskTexts
-from desktop_app.ui.validation_dialog import figure_table
+from desktop_app.ui.validation_dialog import figure_table, fill_figure_rows
 
 __all__ = ["CalibrationDialog", "open_calibration_dialog"]
 
@@ -289,15 +289,7 @@ class CalibrationDialog(FilmsTaskDialog[SiteCalibration]):
     def _refresh(self, result: SiteCalibration) -> None:
         """Everything that depends on the thresholds: table, details, curves, warnings."""
         section = result.summary
-        rows = figure_rows(section)
-        self.figures_table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            for c, text in enumerate(row):
-                item = QtWidgets.QTableWidgetItem(text)
-                if c:
-                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
-                                          | QtCore.Qt.AlignmentFlag.AlignVCenter)
-                self.figures_table.setItem(r, c, item)
+        fill_figure_rows(self.figures_table, figure_rows(section))
         self.details.setHtml(section_html(section, figures=False, warnings=False))
         self.chooser.show_section(section, self.bundle.card.classes)
         warnings = result.warnings

@@ -34,7 +34,7 @@ from desktop_app.core.validation.validation import ValidationResult, validate
 from desktop_app.ui.curve_plot import CLASS_COLOURS, CurvePlot, Series
 from desktop_app.ui.task_dialog import FilmsTaskDialog, FilmsTaskTexts
 
-__all__ = ["ValidationDialog", "figure_table", "open_validation_dialog"]
+__all__ = ["ValidationDialog", "figure_table", "fill_figure_rows", "open_validation_dialog"]
 
 _AGE_ORDER = ("adult", "child", "unknown")
 _TEXTS = FilmsTaskTexts(
@@ -57,6 +57,13 @@ def figure_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
     header.setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
     # The name column takes the spare width, so the figures stay together on the right.
     header.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+    fill_figure_rows(table, rows)
+    return table
+
+
+def fill_figure_rows(table: QtWidgets.QTableWidget, rows: Sequence[Sequence[str]]) -> None:
+    """Put ``rows`` into a figure table: the name left, the figures right-aligned."""
+    table.setRowCount(len(rows))
     for r, row in enumerate(rows):
         for c, text in enumerate(row):
             item = QtWidgets.QTableWidgetItem(text)
@@ -64,7 +71,6 @@ def figure_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
                 item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight
                                       | QtCore.Qt.AlignmentFlag.AlignVCenter)
             table.setItem(r, c, item)
-    return table
 
 
 def class_rows(result: ValidationResult) -> list[list[str]]:
