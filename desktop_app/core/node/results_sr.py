@@ -62,8 +62,13 @@ def answer_words(result: ImageResult) -> str:
 
 
 def equipment(facts: AlgorithmFacts) -> hd.ContributingEquipment:
-    """LungLens with its model as contributing equipment (IHE AI Results' algorithm identity)."""
-    return hd.ContributingEquipment(
+    """LungLens with its model as contributing equipment (IHE AI Results' algorithm identity).
+
+    The device UID is set on this item itself: highdicom puts the film's acquisition
+    equipment first in the SR's sequence when the film names a manufacturer, so "the first
+    item" is not always LungLens'.
+    """
+    item = hd.ContributingEquipment(
         manufacturer=MANUFACTURER,
         purpose_of_reference=_PROCESSING_EQUIPMENT,
         manufacturer_model_name=facts.model_id,
@@ -72,6 +77,8 @@ def equipment(facts: AlgorithmFacts) -> hd.ContributingEquipment:
         contribution_datetime=dt.datetime.now().astimezone(),
         contribution_description=f"chest X-ray analysis: {DECISION_SUPPORT}",
     )
+    item.DeviceUID = facts.device_uid  # highdicom's class has no argument for it
+    return item
 
 
 def _texts(result: ImageResult, facts: AlgorithmFacts) -> list[str]:
@@ -156,7 +163,6 @@ def build_structured_report(film: Dataset, result: ImageResult, facts: Algorithm
         contributing_equipment=[equipment(facts)],
         series_description=f"LungLens report: {DECISION_SUPPORT}",
     )
-    sr.ContributingEquipmentSequence[0].DeviceUID = facts.device_uid
     sr.SpecificCharacterSet = "ISO_IR 192"
     sr.SoftwareVersions = [f"LungLens {facts.software_version}"]
     scheme = Dataset()
