@@ -139,3 +139,16 @@ def test_dsrdump_prints_the_tree(tmp_path: Path) -> None:
     assert 'CONTAINER:(126000,DCM,"Imaging Measurement Report")' in tree
     assert '(840539006,SCT,"COVID-19")' in tree
     assert "Verification Flag   : UNVERIFIED" in tree
+
+
+def test_device_uid_names_lunglens_not_the_x_ray_unit() -> None:
+    # A film naming its manufacturer makes highdicom list the X-ray unit first as
+    # acquisition equipment; LungLens' device UID must stay on LungLens' own item.
+    film = chest_film(5)
+    film.Manufacturer = "ACME Radiography"
+    header = evidence_header(film)
+    sr = build_structured_report(header, labelled_result(Path("film.dcm")), facts(),
+                                 result_uids(str(film.SOPInstanceUID), MODEL_ID))
+    by_maker = {str(item.Manufacturer): item for item in sr.ContributingEquipmentSequence}
+    assert by_maker["LungLens"].DeviceUID == device_uid(MODEL_ID)
+    assert "DeviceUID" not in by_maker["ACME Radiography"]

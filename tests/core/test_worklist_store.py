@@ -12,6 +12,7 @@ from desktop_app.core.imaging.film_files import (
     received_file,
     remove_partial_files,
     uid_from_sha256,
+    write_all_atomically,
     write_atomically,
 )
 from desktop_app.core.node.worklist_store import WorklistStore, start_of_local_day
@@ -104,6 +105,28 @@ def test_atomic_write_leaves_the_whole_file_and_no_partial(tmp_path: Path) -> No
     (target.parent / ".1.2.4.dcm.1.2.partial").write_bytes(b"half")
     assert remove_partial_files(tmp_path) == 1
     assert list(target.parent.iterdir()) == [target]
+
+
+def test_files_written_together_are_each_synced_and_their_folder_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    sr, sc = (received_file(tmp_path, "20261207", uid) for uid in ("1.2.3", "1.2.4"))
+    write_all_atomically([(sr, b"report"), (sc, b"picture")])
+    assert (sr.read_bytes(), sc.read_bytes()) == (b"report", b"picture")
+    assert sorted(sr.parent.iterdir()) == [sr, sc]
+    # Each file under its temporary name, then the folder once (after both renames).
+    assert len(synced) == 3
+    assert [Path(name).suffix for name in synced[:2]] == [".partial", ".partial"]
+    assert synced[2] == str(sr.parent)
 
 
 def test_worklist_command_prints_a_readable_table(tmp_path: Path,

@@ -28,7 +28,7 @@ from pydicom.dataset import Dataset
 from desktop_app.core.classify.analysis import Analyzer, ImageResult
 from desktop_app.core.errors import ImageLoadError
 from desktop_app.core.imaging import load_image
-from desktop_app.core.imaging.film_files import received_file, write_atomically
+from desktop_app.core.imaging.film_files import received_file, write_all_atomically
 from desktop_app.core.model.model_card import ModelCard
 from desktop_app.core.node.outbox_store import Outbox, ResultEntry
 from desktop_app.core.node.result_evidence import read_film_header
@@ -89,10 +89,12 @@ class ResultWriter:
         entries = []
         for dataset in objects:
             path = received_file(self.folder, day, str(dataset.SOPInstanceUID))
-            write_atomically(path, _encoded(dataset))
             kind = "SR" if dataset.Modality == "SR" else "SC"
             entries.append(ResultEntry(kind, str(dataset.SOPClassUID),
                                        str(dataset.SOPInstanceUID), path))
+        # Both files (fsync each, rename, one fsync of their folder) before their rows.
+        write_all_atomically([(entry.file, _encoded(dataset))
+                              for entry, dataset in zip(entries, objects, strict=True)])
         self.outbox.add(row.sop_instance_uid, destination, entries)
         LOGGER.info("results of %s written for %s: %s", row.sop_instance_uid, destination,
                     ", ".join(f"{e.kind} {e.sop_instance_uid}" for e in entries))

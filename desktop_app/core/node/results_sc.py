@@ -140,7 +140,6 @@ def build_secondary_capture(film: Dataset, result: ImageResult, image: LoadedIma
     )
     if not known:
         sc.PatientOrientation = None
-    sc.ContributingEquipmentSequence[0].DeviceUID = facts.device_uid
     sc.SpecificCharacterSet = "ISO_IR 192"
     sc.ConversionType = "WSD"  # made on a workstation (highdicom says DI, digital interface)
     sc.BurnedInAnnotation = "YES"
