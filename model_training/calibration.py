@@ -25,6 +25,7 @@ import numpy as np
 
 from desktop_app.core.metrics.decisions import decision_predictions
 from desktop_app.core.metrics.thresholds import (
+    middle_of_tied,
     threshold_for_balance,
     threshold_for_false_positive_rate,
     threshold_for_sensitivity,
@@ -259,12 +260,7 @@ def _most_accurate_threshold(probabilities: np.ndarray, labels: np.ndarray,
         predicted, _ = decision_predictions(probabilities, classes, trial)
         correct.append(int((predicted == labels).sum()))
     scores = np.array(correct)
-    best = np.flatnonzero(scores == scores.max())
-    low, high = candidates[best.min()], candidates[best.max()]
-    below = candidates[candidates < low]
-    floor = below.max() if len(below) else 0.0
-    middle = (floor + high) / 2.0 if high == low else (low + high) / 2.0
-    return round(float(np.clip(middle, 1e-6, 1.0)), 6)
+    return round(middle_of_tied(candidates, np.flatnonzero(scores == scores.max())), 6)
 
 
 def _age_group_thresholds(

@@ -16,6 +16,7 @@ import numpy as np
 
 __all__ = [
     "CURVE_THRESHOLDS",
+    "middle_of_tied",
     "sensitivity_curves",
     "threshold_for_balance",
     "threshold_for_false_positive_rate",
@@ -52,13 +53,23 @@ def threshold_for_sensitivity(
     tied = np.flatnonzero(feasible & (spec >= best_spec - 1e-12))
     best_sens = sens[tied].max()
     tied = tied[sens[tied] >= best_sens - 1e-12]
+    threshold = middle_of_tied(candidates, tied)
+    return threshold, float(sens[tied[0]]), float(spec[tied[0]])
+
+
+def middle_of_tied(candidates: np.ndarray, tied: np.ndarray) -> float:
+    """The middle of the range of equally good thresholds, in (0, 1].
+
+    Every rule here that picks a threshold among ``candidates`` (sorted unique scores) takes
+    the middle of the best ones (``tied``: their indices), so a margin is kept on both sides
+    for unseen films. One best candidate alone stands for the interval down to just above
+    the next lower score.
+    """
     low, high = candidates[tied.min()], candidates[tied.max()]
-    # The interval of equivalent thresholds extends down to just above the next lower score.
     below = candidates[candidates < low]
     floor = below.max() if len(below) else 0.0
-    threshold = float(np.clip((floor + high) / 2.0 if high == low else (low + high) / 2.0,
-                              1e-6, 1.0))
-    return threshold, float(sens[tied[0]]), float(spec[tied[0]])
+    return float(np.clip((floor + high) / 2.0 if high == low else (low + high) / 2.0,
+                         1e-6, 1.0))
 
 
 def threshold_for_false_positive_rate(scores: np.ndarray, negatives: np.ndarray,
@@ -107,11 +118,7 @@ def threshold_for_balance(scores: np.ndarray, positive: np.ndarray,
     tied = np.flatnonzero(gap <= gap.min() + 1e-12)
     total = sens[tied] + spec[tied]
     tied = tied[total >= total.max() - 1e-12]
-    low, high = candidates[tied.min()], candidates[tied.max()]
-    below = candidates[candidates < low]
-    floor = below.max() if len(below) else 0.0
-    middle = (floor + high) / 2.0 if high == low else (low + high) / 2.0
-    return float(np.clip(middle, 1e-6, 1.0))
+    return middle_of_tied(candidates, tied)
 
 
 #: Thresholds a sensitivity curve is recorded at (0, 0.01, ..., 1).
