@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["wilson_interval"]
+__all__ = ["wilson_figure", "wilson_interval"]
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -23,3 +23,13 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def wilson_figure(successes: int, n: int) -> dict[str, float | int | list[float]]:
+    """``{"value", "ci95", "n"}`` of ``successes`` in ``n`` (``n`` > 0), Wilson's interval.
+
+    The one form of a counted figure: the site's before/after table and its curves build
+    their figures here, so a curve's point at the chosen threshold equals the table's cell.
+    """
+    low, high = wilson_interval(successes, n)
+    return {"value": successes / n, "ci95": [low, high], "n": n}

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from desktop_app.core.decision import decide, thresholds_for
-from desktop_app.core.metrics.intervals import wilson_interval
+from desktop_app.core.metrics.intervals import wilson_figure
 from desktop_app.core.metrics.populations import Resampler, estimate_weighted, rate
 
 __all__ = [
@@ -325,9 +325,7 @@ def _figure(hits: np.ndarray, rows: np.ndarray, resampler: Resampler | None
     n = int(rows.sum())
     if n == 0:
         return None
-    k = int(hits[rows].sum())
-    low, high = wilson_interval(k, n)
-    return {"value": k / n, "ci95": [low, high], "n": n}
+    return wilson_figure(int(hits[rows].sum()), n)
 
 
 def _inputs(probabilities: np.ndarray, labels: np.ndarray, classes: Sequence[str],

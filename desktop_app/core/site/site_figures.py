@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from desktop_app.core.metrics.intervals import wilson_interval
+from desktop_app.core.metrics.intervals import wilson_figure, wilson_interval
 
 __all__ = [
     "FIGURES", "FilmOutcome", "few_films_warnings", "site_figures",
@@ -81,8 +81,7 @@ def _figure(outcomes: Sequence[FilmOutcome], who: str, what: str) -> dict[str, A
         hits = sum(o.cautioned and not o.refused for o in counted)
     else:
         hits = sum(o.label == what for o in counted)
-    low, high = wilson_interval(hits, len(counted))
-    return {"value": hits / len(counted), "ci95": [low, high], "n": len(counted), "k": hits}
+    return {**wilson_figure(hits, len(counted)), "k": hits}
 
 
 def site_figures(outcomes: Sequence[FilmOutcome]) -> dict[str, Any]:
